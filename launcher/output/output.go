@@ -1,0 +1,196 @@
+// Package output merges the output of many processes into one stream, a
+// whole line at a time, each line prefixed with the name of the process that
+// wrote it ("web.1 | ..."), as foreman does.
+//
+// Lines are never split or interleaved with other processes' lines (up to
+// MaxLine bytes), none are dropped, and a last line without a newline is kept.
+// Each reader's lines are batched into one write, so a chatty process costs
+// one system call per pipe read, not one per line.
+package output
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MaxLine is the longest line kept whole. A longer line is written in pieces
+// of MaxLine bytes, each under the process's prefix, so that one process
+// printing without newlines cannot use unbounded memory; no byte is lost.
+const MaxLine = 8 << 20
+
+// readSize is the size of each read from a process's pipe: a Linux pipe holds
+// 64 KiB, so one read usually drains it.
+const readSize = 64 << 10
+
+// Options says how lines are decorated.
+type Options struct {
+	Timestamps bool // prefix each line with the local time, "15:04:05 "
+	Color      bool // colour each prefix with ANSI escapes
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// Mux writes prefixed lines to one writer. It is safe for concurrent use.
+type Mux struct {
+	opts  Options
+	width int
+
+	mu     sync.Mutex // serialises writes to w and guards colors
+	w      io.Writer
+	colors int
+	err    error // first write error; later writes are skipped
+}
+
+// palette is the sequence of prefix colours handed to processes in turn.
+var palette = [...]string{"36", "33", "32", "35", "34", "96", "93", "92", "95", "94"}
+
+// New returns a Mux writing to w. Width is the width names are padded to;
+// callers pass the longest name they will use so the "|" columns line up.
+func New(w io.Writer, width int, opts Options) *Mux {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Mux{w: w, width: width, opts: opts}
+}
+
+// Prefix is the decoration put before each line of one source.
+type Prefix struct {
+	m     *Mux
+	label []byte // padded name, colour and " | "
+}
+
+// Prefix returns the prefix for lines from name. Each call takes the next
+// colour of the palette, so call it once per process.
+func (m *Mux) Prefix(name string) *Prefix {
+	m.mu.Lock()
+	color := palette[m.colors%len(palette)]
+	m.colors++
+	m.mu.Unlock()
+	return m.prefix(name, color)
+}
+
+func (m *Mux) prefix(name, color string) *Prefix {
+	var b strings.Builder
+	if m.opts.Color {
+		b.WriteString("\x1b[" + color + "m")
+	}
+	b.WriteString(name)
+	for i := len(name); i < m.width; i++ {
+		b.WriteByte(' ')
+	}
+	b.WriteString(" |")
+	if m.opts.Color {
+		b.WriteString("\x1b[0m")
+	}
+	b.WriteByte(' ')
+	return &Prefix{m: m, label: []byte(b.String())}
+}
+
+// Err returns the first error writing to the underlying writer.
+func (m *Mux) Err() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.err
+}
+
+// Copy reads r until EOF or error and writes what it reads as prefixed lines.
+// A final line without a newline is written with one added. It returns nil at
+// EOF, else the read error (after writing what it had).
+func (p *Prefix) Copy(r io.Reader) error {
+	buf := make([]byte, readSize)
+	var batch []byte
+	start := 0 // buf[start:end] holds bytes not yet written: a partial line
+	end := 0
+	for {
+		if end == len(buf) {
+			if start > 0 {
+				// Move the partial line to the front to make room.
+				end = copy(buf, buf[start:end])
+				start = 0
+			} else if len(buf) < MaxLine {
+				grown := make([]byte, min(2*len(buf), MaxLine))
+				copy(grown, buf[:end])
+				buf = grown
+			} else {
+				// A line longer than MaxLine: write what we have as a line.
+				batch = p.appendLine(batch[:0], buf[:end])
+				p.m.write(batch)
+				start, end = 0, 0
+			}
+		}
+		n, err := r.Read(buf[end:])
+		end += n
+		if n > 0 {
+			batch = batch[:0]
+			chunk := buf[start:end]
+			last := bytes.LastIndexByte(chunk, '\n')
+			if last >= 0 {
+				batch = p.appendLines(batch, chunk[:last+1])
+				start += last + 1
+				p.m.write(batch)
+			}
+			if start == end {
+				start, end = 0, 0
+			}
+		}
+		if err != nil {
+			if start < end {
+				batch = p.appendLine(batch[:0], buf[start:end])
+				p.m.write(batch)
+			}
+			if err == io.EOF {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// appendLines appends the prefixed form of lines, which ends with '\n'.
+func (p *Prefix) appendLines(dst, lines []byte) []byte {
+	stamp := p.m.stamp()
+	for len(lines) > 0 {
+		i := bytes.IndexByte(lines, '\n')
+		dst = append(dst, stamp...)
+		dst = append(dst, p.label...)
+		dst = append(dst, lines[:i+1]...)
+		lines = lines[i+1:]
+	}
+	return dst
+}
+
+// appendLine appends one prefixed line that has no '\n' of its own.
+func (p *Prefix) appendLine(dst, line []byte) []byte {
+	dst = append(dst, p.m.stamp()...)
+	dst = append(dst, p.label...)
+	dst = append(dst, line...)
+	return append(dst, '\n')
+}
+
+// WriteLine writes text as one or more prefixed lines; a trailing newline is
+// optional.
+func (p *Prefix) WriteLine(text string) {
+	text = strings.TrimSuffix(text, "\n")
+	p.m.write(p.appendLines(nil, []byte(text+"\n")))
+}
+
+func (m *Mux) stamp() string {
+	if !m.opts.Timestamps {
+		return ""
+	}
+	return m.opts.Now().Format("15:04:05 ")
+}
+
+func (m *Mux) write(b []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.err != nil {
+		return
+	}
+	if _, err := m.w.Write(b); err != nil {
+		m.err = err
+	}
+}
