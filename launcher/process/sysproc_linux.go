@@ -1,0 +1,9 @@
+package process
+
+import "syscall"
+
+func sysProcAttr() *syscall.SysProcAttr {
+	// Pdeathsig: if corral itself is killed (the OOM killer on a small
+	// instance), the shell dies with it instead of holding the app's port.
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
