@@ -67,7 +67,39 @@ func ReadFile(path string) (map[string]string, error) {
 	if err != nil {
 		return nil, &Error{Path: path, Line: failingLine(data), Msg: err.Error()}
 	}
+	// godotenv accepts any key, even "" or "A B", which no shell can use.
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !validName(k) {
+			return nil, &Error{Path: path, Line: keyLine(data, k),
+				Msg: fmt.Sprintf("%q is not a valid variable name (use letters, digits and '_', not starting with a digit)", k)}
+		}
+	}
 	return m, nil
+}
+
+func validName(k string) bool {
+	for i, r := range k {
+		switch {
+		case r == '_', 'a' <= r && r <= 'z', 'A' <= r && r <= 'Z':
+		case '0' <= r && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return k != ""
+}
+
+// keyLine finds the line that defines key, for an error message.
+func keyLine(data []byte, key string) int {
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimPrefix(strings.TrimSpace(line), "export ")
+		if rest, ok := strings.CutPrefix(strings.TrimSpace(line), key); ok {
+			if rest = strings.TrimSpace(rest); strings.HasPrefix(rest, "=") || strings.HasPrefix(rest, ":") {
+				return i + 1
+			}
+		}
+	}
+	return 0
 }
 
 // failingLine finds the line at which godotenv's parse of data fails. godotenv
