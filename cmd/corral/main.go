@@ -1,0 +1,244 @@
+// Command corral runs a web app in production from one command: it reads the
+// app's Procfile and $PORT, like Heroku or Render, and runs the whole process
+// formation.
+//
+// This file is only the command line: it turns flags and environment
+// variables into a launcher.Config and hands over.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/corral-run/corral/launcher"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+)
+
+func main() {
+	os.Exit(run(os.Args, os.Environ(), os.Stdout, os.Stderr))
+}
+
+// run is main without the process-wide exits, for tests.
+func run(args, environ []string, stdout, stderr io.Writer) int {
+	app := newApp(environ, stdout, stderr)
+	err := app.Run(args)
+	if err == nil {
+		return 0
+	}
+	var exit cli.ExitCoder
+	if errors.As(err, &exit) {
+		if msg := err.Error(); msg != "" {
+			printErrors(stderr, err)
+		}
+		return exit.ExitCode()
+	}
+	printErrors(stderr, err)
+	return 2 // usage: a bad flag or value
+}
+
+// printErrors prints each of the errors joined in err on its own line.
+func printErrors(w io.Writer, err error) {
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		fmt.Fprintln(w, "corral: "+line)
+	}
+}
+
+// version is the module version when built with "go install …@vX", else "devel".
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "devel"
+}
+
+func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:    "corral",
+		Usage:   "run a web app's Procfile formation in production, from one command",
+		Version: version(),
+		Writer:  stdout, ErrWriter: stderr,
+		HideVersion:    true,
+		ExitErrHandler: func(*cli.Context, error) {}, // run prints errors itself
+		OnUsageError:   usageError,
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(stderr, "corral: unknown command %q; see corral --help\n", name)
+		},
+		Commands: []*cli.Command{
+			{
+				Name:      "start",
+				Usage:     "run the app's process formation (all types, or only those named)",
+				ArgsUsage: "[TYPE...]",
+				Flags:     append(appFlags(), runFlags()...),
+				Action: func(c *cli.Context) error {
+					cfg, err := config(c, environ, stdout)
+					if err != nil {
+						return err
+					}
+					cfg.Types = c.Args().Slice()
+					sigs := make(chan os.Signal, 4)
+					signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+					defer signal.Stop(sigs)
+					cfg.Signals = sigs
+					code, err := launcher.Run(context.Background(), cfg)
+					if err != nil {
+						return cli.Exit(err, 1)
+					}
+					return cli.Exit("", code)
+				},
+			},
+			{
+				Name:      "run",
+				Usage:     "run a one-off command with the app's environment, like heroku run",
+				ArgsUsage: "-- COMMAND [ARGS...]",
+				Flags:     appFlags(),
+				Action: func(c *cli.Context) error {
+					cfg, err := config(c, environ, stdout)
+					if err != nil {
+						return err
+					}
+					err = launcher.Exec(cfg, c.Args().Slice())
+					var exit *launcher.ExitError
+					if errors.As(err, &exit) {
+						return cli.Exit(err, exit.Code)
+					}
+					return cli.Exit(err, 1)
+				},
+			},
+			{
+				Name:  "check",
+				Usage: "check the Procfile, env files and formation, and print what start would run",
+				Flags: appFlags(),
+				Action: func(c *cli.Context) error {
+					cfg, err := config(c, environ, stdout)
+					if err != nil {
+						return err
+					}
+					plan, err := launcher.Load(cfg)
+					if err != nil {
+						return cli.Exit(err, 1)
+					}
+					return plan.Describe(stdout)
+				},
+			},
+			{
+				Name:  "version",
+				Usage: "print corral's version",
+				Action: func(c *cli.Context) error {
+					fmt.Fprintf(stdout, "corral %s (%s, %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+					return nil
+				},
+			},
+		},
+	}
+}
+
+func usageError(c *cli.Context, err error, _ bool) error {
+	return fmt.Errorf("%s (see corral %s --help)", err, c.Command.Name)
+}
+
+// appFlags are the flags that say where the app is and how its
+// environment is made.
+func appFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, Value: ".", EnvVars: []string{"CORRAL_DIR"},
+			Usage: "the app directory: commands run there, and relative paths start there"},
+		&cli.StringFlag{Name: "procfile", Aliases: []string{"f"}, Value: "Procfile", EnvVars: []string{"CORRAL_PROCFILE"},
+			Usage: "the Procfile"},
+		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, EnvVars: []string{"CORRAL_ENV"},
+			Usage: "env `FILE` to load (repeatable; a later file wins; default .env if present)"},
+		&cli.StringFlag{Name: "port", Aliases: []string{"p"}, EnvVars: []string{"CORRAL_PORT", "PORT"},
+			Value: strconv.Itoa(launcher.DefaultPort), Usage: "the public port; web.1 gets it, other instances get their own"},
+		&cli.StringFlag{Name: "formation", Aliases: []string{"m"}, EnvVars: []string{"CORRAL_FORMATION"},
+			Usage: "instances per type, e.g. web=2,worker=1 or all=0,web=1"},
+	}
+}
+
+// runFlags are the flags of a long-running start.
+func runFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "timeout", Aliases: []string{"t"}, Value: "10s", EnvVars: []string{"CORRAL_TIMEOUT"},
+			Usage: "grace between SIGTERM and SIGKILL when stopping (seconds, or a duration like 500ms)"},
+		&cli.BoolFlag{Name: "restart", EnvVars: []string{"CORRAL_RESTART"},
+			Usage: "restart crashed processes with backoff instead of stopping everything"},
+		&cli.BoolFlag{Name: "timestamps", EnvVars: []string{"CORRAL_TIMESTAMPS"},
+			Usage: "stamp each line with the time (default: on a terminal, unless a PaaS is detected)"},
+	}
+}
+
+// config turns the flags of c into a launcher.Config.
+func config(c *cli.Context, environ []string, stdout io.Writer) (launcher.Config, error) {
+	cfg := launcher.Config{
+		Dir:       c.String("dir"),
+		Procfile:  c.String("procfile"),
+		Formation: c.String("formation"),
+		Timeout:   10 * time.Second,
+		Restart:   c.Bool("restart"),
+		Environ:   environ,
+		Stdout:    stdout,
+	}
+	if c.IsSet("env") {
+		cfg.EnvFiles = c.StringSlice("env")
+	}
+	port, err := strconv.Atoi(strings.TrimSpace(c.String("port")))
+	if err != nil {
+		return cfg, cli.Exit(fmt.Sprintf("port %q is not a number (from %s)", c.String("port"), source(c, environ, "port", "CORRAL_PORT", "PORT")), 2)
+	}
+	cfg.Port = port
+	if c.IsSet("timeout") {
+		d, err := parseTimeout(c.String("timeout"))
+		if err != nil {
+			return cfg, cli.Exit(fmt.Sprintf("timeout %q: %v (from %s)", c.String("timeout"), err, source(c, environ, "timeout", "CORRAL_TIMEOUT")), 2)
+		}
+		cfg.Timeout = d
+	}
+	if c.IsSet("timestamps") {
+		cfg.Timestamps = launcher.Off
+		if c.Bool("timestamps") {
+			cfg.Timestamps = launcher.On
+		}
+	}
+	if f, ok := stdout.(*os.File); ok {
+		cfg.Terminal = term.IsTerminal(int(f.Fd()))
+	}
+	return cfg, nil
+}
+
+// parseTimeout accepts whole seconds, as foreman's -t does, or a Go duration.
+func parseTimeout(s string) (time.Duration, error) {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.Atoi(s); err == nil {
+		s = strconv.Itoa(n) + "s"
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, errors.New("want seconds or a duration like 30s")
+	}
+	if d < 0 {
+		return 0, errors.New("must not be negative")
+	}
+	return d, nil
+}
+
+// source says where a flag's value came from, for error messages: the first
+// of its environment variables holding that value, else the flag itself.
+func source(c *cli.Context, environ []string, flag string, envVars ...string) string {
+	for _, e := range envVars {
+		for _, kv := range environ {
+			if v, ok := strings.CutPrefix(kv, e+"="); ok && v == c.String(flag) {
+				return "$" + e
+			}
+		}
+	}
+	return "--" + flag
+}

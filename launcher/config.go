@@ -1,0 +1,51 @@
+// Package launcher turns a Config and the app's Procfile into a running
+// formation: it loads and checks everything first, runs the release phase,
+// starts every instance, and owns the lifecycle from there (exits, restarts,
+// signals, shutdown). The parts it drives live in sub-packages: process
+// (one supervised child), output (the merged log stream), envfile (.env
+// files), platform (which host this is).
+package launcher
+
+import (
+	"io"
+	"os"
+	"time"
+)
+
+// Toggle is a setting that is on, off, or decided by corral.
+type Toggle int
+
+// Toggle values.
+const (
+	Auto Toggle = iota
+	On
+	Off
+)
+
+// Config is everything the launcher needs, gathered by the command line.
+// Relative paths are relative to Dir.
+type Config struct {
+	Dir       string   // the app directory; commands run there
+	Procfile  string   // the Procfile's path
+	EnvFiles  []string // env files, later ones winning; nil means ".env" if it exists
+	Formation string   // formation spec, e.g. "web=2,worker=1"
+	Types     []string // if not empty, run only these process types
+	Port      int      // the public port, $PORT
+	Timeout   time.Duration
+	Restart   bool // restart crashed processes instead of stopping everything
+
+	// Terminal says Stdout is a terminal: then prefixes are coloured (unless
+	// NO_COLOR is set) and, by default, lines are stamped with the time.
+	Terminal   bool
+	Timestamps Toggle // Auto: on a terminal, unless a PaaS is detected
+
+	// Environ is corral's own environment, "KEY=value". It wins over env
+	// files and is the only place the launcher learns about the host.
+	Environ []string
+
+	Stdout  io.Writer        // where all output goes
+	Signals <-chan os.Signal // SIGINT, SIGTERM delivered to corral
+}
+
+// DefaultPort is the public port when neither $PORT nor --port says.
+const DefaultPort = 5000

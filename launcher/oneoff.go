@@ -1,0 +1,80 @@
+package launcher
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// ExitError is an error that wants a particular exit status.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// Exec replaces corral with a one-off command run with the app's
+// environment in the app directory, as "heroku run" does: stdin, stdout, the
+// terminal and signals are the command's own, and its exit status is
+// corral's. A single argument is a shell command (run with sh -c, so "$VAR"
+// and pipes work); several are a program and its arguments, run as given.
+//
+// Exec returns only on failure; a command that cannot be found is an
+// *ExitError with code 127, as in a shell.
+func Exec(cfg Config, argv []string) error {
+	if len(argv) == 0 {
+		return errors.New("no command given: corral run -- COMMAND [ARGS...]")
+	}
+	dir, err := appDir(cfg.Dir)
+	if err != nil {
+		return err
+	}
+	env, _, err := loadEnv(dir, cfg.EnvFiles, cfg.Environ)
+	if err != nil {
+		return err
+	}
+	if _, ok := lookupEnv(env, "PORT"); !ok {
+		env = append(env, "PORT="+strconv.Itoa(cfg.Port))
+	}
+	if len(argv) == 1 {
+		argv = []string{"/bin/sh", "-c", argv[0]}
+	}
+	if err := os.Chdir(dir); err != nil {
+		return err
+	}
+	path := argv[0]
+	if !strings.Contains(path, "/") {
+		path, err = lookPath(path, env)
+		if err != nil {
+			return &ExitError{Code: 127, Err: fmt.Errorf("%s: command not found", argv[0])}
+		}
+	}
+	err = syscall.Exec(path, argv, env)
+	code := 126
+	if errors.Is(err, syscall.ENOENT) {
+		code = 127
+	}
+	return &ExitError{Code: code, Err: fmt.Errorf("%s: %w", argv[0], err)}
+}
+
+// lookPath finds file in the PATH of env, the command's environment, which
+// may differ from corral's own when an env file sets PATH.
+func lookPath(file string, env []string) (string, error) {
+	pathVar, _ := lookupEnv(env, "PATH")
+	for _, d := range strings.Split(pathVar, ":") {
+		if d == "" {
+			d = "."
+		}
+		p := d + "/" + file
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}

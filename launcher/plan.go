@@ -1,0 +1,257 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/corral-run/corral/launcher/envfile"
+	"github.com/corral-run/corral/procfile"
+)
+
+// ReleaseType is the process type that runs once, to completion, before
+// everything else, as Heroku's release phase does.
+const ReleaseType = "release"
+
+// Instance is one process to run: one of the N instances of a process type.
+type Instance struct {
+	Name    string // "web.1"
+	Type    string // "web"
+	Command string
+	Line    int // the Procfile line it comes from
+	Port    int // its PORT
+}
+
+// Plan is what corral will run, fully checked: nothing in it can fail for
+// want of a file, a variable, a type or a port number.
+type Plan struct {
+	Dir       string
+	Procfile  *procfile.Procfile
+	EnvFiles  []string       // the env files read, in order
+	Env       []string       // the environment shared by every process
+	Formation map[string]int // instances per process type, after --formation and named types
+	Release   *Instance      // nil when there is no release phase to run
+	Instances []Instance     // the long-running instances, in start order
+}
+
+// InstanceEnv returns the environment of inst: the shared one plus its own
+// PORT and PS (the name foreman and honcho give it).
+func (p *Plan) InstanceEnv(inst Instance) []string {
+	return append(slices.Clip(p.Env), "PORT="+strconv.Itoa(inst.Port), "PS="+inst.Name)
+}
+
+// Load reads and checks everything a run needs: the app directory, the
+// Procfile, the env files, the formation, the selected types, each command's
+// shell syntax and the port numbers. It reports every problem it finds, not
+// just the first, joined with errors.Join.
+func Load(cfg Config) (*Plan, error) {
+	dir, err := appDir(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	plan := &Plan{Dir: dir}
+	var errs []error
+
+	env, files, err := loadEnv(dir, cfg.EnvFiles, cfg.Environ)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	plan.Env, plan.EnvFiles = env, files
+
+	if cfg.Port < 1 || cfg.Port > 65535 {
+		errs = append(errs, fmt.Errorf("port %d is not a TCP port (1-65535); set --port or $PORT", cfg.Port))
+	}
+
+	pf, err := procfile.ParseFile(resolve(dir, cfg.Procfile))
+	if err != nil {
+		return nil, errors.Join(append(errs, err)...)
+	}
+	plan.Procfile = pf
+	errs = append(errs, checkSyntax(pf)...)
+
+	formation, err := procfile.ParseFormation(cfg.Formation, pf.Names())
+	if err != nil {
+		errs = append(errs, fmt.Errorf("--formation: %w", err))
+	} else if len(cfg.Types) > 0 {
+		for _, name := range pf.Names() {
+			if !slices.Contains(cfg.Types, name) {
+				formation[name] = 0
+			}
+		}
+		for _, name := range cfg.Types {
+			if _, ok := pf.Lookup(name); !ok {
+				errs = append(errs, fmt.Errorf("process type %q is not in %s (it defines %s)", name, pf.Path, strings.Join(pf.Names(), ", ")))
+			}
+		}
+	}
+	plan.Formation = formation
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	if err := plan.assignPorts(cfg.Port); err != nil {
+		return nil, err
+	}
+	if plan.Release == nil && len(plan.Instances) == 0 {
+		return nil, fmt.Errorf("nothing to run: the formation leaves every process type of %s at 0", pf.Path)
+	}
+	return plan, nil
+}
+
+func appDir(dir string) (string, error) {
+	if dir == "" {
+		dir = "."
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("--dir %q: %w", dir, err)
+	}
+	fi, err := os.Stat(abs)
+	if err != nil {
+		return "", fmt.Errorf("--dir %q: app directory not found", dir)
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("--dir %q: not a directory", dir)
+	}
+	return abs, nil
+}
+
+func resolve(dir, path string) string {
+	if path == "" || filepath.IsAbs(path) {
+		return path
+	}
+	return filepath.Join(dir, path)
+}
+
+// loadEnv reads the env files and merges corral's own environment over
+// them. With no files named it reads .env if there is one.
+func loadEnv(dir string, names, own []string) (env, files []string, err error) {
+	if names == nil {
+		dotenv := filepath.Join(dir, ".env")
+		if _, err := os.Lstat(dotenv); err == nil {
+			files = []string{dotenv}
+		}
+	} else {
+		for _, n := range names {
+			files = append(files, resolve(dir, n))
+		}
+	}
+	vars, err := envfile.ReadFiles(files...)
+	if err != nil {
+		return envfile.Merge(nil, own), files, err
+	}
+	return envfile.Merge(vars, own), files, nil
+}
+
+// checkSyntax asks /bin/sh, the shell that will run them, whether it can
+// parse each command, so that an unbalanced quote is found now and not
+// after a deploy.
+func checkSyntax(pf *procfile.Procfile) []error {
+	var errs []error
+	for _, e := range pf.Entries {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		out, err := exec.CommandContext(ctx, "/bin/sh", "-n", "-c", e.Command).CombinedOutput()
+		cancel()
+		if err == nil {
+			continue
+		}
+		msg := strings.TrimSpace(string(out))
+		// dash says "sh: 1: Syntax error: …", bash "sh: -c: line 1: …".
+		if i := strings.Index(msg, "rror: "); i >= 0 {
+			msg = msg[i+len("rror: "):]
+		}
+		if msg == "" {
+			msg = err.Error()
+		}
+		errs = append(errs, &procfile.Error{Path: pf.Path, Line: e.Line,
+			Msg: fmt.Sprintf("process type %q: /bin/sh cannot parse the command: %s", e.Name, msg)})
+	}
+	return errs
+}
+
+// assignPorts gives every instance its PORT. The scheme (documented in the
+// README): web.N gets port+N-1, so web.1 has the public port as platforms
+// require; the k-th other type in Procfile order gets port+100k+N-1, which
+// keeps instances of different types apart; release, which runs alone, gets
+// the public port.
+func (p *Plan) assignPorts(base int) error {
+	k := 0
+	for _, e := range p.Procfile.Entries {
+		n := p.Formation[e.Name]
+		if e.Name == ReleaseType {
+			if n > 0 {
+				p.Release = &Instance{Name: e.Name + ".1", Type: e.Name, Command: e.Command, Line: e.Line, Port: base}
+			}
+			continue
+		}
+		offset := 0
+		if e.Name != "web" {
+			k++
+			offset = 100 * k
+		}
+		for i := 1; i <= n; i++ {
+			port := base + offset + i - 1
+			if port > 65535 {
+				return fmt.Errorf("port %d for %s.%d is above 65535: lower the base port (--port or $PORT is %d)", port, e.Name, i, base)
+			}
+			p.Instances = append(p.Instances, Instance{
+				Name: e.Name + "." + strconv.Itoa(i), Type: e.Name, Command: e.Command, Line: e.Line, Port: port,
+			})
+		}
+	}
+	// web first: it is what the platform waits for.
+	slices.SortStableFunc(p.Instances, func(a, b Instance) int {
+		return boolInt(b.Type == "web") - boolInt(a.Type == "web")
+	})
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// Describe writes the plan for people: files, then one row per process type.
+func (p *Plan) Describe(w io.Writer) error {
+	fmt.Fprintf(w, "app:      %s\n", p.Dir)
+	fmt.Fprintf(w, "procfile: %s (%d process types)\n", p.Procfile.Path, len(p.Procfile.Entries))
+	if len(p.EnvFiles) == 0 {
+		fmt.Fprintf(w, "env:      no env file\n")
+	}
+	for _, f := range p.EnvFiles {
+		fmt.Fprintf(w, "env:      %s\n", f)
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "TYPE\tCOUNT\tPORTS\tCOMMAND")
+	for _, e := range p.Procfile.Entries {
+		var ports []string
+		for _, inst := range p.Instances {
+			if inst.Type == e.Name {
+				ports = append(ports, strconv.Itoa(inst.Port))
+			}
+		}
+		count := strconv.Itoa(p.Formation[e.Name])
+		if e.Name == ReleaseType && p.Release != nil {
+			count = "once"
+			ports = []string{strconv.Itoa(p.Release.Port)}
+		}
+		portList := "-"
+		if len(ports) > 0 {
+			portList = strings.Join(ports, ",")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, count, portList, e.Command)
+	}
+	return tw.Flush()
+}

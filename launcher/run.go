@@ -1,0 +1,351 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/corral-run/corral/launcher/output"
+	"github.com/corral-run/corral/launcher/platform"
+	"github.com/corral-run/corral/launcher/process"
+)
+
+// Restart backoff: the first restart of a crashed instance waits
+// restartBase, each further one twice as long, up to restartCap. An instance
+// that ran for restartReset before crashing starts again from restartBase.
+const (
+	restartBase  = 500 * time.Millisecond
+	restartCap   = 30 * time.Second
+	restartReset = time.Minute
+)
+
+// Run runs the app: it loads the plan, runs the release phase, then the
+// formation, until a process exits (or, with Restart, until every process
+// has finished), a signal arrives or ctx is done. It returns the exit status
+// corral should exit with. An error means nothing was started.
+func Run(ctx context.Context, cfg Config) (int, error) {
+	plan, err := Load(cfg)
+	if err != nil {
+		return 1, err
+	}
+	if err := checkPorts(plan.Instances); err != nil {
+		return 1, err
+	}
+	names := []string{"corral"}
+	if plan.Release != nil {
+		names = append(names, plan.Release.Name)
+	}
+	for _, inst := range plan.Instances {
+		names = append(names, inst.Name)
+	}
+	width := 0
+	for _, n := range names {
+		width = max(width, len(n))
+	}
+	pf := platform.Detect(cfg.Environ)
+	mux := output.New(cfg.Stdout, width, outputOptions(cfg, pf))
+	r := &runner{
+		cfg:      cfg,
+		plan:     plan,
+		log:      mux.Logger("corral", false),
+		prefixes: make(map[string]*output.Prefix),
+	}
+	for _, n := range names[1:] {
+		r.prefixes[n] = mux.Prefix(n)
+	}
+	if pf.IsPaaS() {
+		r.log.Info("platform detected: " + pf.Name)
+	}
+
+	if plan.Release != nil {
+		r.log.Info("release phase: running " + plan.Release.Name + " before anything else")
+		code, interrupted := r.supervise(ctx, []Instance{*plan.Release}, false)
+		if interrupted {
+			return code, nil
+		}
+		if code != 0 {
+			r.log.Error("release phase failed; not starting the app", "code", code)
+			return code, nil
+		}
+	}
+	if len(plan.Instances) == 0 {
+		return 0, nil
+	}
+	code, _ := r.supervise(ctx, plan.Instances, cfg.Restart)
+	return code, nil
+}
+
+// outputOptions decides how lines look. Platforms stamp each line with the
+// time themselves, and so do journald and docker when stdout is not a
+// terminal, so corral adds its own only on a terminal off a platform.
+func outputOptions(cfg Config, pf platform.Platform) output.Options {
+	_, noColor := lookupEnv(cfg.Environ, "NO_COLOR")
+	opts := output.Options{
+		Timestamps: cfg.Terminal && !pf.IsPaaS(),
+		Color:      cfg.Terminal && !noColor,
+	}
+	switch cfg.Timestamps {
+	case On:
+		opts.Timestamps = true
+	case Off:
+		opts.Timestamps = false
+	}
+	return opts
+}
+
+// lookupEnv finds name in environ, a list of "KEY=value".
+func lookupEnv(environ []string, name string) (string, bool) {
+	for i := len(environ) - 1; i >= 0; i-- {
+		if v, ok := strings.CutPrefix(environ[i], name+"="); ok {
+			return v, true
+		}
+	}
+	return "", false
+}
+
+// checkPorts makes sure every web instance can bind its port before anything
+// starts, so that a port held by another program is a clear error and not a
+// crash loop of the app.
+func checkPorts(insts []Instance) error {
+	var errs []error
+	for _, inst := range insts {
+		if inst.Type != "web" {
+			continue
+		}
+		ln, err := net.Listen("tcp", ":"+strconv.Itoa(inst.Port))
+		if err != nil {
+			if errors.Is(err, syscall.EADDRINUSE) {
+				err = errors.New("address already in use")
+			}
+			errs = append(errs, fmt.Errorf("port %d for %s is not free (%v): stop what holds it or choose another base port with --port or $PORT", inst.Port, inst.Name, err))
+			continue
+		}
+		ln.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// runner holds what every phase of a run shares.
+type runner struct {
+	cfg      Config
+	plan     *Plan
+	log      *slog.Logger
+	prefixes map[string]*output.Prefix // by instance name; one colour each
+}
+
+// instance is the supervision state of one instance.
+type instance struct {
+	Instance
+	proc      *process.Proc
+	started   time.Time
+	restarts  int           // consecutive crashes, for the backoff
+	backoff   time.Duration // set when it crashed and is to be restarted once done
+	restartAt time.Time     // when a crashed, done instance is due to start again; zero if not
+}
+
+type eventKind int
+
+const (
+	exited eventKind = iota // the command's own process exited
+	done                    // its group is gone and its output read
+)
+
+type event struct {
+	kind eventKind
+	inst *instance
+}
+
+// supervise runs insts until they have all ended and returns the exit
+// status, and whether the run was interrupted by a signal or ctx.
+//
+// Without restart it has foreman's semantics: the first instance to exit
+// stops all the others, and its status is the result. With restart a crashed
+// instance is started again after a backoff, an instance that exits with
+// code 0 is left finished, and the result is 0 once all have finished.
+func (r *runner) supervise(ctx context.Context, insts []Instance, restart bool) (code int, interrupted bool) {
+	events := make(chan event)
+	var watchers sync.WaitGroup
+	defer watchers.Wait()
+
+	live := make(map[*instance]bool) // started and not yet done, or waiting to restart
+	stopping := false
+	var killTimer <-chan time.Time
+	var restartTimer *time.Timer
+	defer func() {
+		if restartTimer != nil {
+			restartTimer.Stop()
+		}
+	}()
+
+	start := func(in *instance) error {
+		in.restartAt, in.backoff = time.Time{}, 0
+		p, err := process.Start(process.Spec{
+			Command: in.Command,
+			Dir:     r.plan.Dir,
+			Env:     r.plan.InstanceEnv(in.Instance),
+			Grace:   r.cfg.Timeout,
+			Out:     r.prefixes[in.Name],
+		})
+		if err != nil {
+			return fmt.Errorf("starting %s: %w", in.Name, err)
+		}
+		in.proc, in.started = p, time.Now()
+		live[in] = true
+		r.log.Info(fmt.Sprintf("%s started (pid %d, PORT=%d): %s", in.Name, p.Pid(), in.Port, in.Command))
+		watchers.Go(func() {
+			<-p.Exited()
+			events <- event{exited, in}
+			<-p.Done()
+			events <- event{done, in}
+		})
+		return nil
+	}
+
+	stopAll := func(reason string) {
+		if stopping {
+			return
+		}
+		stopping = true
+		var names []string
+		for in := range live {
+			if !in.restartAt.IsZero() {
+				delete(live, in) // was waiting to restart; nothing runs
+				continue
+			}
+			select {
+			case <-in.proc.Exited():
+				continue
+			default:
+			}
+			names = append(names, in.Name)
+			in.proc.Signal(syscall.SIGTERM)
+		}
+		if len(names) > 0 {
+			slices.Sort(names)
+			r.log.Info(fmt.Sprintf("%s: sending SIGTERM to %s", reason, strings.Join(names, ", ")))
+		}
+		killTimer = time.After(r.cfg.Timeout)
+	}
+
+	killAll := func(reason string) {
+		for in := range live {
+			if !in.restartAt.IsZero() {
+				continue
+			}
+			select {
+			case <-in.proc.Done():
+				continue
+			default:
+			}
+			r.log.Warn(fmt.Sprintf("sending SIGKILL to %s (%s)", in.Name, reason))
+			in.proc.Kill()
+		}
+	}
+
+	armRestartTimer := func() {
+		var next time.Time
+		for in := range live {
+			if !in.restartAt.IsZero() && (next.IsZero() || in.restartAt.Before(next)) {
+				next = in.restartAt
+			}
+		}
+		if restartTimer != nil {
+			restartTimer.Stop()
+			restartTimer = nil
+		}
+		if !next.IsZero() {
+			restartTimer = time.NewTimer(time.Until(next))
+		}
+	}
+
+	for _, inst := range insts {
+		if err := start(&instance{Instance: inst}); err != nil {
+			r.log.Error(err.Error())
+			code = 1
+			stopAll("could not start every process")
+			break
+		}
+	}
+
+	signals := r.cfg.Signals
+	ctxDone := ctx.Done()
+	for len(live) > 0 {
+		var restartC <-chan time.Time
+		if restartTimer != nil {
+			restartC = restartTimer.C
+		}
+		select {
+		case sig := <-signals:
+			interrupted = true
+			if stopping {
+				r.log.Warn(fmt.Sprintf("received %v again: killing everything now", sig))
+				killAll("second signal")
+				continue
+			}
+			stopAll(fmt.Sprintf("received %v", sig))
+		case <-ctxDone:
+			ctxDone = nil
+			interrupted = true
+			stopAll("shutting down")
+		case <-killTimer:
+			killTimer = nil
+			killAll(fmt.Sprintf("still running %v after SIGTERM", r.cfg.Timeout))
+		case <-restartC:
+			restartTimer = nil
+			now := time.Now()
+			for in := range live {
+				if !in.restartAt.IsZero() && !in.restartAt.After(now) {
+					if err := start(in); err != nil {
+						r.log.Error(err.Error())
+						delete(live, in)
+						code = 1
+						stopAll("could not restart " + in.Name)
+					}
+				}
+			}
+			armRestartTimer()
+		case ev := <-events:
+			in := ev.inst
+			st := in.proc.Status()
+			switch {
+			case ev.kind == done:
+				if in.backoff == 0 || stopping {
+					delete(live, in)
+					continue
+				}
+				// Restart only now that its group is gone, so the new
+				// instance finds its port free.
+				in.restartAt = time.Now().Add(in.backoff)
+				armRestartTimer()
+			case stopping:
+				r.log.Info(in.Name + " " + st.String())
+			case restart && !st.Success():
+				if time.Since(in.started) >= restartReset {
+					in.restarts = 0
+				}
+				in.backoff = min(restartBase<<min(in.restarts, 10), restartCap)
+				in.restarts++
+				r.log.Error(fmt.Sprintf("%s %s; restarting in %v (restart #%d)", in.Name, st, in.backoff, in.restarts))
+			case restart:
+				r.log.Info(in.Name + " " + st.String() + "; finished, not restarting")
+			default:
+				code = st.ExitCode()
+				level := slog.LevelInfo
+				if !st.Success() {
+					level = slog.LevelError
+				}
+				r.log.Log(context.Background(), level, in.Name+" "+st.String())
+				stopAll(in.Name + " has ended")
+			}
+		}
+	}
+	return code, interrupted
+}
