@@ -38,6 +38,10 @@ type Spec struct {
 // that long, and it is not ours to wait for.
 const drainWait = 500 * time.Millisecond
 
+// lastWordsWait bounds how long the exit is held back for the output still in
+// the pipe when a process exits while others of its group hold the pipe.
+const lastWordsWait = 50 * time.Millisecond
+
 // Proc is a running process.
 type Proc struct {
 	cmd    *exec.Cmd
@@ -142,6 +146,12 @@ func (p *Proc) run() {
 
 	p.cmd.Wait()
 	p.status = statusOf(p.cmd.ProcessState)
+	// Give the reader a moment to drain what the process wrote last, so
+	// that whoever reports the exit does so after the process's last words.
+	select {
+	case <-copied:
+	case <-time.After(lastWordsWait):
+	}
 	close(p.exited)
 
 	// Reaping the shell does not free its pid while other members of its
@@ -159,14 +169,48 @@ func (p *Proc) run() {
 		t.Stop()
 		syscall.Kill(-p.pgid, syscall.SIGKILL)
 	}
-	select {
-	case <-copied:
-	case <-time.After(drainWait):
-		p.r.SetReadDeadline(time.Now())
-		<-copied
+	// Every process of the group is gone, yet something may still hold the
+	// pipe: a process that left the group (setsid). Read on while the pipe
+	// has data, since the reader may just be slow to drain it, then stop.
+	for {
+		t := time.NewTimer(drainWait)
+		select {
+		case <-copied:
+		case <-t.C:
+			if pipeEmpty(p.r) {
+				p.r.SetReadDeadline(time.Now())
+				<-copied
+			}
+		}
+		t.Stop()
+		if chanClosed(copied) {
+			break
+		}
 	}
 	p.r.Close()
 	close(p.done)
+}
+
+// pipeEmpty reports whether no bytes wait to be read from the pipe r.
+func pipeEmpty(r *os.File) bool {
+	rc, err := r.SyscallConn() // not r.Fd(), which would turn off deadlines
+	if err != nil {
+		return true
+	}
+	n := 0
+	rc.Control(func(fd uintptr) {
+		n, err = unix.IoctlGetInt(int(fd), fionread)
+	})
+	return err != nil || n == 0
+}
+
+func chanClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 func groupAlive(pgid int) bool {

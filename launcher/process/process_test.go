@@ -91,6 +91,18 @@ func alive(pid int) bool {
 	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z'
 }
 
+// dead waits a little for pid to be gone: a SIGKILLed process closes its
+// files, and so ends a Proc, a moment before it is a zombie.
+func dead(pid int) bool {
+	for range 100 {
+		if !alive(pid) {
+			return true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
+
 func readPid(t *testing.T, path string) int {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -114,7 +126,7 @@ func TestLeftoversStopped(t *testing.T) {
 	if st := p.Wait(); st.Code != 4 {
 		t.Errorf("status %v", st)
 	}
-	if alive(pid) {
+	if !dead(pid) {
 		t.Errorf("background process %d survived", pid)
 	}
 }
@@ -133,7 +145,7 @@ func TestLeftoverIgnoringTERM(t *testing.T) {
 		}
 		p.Wait()
 		took := time.Since(began)
-		if alive(pid) {
+		if !dead(pid) {
 			t.Errorf("kill=%v: process %d survived", useKill, pid)
 		}
 		if !useKill && took < 700*time.Millisecond {
@@ -156,7 +168,7 @@ func TestSignalGroup(t *testing.T) {
 	if st.Code != -1 || st.Signal != syscall.SIGTERM {
 		t.Errorf("status %v, want killed by SIGTERM", st)
 	}
-	if alive(pid) {
+	if !dead(pid) {
 		t.Errorf("grandchild %d survived SIGTERM to the group", pid)
 	}
 	if err := p.Signal(syscall.SIGTERM); err != os.ErrProcessDone {
