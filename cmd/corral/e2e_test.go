@@ -1,0 +1,692 @@
+package main
+
+// End-to-end tests: they build the corral binary and run it on real
+// Procfiles, as a user would, and look only at what a user can see: its
+// output, its exit status, the files its processes write and which
+// processes are left alive.
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	corralBin string // the built binary
+	helperBin string // this test binary, which doubles as a helper program
+)
+
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("CORRAL_TEST_HELPER"); mode != "" {
+		os.Exit(helper(mode, os.Args[1:]))
+	}
+	dir, err := os.MkdirTemp("", "corral-e2e")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	corralBin = filepath.Join(dir, "corral")
+	out, err := exec.Command("go", "build", "-o", corralBin, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building corral: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	helperBin, _ = os.Executable()
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// helper is what this binary does when a test's Procfile runs it.
+func helper(mode string, args []string) int {
+	w := bufio.NewWriterSize(os.Stdout, 64<<10)
+	defer w.Flush()
+	switch mode {
+	case "lines": // lines NAME COUNT: numbered lines with varying padding
+		n, _ := strconv.Atoi(args[1])
+		for i := range n {
+			fmt.Fprintf(w, "%s-%06d-%s\n", args[0], i, strings.Repeat("z", i%50))
+		}
+	case "bigline": // bigline SIZE: one SIZE-byte line, then a last line without newline
+		n, _ := strconv.Atoi(args[0])
+		w.WriteString(strings.Repeat("x", n))
+		w.WriteString("\nno-newline-at-the-end")
+	default:
+		fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
+		return 2
+	}
+	return 0
+}
+
+// app writes the files of a test app and returns its directory.
+func app(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// session is a corral process under test.
+type session struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  []string // stdout lines so far
+	errb strings.Builder
+	more chan struct{} // signalled on each new line
+	eof  chan struct{}
+}
+
+// start starts corral with args in dir, with env added to the test's own
+// environment (minus variables that would change corral's behaviour).
+func start(t *testing.T, dir string, env []string, args ...string) *session {
+	t.Helper()
+	cmd := exec.Command(corralBin, args...)
+	cmd.Dir = dir
+	cmd.Env = append(baseEnv(), env...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &session{t: t, cmd: cmd, more: make(chan struct{}, 1), eof: make(chan struct{})}
+	cmd.Stderr = &lockedWriter{mu: &r.mu, b: &r.errb}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(r.eof)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(nil, 4<<20)
+		for sc.Scan() {
+			r.mu.Lock()
+			r.out = append(r.out, sc.Text())
+			r.mu.Unlock()
+			select {
+			case r.more <- struct{}{}:
+			default:
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-r.eof
+		cmd.Wait()
+	})
+	return r
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func baseEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if k == "PORT" || k == "NO_COLOR" || strings.HasPrefix(k, "CORRAL_") {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env, "CORRAL_TEST_HELPER=") // set per command in Procfiles
+}
+
+func (r *session) lines() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.out...)
+}
+
+func (r *session) output() string { return strings.Join(r.lines(), "\n") }
+
+// waitFor waits until a line matching pattern has been printed.
+func (r *session) waitFor(pattern string) string {
+	r.t.Helper()
+	re := regexp.MustCompile(pattern)
+	deadline := time.After(20 * time.Second)
+	seen := 0
+	for {
+		lines := r.lines()
+		for _, l := range lines[seen:] {
+			if re.MatchString(l) {
+				return l
+			}
+		}
+		seen = len(lines)
+		select {
+		case <-r.more:
+		case <-r.eof:
+			for _, l := range r.lines()[seen:] {
+				if re.MatchString(l) {
+					return l
+				}
+			}
+			r.t.Fatalf("corral ended without printing %q; output:\n%s\nstderr:\n%s", pattern, r.output(), r.stderr())
+		case <-deadline:
+			r.t.Fatalf("no line matching %q; output:\n%s", pattern, r.output())
+		}
+	}
+}
+
+func (r *session) stderr() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.errb.String()
+}
+
+// wait waits for corral to exit and returns its exit status.
+func (r *session) wait(limit time.Duration) int {
+	r.t.Helper()
+	done := make(chan error, 1)
+	go func() { <-r.eof; done <- r.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err == nil {
+			return 0
+		}
+		if ee, ok := err.(*exec.ExitError); ok {
+			return ee.ExitCode()
+		}
+		r.t.Fatal(err)
+	case <-time.After(limit):
+		r.t.Fatalf("corral still running after %v; output:\n%s", limit, r.output())
+	}
+	return -1
+}
+
+func (r *session) signal(sig syscall.Signal) {
+	r.t.Helper()
+	if err := r.cmd.Process.Signal(sig); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// corral runs corral to completion and returns its status, stdout and stderr.
+func corral(t *testing.T, dir string, env []string, args ...string) (int, string, string) {
+	t.Helper()
+	r := start(t, dir, env, args...)
+	code := r.wait(30 * time.Second)
+	return code, r.output(), r.stderr()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	// Pick a base port with room for +100 and +200 above it.
+	for range 50 {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if p < 65000 {
+			return p
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+// alive reports whether pid is a live process (a zombie is not).
+func alive(pid int) bool {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return syscall.Kill(pid, 0) == nil
+	}
+	s := string(b)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z'
+}
+
+func pidsIn(t *testing.T, dir string) []int {
+	t.Helper()
+	var pids []int
+	files, _ := filepath.Glob(filepath.Join(dir, "*.pid"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, field := range strings.Fields(string(b)) {
+			pid, err := strconv.Atoi(field)
+			if err != nil {
+				t.Fatalf("%s: %v", f, err)
+			}
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+func waitDead(t *testing.T, pids []int) {
+	t.Helper()
+	deadline := time.Now().Add(3 * time.Second)
+	for _, pid := range pids {
+		for alive(pid) && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if alive(pid) {
+			syscall.Kill(pid, syscall.SIGKILL)
+			t.Errorf("process %d outlived corral", pid)
+		}
+	}
+}
+
+func TestFormationAndPorts(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "" +
+		"# ports and names\n" +
+		"worker: echo \"I am $PS on $PORT\"; exec sleep 60\n" +
+		"web: echo \"I am $PS on $PORT\"; exec sleep 60\n" +
+		"clock: echo \"I am $PS on $PORT\"; exec sleep 60\n"})
+	base := freePort(t)
+	r := start(t, dir, []string{"PORT=" + strconv.Itoa(base)}, "start", "-m", "web=2,worker=2,clock=0")
+	want := map[string]int{"web.1": base, "web.2": base + 1, "worker.1": base + 100, "worker.2": base + 101}
+	for name, port := range want {
+		line := r.waitFor(`^` + regexp.QuoteMeta(name) + ` +\| I am `)
+		if wantLine := fmt.Sprintf("| I am %s on %d", name, port); !strings.HasSuffix(line, wantLine) {
+			t.Errorf("got %q, want suffix %q", line, wantLine)
+		}
+	}
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM, want 0", code)
+	}
+	if strings.Contains(r.output(), "clock.") {
+		t.Errorf("clock=0 ran anyway:\n%s", r.output())
+	}
+	// Prefixes are padded to one width so the bars line up.
+	for _, l := range r.lines() {
+		if i := strings.Index(l, " | "); i != len("worker.1") {
+			t.Errorf("misaligned prefix in %q", l)
+		}
+	}
+}
+
+func TestNamedTypesAndEnvFlags(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: echo web ran\nworker: echo worker on $PORT\n"})
+	code, out, _ := corral(t, dir, []string{"CORRAL_PORT=7100", "PORT=9999"}, "start", "worker")
+	if code != 0 || !strings.Contains(out, "worker.1 | worker on 7200") || strings.Contains(out, "web ran") {
+		t.Errorf("status %d, output:\n%s", code, out)
+	}
+}
+
+func TestEnvPrecedence(t *testing.T) {
+	files := map[string]string{
+		"Procfile": "web: echo \"A=$A B=$B C=$C D=$D\"\n",
+		".env":     "A=dotenv\nD=dotenv\n",
+		"one.env":  "A=one\nB=one\nC=one\n",
+		"two.env":  "B=two\nC=two\n",
+	}
+	dir := app(t, files)
+	// Default: .env, with corral's own environment winning.
+	_, out, _ := corral(t, dir, []string{"D=own"}, "start")
+	if !strings.Contains(out, "web.1  | A=dotenv B= C= D=own") {
+		t.Errorf(".env: output:\n%s", out)
+	}
+	// -e files replace .env; a later file wins; the own environment wins over all.
+	_, out, _ = corral(t, dir, []string{"C=own"}, "start", "-e", "one.env", "-e", "two.env")
+	if !strings.Contains(out, "web.1  | A=one B=two C=own D=") {
+		t.Errorf("-e files: output:\n%s", out)
+	}
+}
+
+func TestReleasePhase(t *testing.T) {
+	t.Run("success", func(t *testing.T) {
+		dir := app(t, map[string]string{"Procfile": "" +
+			"web: test -f migrated && echo saw migration\n" +
+			"release: sleep 0.2; touch migrated; echo migrated\n"})
+		code, out, _ := corral(t, dir, nil, "start")
+		if code != 0 {
+			t.Fatalf("status %d:\n%s", code, out)
+		}
+		iRel := strings.Index(out, "release.1 | migrated")
+		iWeb := strings.Index(out, "web.1     | saw migration")
+		if iRel < 0 || iWeb < 0 || iRel > iWeb {
+			t.Errorf("release did not run to completion before web:\n%s", out)
+		}
+	})
+	t.Run("failure", func(t *testing.T) {
+		dir := app(t, map[string]string{"Procfile": "" +
+			"web: touch web-started\n" +
+			"release: echo migration failed >&2; exit 3\n"})
+		code, out, _ := corral(t, dir, nil, "start")
+		if code != 3 {
+			t.Errorf("status %d, want the release's 3", code)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "web-started")); err == nil || strings.Contains(out, "web.1 started") {
+			t.Errorf("web started after a failed release:\n%s", out)
+		}
+		if !strings.Contains(out, "release.1 | migration failed") || !strings.Contains(out, "release phase failed") {
+			t.Errorf("output:\n%s", out)
+		}
+	})
+}
+
+func TestFirstExitStopsAll(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "" +
+		"web: echo $$ > web.pid; exec sleep 60\n" +
+		"worker: sleep 0.5; exit 5\n"})
+	code, out, _ := corral(t, dir, nil, "start")
+	if code != 5 {
+		t.Errorf("status %d, want the worker's 5:\n%s", code, out)
+	}
+	for _, want := range []string{"worker.1 exited with code 5", "sending SIGTERM to web.1", "web.1 killed by SIGTERM"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	waitDead(t, pidsIn(t, dir))
+}
+
+func TestCommandNotFound(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: no-such-program-here --flag\n"})
+	code, out, _ := corral(t, dir, nil, "start")
+	if code != 127 || !strings.Contains(out, "web.1 exited with code 127 (command not found)") {
+		t.Errorf("status %d, output:\n%s", code, out)
+	}
+}
+
+// TestSIGTERMIgnored: a child that ignores SIGTERM is killed after --timeout,
+// and nothing it started survives, not even a daemon forked into the
+// background.
+func TestSIGTERMIgnored(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "" +
+		// A shell that ignores TERM, with a child and a double-forked daemon.
+		"web: trap '' TERM; sleep 1000 & echo $! > child.pid; (sleep 1000 & echo $! > daemon.pid) ; echo $$ > web.pid; echo ready; while :; do sleep 0.1; done\n" +
+		"worker: echo $$ > worker.pid; exec sleep 1000\n"})
+	r := start(t, dir, nil, "start", "-t", "1")
+	r.waitFor(`web.1 +\| ready`)
+	r.waitFor(`worker.1 started`)
+	time.Sleep(100 * time.Millisecond) // let worker.pid be written
+	pids := pidsIn(t, dir)
+	if len(pids) != 4 {
+		t.Fatalf("pids %v, want 4", pids)
+	}
+	began := time.Now()
+	r.signal(syscall.SIGTERM)
+	code := r.wait(10 * time.Second)
+	took := time.Since(began)
+	if code != 0 {
+		t.Errorf("status %d, want 0", code)
+	}
+	if took < 900*time.Millisecond || took > 4*time.Second {
+		t.Errorf("stopped in %v; want about the 1s timeout", took)
+	}
+	if !strings.Contains(r.output(), "sending SIGKILL to web.1") {
+		t.Errorf("no SIGKILL reported:\n%s", r.output())
+	}
+	waitDead(t, pids)
+}
+
+func TestSecondSIGINTKillsAtOnce(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: trap '' TERM INT; echo ready; while :; do sleep 0.1; done\n"})
+	r := start(t, dir, nil, "start", "-t", "60")
+	r.waitFor(`web.1 +\| ready`)
+	r.signal(syscall.SIGINT)
+	r.waitFor(`sending SIGTERM to web.1`)
+	began := time.Now()
+	r.signal(syscall.SIGINT)
+	r.wait(5 * time.Second)
+	if took := time.Since(began); took > 3*time.Second {
+		t.Errorf("second SIGINT took %v to stop corral", took)
+	}
+	if !strings.Contains(r.output(), "killing everything now") {
+		t.Errorf("output:\n%s", r.output())
+	}
+}
+
+func TestRestart(t *testing.T) {
+	// Crashes twice, then exits cleanly: two restarts, then corral is done.
+	dir := app(t, map[string]string{"Procfile": "" +
+		"web: n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo run $n; [ $n -ge 3 ] && exit 0; exit 1\n"})
+	code, out, _ := corral(t, dir, nil, "start", "--restart")
+	if code != 0 {
+		t.Errorf("status %d:\n%s", code, out)
+	}
+	for _, want := range []string{
+		"web.1 exited with code 1; restarting in 500ms (restart #1)",
+		"web.1 exited with code 1; restarting in 1s (restart #2)",
+		"web.1  | run 3",
+		"web.1 exited with code 0; finished, not restarting",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+func TestLongAndUnterminatedLines(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: CORRAL_TEST_HELPER=bigline exec " + helperBin + " 1048576\n"})
+	code, out, _ := corral(t, dir, nil, "start")
+	if code != 0 {
+		t.Fatalf("status %d", code)
+	}
+	if !strings.Contains(out, "web.1  | "+strings.Repeat("x", 1<<20)+"\n") {
+		t.Errorf("the 1 MiB line did not arrive whole")
+	}
+	if !strings.HasSuffix(out, "\nweb.1  | no-newline-at-the-end") && !strings.Contains(out, "\nweb.1  | no-newline-at-the-end\n") {
+		t.Errorf("the unterminated last line was lost:\n%s", out[len(out)-300:])
+	}
+}
+
+// TestNoLinesLostOrMixed: 200,000 lines from two processes at full speed all
+// arrive, whole, in order, each under its own prefix.
+func TestNoLinesLostOrMixed(t *testing.T) {
+	const n = 100000
+	dir := app(t, map[string]string{"Procfile": fmt.Sprintf(
+		"a: CORRAL_TEST_HELPER=lines exec %[1]s a %[2]d\nb: CORRAL_TEST_HELPER=lines exec %[1]s b %[2]d\n", helperBin, n)})
+	// --restart: the first to finish must not stop the other mid-stream.
+	code, out, _ := corral(t, dir, nil, "start", "--restart")
+	if code != 0 {
+		t.Fatalf("status %d", code)
+	}
+	next := map[string]int{}
+	for _, line := range strings.Split(out, "\n") {
+		prefix, text, ok := strings.Cut(line, " | ")
+		if !ok {
+			t.Fatalf("line without prefix: %q", line)
+		}
+		if strings.TrimSpace(prefix) == "corral" {
+			continue
+		}
+		name := strings.TrimSuffix(strings.TrimSpace(prefix), ".1")
+		i := next[name]
+		if want := fmt.Sprintf("%s-%06d-%s", name, i, strings.Repeat("z", i%50)); text != want {
+			t.Fatalf("%s: line %q, want %q", prefix, line, want)
+		}
+		next[name]++
+	}
+	if next["a"] != n || next["b"] != n {
+		t.Errorf("got %d and %d lines, want %d each", next["a"], next["b"], n)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	tests := []struct {
+		name  string
+		files map[string]string
+		args  []string
+		env   []string
+		code  int
+		want  []string
+	}{
+		{"missing Procfile", map[string]string{}, nil, nil, 1, []string{"Procfile: no such file"}},
+		{"empty Procfile", map[string]string{"Procfile": ""}, nil, nil, 1, []string{"Procfile: no process types defined"}},
+		{"binary Procfile", map[string]string{"Procfile": "\x7fELF\x02\x01\x00\x00"}, nil, nil, 1, []string{"Procfile:1: binary data"}},
+		{"malformed lines", map[string]string{"Procfile": "web: ok\nworker python w.py\nweb: again\nclock:\n"}, nil, nil, 1, []string{
+			`Procfile:2: expected "name: command"`, `Procfile:3: duplicate process type "web"`, `Procfile:4: process type "clock" has an empty command`}},
+		{"unknown type in formation", map[string]string{"Procfile": "web: x\n"}, []string{"-m", "web=1,wrker=2"}, nil, 1, []string{`unknown process type "wrker"`}},
+		{"unknown named type", map[string]string{"Procfile": "web: x\n"}, []string{"wokrer"}, nil, 1, []string{`process type "wokrer" is not in`}},
+		{"bad env file", map[string]string{"Procfile": "web: x\n", ".env": "OK=1\nNOT VALID\n"}, nil, nil, 1, []string{".env:2: "}},
+		{"missing -e file", map[string]string{"Procfile": "web: x\n"}, []string{"-e", "prod.env"}, nil, 1, []string{"prod.env: cannot read env file: no such file"}},
+		{"unreadable .env", map[string]string{"Procfile": "web: x\n", ".env/x": ""}, nil, nil, 1, []string{".env: cannot read env file: is a directory"}},
+		{"unbalanced quote", map[string]string{"Procfile": "web: echo 'oops\n"}, nil, nil, 1, []string{`Procfile:1: process type "web": /bin/sh cannot parse the command`}},
+		{"bad PORT", map[string]string{"Procfile": "web: x\n"}, nil, []string{"PORT=http"}, 2, []string{`port "http" is not a number (from $PORT)`}},
+		{"port out of range", map[string]string{"Procfile": "web: x\n"}, []string{"-p", "70000"}, nil, 1, []string{"port 70000 is not a TCP port"}},
+		{"bad timeout", map[string]string{"Procfile": "web: x\n"}, []string{"-t", "soon"}, nil, 2, []string{`timeout "soon": want seconds`}},
+		{"no such dir", map[string]string{}, []string{"-d", "nowhere"}, nil, 1, []string{`--dir "nowhere": app directory not found`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := app(t, tt.files)
+			code, out, stderr := corral(t, dir, tt.env, append([]string{"start"}, tt.args...)...)
+			if code != tt.code {
+				t.Errorf("status %d, want %d", code, tt.code)
+			}
+			if out != "" {
+				t.Errorf("something started:\n%s", out)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestCRLFAndBOMProcfile(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "\xef\xbb\xbfweb:\techo \"hello $PS\"\r\n\r\n# done\r\nworker: echo w"})
+	code, out, _ := corral(t, dir, nil, "start", "-m", "worker=0")
+	if code != 0 || !strings.Contains(out, "web.1  | hello web.1\n") {
+		t.Errorf("status %d, output:\n%q", code, out)
+	}
+}
+
+func TestPortInUse(t *testing.T) {
+	ln, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	dir := app(t, map[string]string{"Procfile": "web: touch started\n"})
+	code, out, stderr := corral(t, dir, nil, "start", "-p", strconv.Itoa(port))
+	if code != 1 || !strings.Contains(stderr, fmt.Sprintf("port %d for web.1 is not free (address already in use)", port)) {
+		t.Errorf("status %d, stderr:\n%s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "started")); err == nil || out != "" {
+		t.Errorf("web started on a busy port")
+	}
+}
+
+func TestCheck(t *testing.T) {
+	dir := app(t, map[string]string{
+		"Procfile": "release: ./migrate\nweb: gunicorn app:wsgi --bind 0.0.0.0:$PORT\nworker: celery worker\n",
+		".env":     "A=1\n",
+	})
+	code, out, stderr := corral(t, dir, nil, "check", "-p", "8000", "-m", "web=3")
+	if code != 0 {
+		t.Fatalf("status %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"procfile: " + filepath.Join(dir, "Procfile") + " (3 process types)",
+		"env:      " + filepath.Join(dir, ".env"),
+		"release  once   8000            ./migrate",
+		"web      3      8000,8001,8002  gunicorn app:wsgi --bind 0.0.0.0:$PORT",
+		"worker   1      8100            celery worker",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+
+	// Every problem at once, each with its file and line.
+	bad := app(t, map[string]string{
+		"Procfile": "web: echo \"unbalanced\nworker python w.py\nclock: sh -c 'if true; then echo'\n",
+		".env":     "A=1\n\n=oops\n",
+	})
+	code, out, stderr = corral(t, bad, nil, "check")
+	if code != 1 {
+		t.Errorf("status %d, want 1", code)
+	}
+	for _, want := range []string{
+		`.env:3: "" is not a valid variable name`,
+		`Procfile:2: expected "name: command"`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("check lacks %q:\n%s", want, stderr)
+		}
+	}
+	if out != "" {
+		t.Errorf("check printed a plan for a bad Procfile:\n%s", out)
+	}
+	// Shell syntax errors are found once the Procfile parses.
+	bad = app(t, map[string]string{"Procfile": "web: echo \"unbalanced\nclock: if true; then echo\nok: echo fine\n"})
+	_, _, stderr = corral(t, bad, nil, "check")
+	for _, want := range []string{
+		`Procfile:1: process type "web": /bin/sh cannot parse the command`,
+		`Procfile:2: process type "clock": /bin/sh cannot parse the command`,
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("check lacks %q:\n%s", want, stderr)
+		}
+	}
+}
+
+func TestRun(t *testing.T) {
+	dir := app(t, map[string]string{".env": "GREETING=hello\nOVERRIDE=file\n", "sub/x": ""})
+	tests := []struct {
+		name  string
+		args  []string
+		stdin string
+		code  int
+		out   string
+	}{
+		{"shell command", []string{"run", "--", "echo $GREETING $OVERRIDE from $(basename $(pwd))"}, "", 0, "hello own from "},
+		{"argv", []string{"run", "--", "sh", "-c", "echo $GREETING; exit 7"}, "", 7, "hello\n"},
+		{"stdin passed through", []string{"run", "--", "cat"}, "piped in\n", 0, "piped in\n"},
+		{"not found", []string{"run", "--", "no-such-command-xyz", "arg"}, "", 127, ""},
+		{"cwd is the app dir", []string{"run", "-d", "sub", "--", "ls"}, "", 0, "x\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cmd := exec.Command(corralBin, tt.args...)
+			cmd.Dir = dir
+			cmd.Env = append(baseEnv(), "OVERRIDE=own")
+			cmd.Stdin = strings.NewReader(tt.stdin)
+			out, err := cmd.Output()
+			code := 0
+			if ee, ok := err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			if code != tt.code || !strings.HasPrefix(string(out), tt.out) {
+				t.Errorf("status %d, output %q; want %d, %q", code, out, tt.code, tt.out)
+			}
+		})
+	}
+}
+
+func TestVersion(t *testing.T) {
+	out, err := exec.Command(corralBin, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "corral ") {
+		t.Errorf("version: %q, %v", out, err)
+	}
+}
