@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"github.com/corral-run/corral/launcher/output"
 	"github.com/corral-run/corral/launcher/platform"
 	"github.com/corral-run/corral/launcher/process"
+	"golang.org/x/sys/unix"
 )
 
 // Restart backoff: the first restart of a crashed instance waits
@@ -286,11 +288,11 @@ func (r *runner) supervise(ctx context.Context, insts []Instance, restart bool) 
 		case sig := <-signals:
 			interrupted = true
 			if stopping {
-				r.log.Warn(fmt.Sprintf("received %v again: killing everything now", sig))
+				r.log.Warn(fmt.Sprintf("received %s again: killing everything now", signalName(sig)))
 				killAll("second signal")
 				continue
 			}
-			stopAll(fmt.Sprintf("received %v", sig))
+			stopAll("received " + signalName(sig))
 		case <-ctxDone:
 			ctxDone = nil
 			interrupted = true
@@ -348,4 +350,14 @@ func (r *runner) supervise(ctx context.Context, insts []Instance, restart bool) 
 		}
 	}
 	return code, interrupted
+}
+
+// signalName names sig the way people write it: SIGTERM, not "terminated".
+func signalName(sig os.Signal) string {
+	if s, ok := sig.(syscall.Signal); ok {
+		if name := unix.SignalName(s); name != "" {
+			return name
+		}
+	}
+	return sig.String()
 }

@@ -171,8 +171,8 @@ func runFlags() []cli.Flag {
 			Usage: "grace between SIGTERM and SIGKILL when stopping (seconds, or a duration like 500ms)"},
 		&cli.BoolFlag{Name: "restart", EnvVars: []string{"CORRAL_RESTART"},
 			Usage: "restart crashed processes with backoff instead of stopping everything"},
-		&cli.BoolFlag{Name: "timestamps", EnvVars: []string{"CORRAL_TIMESTAMPS"},
-			Usage: "stamp each line with the time (default: on a terminal, unless a PaaS is detected)"},
+		&cli.BoolFlag{Name: "timestamps", EnvVars: []string{"CORRAL_TIMESTAMPS"}, DefaultText: "on a terminal, unless a PaaS is detected",
+			Usage: "stamp each line with the time; --timestamps=false turns it off"},
 	}
 }
 

@@ -180,6 +180,9 @@ func TestSignalGroup(t *testing.T) {
 // keeps the output pipe open must not keep the Proc from being done.
 func TestEscapedHolderDoesNotHang(t *testing.T) {
 	if _, err := os.Stat("/usr/bin/setsid"); err != nil {
+		if os.Getenv("CORRAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatal("setsid (util-linux) is missing")
+		}
 		t.Skip("no setsid")
 	}
 	pidfile := filepath.Join(t.TempDir(), "pid")
