@@ -57,6 +57,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	r := &runner{
 		cfg:      cfg,
 		plan:     plan,
+		mux:      mux,
 		log:      mux.Logger("corral", false),
 		prefixes: make(map[string]*output.Prefix),
 	}
@@ -139,6 +140,7 @@ func checkPorts(insts []Instance) error {
 type runner struct {
 	cfg      Config
 	plan     *Plan
+	mux      *output.Mux
 	log      *slog.Logger
 	prefixes map[string]*output.Prefix // by instance name; one colour each
 }
@@ -279,6 +281,7 @@ func (r *runner) supervise(ctx context.Context, insts []Instance, restart bool) 
 
 	signals := r.cfg.Signals
 	ctxDone := ctx.Done()
+	broken := r.mux.Broken()
 	for len(live) > 0 {
 		var restartC <-chan time.Time
 		if restartTimer != nil {
@@ -297,6 +300,14 @@ func (r *runner) supervise(ctx context.Context, insts []Instance, restart bool) 
 			ctxDone = nil
 			interrupted = true
 			stopAll("shutting down")
+		case <-broken:
+			// Nobody can see the app's output any more (the reader of a
+			// pipe went away): stop cleanly rather than run blind.
+			broken = nil
+			if code == 0 {
+				code = 1
+			}
+			stopAll("cannot write output: " + r.mux.Err().Error())
 		case <-killTimer:
 			killTimer = nil
 			killAll(fmt.Sprintf("still running %v after SIGTERM", r.cfg.Timeout))

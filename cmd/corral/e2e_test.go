@@ -690,3 +690,67 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version: %q, %v", out, err)
 	}
 }
+
+func TestSignalDuringRelease(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "" +
+		"release: echo $$ > release.pid; echo migrating; exec sleep 60\n" +
+		"web: touch web-started\n"})
+	r := start(t, dir, nil, "start")
+	r.waitFor(`release.1 \| migrating`)
+	pids := pidsIn(t, dir)
+	r.signal(syscall.SIGTERM)
+	code := r.wait(10 * time.Second)
+	if code != 0 {
+		t.Errorf("status %d", code)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "web-started")); err == nil {
+		t.Errorf("web started after the release was interrupted:\n%s", r.output())
+	}
+	waitDead(t, pids)
+}
+
+func TestSIGHUPStops(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: echo $$ > web.pid; echo up; exec sleep 60\n"})
+	r := start(t, dir, nil, "start")
+	r.waitFor(`web.1 +\| up`)
+	pids := pidsIn(t, dir)
+	r.signal(syscall.SIGHUP)
+	if code := r.wait(10 * time.Second); code != 0 {
+		t.Errorf("status %d", code)
+	}
+	waitDead(t, pids)
+}
+
+// TestStdoutClosed: when the reader of corral's output goes away
+// ("corral start | head"), corral stops the app cleanly instead of dying
+// and leaving it running.
+func TestStdoutClosed(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: echo $$ > web.pid; while :; do echo spam; done\n"})
+	cmd := exec.Command(corralBin, "start")
+	cmd.Dir = dir
+	cmd.Env = baseEnv()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stdout)
+	for range 10 {
+		sc.Scan()
+	}
+	stdout.Close()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("exit: %v, want status 1", err)
+		}
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("corral kept running with nobody reading its output")
+	}
+	waitDead(t, pidsIn(t, dir))
+}

@@ -87,9 +87,17 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 					}
 					cfg.Types = c.Args().Slice()
 					sigs := make(chan os.Signal, 4)
-					signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+					// SIGHUP (the terminal went away) stops like SIGTERM.
+					signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 					defer signal.Stop(sigs)
 					cfg.Signals = sigs
+					// Handling SIGPIPE turns a write to a closed stdout into
+					// an error the launcher acts on, instead of a sudden
+					// death that would orphan the app. (Notify, not Ignore:
+					// an ignored signal would stay ignored in the children.)
+					pipes := make(chan os.Signal, 1)
+					signal.Notify(pipes, syscall.SIGPIPE)
+					defer signal.Stop(pipes)
 					code, err := launcher.Run(context.Background(), cfg)
 					if err != nil {
 						return cli.Exit(err, 1)

@@ -42,6 +42,7 @@ type Mux struct {
 	w      io.Writer
 	colors int
 	err    error // first write error; later writes are skipped
+	broken chan struct{}
 }
 
 // palette is the sequence of prefix colours handed to processes in turn.
@@ -53,7 +54,7 @@ func New(w io.Writer, width int, opts Options) *Mux {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Mux{w: w, width: width, opts: opts}
+	return &Mux{w: w, width: width, opts: opts, broken: make(chan struct{})}
 }
 
 // Prefix is the decoration put before each line of one source.
@@ -88,6 +89,10 @@ func (m *Mux) prefix(name, color string) *Prefix {
 	b.WriteByte(' ')
 	return &Prefix{m: m, label: []byte(b.String())}
 }
+
+// Broken is closed when a write to the underlying writer has failed: the
+// stream is gone (a closed pipe, a full disk) and nothing more will be written.
+func (m *Mux) Broken() <-chan struct{} { return m.broken }
 
 // Err returns the first error writing to the underlying writer.
 func (m *Mux) Err() error {
@@ -192,5 +197,6 @@ func (m *Mux) write(b []byte) {
 	}
 	if _, err := m.w.Write(b); err != nil {
 		m.err = err
+		close(m.broken)
 	}
 }

@@ -162,6 +162,11 @@ func TestWriteErrorKeepsDraining(t *testing.T) {
 	if m.Err() == nil {
 		t.Error("Err() = nil after a failed write")
 	}
+	select {
+	case <-m.Broken():
+	default:
+		t.Error("Broken() not closed after a failed write")
+	}
 	if fw.n != 1 {
 		t.Errorf("writer called %d times after failing, want 1", fw.n)
 	}
