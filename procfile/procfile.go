@@ -21,6 +21,8 @@ import (
 	"os"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/corral-run/corral/internal/fileline"
 )
 
 // Entry is one process type of a Procfile.
@@ -55,20 +57,10 @@ func (p *Procfile) Names() []string {
 	return names
 }
 
-// Error is a problem at one line of a file. Line is 0 when the problem is
-// with the file as a whole (missing, unreadable).
-type Error struct {
-	Path string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line == 0 {
-		return e.Path + ": " + e.Msg
-	}
-	return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
-}
+// Error is a problem at one line of the Procfile, printed as
+// "path:line: message". Line is 0 when the problem is with the file as a
+// whole (missing, unreadable).
+type Error = fileline.Error
 
 // MaxSize bounds how much of a Procfile is read: anything larger is certainly
 // not a Procfile, and reading it whole would only waste memory.

@@ -19,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/corral-run/corral/internal/proctest"
 )
 
 var (
@@ -252,17 +254,6 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-// alive reports whether pid is a live process (a zombie is not).
-func alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return syscall.Kill(pid, 0) == nil
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z'
-}
-
 func pidsIn(t *testing.T, dir string) []int {
 	t.Helper()
 	var pids []int
@@ -285,12 +276,8 @@ func pidsIn(t *testing.T, dir string) []int {
 
 func waitDead(t *testing.T, pids []int) {
 	t.Helper()
-	deadline := time.Now().Add(3 * time.Second)
 	for _, pid := range pids {
-		for alive(pid) && time.Now().Before(deadline) {
-			time.Sleep(20 * time.Millisecond)
-		}
-		if alive(pid) {
+		if !proctest.Gone(pid, 3*time.Second) {
 			syscall.Kill(pid, syscall.SIGKILL)
 			t.Errorf("process %d outlived corral", pid)
 		}

@@ -17,23 +17,13 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/corral-run/corral/internal/fileline"
 	"github.com/joho/godotenv"
 )
 
-// Error is a problem in one env file. Line is 0 when the file as a whole
-// cannot be read.
-type Error struct {
-	Path string
-	Line int
-	Msg  string
-}
-
-func (e *Error) Error() string {
-	if e.Line == 0 {
-		return e.Path + ": " + e.Msg
-	}
-	return fmt.Sprintf("%s:%d: %s", e.Path, e.Line, e.Msg)
-}
+// Error is a problem in one env file, printed as "path:line: message".
+// Line is 0 when the file as a whole cannot be read.
+type Error = fileline.Error
 
 // ReadFiles reads env files in order; a variable in a later file wins over the
 // same variable in an earlier one.

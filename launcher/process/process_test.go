@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/corral-run/corral/internal/proctest"
 	"github.com/corral-run/corral/launcher/output"
 )
 
@@ -80,29 +81,6 @@ func TestOutputAndEnv(t *testing.T) {
 	}
 }
 
-func alive(pid int) bool {
-	// A zombie still answers kill(pid, 0); look at its state instead.
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return syscall.Kill(pid, 0) == nil
-	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z'
-}
-
-// dead waits a little for pid to be gone: a SIGKILLed process closes its
-// files, and so ends a Proc, a moment before it is a zombie.
-func dead(pid int) bool {
-	for range 100 {
-		if !alive(pid) {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return false
-}
-
 func readPid(t *testing.T, path string) int {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -126,7 +104,7 @@ func TestLeftoversStopped(t *testing.T) {
 	if st := p.Wait(); st.Code != 4 {
 		t.Errorf("status %v", st)
 	}
-	if !dead(pid) {
+	if !proctest.Gone(pid, time.Second) {
 		t.Errorf("background process %d survived", pid)
 	}
 }
@@ -145,7 +123,7 @@ func TestLeftoverIgnoringTERM(t *testing.T) {
 		}
 		p.Wait()
 		took := time.Since(began)
-		if !dead(pid) {
+		if !proctest.Gone(pid, time.Second) {
 			t.Errorf("kill=%v: process %d survived", useKill, pid)
 		}
 		if !useKill && took < 700*time.Millisecond {
@@ -168,7 +146,7 @@ func TestSignalGroup(t *testing.T) {
 	if st.Code != -1 || st.Signal != syscall.SIGTERM {
 		t.Errorf("status %v, want killed by SIGTERM", st)
 	}
-	if !dead(pid) {
+	if !proctest.Gone(pid, time.Second) {
 		t.Errorf("grandchild %d survived SIGTERM to the group", pid)
 	}
 	if err := p.Signal(syscall.SIGTERM); err != os.ErrProcessDone {
