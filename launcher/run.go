@@ -68,9 +68,25 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		r.log.Info("platform detected: " + pf.Name)
 	}
 
+	// Adopt what the app leaves outside its process groups, reap it while
+	// the app runs and stop it when the app stops.
+	r.reaper = process.NewReaper()
+	reapCtx, stopReaping := context.WithCancel(context.Background())
+	var reaping sync.WaitGroup
+	reaping.Go(func() { r.reaper.Run(reapCtx) })
+	defer func() {
+		// Orphans got SIGTERM with the rest of the app; they share its
+		// deadline, so that a stop fits in the platform's grace period.
+		for _, o := range r.reaper.StopOrphans(max(time.Until(r.stopBy), 0)) {
+			r.log.Info(fmt.Sprintf("stopped pid %d, left running outside its process group by the app: %s", o.Pid, o.Command))
+		}
+		stopReaping()
+		reaping.Wait()
+	}()
+
 	if plan.Release != nil {
 		r.log.Info("release phase: running " + plan.Release.Name + " before anything else")
-		code, interrupted := r.supervise(ctx, []Instance{*plan.Release}, false)
+		code, interrupted := r.supervise(ctx, phase{insts: []Instance{*plan.Release}})
 		if interrupted {
 			return code, nil
 		}
@@ -82,7 +98,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if len(plan.Instances) == 0 {
 		return 0, nil
 	}
-	code, _ := r.supervise(ctx, plan.Instances, cfg.Restart)
+	code, _ := r.supervise(ctx, phase{insts: plan.Instances, restart: cfg.Restart, final: true})
 	return code, nil
 }
 
@@ -141,6 +157,8 @@ type runner struct {
 	cfg      Config
 	plan     *Plan
 	mux      *output.Mux
+	reaper   *process.Reaper // nil where unsupported
+	stopBy   time.Time       // when what was last told to stop gets SIGKILL
 	log      *slog.Logger
 	prefixes map[string]*output.Prefix // by instance name; one colour each
 }
@@ -167,14 +185,21 @@ type event struct {
 	inst *instance
 }
 
-// supervise runs insts until they have all ended and returns the exit
+// phase is one supervised stage of a run: the release phase, then the app.
+type phase struct {
+	insts   []Instance
+	restart bool // restart crashed instances instead of stopping all
+	final   bool // stopping it stops the app: orphans it adopted go too
+}
+
+// supervise runs the instances of ph until they have all ended and returns the exit
 // status, and whether the run was interrupted by a signal or ctx.
 //
 // Without restart it has foreman's semantics: the first instance to exit
 // stops all the others, and its status is the result. With restart a crashed
 // instance is started again after a backoff, an instance that exits with
 // code 0 is left finished, and the result is 0 once all have finished.
-func (r *runner) supervise(ctx context.Context, insts []Instance, restart bool) (code int, interrupted bool) {
+func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted bool) {
 	events := make(chan event)
 	var watchers sync.WaitGroup
 	defer watchers.Wait()
@@ -197,6 +222,7 @@ func (r *runner) supervise(ctx context.Context, insts []Instance, restart bool) 
 			Env:     r.plan.InstanceEnv(in.Instance),
 			Grace:   r.cfg.Timeout,
 			Out:     r.prefixes[in.Name],
+			Reaper:  r.reaper,
 		})
 		if err != nil {
 			return fmt.Errorf("starting %s: %w", in.Name, err)
@@ -236,7 +262,13 @@ func (r *runner) supervise(ctx context.Context, insts []Instance, restart bool) 
 			slices.Sort(names)
 			r.log.Info(fmt.Sprintf("%s: sending SIGTERM to %s", reason, strings.Join(names, ", ")))
 		}
+		r.stopBy = time.Now().Add(r.cfg.Timeout)
 		killTimer = time.After(r.cfg.Timeout)
+		if ph.final {
+			for _, o := range r.reaper.Signal(syscall.SIGTERM) {
+				r.log.Info(fmt.Sprintf("sending SIGTERM to pid %d, left running outside its process group by the app: %s", o.Pid, o.Command))
+			}
+		}
 	}
 
 	killAll := func(reason string) {
@@ -270,7 +302,7 @@ func (r *runner) supervise(ctx context.Context, insts []Instance, restart bool) 
 		}
 	}
 
-	for _, inst := range insts {
+	for _, inst := range ph.insts {
 		if err := start(&instance{Instance: inst}); err != nil {
 			r.log.Error(err.Error())
 			code = 1
@@ -340,14 +372,14 @@ func (r *runner) supervise(ctx context.Context, insts []Instance, restart bool) 
 				armRestartTimer()
 			case stopping:
 				r.log.Info(in.Name + " " + st.String())
-			case restart && !st.Success():
+			case ph.restart && !st.Success():
 				if time.Since(in.started) >= restartReset {
 					in.restarts = 0
 				}
 				in.backoff = min(restartBase<<min(in.restarts, 10), restartCap)
 				in.restarts++
 				r.log.Error(fmt.Sprintf("%s %s; restarting in %v (restart #%d)", in.Name, st, in.backoff, in.restarts))
-			case restart:
+			case ph.restart:
 				r.log.Info(in.Name + " " + st.String() + "; finished, not restarting")
 			default:
 				code = st.ExitCode()

@@ -399,20 +399,23 @@ func TestCommandNotFound(t *testing.T) {
 }
 
 // TestSIGTERMIgnored: a child that ignores SIGTERM is killed after --timeout,
-// and nothing it started survives, not even a daemon forked into the
-// background.
+// and nothing it started survives: not a daemon forked into the background,
+// not even one that left the process group with setsid.
 func TestSIGTERMIgnored(t *testing.T) {
 	dir := app(t, map[string]string{"Procfile": "" +
 		// A shell that ignores TERM, with a child and a double-forked daemon.
 		"web: trap '' TERM; sleep 1000 & echo $! > child.pid; (sleep 1000 & echo $! > daemon.pid) ; echo $$ > web.pid; echo ready; while :; do sleep 0.1; done\n" +
-		"worker: echo $$ > worker.pid; exec sleep 1000\n"})
+		"worker: echo $$ > worker.pid; exec sleep 1000\n" +
+		// A daemon that leaves the process group altogether.
+		"clock: setsid sh -c 'echo $$ > escaped.pid; exec sleep 1000' </dev/null >/dev/null 2>&1 & exec sleep 1000\n"})
 	r := start(t, dir, nil, "start", "-t", "1")
 	r.waitFor(`web.1 +\| ready`)
 	r.waitFor(`worker.1 started`)
-	time.Sleep(100 * time.Millisecond) // let worker.pid be written
+	r.waitFor(`clock.1 started`)
+	time.Sleep(200 * time.Millisecond) // let the pid files be written
 	pids := pidsIn(t, dir)
-	if len(pids) != 4 {
-		t.Fatalf("pids %v, want 4", pids)
+	if len(pids) != 5 {
+		t.Fatalf("pids %v, want 5", pids)
 	}
 	began := time.Now()
 	r.signal(syscall.SIGTERM)
@@ -424,8 +427,10 @@ func TestSIGTERMIgnored(t *testing.T) {
 	if took < 900*time.Millisecond || took > 4*time.Second {
 		t.Errorf("stopped in %v; want about the 1s timeout", took)
 	}
-	if !strings.Contains(r.output(), "sending SIGKILL to web.1") {
-		t.Errorf("no SIGKILL reported:\n%s", r.output())
+	for _, want := range []string{"sending SIGKILL to web.1", "left running outside its process group by the app: sleep 1000"} {
+		if !strings.Contains(r.output(), want) {
+			t.Errorf("output lacks %q:\n%s", want, r.output())
+		}
 	}
 	waitDead(t, pids)
 }

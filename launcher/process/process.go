@@ -31,6 +31,9 @@ type Spec struct {
 	// and SIGKILL once the command's own process has exited.
 	Grace time.Duration
 	Out   *output.Prefix // where its stdout and stderr go
+	// Reaper, if not nil, is told of the process so that it leaves its
+	// reaping to the Proc.
+	Reaper *Reaper
 }
 
 // drainWait bounds how long output is still read after the process group is
@@ -53,6 +56,7 @@ type Proc struct {
 	done   chan struct{} // closed when its group is gone and its output read
 	status Status        // valid once exited is closed
 
+	reaper   *Reaper
 	killOnce sync.Once
 	kill     chan struct{} // closed by Kill: skip what grace remains
 }
@@ -70,7 +74,12 @@ func Start(spec Spec) (*Proc, error) {
 	cmd.Stdout = w // one pipe for both keeps stdout and stderr in order
 	cmd.Stderr = w
 	cmd.SysProcAttr = sysProcAttr()
-	err = cmd.Start()
+	err = spec.Reaper.start(func() (int, error) {
+		if err := cmd.Start(); err != nil {
+			return 0, err
+		}
+		return cmd.Process.Pid, nil
+	})
 	w.Close() // the child has its copy; ours would keep EOF from coming
 	if err != nil {
 		r.Close()
@@ -85,6 +94,7 @@ func Start(spec Spec) (*Proc, error) {
 		exited: make(chan struct{}),
 		done:   make(chan struct{}),
 		kill:   make(chan struct{}),
+		reaper: spec.Reaper,
 	}
 	go p.run()
 	return p, nil
@@ -145,6 +155,7 @@ func (p *Proc) run() {
 	}()
 
 	p.cmd.Wait()
+	p.reaper.forget(p.pgid)
 	p.status = statusOf(p.cmd.ProcessState)
 	// Give the reader a moment to drain what the process wrote last, so
 	// that whoever reports the exit does so after the process's last words.

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package process
+
+import "errors"
+
+func enableSubreaper() error { return errors.New("child subreaper: Linux only") }
+
+func children() []int { return nil }
