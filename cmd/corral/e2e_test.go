@@ -38,7 +38,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	corralBin = filepath.Join(dir, "corral")
-	out, err := exec.Command("go", "build", "-o", corralBin, ".").CombinedOutput()
+	build := []string{"build", "-o", corralBin}
+	if raceEnabled {
+		build = append(build, "-race")
+	}
+	out, err := exec.Command("go", append(build, ".")...).CombinedOutput()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "building corral: %v\n%s", err, out)
 		os.Exit(1)
