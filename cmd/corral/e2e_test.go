@@ -750,3 +750,30 @@ func TestStdoutClosed(t *testing.T) {
 	}
 	waitDead(t, pidsIn(t, dir))
 }
+
+func TestUsageErrors(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"start", "--bogus"}, "corral: flag provided but not defined: -bogus (see corral start --help)"},
+		{[]string{"start", "-m"}, "corral: flag needs an argument: -m"},
+		{[]string{"strat"}, `corral: unknown command "strat"`},
+		{[]string{"run"}, "no command given: corral run -- COMMAND"},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command(corralBin, tt.args...)
+		cmd.Dir = t.TempDir()
+		cmd.Env = baseEnv()
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		ee, ok := err.(*exec.ExitError)
+		if !ok || ee.ExitCode() == 0 {
+			t.Errorf("%v: err %v, want a non-zero exit", tt.args, err)
+		}
+		if !strings.Contains(stderr.String(), tt.want) || len(out) != 0 {
+			t.Errorf("%v: stdout %q, stderr %q; want %q on stderr only", tt.args, out, stderr.String(), tt.want)
+		}
+	}
+}

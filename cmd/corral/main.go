@@ -29,10 +29,16 @@ func main() {
 	os.Exit(run(os.Args, os.Environ(), os.Stdout, os.Stderr))
 }
 
-// run is main without the process-wide exits, for tests.
+// run is main, minus os.Exit.
 func run(args, environ []string, stdout, stderr io.Writer) int {
 	app := newApp(environ, stdout, stderr)
+	unknown := ""
+	app.CommandNotFound = func(_ *cli.Context, name string) { unknown = name }
 	err := app.Run(args)
+	if unknown != "" {
+		fmt.Fprintf(stderr, "corral: unknown command %q (the commands are start, run, check and version; see corral --help)\n", unknown)
+		return 2
+	}
 	if err == nil {
 		return 0
 	}
@@ -76,10 +82,11 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 		},
 		Commands: []*cli.Command{
 			{
-				Name:      "start",
-				Usage:     "run the app's process formation (all types, or only those named)",
-				ArgsUsage: "[TYPE...]",
-				Flags:     append(appFlags(), runFlags()...),
+				Name:         "start",
+				OnUsageError: usageError,
+				Usage:        "run the app's process formation (all types, or only those named)",
+				ArgsUsage:    "[TYPE...]",
+				Flags:        append(appFlags(), runFlags()...),
 				Action: func(c *cli.Context) error {
 					cfg, err := config(c, environ, stdout)
 					if err != nil {
@@ -106,10 +113,11 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 				},
 			},
 			{
-				Name:      "run",
-				Usage:     "run a one-off command with the app's environment, like heroku run",
-				ArgsUsage: "-- COMMAND [ARGS...]",
-				Flags:     appFlags(),
+				Name:         "run",
+				OnUsageError: usageError,
+				Usage:        "run a one-off command with the app's environment, like heroku run",
+				ArgsUsage:    "-- COMMAND [ARGS...]",
+				Flags:        appFlags(),
 				Action: func(c *cli.Context) error {
 					cfg, err := config(c, environ, stdout)
 					if err != nil {
@@ -124,9 +132,10 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 				},
 			},
 			{
-				Name:  "check",
-				Usage: "check the Procfile, env files and formation, and print what start would run",
-				Flags: appFlags(),
+				Name:         "check",
+				OnUsageError: usageError,
+				Usage:        "check the Procfile, env files and formation, and print what start would run",
+				Flags:        appFlags(),
 				Action: func(c *cli.Context) error {
 					cfg, err := config(c, environ, stdout)
 					if err != nil {
