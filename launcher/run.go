@@ -323,7 +323,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 		case sig := <-signals:
 			interrupted = true
 			if stopping {
-				r.log.Warn(fmt.Sprintf("received %s again: killing everything now", signalName(sig)))
+				r.log.Warn(fmt.Sprintf("received %s while stopping: killing everything now", signalName(sig)))
 				killAll("second signal")
 				continue
 			}
