@@ -8,6 +8,7 @@ package launcher
 
 import (
 	"io"
+	"net/netip"
 	"os"
 	"time"
 )
@@ -33,6 +34,7 @@ type Config struct {
 	Port      int      // the public port, $PORT
 	Timeout   time.Duration
 	Restart   bool // restart crashed processes instead of stopping everything
+	Edge      EdgeConfig
 
 	// Terminal says Stdout is a terminal: then prefixes are coloured (unless
 	// NO_COLOR is set) and, by default, lines are stamped with the time.
@@ -45,6 +47,22 @@ type Config struct {
 
 	Stdout  io.Writer        // where all output goes
 	Signals <-chan os.Signal // SIGINT, SIGTERM delivered to corral
+}
+
+// EdgeConfig configures the edge proxy that owns the public port and
+// routes to the web instances. Zero values take the edge's defaults.
+type EdgeConfig struct {
+	Disabled bool // --no-edge: web binds $PORT itself, as with foreman
+	// Static maps URL prefixes to directories the edge serves itself
+	// ("/static/=staticfiles"); empty means: find a Django app's STATIC_ROOT.
+	Static          []string
+	BootWait        time.Duration
+	MaxBody         int64
+	UpstreamTimeout time.Duration
+	TrustedProxies  []netip.Prefix
+	HealthPath      string // the edge's own health endpoint
+	ReadyPath       string // if set, an instance is ready when GET ReadyPath answers < 500
+	NoAccessLog     bool
 }
 
 // DefaultPort is the public port when neither $PORT nor --port says.

@@ -41,6 +41,10 @@ type Plan struct {
 	Formation map[string]int // instances per process type, after --formation and named types
 	Release   *Instance      // nil when there is no release phase to run
 	Instances []Instance     // the long-running instances, in start order
+	// Edge says the edge proxy owns PublicPort and the web instances get
+	// internal ports when they start (their Port is 0 here).
+	Edge       bool
+	PublicPort int
 }
 
 // InstanceEnv returns the environment of inst: the shared one plus its own
@@ -98,6 +102,8 @@ func Load(cfg Config) (*Plan, error) {
 		return nil, errors.Join(errs...)
 	}
 
+	plan.PublicPort = cfg.Port
+	plan.Edge = !cfg.Edge.Disabled && formation["web"] > 0
 	if err := plan.assignPorts(cfg.Port); err != nil {
 		return nil, err
 	}
@@ -180,9 +186,10 @@ func checkSyntax(pf *procfile.Procfile) []error {
 
 // assignPorts gives every instance its PORT. The scheme (documented in the
 // README): web.N gets port+N-1, so web.1 has the public port as platforms
-// require; the k-th other type in Procfile order gets port+100k+N-1, which
-// keeps instances of different types apart; release, which runs alone, gets
-// the public port.
+// require — unless the edge owns the public port, and web instances get
+// free loopback ports as they start; the k-th other type in Procfile order
+// gets port+100k+N-1, which keeps instances of different types apart;
+// release, which runs alone, gets the public port.
 func (p *Plan) assignPorts(base int) error {
 	k := 0
 	for _, e := range p.Procfile.Entries {
@@ -200,6 +207,9 @@ func (p *Plan) assignPorts(base int) error {
 		}
 		for i := 1; i <= n; i++ {
 			port := base + offset + i - 1
+			if e.Name == "web" && p.Edge {
+				port = 0 // a free loopback port, chosen at each start
+			}
 			if port > 65535 {
 				return fmt.Errorf("port %d for %s.%d is above 65535: lower the base port (--port or $PORT is %d)", port, e.Name, i, base)
 			}
@@ -232,6 +242,9 @@ func (p *Plan) Describe(w io.Writer) error {
 	for _, f := range p.EnvFiles {
 		fmt.Fprintf(w, "env:      %s\n", f)
 	}
+	if p.Edge {
+		fmt.Fprintf(w, "edge:     port %d → %d web instance(s)\n", p.PublicPort, p.Formation["web"])
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "TYPE\tCOUNT\tPORTS\tCOMMAND")
@@ -250,6 +263,9 @@ func (p *Plan) Describe(w io.Writer) error {
 		portList := "-"
 		if len(ports) > 0 {
 			portList = strings.Join(ports, ",")
+		}
+		if e.Name == "web" && p.Edge && p.Formation[e.Name] > 0 {
+			portList = "internal"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.Name, count, portList, e.Command)
 	}

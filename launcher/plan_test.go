@@ -32,17 +32,19 @@ func TestLoadPorts(t *testing.T) {
 		port      int
 		want      []string // "name:port", in start order
 		release   bool
+		edge      bool
 	}{
-		{"defaults", "", nil, 5000, []string{"web.1:5000", "worker.1:5100", "clock.1:5200"}, true},
-		{"scaled", "web=3,worker=2", nil, 8000, []string{"web.1:8000", "web.2:8001", "web.3:8002", "worker.1:8100", "worker.2:8101", "clock.1:8200"}, true},
-		{"all=0", "all=0,clock=1", nil, 5000, []string{"clock.1:5200"}, false},
-		{"named types", "web=2", []string{"web", "release"}, 5000, []string{"web.1:5000", "web.2:5001"}, true},
-		{"type set to 0 keeps others' ports", "worker=0", nil, 5000, []string{"web.1:5000", "clock.1:5200"}, true},
+		{"edge: web ports chosen at start", "web=2", nil, 5000, []string{"web.1:0", "web.2:0", "worker.1:5100", "clock.1:5200"}, true, true},
+		{"defaults", "", nil, 5000, []string{"web.1:5000", "worker.1:5100", "clock.1:5200"}, true, false},
+		{"scaled", "web=3,worker=2", nil, 8000, []string{"web.1:8000", "web.2:8001", "web.3:8002", "worker.1:8100", "worker.2:8101", "clock.1:8200"}, true, false},
+		{"all=0", "all=0,clock=1", nil, 5000, []string{"clock.1:5200"}, false, false},
+		{"named types", "web=2", []string{"web", "release"}, 5000, []string{"web.1:5000", "web.2:5001"}, true, false},
+		{"type set to 0 keeps others' ports", "worker=0", nil, 5000, []string{"web.1:5000", "clock.1:5200"}, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := appDirWith(t, map[string]string{"Procfile": testProcfile})
-			plan, err := Load(Config{Dir: dir, Procfile: "Procfile", Formation: tt.formation, Types: tt.types, Port: tt.port})
+			plan, err := Load(Config{Dir: dir, Procfile: "Procfile", Formation: tt.formation, Types: tt.types, Port: tt.port, Edge: EdgeConfig{Disabled: !tt.edge}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -52,6 +54,9 @@ func TestLoadPorts(t *testing.T) {
 			}
 			if !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("instances %v, want %v", got, tt.want)
+			}
+			if plan.Edge != tt.edge {
+				t.Errorf("Edge = %v, want %v", plan.Edge, tt.edge)
 			}
 			if (plan.Release != nil) != tt.release {
 				t.Errorf("release = %v, want %v", plan.Release, tt.release)
@@ -101,7 +106,7 @@ func TestLoadErrors(t *testing.T) {
 
 func TestLoadEnv(t *testing.T) {
 	dir := appDirWith(t, map[string]string{"Procfile": "web: s\n", ".env": "A=file\nB=file\n"})
-	plan, err := Load(Config{Dir: dir, Procfile: "Procfile", Port: 5000, Environ: []string{"B=own", "PATH=/bin"}})
+	plan, err := Load(Config{Dir: dir, Procfile: "Procfile", Port: 5000, Environ: []string{"B=own", "PATH=/bin"}, Edge: EdgeConfig{Disabled: true}})
 	if err != nil {
 		t.Fatal(err)
 	}

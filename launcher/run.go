@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/corral-run/corral/launcher/edge"
 	"github.com/corral-run/corral/launcher/output"
 	"github.com/corral-run/corral/launcher/platform"
 	"github.com/corral-run/corral/launcher/process"
@@ -84,6 +85,15 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		reaping.Wait()
 	}()
 
+	if plan.Edge {
+		fd, err := openFrontDoor(cfg, plan, mux, r.log)
+		if err != nil {
+			return 1, err
+		}
+		r.edge = fd
+		defer fd.close()
+	}
+
 	if plan.Release != nil {
 		r.log.Info("release phase: running " + plan.Release.Name + " before anything else")
 		code, interrupted := r.supervise(ctx, phase{insts: []Instance{*plan.Release}})
@@ -139,17 +149,25 @@ func checkPorts(insts []Instance) error {
 		if inst.Type != "web" {
 			continue
 		}
+		if inst.Port == 0 {
+			continue // chosen free at start
+		}
 		ln, err := net.Listen("tcp", ":"+strconv.Itoa(inst.Port))
 		if err != nil {
-			if errors.Is(err, syscall.EADDRINUSE) {
-				err = errors.New("address already in use")
-			}
-			errs = append(errs, fmt.Errorf("port %d for %s is not free (%v): stop what holds it or choose another base port with --port or $PORT", inst.Port, inst.Name, err))
+			errs = append(errs, fmt.Errorf("port %d for %s is not free (%v): stop what holds it or choose another base port with --port or $PORT", inst.Port, inst.Name, unwrapAddrInUse(err)))
 			continue
 		}
 		ln.Close()
 	}
 	return errors.Join(errs...)
+}
+
+// unwrapAddrInUse shortens the error of a busy port to what matters.
+func unwrapAddrInUse(err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return errors.New("address already in use")
+	}
+	return err
 }
 
 // runner holds what every phase of a run shares.
@@ -158,6 +176,7 @@ type runner struct {
 	plan     *Plan
 	mux      *output.Mux
 	reaper   *process.Reaper // nil where unsupported
+	edge     *frontDoor      // nil without an edge
 	stopBy   time.Time       // when what was last told to stop gets SIGKILL
 	log      *slog.Logger
 	prefixes map[string]*output.Prefix // by instance name; one colour each
@@ -168,6 +187,7 @@ type instance struct {
 	Instance
 	proc      *process.Proc
 	started   time.Time
+	backend   *edge.Backend // its place in the edge's rotation, for a pooled web instance
 	restarts  int           // consecutive crashes, for the backoff
 	backoff   time.Duration // set when it crashed and is to be restarted once done
 	restartAt time.Time     // when a crashed, done instance is due to start again; zero if not
@@ -176,8 +196,9 @@ type instance struct {
 type eventKind int
 
 const (
-	exited eventKind = iota // the command's own process exited
-	done                    // its group is gone and its output read
+	exited  eventKind = iota // the command's own process exited
+	done                     // its group is gone and its output read
+	drained                  // the edge has answered the requests in flight
 )
 
 type event struct {
@@ -216,6 +237,13 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 
 	start := func(in *instance) error {
 		in.restartAt, in.backoff = time.Time{}, 0
+		if r.pooled(in) {
+			port, err := freeLoopbackPort()
+			if err != nil {
+				return fmt.Errorf("finding a port for %s: %w", in.Name, err)
+			}
+			in.Port = port
+		}
 		p, err := process.Start(process.Spec{
 			Command: in.Command,
 			Dir:     r.plan.Dir,
@@ -229,6 +257,9 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 		}
 		in.proc, in.started = p, time.Now()
 		live[in] = true
+		if r.pooled(in) {
+			in.backend = r.edge.bal.Add(in.Name, "127.0.0.1:"+strconv.Itoa(in.Port))
+		}
 		r.log.Info(fmt.Sprintf("%s started (pid %d, PORT=%d): %s", in.Name, p.Pid(), in.Port, in.Command))
 		watchers.Go(func() {
 			<-p.Exited()
@@ -239,11 +270,9 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 		return nil
 	}
 
-	stopAll := func(reason string) {
-		if stopping {
-			return
-		}
-		stopping = true
+	// termAll sends SIGTERM to every running process (and the orphans the
+	// app left, when stopping the app itself).
+	termAll := func(reason string) {
 		var names []string
 		for in := range live {
 			if !in.restartAt.IsZero() {
@@ -262,13 +291,38 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			slices.Sort(names)
 			r.log.Info(fmt.Sprintf("%s: sending SIGTERM to %s", reason, strings.Join(names, ", ")))
 		}
-		r.stopBy = time.Now().Add(r.cfg.Timeout)
-		killTimer = time.After(r.cfg.Timeout)
 		if ph.final {
 			for _, o := range r.reaper.Signal(syscall.SIGTERM) {
 				r.log.Info(fmt.Sprintf("sending SIGTERM to pid %d, left running outside its process group by the app: %s", o.Pid, o.Command))
 			}
 		}
+	}
+
+	// stopAll stops the phase. With an edge in front, it first stops
+	// taking requests and lets those in flight be answered (for at most
+	// half the timeout) while the instances still run; then every process
+	// gets SIGTERM, and SIGKILL once the whole timeout has passed.
+	draining := false
+	stopReason := ""
+	stopAll := func(reason string) {
+		if stopping {
+			return
+		}
+		stopping = true
+		r.stopBy = time.Now().Add(r.cfg.Timeout)
+		killTimer = time.After(r.cfg.Timeout)
+		if ph.final && r.edge != nil {
+			r.log.Info(reason + ": the edge stops taking requests and finishes those in flight")
+			draining, stopReason = true, reason
+			watchers.Go(func() {
+				ctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout/2)
+				defer cancel()
+				r.edge.drain(ctx)
+				events <- event{kind: drained}
+			})
+			return
+		}
+		termAll(reason)
 	}
 
 	killAll := func(reason string) {
@@ -314,7 +368,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 	signals := r.cfg.Signals
 	ctxDone := ctx.Done()
 	broken := r.mux.Broken()
-	for len(live) > 0 {
+	for len(live) > 0 || draining {
 		var restartC <-chan time.Time
 		if restartTimer != nil {
 			restartC = restartTimer.C
@@ -358,8 +412,16 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			}
 			armRestartTimer()
 		case ev := <-events:
+			if ev.kind == drained {
+				draining = false
+				termAll(stopReason)
+				continue
+			}
 			in := ev.inst
 			st := in.proc.Status()
+			if ev.kind == exited && in.backend != nil {
+				r.edge.bal.Remove(in.backend) // route nothing more to it, at once
+			}
 			switch {
 			case ev.kind == done:
 				if in.backoff == 0 || stopping {
@@ -372,7 +434,14 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 				armRestartTimer()
 			case stopping:
 				r.log.Info(in.Name + " " + st.String())
-			case ph.restart && !st.Success():
+			case r.pooled(in) && (st.Code == 126 || st.Code == 127) && !in.backend.EverReady():
+				// It will not get better by itself: say so and stop.
+				code = st.ExitCode()
+				r.log.Error(in.Name + " " + st.String() + " before it ever answered; check the web command")
+				stopAll(in.Name + " cannot start")
+			case r.pooled(in) || ph.restart && !st.Success():
+				// The web pool keeps its instances running, whatever their
+				// status: the edge needs them.
 				if time.Since(in.started) >= restartReset {
 					in.restarts = 0
 				}
@@ -393,6 +462,12 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 		}
 	}
 	return code, interrupted
+}
+
+// pooled reports whether in is a web instance behind the edge: it gets an
+// internal port, joins the balancer, and is always restarted.
+func (r *runner) pooled(in *instance) bool {
+	return r.edge != nil && in.Type == "web"
 }
 
 // signalName names sig the way people write it: SIGTERM, not "terminated".

@@ -295,7 +295,7 @@ func TestFormationAndPorts(t *testing.T) {
 		"web: echo \"I am $PS on $PORT\"; exec sleep 60\n" +
 		"clock: echo \"I am $PS on $PORT\"; exec sleep 60\n"})
 	base := freePort(t)
-	r := start(t, dir, []string{"PORT=" + strconv.Itoa(base)}, "start", "-m", "web=2,worker=2,clock=0")
+	r := start(t, dir, []string{"PORT=" + strconv.Itoa(base)}, "start", "--no-edge", "-m", "web=2,worker=2,clock=0")
 	want := map[string]int{"web.1": base, "web.2": base + 1, "worker.1": base + 100, "worker.2": base + 101}
 	for name, port := range want {
 		line := r.waitFor(`^` + regexp.QuoteMeta(name) + ` +\| I am `)
@@ -335,12 +335,12 @@ func TestEnvPrecedence(t *testing.T) {
 	}
 	dir := app(t, files)
 	// Default: .env, with corral's own environment winning.
-	_, out, _ := corral(t, dir, []string{"D=own"}, "start")
+	_, out, _ := corral(t, dir, []string{"D=own"}, "start", "--no-edge")
 	if !strings.Contains(out, "web.1  | A=dotenv B= C= D=own") {
 		t.Errorf(".env: output:\n%s", out)
 	}
 	// -e files replace .env; a later file wins; the own environment wins over all.
-	_, out, _ = corral(t, dir, []string{"C=own"}, "start", "-e", "one.env", "-e", "two.env")
+	_, out, _ = corral(t, dir, []string{"C=own"}, "start", "--no-edge", "-e", "one.env", "-e", "two.env")
 	if !strings.Contains(out, "web.1  | A=one B=two C=own D=") {
 		t.Errorf("-e files: output:\n%s", out)
 	}
@@ -351,7 +351,7 @@ func TestReleasePhase(t *testing.T) {
 		dir := app(t, map[string]string{"Procfile": "" +
 			"web: test -f migrated && echo saw migration\n" +
 			"release: sleep 0.2; touch migrated; echo migrated\n"})
-		code, out, _ := corral(t, dir, nil, "start")
+		code, out, _ := corral(t, dir, nil, "start", "--no-edge")
 		if code != 0 {
 			t.Fatalf("status %d:\n%s", code, out)
 		}
@@ -460,7 +460,7 @@ func TestRestart(t *testing.T) {
 	// Crashes twice, then exits cleanly: two restarts, then corral is done.
 	dir := app(t, map[string]string{"Procfile": "" +
 		"web: n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count; echo run $n; [ $n -ge 3 ] && exit 0; exit 1\n"})
-	code, out, _ := corral(t, dir, nil, "start", "--restart")
+	code, out, _ := corral(t, dir, nil, "start", "--no-edge", "--restart")
 	if code != 0 {
 		t.Errorf("status %d:\n%s", code, out)
 	}
@@ -478,7 +478,7 @@ func TestRestart(t *testing.T) {
 
 func TestLongAndUnterminatedLines(t *testing.T) {
 	dir := app(t, map[string]string{"Procfile": "web: CORRAL_TEST_HELPER=bigline exec " + helperBin + " 1048576\n"})
-	code, out, _ := corral(t, dir, nil, "start")
+	code, out, _ := corral(t, dir, nil, "start", "--no-edge")
 	if code != 0 {
 		t.Fatalf("status %d", code)
 	}
@@ -568,7 +568,7 @@ func TestBadInput(t *testing.T) {
 
 func TestCRLFAndBOMProcfile(t *testing.T) {
 	dir := app(t, map[string]string{"Procfile": "\xef\xbb\xbfweb:\techo \"hello $PS\"\r\n\r\n# done\r\nworker: echo w"})
-	code, out, _ := corral(t, dir, nil, "start", "-m", "worker=0")
+	code, out, _ := corral(t, dir, nil, "start", "--no-edge", "-m", "worker=0")
 	if code != 0 || !strings.Contains(out, "web.1  | hello web.1\n") {
 		t.Errorf("status %d, output:\n%q", code, out)
 	}
@@ -582,12 +582,20 @@ func TestPortInUse(t *testing.T) {
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 	dir := app(t, map[string]string{"Procfile": "web: touch started\n"})
-	code, out, stderr := corral(t, dir, nil, "start", "-p", strconv.Itoa(port))
-	if code != 1 || !strings.Contains(stderr, fmt.Sprintf("port %d for web.1 is not free (address already in use)", port)) {
-		t.Errorf("status %d, stderr:\n%s", code, stderr)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "started")); err == nil || out != "" {
-		t.Errorf("web started on a busy port")
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{nil, fmt.Sprintf("cannot listen on port %d (address already in use)", port)},
+		{[]string{"--no-edge"}, fmt.Sprintf("port %d for web.1 is not free (address already in use)", port)},
+	} {
+		code, out, stderr := corral(t, dir, nil, append([]string{"start", "-p", strconv.Itoa(port)}, tt.args...)...)
+		if code != 1 || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: status %d, stderr:\n%s", tt.args, code, stderr)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "started")); err == nil || out != "" {
+			t.Errorf("%v: web started on a busy port", tt.args)
+		}
 	}
 }
 
@@ -597,6 +605,19 @@ func TestCheck(t *testing.T) {
 		".env":     "A=1\n",
 	})
 	code, out, stderr := corral(t, dir, nil, "check", "-p", "8000", "-m", "web=3")
+	if code != 0 {
+		t.Fatalf("status %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"edge:     port 8000 → 3 web instance(s)",
+		"web      3      internal  gunicorn app:wsgi --bind 0.0.0.0:$PORT",
+		"worker   1      8100      celery worker",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check output lacks %q:\n%s", want, out)
+		}
+	}
+	code, out, stderr = corral(t, dir, nil, "check", "--no-edge", "-p", "8000", "-m", "web=3")
 	if code != 0 {
 		t.Fatalf("status %d: %s", code, stderr)
 	}

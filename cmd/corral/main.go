@@ -15,12 +15,14 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/corral-run/corral/launcher"
+	"github.com/corral-run/corral/launcher/edge"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -86,7 +88,7 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 				OnUsageError: usageError,
 				Usage:        "run the app's process formation (all types, or only those named)",
 				ArgsUsage:    "[TYPE...]",
-				Flags:        append(appFlags(), runFlags()...),
+				Flags:        slices.Concat(appFlags(), runFlags(), edgeFlags()),
 				Action: func(c *cli.Context) error {
 					cfg, err := config(c, environ, stdout)
 					if err != nil {
@@ -135,7 +137,7 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 				Name:         "check",
 				OnUsageError: usageError,
 				Usage:        "check the Procfile, env files and formation, and print what start would run",
-				Flags:        appFlags(),
+				Flags:        append(appFlags(), edgeFlags()...),
 				Action: func(c *cli.Context) error {
 					cfg, err := config(c, environ, stdout)
 					if err != nil {
@@ -193,6 +195,73 @@ func runFlags() []cli.Flag {
 	}
 }
 
+// edgeFlags configure the edge proxy in front of the web instances.
+func edgeFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.BoolFlag{Name: "no-edge", EnvVars: []string{"CORRAL_NO_EDGE"},
+			Usage: "no edge proxy: web binds $PORT itself, as under foreman"},
+		&cli.StringSliceFlag{Name: "static", EnvVars: []string{"CORRAL_STATIC"},
+			Usage: "serve static files at the edge: `PREFIX=DIR`, e.g. /static/=staticfiles (repeatable; default: a Django app's STATIC_URL and STATIC_ROOT)"},
+		&cli.StringFlag{Name: "boot-wait", Value: "30s", EnvVars: []string{"CORRAL_BOOT_WAIT"},
+			Usage: "how long a request waits for a ready web instance before a 503"},
+		&cli.StringFlag{Name: "max-body", Value: "32MiB", EnvVars: []string{"CORRAL_MAX_BODY"},
+			Usage: "largest request body accepted (larger gets 413), e.g. 10MB, 1GiB"},
+		&cli.StringFlag{Name: "upstream-timeout", Value: "60s", EnvVars: []string{"CORRAL_UPSTREAM_TIMEOUT"},
+			Usage: "how long the edge waits for an instance's response headers before a 504"},
+		&cli.StringFlag{Name: "trusted-proxies", EnvVars: []string{"CORRAL_TRUSTED_PROXIES"},
+			Usage: "addresses or CIDRs whose X-Forwarded-* headers are believed, comma-separated"},
+		&cli.StringFlag{Name: "health-path", EnvVars: []string{"CORRAL_HEALTH_PATH"},
+			Usage: "an instance is ready when GET `PATH` answers below 500 (default: when its port accepts connections)"},
+		&cli.StringFlag{Name: "edge-health-path", Value: "/_corral/health", EnvVars: []string{"CORRAL_EDGE_HEALTH_PATH"},
+			Usage: "the edge's own health check: 200 while a web instance is ready, else 503"},
+		&cli.BoolFlag{Name: "no-access-log", EnvVars: []string{"CORRAL_NO_ACCESS_LOG"},
+			Usage: "no access log line per request"},
+	}
+}
+
+// edgeConfig reads the edge flags of c, if it has them.
+func edgeConfig(c *cli.Context, environ []string) (launcher.EdgeConfig, error) {
+	var e launcher.EdgeConfig
+	if !slices.Contains(c.FlagNames(), "no-edge") {
+		return e, nil
+	}
+	e.Disabled = c.Bool("no-edge")
+	e.Static = c.StringSlice("static")
+	e.HealthPath = c.String("edge-health-path")
+	e.ReadyPath = c.String("health-path")
+	e.NoAccessLog = c.Bool("no-access-log")
+	for _, d := range []struct {
+		flag string
+		dst  *time.Duration
+	}{{"boot-wait", &e.BootWait}, {"upstream-timeout", &e.UpstreamTimeout}} {
+		v, err := parseTimeout(c.String(d.flag))
+		if err != nil {
+			return e, cli.Exit(fmt.Sprintf("%s %q: %v (from %s)", d.flag, c.String(d.flag), err, source(c, environ, d.flag, envName(d.flag))), 2)
+		}
+		*d.dst = v
+	}
+	size, err := edge.ParseSize(c.String("max-body"))
+	if err != nil {
+		return e, cli.Exit(fmt.Sprintf("max-body %q: %v (from %s)", c.String("max-body"), err, source(c, environ, "max-body", envName("max-body"))), 2)
+	}
+	e.MaxBody = size
+	e.TrustedProxies, err = edge.ParseTrustedProxies(c.String("trusted-proxies"))
+	if err != nil {
+		return e, cli.Exit(fmt.Sprintf("trusted-proxies %q: %v (from %s)", c.String("trusted-proxies"), err, source(c, environ, "trusted-proxies", envName("trusted-proxies"))), 2)
+	}
+	for _, f := range []string{"edge-health-path", "health-path"} {
+		if p := c.String(f); p != "" && !strings.HasPrefix(p, "/") {
+			return e, cli.Exit(fmt.Sprintf("%s %q must start with '/' (from %s)", f, p, source(c, environ, f, envName(f))), 2)
+		}
+	}
+	return e, nil
+}
+
+// envName is the CORRAL_… variable of a flag.
+func envName(flag string) string {
+	return "CORRAL_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
 // config turns the flags of c into a launcher.Config.
 func config(c *cli.Context, environ []string, stdout io.Writer) (launcher.Config, error) {
 	cfg := launcher.Config{
@@ -228,7 +297,8 @@ func config(c *cli.Context, environ []string, stdout io.Writer) (launcher.Config
 	if f, ok := stdout.(*os.File); ok {
 		cfg.Terminal = term.IsTerminal(int(f.Fd()))
 	}
-	return cfg, nil
+	cfg.Edge, err = edgeConfig(c, environ)
+	return cfg, err
 }
 
 // parseTimeout accepts whole seconds, as foreman's -t does, or a Go duration.

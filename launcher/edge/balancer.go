@@ -1,0 +1,290 @@
+package edge
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Backend is one web instance behind the edge.
+type Backend struct {
+	Name string // "web.1"
+	Addr string // "127.0.0.1:40123"
+
+	inflight atomic.Int64
+	served   atomic.Int64
+	ever     atomic.Bool     // has been ready at least once
+	ctx      context.Context // done once the backend is removed
+	cancel   context.CancelFunc
+}
+
+// Inflight is the number of requests the backend is serving now.
+func (b *Backend) Inflight() int64 { return b.inflight.Load() }
+
+// EverReady reports whether the backend has ever answered a probe.
+func (b *Backend) EverReady() bool { return b != nil && b.ever.Load() }
+
+// Served is the number of requests the backend has answered.
+func (b *Backend) Served() int64 { return b.served.Load() }
+
+type backendState int
+
+const (
+	starting backendState = iota // not answering yet; probed until it does
+	ready                        // receives requests
+	down                         // stopped answering; probed until it does again
+	draining                     // receives no new requests; leaving
+)
+
+// Balancer is the set of web instances the edge routes to. It sends each
+// request to the ready instance with the fewest requests in flight, and
+// checks instances itself: a new one is probed until it accepts
+// connections, and one the proxy could not reach is taken out and probed
+// until it answers again.
+type Balancer struct {
+	probe    Prober
+	interval time.Duration
+
+	mu       sync.Mutex
+	state    map[*Backend]backendState // every backend not removed
+	readyCh  chan struct{}             // closed while at least one backend is ready
+	onChange func(name string, ready bool)
+	probes   sync.WaitGroup
+
+	readyList atomic.Pointer[[]*Backend] // snapshot for Pick, without the lock
+	next      atomic.Uint64              // rotates ties
+}
+
+// Prober reports whether a backend answers.
+type Prober func(ctx context.Context, addr string) bool
+
+// TCPProber is ready when the address accepts a TCP connection: the
+// instance's server is listening.
+func TCPProber(ctx context.Context, addr string) bool {
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
+}
+
+// HTTPProber returns a prober that is ready when GET path answers with a
+// status below 500.
+func HTTPProber(path string) Prober {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	return func(ctx context.Context, addr string) bool {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+		if err != nil {
+			return false
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode < 500
+	}
+}
+
+// NewBalancer returns an empty balancer that checks backends with probe
+// every interval. onChange, if not nil, is told whenever a backend becomes
+// ready or stops being ready; it must not call back into the Balancer.
+func NewBalancer(probe Prober, interval time.Duration, onChange func(name string, ready bool)) *Balancer {
+	b := &Balancer{
+		probe:    probe,
+		interval: interval,
+		state:    make(map[*Backend]backendState),
+		readyCh:  make(chan struct{}),
+		onChange: onChange,
+	}
+	b.readyList.Store(&[]*Backend{})
+	return b
+}
+
+// Add adds a starting backend and probes it until it answers. Several
+// backends may share a name: during a rolling restart the new web.1 starts
+// beside the old one.
+func (b *Balancer) Add(name, addr string) *Backend {
+	ctx, cancel := context.WithCancel(context.Background())
+	be := &Backend{Name: name, Addr: addr, ctx: ctx, cancel: cancel}
+	b.mu.Lock()
+	b.state[be] = starting
+	b.probes.Add(1)
+	b.mu.Unlock()
+	go b.probeUntilReady(be)
+	return be
+}
+
+// probeUntilReady probes be until it answers, then marks it ready.
+func (b *Balancer) probeUntilReady(be *Backend) {
+	defer b.probes.Done()
+	ctx := be.ctx
+	t := time.NewTicker(b.interval)
+	defer t.Stop()
+	for {
+		pctx, cancel := context.WithTimeout(ctx, max(b.interval, time.Second))
+		ok := b.probe(pctx, be.Addr)
+		cancel()
+		if ok {
+			b.setState(be, ready)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// MarkDown takes be out of rotation because a request could not reach it,
+// and probes it until it answers again.
+func (b *Balancer) MarkDown(be *Backend) {
+	b.mu.Lock()
+	st, ok := b.state[be]
+	if !ok || st != ready {
+		b.mu.Unlock()
+		return
+	}
+	b.probes.Add(1)
+	b.mu.Unlock()
+	b.setState(be, down)
+	go b.probeUntilReady(be)
+}
+
+// Drain stops sending new requests to be and returns a channel closed once
+// it has no request in flight (or is removed).
+func (b *Balancer) Drain(be *Backend) <-chan struct{} {
+	b.setState(be, draining)
+	idle := make(chan struct{})
+	b.probes.Go(func() {
+		defer close(idle)
+		// Requests in flight end by themselves; polling keeps the hot path
+		// (acquire/release) free of any draining logic.
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for be.inflight.Load() > 0 {
+			select {
+			case <-be.ctx.Done(): // removed: its process is gone
+				return
+			case <-t.C:
+			}
+		}
+	})
+	return idle
+}
+
+// Remove forgets be at once: its process has exited.
+func (b *Balancer) Remove(be *Backend) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	be.cancel()
+	st, ok := b.state[be]
+	if !ok {
+		return
+	}
+	wasReady := st == ready
+	delete(b.state, be)
+	b.publishLocked()
+	if wasReady && b.onChange != nil {
+		b.onChange(be.Name, false)
+	}
+}
+
+func (b *Balancer) setState(be *Backend, st backendState) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	old, ok := b.state[be]
+	if !ok || old == st {
+		return
+	}
+	b.state[be] = st
+	if st == ready {
+		be.ever.Store(true)
+	}
+	b.publishLocked()
+	if b.onChange != nil && (old == ready) != (st == ready) {
+		b.onChange(be.Name, st == ready)
+	}
+}
+
+// publishLocked refreshes the snapshot Pick reads and the ready channel.
+func (b *Balancer) publishLocked() {
+	list := make([]*Backend, 0, len(b.state))
+	for be, st := range b.state {
+		if st == ready {
+			list = append(list, be)
+		}
+	}
+	slices.SortFunc(list, func(x, y *Backend) int {
+		if x.Name < y.Name {
+			return -1
+		}
+		if x.Name > y.Name {
+			return 1
+		}
+		return 0
+	})
+	b.readyList.Store(&list)
+	select {
+	case <-b.readyCh:
+		if len(list) == 0 {
+			b.readyCh = make(chan struct{})
+		}
+	default:
+		if len(list) > 0 {
+			close(b.readyCh)
+		}
+	}
+}
+
+// Ready returns a channel that is closed while at least one backend is
+// ready. Take it anew after it fires: it is replaced when none is.
+func (b *Balancer) Ready() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.readyCh
+}
+
+// ReadyCount is the number of backends in rotation.
+func (b *Balancer) ReadyCount() int { return len(*b.readyList.Load()) }
+
+// Pick returns the ready backend with the fewest requests in flight,
+// skipping those in tried, or nil if none is left. Ties rotate, so equal
+// instances share the load evenly.
+func (b *Balancer) Pick(tried []*Backend) *Backend {
+	list := *b.readyList.Load()
+	n := len(list)
+	if n == 0 {
+		return nil
+	}
+	start := int(b.next.Add(1) % uint64(n))
+	var best *Backend
+	var bestLoad int64
+	for i := range n {
+		be := list[(start+i)%n]
+		if slices.Contains(tried, be) {
+			continue
+		}
+		if load := be.inflight.Load(); best == nil || load < bestLoad {
+			best, bestLoad = be, load
+		}
+	}
+	return best
+}
+
+// Close stops every probe and waits for them.
+func (b *Balancer) Close() {
+	b.mu.Lock()
+	for be := range b.state {
+		be.cancel()
+	}
+	b.mu.Unlock()
+	b.probes.Wait()
+}

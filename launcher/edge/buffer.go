@@ -1,0 +1,101 @@
+package edge
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"sync"
+)
+
+// spill holds a body read from one side of the proxy before it is sent to
+// the other: in memory up to a bound, then in a temporary file, as nginx's
+// client_body_buffer_size and proxy_buffers do. Reading the whole body first
+// is what keeps a slow client from holding an app worker.
+type spill struct {
+	mem     *bytes.Buffer
+	memMax  int
+	file    *os.File
+	size    int64
+	tempDir string
+	pool    *sync.Pool
+}
+
+// errTooLarge is returned by fill when the body exceeds its limit.
+var errTooLarge = errors.New("body too large")
+
+func newSpill(pool *sync.Pool, memMax int, tempDir string) *spill {
+	buf := pool.Get().(*bytes.Buffer)
+	buf.Reset()
+	return &spill{mem: buf, memMax: memMax, tempDir: tempDir, pool: pool}
+}
+
+// fill reads r to EOF, failing with errTooLarge past limit bytes (no limit
+// if limit < 0).
+func (s *spill) fill(r io.Reader, limit int64) error {
+	var chunk [32 << 10]byte
+	for {
+		n, err := r.Read(chunk[:])
+		if n > 0 {
+			s.size += int64(n)
+			if limit >= 0 && s.size > limit {
+				return errTooLarge
+			}
+			if werr := s.write(chunk[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (s *spill) write(p []byte) error {
+	if s.file == nil && s.mem.Len()+len(p) <= s.memMax {
+		s.mem.Write(p)
+		return nil
+	}
+	if s.file == nil {
+		f, err := os.CreateTemp(s.tempDir, "corral-body-")
+		if err != nil {
+			return err
+		}
+		os.Remove(f.Name()) // unlinked: gone with the descriptor, even after a crash
+		s.file = f
+		if _, err := f.Write(s.mem.Bytes()); err != nil {
+			return err
+		}
+	}
+	_, err := s.file.Write(p)
+	return err
+}
+
+// Len is the body's size in bytes.
+func (s *spill) Len() int64 { return s.size }
+
+// reader returns a reader over the whole body, from the start; each call
+// starts over, so a request can be sent again to another instance.
+func (s *spill) reader() io.Reader {
+	if s.file == nil {
+		return bytes.NewReader(s.mem.Bytes())
+	}
+	return io.NewSectionReader(s.file, 0, s.size)
+}
+
+// release gives the memory back to the pool and removes the file.
+func (s *spill) release() {
+	if s.file != nil {
+		s.file.Close()
+		s.file = nil
+	}
+	if s.mem != nil {
+		if s.mem.Cap() <= 4*s.memMax { // don't pool a buffer a huge body grew
+			s.pool.Put(s.mem)
+		}
+		s.mem = nil
+	}
+}

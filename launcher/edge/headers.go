@@ -1,0 +1,134 @@
+package edge
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// hopHeaders are meaningful for one connection only (RFC 9110, 7.6.1) and
+// are never forwarded, in either direction.
+var hopHeaders = []string{
+	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+// removeHopHeaders deletes the hop-by-hop headers of h, including any that
+// its Connection header names.
+func removeHopHeaders(h http.Header) {
+	for _, v := range h["Connection"] {
+		for f := range strings.SplitSeq(v, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				h.Del(f)
+			}
+		}
+	}
+	for _, k := range hopHeaders {
+		delete(h, k) // canonical keys: cheaper than Del
+	}
+}
+
+// trusted reports whether a request from addr may tell us about the
+// client (its X-Forwarded-* headers are believed).
+func (p *Proxy) trusted(addr netip.Addr) bool {
+	for _, pfx := range p.opts.TrustedProxies {
+		if pfx.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// forwardHeaders sets the headers that tell the app who the client is, as
+// nginx's recommended proxy_set_header lines do, and returns the request's
+// id. Client-supplied X-Forwarded-* headers are kept only from trusted
+// proxies; from anyone else they are replaced, so a client cannot pose as
+// another address or as HTTPS.
+func (p *Proxy) forwardHeaders(h http.Header, r *http.Request) string {
+	ip := ""
+	trusted := false
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		addr := ap.Addr().Unmap()
+		ip = addr.String()
+		trusted = p.trusted(addr)
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	if !trusted {
+		delete(h, "Forwarded")
+		delete(h, "X-Forwarded-Proto")
+		delete(h, "X-Forwarded-Host")
+		delete(h, "X-Real-Ip")
+	}
+	if prior := h["X-Forwarded-For"]; trusted && len(prior) > 0 {
+		h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ip}
+	} else {
+		h["X-Forwarded-For"] = []string{ip}
+	}
+	if _, ok := h["X-Forwarded-Proto"]; !ok {
+		h["X-Forwarded-Proto"] = []string{proto}
+	}
+	if _, ok := h["X-Forwarded-Host"]; !ok {
+		h["X-Forwarded-Host"] = []string{r.Host}
+	}
+	if _, ok := h["X-Real-Ip"]; !ok {
+		h["X-Real-Ip"] = []string{ip}
+	}
+	id := h.Get("X-Request-Id")
+	if !trusted || !validRequestID(id) {
+		id = newRequestID()
+		h["X-Request-Id"] = []string{id}
+	}
+	return id
+}
+
+// validRequestID accepts the ids load balancers and clients commonly send:
+// up to 128 characters of letters, digits and -_.:
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == ':') {
+			return false
+		}
+	}
+	return true
+}
+
+func newRequestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ParseTrustedProxies parses a comma-separated list of addresses and CIDR
+// prefixes, as given to --trusted-proxies.
+func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		if strings.Contains(f, "/") {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
