@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"time"
 
+	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/launcher/edge"
 	"github.com/corral-run/corral/launcher/output"
+	"github.com/corral-run/corral/launcher/static"
 )
 
 // frontDoor is the running edge: the public listener, the balancer over
@@ -69,6 +72,42 @@ func openFrontDoor(cfg Config, plan *Plan, mux *output.Mux, log *slog.Logger) (*
 	})
 	log.Info(fmt.Sprintf("edge: listening on port %d", plan.PublicPort))
 	return fd, nil
+}
+
+// serveStatic sets up the static files the edge serves itself: the --static
+// mounts, or else a Django app's STATIC_ROOT at its STATIC_URL. A --static
+// directory that does not exist is an error; a Django app whose static
+// files cannot be found only gets a warning, and serves them itself.
+func (fd *frontDoor) serveStatic(ctx context.Context, plan *Plan, log *slog.Logger) error {
+	mounts := plan.Static
+	if len(mounts) == 0 {
+		ds, err := buildpack.FindDjangoStatic(ctx, plan.Dir, plan.Env)
+		switch {
+		case err != nil:
+			log.Warn("static files: " + err.Error() + "; the app serves them itself")
+			return nil
+		case ds == nil:
+			return nil
+		}
+		if fi, err := os.Stat(ds.Root); err != nil || !fi.IsDir() {
+			log.Warn(fmt.Sprintf("static files: STATIC_ROOT %s of %s does not exist; run collectstatic in the release phase "+
+				"(release: python manage.py collectstatic --noinput). Until then the app serves %s itself", ds.Root, ds.SettingsModule, ds.URL))
+			return nil
+		}
+		log.Info(fmt.Sprintf("static files: the edge serves %s from %s (STATIC_URL and STATIC_ROOT of %s)", ds.URL, ds.Root, ds.SettingsModule))
+		mounts = []static.Mount{{Prefix: ds.URL, Dir: ds.Root}}
+	} else {
+		for _, m := range mounts {
+			log.Info(fmt.Sprintf("static files: the edge serves %s from %s", m.Prefix, m.Dir))
+		}
+	}
+	srv, err := static.New(mounts)
+	if err != nil {
+		return fmt.Errorf("--static: %w", err)
+	}
+	fd.srv.SetStatic(srv)
+	fd.closers = append(fd.closers, srv.Close)
+	return nil
 }
 
 // drain stops accepting connections and waits, until ctx is done, for the

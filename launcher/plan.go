@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/corral-run/corral/launcher/envfile"
+	"github.com/corral-run/corral/launcher/static"
 	"github.com/corral-run/corral/procfile"
 )
 
@@ -45,6 +46,11 @@ type Plan struct {
 	// internal ports when they start (their Port is 0 here).
 	Edge       bool
 	PublicPort int
+	// Shell runs every command: bash where there is one, as on Heroku (it
+	// execs a lone command, so signals and exit status are the app's own),
+	// else /bin/sh.
+	Shell string
+	Static     []static.Mount // the --static mounts, directories resolved
 }
 
 // InstanceEnv returns the environment of inst: the shared one plus its own
@@ -80,7 +86,8 @@ func Load(cfg Config) (*Plan, error) {
 		return nil, errors.Join(append(errs, err)...)
 	}
 	plan.Procfile = pf
-	errs = append(errs, checkSyntax(pf)...)
+	plan.Shell = findShell()
+	errs = append(errs, checkSyntax(plan.Shell, pf)...)
 
 	formation, err := procfile.ParseFormation(cfg.Formation, pf.Names())
 	if err != nil {
@@ -104,6 +111,14 @@ func Load(cfg Config) (*Plan, error) {
 
 	plan.PublicPort = cfg.Port
 	plan.Edge = !cfg.Edge.Disabled && formation["web"] > 0
+	for _, spec := range cfg.Edge.Static {
+		m, err := static.ParseMount(spec)
+		if err != nil {
+			return nil, fmt.Errorf("--static: %w", err)
+		}
+		m.Dir = resolve(dir, m.Dir)
+		plan.Static = append(plan.Static, m)
+	}
 	if err := plan.assignPorts(cfg.Port); err != nil {
 		return nil, err
 	}
@@ -158,28 +173,39 @@ func loadEnv(dir string, names, own []string) (env, files []string, err error) {
 	return envfile.Merge(vars, own), files, nil
 }
 
-// checkSyntax asks /bin/sh, the shell that will run them, whether it can
-// parse each command, so that an unbalanced quote is found now and not
-// after a deploy.
-func checkSyntax(pf *procfile.Procfile) []error {
+// findShell picks the shell that runs the commands.
+func findShell() string {
+	if fi, err := os.Stat("/bin/bash"); err == nil && fi.Mode()&0o111 != 0 {
+		return "/bin/bash"
+	}
+	return "/bin/sh"
+}
+
+// checkSyntax asks the shell that will run them whether it can parse each
+// command, so that an unbalanced quote is found now and not after a deploy.
+func checkSyntax(shell string, pf *procfile.Procfile) []error {
 	var errs []error
 	for _, e := range pf.Entries {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		out, err := exec.CommandContext(ctx, "/bin/sh", "-n", "-c", e.Command).CombinedOutput()
+		out, err := exec.CommandContext(ctx, shell, "-n", "-c", e.Command).CombinedOutput()
 		cancel()
 		if err == nil {
 			continue
 		}
 		msg := strings.TrimSpace(string(out))
-		// dash says "sh: 1: Syntax error: …", bash "sh: -c: line 1: …".
+		// dash says "sh: 1: Syntax error: …", bash "bash: -c: line 1: …",
+		// possibly over two lines (the second quoting the code).
+		msg, _, _ = strings.Cut(msg, "\n")
 		if i := strings.Index(msg, "rror: "); i >= 0 {
 			msg = msg[i+len("rror: "):]
+		} else if i := strings.Index(msg, "line 1: "); i >= 0 {
+			msg = msg[i+len("line 1: "):]
 		}
 		if msg == "" {
 			msg = err.Error()
 		}
 		errs = append(errs, &procfile.Error{Path: pf.Path, Line: e.Line,
-			Msg: fmt.Sprintf("process type %q: /bin/sh cannot parse the command: %s", e.Name, msg)})
+			Msg: fmt.Sprintf("process type %q: %s cannot parse the command: %s", e.Name, shell, msg)})
 	}
 	return errs
 }

@@ -80,7 +80,7 @@ func TestLoadErrors(t *testing.T) {
 			[]string{"nothing to run"}},
 		{"every problem at once", map[string]string{"Procfile": "web: echo 'x\nworker: ok\n", ".env": "A B\n"},
 			Config{Port: 0, Formation: "wrker=1", Types: []string{"clok"}},
-			[]string{".env:1:", "port 0 is not a TCP port", "Procfile:1: process type \"web\": /bin/sh cannot parse", "--formation", "unknown process type \"wrker\""}},
+			[]string{".env:1:", "port 0 is not a TCP port", "Procfile:1: process type \"web\": /bin/bash cannot parse", "--formation", "unknown process type \"wrker\""}},
 		{"named type unknown", map[string]string{"Procfile": testProcfile}, Config{Port: 5000, Types: []string{"clok"}},
 			[]string{`process type "clok" is not in`}},
 		{"missing env file", map[string]string{"Procfile": testProcfile}, Config{Port: 5000, EnvFiles: []string{"prod.env"}},

@@ -108,6 +108,14 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if len(plan.Instances) == 0 {
 		return 0, nil
 	}
+	if r.edge != nil {
+		// After the release phase: that is where collectstatic fills the
+		// directory.
+		if err := r.edge.serveStatic(ctx, plan, r.log); err != nil {
+			r.log.Error(err.Error())
+			return 1, nil
+		}
+	}
 	code, _ := r.supervise(ctx, phase{insts: plan.Instances, restart: cfg.Restart, final: true})
 	return code, nil
 }
@@ -246,6 +254,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 		}
 		p, err := process.Start(process.Spec{
 			Command: in.Command,
+			Shell:   r.plan.Shell,
 			Dir:     r.plan.Dir,
 			Env:     r.plan.InstanceEnv(in.Instance),
 			Grace:   r.cfg.Timeout,

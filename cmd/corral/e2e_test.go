@@ -8,7 +8,9 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,6 +69,18 @@ func helper(mode string, args []string) int {
 		n, _ := strconv.Atoi(args[0])
 		w.WriteString(strings.Repeat("x", n))
 		w.WriteString("\nno-newline-at-the-end")
+	case "http": // a web app: answers "hello from $PS" on $PORT
+		w.Flush()
+		ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		fmt.Println("listening")
+		http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			io.Copy(io.Discard, r.Body)
+			fmt.Fprintf(w, "hello from %s\n", os.Getenv("PS"))
+		}))
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 		return 2
@@ -541,7 +555,7 @@ func TestBadInput(t *testing.T) {
 		{"bad env file", map[string]string{"Procfile": "web: x\n", ".env": "OK=1\nNOT VALID\n"}, nil, nil, 1, []string{".env:2: "}},
 		{"missing -e file", map[string]string{"Procfile": "web: x\n"}, []string{"-e", "prod.env"}, nil, 1, []string{"prod.env: cannot read env file: no such file"}},
 		{"unreadable .env", map[string]string{"Procfile": "web: x\n", ".env/x": ""}, nil, nil, 1, []string{".env: cannot read env file: is a directory"}},
-		{"unbalanced quote", map[string]string{"Procfile": "web: echo 'oops\n"}, nil, nil, 1, []string{`Procfile:1: process type "web": /bin/sh cannot parse the command`}},
+		{"unbalanced quote", map[string]string{"Procfile": "web: echo 'oops\n"}, nil, nil, 1, []string{`Procfile:1: process type "web": /bin/bash cannot parse the command`}},
 		{"bad PORT", map[string]string{"Procfile": "web: x\n"}, nil, []string{"PORT=http"}, 2, []string{`port "http" is not a number (from $PORT)`}},
 		{"port out of range", map[string]string{"Procfile": "web: x\n"}, []string{"-p", "70000"}, nil, 1, []string{"port 70000 is not a TCP port"}},
 		{"bad timeout", map[string]string{"Procfile": "web: x\n"}, []string{"-t", "soon"}, nil, 2, []string{`timeout "soon": want seconds`}},
@@ -657,8 +671,8 @@ func TestCheck(t *testing.T) {
 	bad = app(t, map[string]string{"Procfile": "web: echo \"unbalanced\nclock: if true; then echo\nok: echo fine\n"})
 	_, _, stderr = corral(t, bad, nil, "check")
 	for _, want := range []string{
-		`Procfile:1: process type "web": /bin/sh cannot parse the command`,
-		`Procfile:2: process type "clock": /bin/sh cannot parse the command`,
+		`Procfile:1: process type "web": /bin/bash cannot parse the command`,
+		`Procfile:2: process type "clock": /bin/bash cannot parse the command`,
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("check lacks %q:\n%s", want, stderr)
@@ -797,4 +811,61 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: stdout %q, stderr %q; want %q on stderr only", tt.args, out, stderr.String(), tt.want)
 		}
 	}
+}
+
+// TestEdgeFlags: the edge's flags reach it.
+func TestEdgeFlags(t *testing.T) {
+	dir := app(t, map[string]string{
+		"Procfile":         "web: CORRAL_TEST_HELPER=http exec " + helperBin + "\n",
+		"public/hello.txt": "static hello\n",
+	})
+	port := freePort(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(port), "--static", "/assets=public", "--no-access-log", "--max-body", "1KiB")
+	r.waitFor(`web\.1 is ready`)
+
+	resp, body := get(t, base+"/assets/hello.txt", nil)
+	if resp.StatusCode != 200 || string(body) != "static hello\n" {
+		t.Errorf("--static: %d %q", resp.StatusCode, body)
+	}
+	resp, body = get(t, base+"/anything", nil)
+	if resp.StatusCode != 200 || string(body) != "hello from web.1\n" {
+		t.Errorf("proxied: %d %q", resp.StatusCode, body)
+	}
+	resp, err := http.Post(base+"/", "text/plain", strings.NewReader(strings.Repeat("x", 2000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("--max-body 1KiB: a 2000-byte body got %d", resp.StatusCode)
+	}
+	r.signal(syscall.SIGTERM)
+	r.wait(10 * time.Second)
+	if strings.Contains(r.output(), "edge   | ") {
+		t.Errorf("--no-access-log, yet:\n%s", r.output())
+	}
+}
+
+// TestBootGate: the edge answers from the first moment; while no instance
+// is ready a request waits, then gets a 503 with Retry-After.
+func TestBootGate(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: echo never listening; exec sleep 60\n"})
+	port := freePort(t)
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(port), "--boot-wait", "300ms")
+	r.waitFor(`edge: listening on port`)
+	began := time.Now()
+	resp, body := get(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/", http.Header{"Accept": {"application/json"}})
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" || !strings.HasPrefix(string(body), "{") {
+		t.Errorf("status %d, Retry-After %q, body %q", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	if waited := time.Since(began); waited < 250*time.Millisecond {
+		t.Errorf("answered after %v, before --boot-wait", waited)
+	}
+	resp, _ = get(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/_corral/health", nil)
+	if resp.StatusCode != 503 {
+		t.Errorf("health while booting: %d", resp.StatusCode)
+	}
+	r.signal(syscall.SIGTERM)
+	r.wait(10 * time.Second)
 }

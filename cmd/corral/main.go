@@ -222,7 +222,7 @@ func edgeFlags() []cli.Flag {
 // edgeConfig reads the edge flags of c, if it has them.
 func edgeConfig(c *cli.Context, environ []string) (launcher.EdgeConfig, error) {
 	var e launcher.EdgeConfig
-	if !slices.Contains(c.FlagNames(), "no-edge") {
+	if !hasFlag(c, "no-edge") { // run has no edge flags
 		return e, nil
 	}
 	e.Disabled = c.Bool("no-edge")
@@ -255,6 +255,17 @@ func edgeConfig(c *cli.Context, environ []string) (launcher.EdgeConfig, error) {
 		}
 	}
 	return e, nil
+}
+
+// hasFlag reports whether c's command defines the flag name. (FlagNames
+// lists only the flags that were set.)
+func hasFlag(c *cli.Context, name string) bool {
+	for _, f := range c.Command.Flags {
+		if slices.Contains(f.Names(), name) {
+			return true
+		}
+	}
+	return false
 }
 
 // envName is the CORRAL_… variable of a flag.

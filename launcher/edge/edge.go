@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 )
 
@@ -33,9 +34,13 @@ type Config struct {
 
 // Server is the edge's HTTP server.
 type Server struct {
-	cfg Config
-	srv *http.Server
+	cfg    Config
+	srv    *http.Server
+	static atomic.Pointer[StaticFiles] // may be set once serving: after the release phase
 }
+
+// SetStatic makes the server answer the paths static matches from now on.
+func (s *Server) SetStatic(static StaticFiles) { s.static.Store(&static) }
 
 // NewServer returns a Server; call Serve with the public listener.
 func NewServer(cfg Config) *Server {
@@ -46,6 +51,9 @@ func NewServer(cfg Config) *Server {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{cfg: cfg}
+	if cfg.Static != nil {
+		s.SetStatic(cfg.Static)
+	}
 	s.srv = &http.Server{
 		Handler: s,
 		// A client gets this long to send its request headers; the body
@@ -62,11 +70,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == s.cfg.HealthPath:
 		s.health(w, r)
-	case s.cfg.Static != nil && s.cfg.Static.Match(r.URL.Path):
-		s.cfg.Static.ServeHTTP(w, r)
+	case s.serveStatic(w, r):
 	default:
 		s.cfg.Proxy.ServeHTTP(w, r)
 	}
+}
+
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
+	st := s.static.Load()
+	if st == nil || !(*st).Match(r.URL.Path) {
+		return false
+	}
+	(*st).ServeHTTP(w, r)
+	return true
 }
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {

@@ -2,8 +2,8 @@
 // process group, with its output fed line by line to an output.Prefix, and
 // with nothing of it left behind once it is done.
 //
-// The command runs under /bin/sh -c, as on Heroku, so $VAR expansion, pipes
-// and "exec" work as users expect. Because a shell command may start other
+// The command runs under a shell's -c, as on Heroku, so $VAR expansion,
+// pipes and "exec" work as users expect. Because a shell command may start other
 // processes (a pipeline, "cmd &", a server's workers), every signal goes to
 // the whole process group, and when the command's own process exits the rest
 // of its group is stopped too: no grandchild outlives its parent's entry.
@@ -24,7 +24,8 @@ import (
 
 // Spec describes a process to start.
 type Spec struct {
-	Command string   // shell command, run with /bin/sh -c
+	Command string   // shell command, run with Shell -c
+	Shell   string   // the shell; "" means /bin/sh
 	Dir     string   // working directory
 	Env     []string // the whole environment, "KEY=value"
 	// Grace is how long the rest of the process group gets between SIGTERM
@@ -68,7 +69,11 @@ func Start(spec Spec) (*Proc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating output pipe: %w", err)
 	}
-	cmd := exec.Command("/bin/sh", "-c", spec.Command)
+	shell := spec.Shell
+	if shell == "" {
+		shell = "/bin/sh"
+	}
+	cmd := exec.Command(shell, "-c", spec.Command)
 	cmd.Dir = spec.Dir
 	cmd.Env = spec.Env
 	cmd.Stdout = w // one pipe for both keeps stdout and stderr in order
@@ -100,8 +105,9 @@ func Start(spec Spec) (*Proc, error) {
 	return p, nil
 }
 
-// Pid returns the process id of the shell running the command, which is also
-// the id of its process group.
+// Pid returns the process id of the shell running the command (or of the
+// command itself, when the shell execs it), which is also the id of its
+// process group.
 func (p *Proc) Pid() int { return p.pgid }
 
 // Exited is closed when the command's own process has exited; Status is
@@ -199,6 +205,7 @@ func (p *Proc) run() {
 		}
 	}
 	p.r.Close()
+	p.reaper.groupDone(p.pgid)
 	close(p.done)
 }
 

@@ -26,8 +26,9 @@ import (
 // with the Reaper in its Spec: any other child could be reaped here before
 // its own Wait.
 type Reaper struct {
-	mu   sync.Mutex   // held while forking, so a new child is known before it can exit
-	mine map[int]bool // children started by Start; their Proc reaps them
+	mu     sync.Mutex   // held while forking, so a new child is known before it can exit
+	mine   map[int]bool // children started by Start; their Proc reaps them
+	groups map[int]bool // process groups of Procs not done; their Proc stops them
 }
 
 // NewReaper makes corral a subreaper. It returns nil where that is not
@@ -36,7 +37,7 @@ func NewReaper() *Reaper {
 	if enableSubreaper() != nil {
 		return nil
 	}
-	return &Reaper{mine: make(map[int]bool)}
+	return &Reaper{mine: make(map[int]bool), groups: make(map[int]bool)}
 }
 
 // start runs startFn with the Reaper locked and records the child it starts.
@@ -50,8 +51,19 @@ func (r *Reaper) start(startFn func() (pid int, err error)) error {
 	pid, err := startFn()
 	if err == nil {
 		r.mine[pid] = true
+		r.groups[pid] = true
 	}
 	return err
+}
+
+// groupDone is called once a Proc has stopped what was left of its group.
+func (r *Reaper) groupDone(pgid int) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	delete(r.groups, pgid)
+	r.mu.Unlock()
 }
 
 // forget is called once a child started by Start has been reaped.
@@ -88,23 +100,29 @@ func (r *Reaper) Run(ctx context.Context) {
 }
 
 // reap collects the exit status of every adopted orphan that has exited and
-// returns the pids of those still alive.
+// returns the pids of those still alive outside the groups of running
+// Procs. (A shell killed before the server it started leaves that server
+// to us too, but the server is still in the shell's group, which its Proc
+// is stopping: that one is not an escaped daemon.)
 func (r *Reaper) reap() []int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var alive []int
-	for _, pid := range children() {
-		if r.mine[pid] {
+	for _, c := range children() {
+		if r.mine[c.pid] {
 			continue
 		}
 		var ws syscall.WaitStatus
-		got, err := syscall.Wait4(pid, &ws, syscall.WNOHANG, nil)
-		if got == 0 && err == nil {
-			alive = append(alive, pid)
+		got, err := syscall.Wait4(c.pid, &ws, syscall.WNOHANG, nil)
+		if got == 0 && err == nil && !r.groups[c.pgid] {
+			alive = append(alive, c.pid)
 		}
 	}
 	return alive
 }
+
+// child is a child process of corral.
+type child struct{ pid, pgid int }
 
 // Signal sends sig to every adopted orphan and its process group, and
 // returns the orphans it signalled.

@@ -6,4 +6,4 @@ import "errors"
 
 func enableSubreaper() error { return errors.New("child subreaper: Linux only") }
 
-func children() []int { return nil }
+func children() []child { return nil }
