@@ -1,0 +1,482 @@
+#!/usr/bin/env bash
+# Side-by-side reverse-proxy benchmark: wrk against a tiny Go backend directly,
+# and through nginx, Caddy and corral's edge, on loopback only. Reports median
+# req/s, p99 latency and the proxies' RSS, and judges corral against targets.
+# See bench/README.md.
+#
+# Environment:
+#   DURATION=10        seconds per timed wrk run (warm-up runs are 2 s)
+#   RUNS=3             rounds; each round runs every target in turn (interleaved)
+#   THREADS=2 CONNS=64 wrk -t / -c
+#   BENCH_NO_FAIL=1    only report: a missed target does not fail the script
+#   OUT=bench/out      where binaries, configs, logs and wrk outputs go
+#   NO_INSTALL=1       do not try to apt-get install missing nginx/caddy/wrk
+#   CORRAL_BIN=PATH    use this corral binary instead of building ./cmd/corral
+#   NGINX_TARGET=1.0 CADDY_TARGET=3 STATIC_TARGET=0.8   the targets (ratios of median req/s)
+set -euo pipefail
+
+BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$BENCH/.." && pwd)"
+cd "$ROOT"
+
+DURATION="${DURATION:-10}"
+RUNS="${RUNS:-3}"
+THREADS="${THREADS:-2}"
+CONNS="${CONNS:-64}"
+OUT="${OUT:-$BENCH/out}"
+NGINX_TARGET="${NGINX_TARGET:-1.0}"   # corral req/s >= this x nginx, small responses
+CADDY_TARGET="${CADDY_TARGET:-3}"     # corral req/s >= this x Caddy, small responses
+STATIC_TARGET="${STATIC_TARGET:-0.8}" # corral req/s >= this x nginx, 100 KB static file
+WARMUP=2
+
+die() { echo "proxy.sh: $*" >&2; exit 1; }
+log() { echo "proxy.sh: $*" >&2; }
+
+[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
+[[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (seconds), got '$DURATION'"
+[[ "$THREADS" =~ ^[1-9][0-9]*$ && "$CONNS" =~ ^[1-9][0-9]*$ ]] || die "THREADS and CONNS must be positive integers"
+
+mkdir -p "$OUT"
+OUT="$(cd "$OUT" && pwd)"
+P="$OUT/proxy" # per-run files: configs, logs, wrk outputs
+rm -rf "$P"
+mkdir -p "$P"
+
+# --- processes we start; all stopped on exit --------------------------------
+declare -A PID=()     # name -> pid
+descendants() {       # descendants PID: every live descendant, from /proc
+  local want="$1" f line rest ppid pid changed=1
+  local -A set=(["$want"]=1)
+  local -a all=()
+  for f in /proc/[0-9]*/stat; do
+    line="$(cat "$f" 2>/dev/null)" || continue
+    pid="${line%% *}"
+    rest="${line##*) }"
+    ppid="$(awk '{ print $2 }' <<<"$rest")"
+    all+=("$pid:$ppid")
+  done
+  while ((changed)); do
+    changed=0
+    for e in "${all[@]}"; do
+      pid="${e%%:*}" ppid="${e##*:}"
+      if [[ -n "${set[$ppid]:-}" && -z "${set[$pid]:-}" ]]; then set[$pid]=1 changed=1; fi
+    done
+  done
+  unset "set[$want]"
+  echo "${!set[@]}"
+}
+alive() { kill -0 "$1" 2>/dev/null; }
+stop() { # stop NAME: SIGTERM, wait up to 10 s, SIGKILL; also any descendant left behind
+  local name="$1" pid="${PID[$1]:-}" kids i
+  [[ -n "$pid" ]] || return 0
+  unset "PID[$name]"
+  kids="$(descendants "$pid")"
+  if alive "$pid"; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.1; done
+    if alive "$pid"; then log "$name (pid $pid) did not stop in 10 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+  fi
+  wait "$pid" 2>/dev/null || true
+  for k in $kids; do
+    if alive "$k"; then
+      sleep 0.5
+      if alive "$k"; then log "$name: pid $k outlived it: SIGKILL"; kill -KILL "$k" 2>/dev/null || true; fi
+    fi
+  done
+}
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for n in "${!PID[@]}"; do stop "$n"; done
+  if [[ -n "${WRK_PID:-}" ]]; then kill -TERM "$WRK_PID" 2>/dev/null || true; wait "$WRK_PID" 2>/dev/null || true; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- tools -------------------------------------------------------------------
+install_pkg() { # install_pkg PACKAGE: apt-get install it when we may
+  [[ -z "${NO_INSTALL:-}" && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null || return 1
+  log "installing $1 with apt-get"
+  if [[ -z "${APT_UPDATED:-}" ]]; then apt-get update -qq >>"$P/apt.log" 2>&1 || true; APT_UPDATED=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >>"$P/apt.log" 2>&1 ||
+    { log "apt-get install $1 failed (see $P/apt.log)"; return 1; }
+}
+command -v curl >/dev/null || install_pkg curl || die "needs curl"
+command -v wrk >/dev/null || install_pkg wrk || die "needs wrk (apt-get install wrk)"
+HAVE_NGINX=1 HAVE_CADDY=1
+command -v nginx >/dev/null || install_pkg nginx-light || true
+command -v nginx >/dev/null || { HAVE_NGINX=; log "SKIP nginx: not installed (apt-get install nginx-light)"; }
+command -v caddy >/dev/null || install_pkg caddy || true
+command -v caddy >/dev/null || { HAVE_CADDY=; log "SKIP caddy: not installed (apt-get install caddy)"; }
+# Debian's packages start their service on install unless policy-rc.d forbids it;
+# that does not matter here: every instance below uses its own loopback port.
+
+log "building backend and corral"
+go build -o "$OUT/backend" ./bench/backend || die "go build ./bench/backend failed"
+CORRAL="$OUT/corral"
+if [[ -n "${CORRAL_BIN:-}" ]]; then
+  CORRAL="$CORRAL_BIN"
+  [[ -x "$CORRAL" ]] || die "CORRAL_BIN=$CORRAL is not an executable"
+else
+  go build -o "$CORRAL" ./cmd/corral || die "go build ./cmd/corral failed"
+fi
+
+# (the help text is read whole first: grep -q in a pipe could SIGPIPE corral, and pipefail would see it)
+CORRAL_HELP="$("$CORRAL" start --help 2>&1 || true)"
+EDGE=
+if grep -q -- --static <<<"$CORRAL_HELP"; then EDGE=1; fi
+
+# --- static file: 100 KB of CSS, generated once -----------------------------
+STATIC="$OUT/static"
+CSS="$STATIC/site.css"
+CSS_BYTES=102400
+if [[ ! -f "$CSS" || "$(stat -c %s "$CSS")" != "$CSS_BYTES" ]]; then
+  mkdir -p "$STATIC"
+  awk -v n="$CSS_BYTES" 'BEGIN {
+    s = ""
+    for (i = 0; length(s) < n; i++)
+      s = s sprintf(".c%05d { color: #%06x; margin: %dpx %dpx; padding: 0 %dpx; }\n", i, (i * 2654435761) % 16777216, i % 17, i % 23, i % 11)
+    printf "%s", substr(s, 1, n - 1) "\n"
+  }' >"$CSS.tmp"
+  mv "$CSS.tmp" "$CSS"
+fi
+
+# --- ports -------------------------------------------------------------------
+declare -A USED=()
+free_port() { # a loopback port nothing listens on, not handed out before
+  local p i
+  for ((i = 0; i < 200; i++)); do
+    p=$((20000 + RANDOM % 30000))
+    [[ -n "${USED[$p]:-}" ]] && continue
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then USED[$p]=1; echo "$p"; return; fi
+  done
+  die "no free port found"
+}
+BACKEND_PORT=$(free_port) NGINX_PORT=$(free_port) CADDY_PORT=$(free_port) CORRAL_PORT=$(free_port)
+
+# --- start the targets -------------------------------------------------------
+wait_ready() { # wait_ready NAME URL: until URL answers 200 (20 s), or die
+  local i
+  for ((i = 0; i < 200; i++)); do
+    if curl -fsS -o /dev/null --max-time 2 "$2" 2>/dev/null; then return 0; fi
+    alive "${PID[$1]}" || die "$1 exited at start-up (see $P/$1.log)"
+    sleep 0.1
+  done
+  die "$1 did not answer $2 within 20 s (see $P/$1.log)"
+}
+probe() { # probe URL MD5: prints what is wrong with GET URL, or nothing
+  local code sum
+  code="$(curl -sS -o "$P/probe.body" -w '%{http_code}' --max-time 5 "$1" 2>&1)" || { echo "GET failed: $code"; return; }
+  [[ "$code" == 200 ]] || { echo "HTTP $code"; return; }
+  sum="$(md5sum <"$P/probe.body")"
+  [[ "$sum" == "$2" ]] || echo "wrong body ($(stat -c %s "$P/probe.body") bytes)"
+}
+check() { # check NAME URL MD5: the response must be right before we time it
+  local why
+  why="$(probe "$2" "$3")"
+  [[ -z "$why" ]] || die "$1: GET $2: $why (see $P/$1.log)"
+}
+HELLO_SUM="$(printf 'hello, world\n' | md5sum)"
+CSS_SUM="$(md5sum <"$CSS")"
+
+TARGETS=(direct)
+declare -A PORT=([direct]=$BACKEND_PORT)
+
+PORT=$BACKEND_PORT "$OUT/backend" >"$P/backend.log" 2>&1 </dev/null &
+PID[backend]=$!
+wait_ready backend "http://127.0.0.1:$BACKEND_PORT/"
+check direct "http://127.0.0.1:$BACKEND_PORT/" "$HELLO_SUM"
+
+if [[ -n "$HAVE_NGINX" ]]; then
+  N="$P/nginx"
+  mkdir -p "$N/tmp" "$N/logs"
+  MIME="types { text/css css; }"
+  if [[ -f /etc/nginx/mime.types ]]; then MIME="include /etc/nginx/mime.types;"; fi
+  # gunicorn's recommended nginx config (docs.gunicorn.org, "Deploying"),
+  # with static files served by nginx and keepalive connections upstream.
+  cat >"$N/nginx.conf" <<EOF
+worker_processes auto;
+pid $N/nginx.pid;
+error_log $N/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  $MIME
+  default_type application/octet-stream;
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_timeout 65;
+  client_body_temp_path $N/tmp/client_body;
+  proxy_temp_path $N/tmp/proxy;
+  fastcgi_temp_path $N/tmp/fastcgi;
+  uwsgi_temp_path $N/tmp/uwsgi;
+  scgi_temp_path $N/tmp/scgi;
+
+  upstream app {
+    server 127.0.0.1:$BACKEND_PORT;
+    keepalive 32;
+  }
+  server {
+    listen 127.0.0.1:$NGINX_PORT;
+    server_name _;
+    client_max_body_size 4G;
+    location /static/ {
+      alias $STATIC/;
+    }
+    location / {
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_redirect off;
+      proxy_buffering on;
+      proxy_pass http://app;
+    }
+  }
+}
+EOF
+  nginx -t -q -e "$N/logs/error.log" -c "$N/nginx.conf" -p "$N" >"$P/nginx.log" 2>&1 ||
+    die "nginx rejects $N/nginx.conf: $(cat "$P/nginx.log")"
+  nginx -e "$N/logs/error.log" -c "$N/nginx.conf" -p "$N" -g 'daemon off;' >>"$P/nginx.log" 2>&1 </dev/null &
+  PID[nginx]=$!
+  wait_ready nginx "http://127.0.0.1:$NGINX_PORT/"
+  check nginx "http://127.0.0.1:$NGINX_PORT/" "$HELLO_SUM"
+  check nginx "http://127.0.0.1:$NGINX_PORT/static/site.css" "$CSS_SUM"
+  TARGETS+=(nginx)
+  PORT[nginx]=$NGINX_PORT
+fi
+
+if [[ -n "$HAVE_CADDY" ]]; then
+  C="$P/caddy"
+  mkdir -p "$C/data" "$C/config"
+  cat >"$C/Caddyfile" <<EOF
+{
+  admin off
+  auto_https off
+  log {
+    output discard
+  }
+}
+http://:$CADDY_PORT {
+  bind 127.0.0.1
+  handle_path /static/* {
+    root * $STATIC
+    file_server
+  }
+  handle {
+    reverse_proxy 127.0.0.1:$BACKEND_PORT
+  }
+}
+EOF
+  HOME="$C" XDG_DATA_HOME="$C/data" XDG_CONFIG_HOME="$C/config" \
+    caddy run --config "$C/Caddyfile" --adapter caddyfile >"$P/caddy.log" 2>&1 </dev/null &
+  PID[caddy]=$!
+  wait_ready caddy "http://127.0.0.1:$CADDY_PORT/"
+  check caddy "http://127.0.0.1:$CADDY_PORT/" "$HELLO_SUM"
+  check caddy "http://127.0.0.1:$CADDY_PORT/static/site.css" "$CSS_SUM"
+  TARGETS+=(caddy)
+  PORT[caddy]=$CADDY_PORT
+fi
+
+APP="$P/app"
+mkdir -p "$APP"
+printf "web: exec '%s'\n" "$OUT/backend" >"$APP/Procfile"
+CORRAL_ARGS=(start -d "$APP" -p "$CORRAL_PORT" --timestamps=false)
+if [[ -n "$EDGE" ]]; then CORRAL_ARGS+=(--static "/static/=$STATIC"); fi
+# like nginx (access_log off) and Caddy (logs discarded): no line per request
+if grep -q -- --no-access-log <<<"$CORRAL_HELP"; then CORRAL_ARGS+=(--no-access-log); fi
+env -u PORT -u CORRAL_PORT "$CORRAL" "${CORRAL_ARGS[@]}" >"$P/corral.log" 2>&1 </dev/null &
+PID[corral]=$!
+wait_ready corral "http://127.0.0.1:$CORRAL_PORT/"
+check corral "http://127.0.0.1:$CORRAL_PORT/" "$HELLO_SUM"
+CORRAL_STATIC_BAD= # why corral's edge does not serve the static file right (then it is not timed)
+if [[ -n "$EDGE" ]]; then
+  CORRAL_STATIC_BAD="$(probe "http://127.0.0.1:$CORRAL_PORT/static/site.css" "$CSS_SUM")"
+  if [[ -n "$CORRAL_STATIC_BAD" ]]; then
+    log "corral: GET /static/site.css: $CORRAL_STATIC_BAD -- the static scenario is not run for corral (see $P/corral.log)"
+  fi
+fi
+TARGETS+=(corral)
+PORT[corral]=$CORRAL_PORT
+
+# --- memory ------------------------------------------------------------------
+rss_kb() { # VmRSS of PID in kB (0 when it is gone)
+  local v
+  v="$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true)"
+  echo "${v:-0}"
+}
+proxy_pids() { # the processes that make up a proxy (not the app behind it)
+  case "$1" in
+  nginx) echo "${PID[nginx]} $(descendants "${PID[nginx]}")" ;; # master + workers (+ cache helpers)
+  caddy) echo "${PID[caddy]}" ;;
+  corral) echo "${PID[corral]}" ;; # corral alone: its web.1 child is the backend
+  esac
+}
+rss_mb() { # rss_mb TARGET: summed VmRSS of the proxy's processes, in MB
+  local kb=0 p
+  [[ "$1" == direct ]] && { echo -; return; }
+  for p in $(proxy_pids "$1"); do kb=$((kb + $(rss_kb "$p"))); done
+  awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }'
+}
+declare -A RSS_IDLE RSS_LOADED=()
+for t in "${TARGETS[@]}"; do RSS_IDLE[$t]=$(rss_mb "$t"); done
+
+# --- load --------------------------------------------------------------------
+SCENARIOS=(small static)
+declare -A PATH_OF=([small]=/ [static]=/static/site.css)
+runs_scenario() { # runs_scenario TARGET SCENARIO: whether this pair is measured
+  [[ "$2" == static ]] || return 0
+  case "$1" in direct) return 1 ;; corral) [[ -n "$EDGE" && -z "$CORRAL_STATIC_BAD" ]] ;; *) return 0 ;; esac
+}
+
+# wrk's time units (us, ms, s, m, h) -> ms
+to_ms() { awk -v v="$1" 'BEGIN {
+  n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+  f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : -1
+  if (f < 0) { print "?"; exit }
+  printf "%.3f", n * f
+}'; }
+
+declare -A RPS P99 ERRS
+wrk_run() { # wrk_run TARGET SCENARIO SECONDS NAME: run wrk, record unless a warm-up
+  local t="$1" s="$2" d="$3" name="$4" f rps p99 non2xx sockerr
+  f="$P/wrk.$t.$s.$name.txt"
+  local url="http://127.0.0.1:${PORT[$t]}${PATH_OF[$s]}"
+  timeout -k 5 $((d + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${d}s" --latency "$url" >"$f" 2>&1 &
+  WRK_PID=$!
+  if [[ "$s" == small && "$name" != warmup ]]; then
+    # RSS at the end of the load: sample just before wrk stops
+    sleep "$(awk -v d="$d" 'BEGIN { print (d > 1.5) ? d - 0.5 : d * 0.7 }')"
+    RSS_LOADED[$t]+="$(rss_mb "$t") "
+  fi
+  local rc=0
+  wait "$WRK_PID" || rc=$?
+  WRK_PID=
+  ((rc == 0)) || { log "wrk against $t $s exited $rc (see $f)"; ERRS[$t.$s]+="wrk-exit-$rc "; return 0; }
+  local owner="$t"
+  [[ "$t" == direct ]] && owner=backend
+  alive "${PID[$owner]}" || die "$owner died during the load (see $P/$owner.log)"
+  [[ "$name" == warmup ]] && return 0
+  rps="$(awk '/^Requests\/sec:/ { print $2 }' "$f")"
+  p99="$(awk '/Latency Distribution/ { on = 1; next } on && $1 == "99%" { print $2; exit }' "$f")"
+  non2xx="$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$f")"
+  sockerr="$(grep -o 'Socket errors:.*' "$f" || true)"
+  [[ -n "$rps" && -n "$p99" ]] || { log "cannot parse wrk output $f"; ERRS[$t.$s]+="unparsed "; return 0; }
+  p99="$(to_ms "$p99")"
+  RPS[$t.$s]+="$rps "
+  P99[$t.$s]+="$p99 "
+  [[ -n "$non2xx" ]] && ERRS[$t.$s]+="non-2xx:$non2xx "
+  [[ -n "$sockerr" ]] && ERRS[$t.$s]+="$(tr -d ' ,' <<<"${sockerr#Socket errors:}") "
+  log "$(printf '%-6s %-6s run %-2s %10s req/s  p99 %9s ms%s' "$t" "$s" "$name" "$rps" "$p99" "${non2xx:+  NON-2XX: $non2xx}")"
+  return 0
+}
+
+log "targets: ${TARGETS[*]} (backend :$BACKEND_PORT, nginx :$NGINX_PORT, caddy :$CADDY_PORT, corral :$CORRAL_PORT)"
+log "wrk -t$THREADS -c$CONNS -d${DURATION}s --latency, $RUNS round(s) after a ${WARMUP} s warm-up per target"
+for t in "${TARGETS[@]}"; do
+  for s in "${SCENARIOS[@]}"; do
+    if runs_scenario "$t" "$s"; then wrk_run "$t" "$s" "$WARMUP" warmup; fi
+  done
+done
+for ((i = 1; i <= RUNS; i++)); do
+  for s in "${SCENARIOS[@]}"; do
+    for t in "${TARGETS[@]}"; do
+      if runs_scenario "$t" "$s"; then wrk_run "$t" "$s" "$DURATION" "$i"; fi
+    done
+  done
+done
+
+# --- report ------------------------------------------------------------------
+median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) exit; m = int((NR + 1) / 2); printf "%.2f", (NR % 2) ? a[m] : (a[m] + a[m + 1]) / 2 }'; }
+version() {
+  case "$1" in
+  direct) echo "Go backend ($(go env GOVERSION))" ;;
+  nginx) nginx -v 2>&1 | sed 's/^nginx version: //' ;;
+  caddy) echo "caddy $(caddy version 2>/dev/null | cut -d' ' -f1)" ;;
+  corral) if [[ -n "$EDGE" ]]; then echo "corral edge"; else echo "corral (plain runner, no edge)"; fi ;;
+  esac
+}
+declare -A MED
+echo
+echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, $RUNS round(s) interleaved, medians; loopback, $(nproc) CPU(s) shared by wrk, proxy and backend"
+echo
+printf '%-7s %-22s %11s %9s %15s  %-s\n' target scenario "req/s" "p99 ms" "RSS MB idle/ld" "version / notes"
+for s in "${SCENARIOS[@]}"; do
+  for t in "${TARGETS[@]}"; do
+    label="$s ${PATH_OF[$s]}"
+    [[ "$s" == static ]] && label="static 100KB"
+    [[ "$s" == small ]] && label="small / (13 B)"
+    if ! runs_scenario "$t" "$s"; then
+      why="skipped (the backend serves no static files)"
+      if [[ "$t" == corral ]]; then
+        why="n/a (no edge yet)"
+        [[ -n "$EDGE" ]] && why="NOT SERVED RIGHT: GET /static/site.css: $CORRAL_STATIC_BAD"
+      fi
+      printf '%-7s %-22s %11s %9s %15s  %s\n' "$t" "$label" - - - "$why"
+      continue
+    fi
+    MED[$t.$s]="$(median <<<"${RPS[$t.$s]:-}")"
+    p99="$(median <<<"${P99[$t.$s]:-}")"
+    rss=-
+    if [[ "$s" == small && "$t" != direct ]]; then rss="${RSS_IDLE[$t]}/$(median <<<"${RSS_LOADED[$t]:-}" | awk '{ printf "%.1f", $1 }')"; fi
+    printf '%-7s %-22s %11s %9s %15s  %s\n' "$t" "$label" "${MED[$t.$s]:--}" "${p99:--}" "$rss" \
+      "$(version "$t")${ERRS[$t.$s]:+  ERRORS: ${ERRS[$t.$s]}}"
+  done
+done
+echo "(RSS: summed VmRSS of the proxy's processes -- nginx master+workers, caddy, corral without its"
+echo " web.1 child -- idle after start-up, and near the end of the small-response load)"
+echo
+if [[ -z "$EDGE" ]]; then
+  echo "NOTE: this corral has no edge proxy yet (no --static flag): web.1 binds port $CORRAL_PORT itself,"
+  echo "      so the corral row measures the plain runner -- wrk talks straight to the backend, as in 'direct'."
+  echo "      The corral row becomes meaningful when the edge lands."
+  echo
+fi
+
+MISSED=0
+ratio() { # ratio SCENARIO PEER TARGET
+  local s="$1" peer="$2" want="$3" a b r verdict
+  local name="corral/$peer ${s}"
+  a="${MED[corral.$s]:-}" b="${MED[$peer.$s]:-}"
+  if [[ -z "$b" || -z "$a" ]]; then
+    if [[ -z "$a" && -n "$EDGE" ]]; then
+      printf '%-20s  %7s  target >= %sx  FAIL (corral not measured: %s)\n' "$name" - "$want" "${CORRAL_STATIC_BAD:-no result}"
+      MISSED=1
+      return
+    fi
+    local why="$peer not measured"
+    if [[ -z "$a" ]]; then why="corral not measured: no edge yet"; fi
+    printf '%-20s  %7s  target >= %sx  SKIP (%s)\n' "$name" - "$want" "$why"
+    return
+  fi
+  r="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')"
+  if [[ -z "$EDGE" ]]; then
+    verdict="not judged"
+  elif [[ -n "${ERRS[corral.$s]:-}" ]]; then
+    verdict="FAIL (errors)" MISSED=1
+  elif awk -v x="$r" -v w="$want" 'BEGIN { exit !(x >= w) }'; then
+    verdict=PASS
+  else
+    verdict=FAIL MISSED=1
+  fi
+  printf '%-20s  %6sx  target >= %sx  %s\n' "$name" "$r" "$want" "$verdict"
+}
+ratio small nginx "$NGINX_TARGET"
+ratio small caddy "$CADDY_TARGET"
+ratio static nginx "$STATIC_TARGET"
+echo
+echo "configs, logs and wrk outputs in $P"
+
+if [[ -z "$EDGE" ]]; then
+  echo "corral: plain runner, targets not judged"
+elif ((MISSED)); then
+  if [[ -n "${BENCH_NO_FAIL:-}" && "${BENCH_NO_FAIL}" != 0 ]]; then
+    echo "a target was missed (BENCH_NO_FAIL set: not failing)"
+  else
+    echo "FAIL: a target was missed"
+    exit 1
+  fi
+fi
