@@ -49,8 +49,8 @@ type Plan struct {
 	// Shell runs every command: bash where there is one, as on Heroku (it
 	// execs a lone command, so signals and exit status are the app's own),
 	// else /bin/sh.
-	Shell string
-	Static     []static.Mount // the --static mounts, directories resolved
+	Shell  string
+	Static []static.Mount // the --static mounts, directories resolved
 }
 
 // InstanceEnv returns the environment of inst: the shared one plus its own

@@ -53,6 +53,7 @@ type Balancer struct {
 	state    map[*Backend]backendState // every backend not removed
 	readyCh  chan struct{}             // closed while at least one backend is ready
 	onChange func(name string, ready bool)
+	onLeave  func() // called when a backend leaves the rotation unasked
 	probes   sync.WaitGroup
 
 	readyList atomic.Pointer[[]*Backend] // snapshot for Pick, without the lock
@@ -132,7 +133,7 @@ func (b *Balancer) probeUntilReady(be *Backend) {
 		ok := b.probe(pctx, be.Addr)
 		cancel()
 		if ok {
-			b.setState(be, ready)
+			b.promote(be)
 			return
 		}
 		select {
@@ -155,6 +156,9 @@ func (b *Balancer) MarkDown(be *Backend) {
 	b.probes.Add(1)
 	b.mu.Unlock()
 	b.setState(be, down)
+	if b.onLeave != nil {
+		b.onLeave()
+	}
 	go b.probeUntilReady(be)
 }
 
@@ -183,7 +187,12 @@ func (b *Balancer) Drain(be *Backend) <-chan struct{} {
 // Remove forgets be at once: its process has exited.
 func (b *Balancer) Remove(be *Backend) {
 	b.mu.Lock()
-	defer b.mu.Unlock()
+	defer func() {
+		b.mu.Unlock()
+		if b.onLeave != nil {
+			b.onLeave()
+		}
+	}()
 	be.cancel()
 	st, ok := b.state[be]
 	if !ok {
@@ -197,9 +206,23 @@ func (b *Balancer) Remove(be *Backend) {
 	}
 }
 
+// promote puts a starting or down backend into rotation; a draining one
+// stays out.
+func (b *Balancer) promote(be *Backend) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st := b.state[be]; st == starting || st == down {
+		b.setStateLocked(be, ready)
+	}
+}
+
 func (b *Balancer) setState(be *Backend, st backendState) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.setStateLocked(be, st)
+}
+
+func (b *Balancer) setStateLocked(be *Backend, st backendState) {
 	old, ok := b.state[be]
 	if !ok || old == st {
 		return

@@ -19,6 +19,7 @@ type spill struct {
 	size    int64
 	tempDir string
 	pool    *sync.Pool
+	open    []*trackedBody // request bodies handed to the transport
 }
 
 // errTooLarge is returned by fill when the body exceeds its limit.
@@ -30,8 +31,16 @@ func newSpill(pool *sync.Pool, memMax int, tempDir string) *spill {
 	return &spill{mem: buf, memMax: memMax, tempDir: tempDir, pool: pool}
 }
 
+// storeError is a failure to hold a body (the temporary file could not be
+// written), as opposed to a failure to read it.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return "buffering a body: " + e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
 // fill reads r to EOF, failing with errTooLarge past limit bytes (no limit
-// if limit < 0).
+// if limit < 0), with a *storeError if the body cannot be held, or with
+// the read error.
 func (s *spill) fill(r io.Reader, limit int64) error {
 	var chunk [32 << 10]byte
 	for {
@@ -42,7 +51,7 @@ func (s *spill) fill(r io.Reader, limit int64) error {
 				return errTooLarge
 			}
 			if werr := s.write(chunk[:n]); werr != nil {
-				return werr
+				return &storeError{werr}
 			}
 		}
 		if err == io.EOF {
@@ -86,8 +95,39 @@ func (s *spill) reader() io.Reader {
 	return io.NewSectionReader(s.file, 0, s.size)
 }
 
-// release gives the memory back to the pool and removes the file.
+// body returns the body as a request body for the transport. The
+// transport may go on reading it after RoundTrip returns (when the app
+// answers before reading it all); release waits for it to close them.
+func (s *spill) body() io.ReadCloser {
+	b := &trackedBody{Reader: s.reader(), closed: make(chan struct{})}
+	s.open = append(s.open, b)
+	return b
+}
+
+// trackedBody is a request body whose Close is observed.
+type trackedBody struct {
+	io.Reader
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (b *trackedBody) Close() error {
+	b.once.Do(func() { close(b.closed) })
+	return nil
+}
+
+// release gives the memory back to the pool and removes the file. Memory
+// a request body still being sent may read is left to the garbage
+// collector instead of the pool.
 func (s *spill) release() {
+	for _, b := range s.open {
+		select {
+		case <-b.closed:
+		default:
+			s.mem = nil
+		}
+	}
+	s.open = nil
 	if s.file != nil {
 		s.file.Close()
 		s.file = nil

@@ -121,6 +121,10 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 			if err != nil {
 				return nil, err
 			}
+			// Peers are compared unmapped: ::ffff:10.0.0.0/104 is 10.0.0.0/8.
+			if a := p.Addr(); a.Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+			}
 			out = append(out, p.Masked())
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -22,8 +23,8 @@ type Options struct {
 	// BootWait is how long a request waits for a ready instance before it
 	// gets a 503 (default 30s).
 	BootWait time.Duration
-	// MaxBody is the largest request body accepted; larger gets 413
-	// (default 32 MiB).
+	// MaxBody is the largest request body accepted; larger gets 413. Zero
+	// means no limit, as 0 does for nginx's client_max_body_size.
 	MaxBody int64
 	// MemBuffer is how much of one body is held in memory before the rest
 	// goes to a temporary file (default 256 KiB).
@@ -58,9 +59,6 @@ func (o *Options) defaults() {
 	if o.BootWait == 0 {
 		o.BootWait = 30 * time.Second
 	}
-	if o.MaxBody == 0 {
-		o.MaxBody = 32 << 20
-	}
 	if o.MemBuffer == 0 {
 		o.MemBuffer = 256 << 10
 	}
@@ -94,11 +92,14 @@ func NewProxy(bal *Balancer, opts Options) *Proxy {
 		bal:  bal,
 		opts: opts,
 		transport: &http.Transport{
-			Proxy:                 nil,
-			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns:          1024,
-			MaxIdleConnsPerHost:   256,
-			IdleConnTimeout:       60 * time.Second,
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        1024,
+			MaxIdleConnsPerHost: 256,
+			// Shorter than app servers' keep-alive (gunicorn 2s, uvicorn
+			// and Node 5s), so the edge closes an idle connection before the
+			// app does, and seldom sends on one the app is closing.
+			IdleConnTimeout:       time.Second,
 			ResponseHeaderTimeout: opts.UpstreamTimeout,
 			DisableCompression:    true, // the client's Accept-Encoding decides, end to end
 			WriteBufferSize:       32 << 10,
@@ -106,6 +107,9 @@ func NewProxy(bal *Balancer, opts Options) *Proxy {
 		},
 	}
 	p.bufs.New = func() any { return new(bytes.Buffer) }
+	// Kept-alive connections to an instance that left are dead; drop them
+	// before a request is sent on one.
+	bal.onLeave = p.transport.CloseIdleConnections
 	return p
 }
 
@@ -127,61 +131,32 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 
 	out := r.Header.Clone()
-	if isUpgrade(r) {
-		acc.RequestID = p.forwardHeaders(out, r)
-		acc.Status, acc.Instance = p.serveUpgrade(w, r, out)
-		return
-	}
 	removeHopHeaders(out)
 	delete(out, "Expect") // the body is read here; the instance gets it whole
 	acc.RequestID = p.forwardHeaders(out, r)
 	w.Header().Set("X-Request-Id", acc.RequestID)
-
-	var body *spill
-	if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-		if r.ContentLength > p.opts.MaxBody {
-			acc.Status = p.fail(w, r, http.StatusRequestEntityTooLarge, "request body larger than the limit of "+sizeString(p.opts.MaxBody))
-			return
-		}
-		body = newSpill(&p.bufs, p.opts.MemBuffer, p.opts.TempDir)
-		defer body.release()
-		err := body.fill(&deadlineReader{r: r.Body, rc: http.NewResponseController(w), idle: p.opts.BodyTimeout}, p.opts.MaxBody)
-		switch {
-		case errors.Is(err, errTooLarge):
-			acc.Status = p.fail(w, r, http.StatusRequestEntityTooLarge, "request body larger than the limit of "+sizeString(p.opts.MaxBody))
-			return
-		case err != nil:
-			// The client went away or stalled: nobody to answer.
-			acc.Status = statusClientGone
-			return
-		}
+	if isUpgrade(r) {
+		acc.Status, acc.Instance = p.serveUpgrade(w, r, out)
+		return
 	}
 
-	ctx := r.Context()
+	body, status := p.readBody(w, r)
+	if body != nil {
+		defer body.release()
+	}
+	if status != 0 {
+		acc.Status = status
+		return
+	}
+
+	var tried []*Backend
 	deadline := time.NewTimer(p.opts.BootWait)
 	defer deadline.Stop()
-	var tried []*Backend
 	for {
-		be := p.bal.Pick(tried)
+		be, status := p.choose(w, r, tried, deadline.C)
 		if be == nil {
-			if p.bal.ReadyCount() > 0 {
-				// Every ready instance failed this request.
-				acc.Status = p.fail(w, r, http.StatusBadGateway, "no instance could answer this request")
-				return
-			}
-			// None ready (booting, restarting, or all just failed): wait at
-			// the boot gate.
-			select {
-			case <-p.bal.Ready():
-				tried = tried[:0] // the ready ones may be new or back
-				continue
-			case <-deadline.C:
-				acc.Status = p.fail(w, r, http.StatusServiceUnavailable, "the app is not ready yet")
-				return
-			case <-ctx.Done():
-				acc.Status = statusClientGone
-				return
-			}
+			acc.Status = status
+			return
 		}
 		acc.Instance = be.Name
 		status, n, retry := p.forward(w, r, out, body, be)
@@ -190,6 +165,66 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		tried = append(tried, be)
+	}
+}
+
+// readBody reads the request body whole, so that no instance waits on a
+// slow client. It returns a non-zero status if it answered the request
+// itself (413, 408, 500), or statusClientGone if the client left.
+func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (*spill, int) {
+	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return nil, 0
+	}
+	tooLarge := func() int {
+		return p.fail(w, r, http.StatusRequestEntityTooLarge, "request body larger than the limit of "+sizeString(p.opts.MaxBody))
+	}
+	limit := p.opts.MaxBody
+	if limit <= 0 {
+		limit = -1
+	}
+	if limit >= 0 && r.ContentLength > limit {
+		return nil, tooLarge()
+	}
+	body := newSpill(&p.bufs, p.opts.MemBuffer, p.opts.TempDir)
+	err := body.fill(&deadlineReader{r: r.Body, rc: http.NewResponseController(w), idle: p.opts.BodyTimeout}, limit)
+	var store *storeError
+	switch {
+	case err == nil:
+		return body, 0
+	case errors.Is(err, errTooLarge):
+		return body, tooLarge()
+	case errors.As(err, &store):
+		p.opts.Log.Error("edge: " + err.Error())
+		return body, p.fail(w, r, http.StatusInternalServerError, "the request body could not be buffered")
+	case isTimeout(err):
+		w.Header().Set("Connection", "close")
+		return body, p.fail(w, r, http.StatusRequestTimeout, fmt.Sprintf("no part of the request body came for %v", p.opts.BodyTimeout))
+	default:
+		return body, statusClientGone // it went away: nobody to answer
+	}
+}
+
+// choose picks the instance for a request, skipping those tried. With none
+// ready it waits at the boot gate until one is, or until deadline fires
+// (503). It returns a nil Backend with the status it answered with.
+func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend, deadline <-chan time.Time) (*Backend, int) {
+	for {
+		if be := p.bal.Pick(tried); be != nil {
+			return be, 0
+		}
+		if p.bal.ReadyCount() > 0 {
+			// Every ready instance has failed this request.
+			return nil, p.fail(w, r, http.StatusBadGateway, "no instance could answer this request")
+		}
+		// None ready (booting, restarting, or all just failed).
+		select {
+		case <-p.bal.Ready():
+			tried = nil // the ready ones may be new, or back
+		case <-deadline:
+			return nil, p.fail(w, r, http.StatusServiceUnavailable, "the app is not ready yet")
+		case <-r.Context().Done():
+			return nil, statusClientGone
+		}
 	}
 }
 
@@ -205,11 +240,12 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, h http.Header, b
 		ProtoMinor: 1,
 		Header:     h,
 		Host:       r.Host,
+		Body:       http.NoBody,
 	}
-	if body != nil {
+	if body != nil && body.Len() > 0 {
 		req.ContentLength = body.Len()
-		req.Body = io.NopCloser(body.reader())
-		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(body.reader()), nil }
+		req.Body = body.body()
+		req.GetBody = func() (io.ReadCloser, error) { return body.body(), nil }
 	}
 	req = req.WithContext(r.Context())
 
@@ -228,8 +264,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, h http.Header, b
 		case isTimeout(err):
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s did not answer %s %s within %v", be.Name, r.Method, r.URL.Path, p.opts.UpstreamTimeout))
 			return p.fail(w, r, http.StatusGatewayTimeout, "the app did not answer in time"), 0, false
-		case idempotent(r.Method):
-			// The instance died mid-request; a GET can safely be asked again.
+		case idempotent(r.Method) || closedBeforeSent(err):
+			// The instance died mid-request, and a GET can be asked again;
+			// or it had closed the connection before it had the whole
+			// request, and any request can.
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v; retrying elsewhere", be.Name, r.Method, r.URL.Path, err))
 			return 0, 0, true
 		default:
@@ -243,18 +281,41 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, h http.Header, b
 		defer be.inflight.Add(-1)
 		defer resp.Body.Close()
 		p.writeHeader(w, resp, -1)
-		return resp.StatusCode, flushCopy(w, resp.Body), false
+		return resp.StatusCode, flushCopy(w, resp.Body, nil), false
 	}
 
-	// Read the whole response, then free the instance, then send it.
+	// Read the whole response, then free the instance, then send it. A
+	// response of unknown length that stops coming for a moment is one the
+	// app is flushing as it goes: it is passed on as it comes from then on.
 	buf := newSpill(&p.bufs, p.opts.MemBuffer, p.opts.TempDir)
 	defer buf.release()
-	err = buf.fill(resp.Body, -1)
-	resp.Body.Close()
-	be.inflight.Add(-1)
+	if resp.ContentLength < 0 && !bodyless(resp.StatusCode) && r.Method != http.MethodHead {
+		pm := startPump(resp.Body)
+		stalled, ferr := fillUntilStall(buf, pm, flushStall)
+		if stalled {
+			p.writeHeader(w, resp, -1)
+			n = flushCopy(w, pm, buf.reader())
+		}
+		resp.Body.Close()
+		pm.close()
+		be.inflight.Add(-1)
+		if stalled {
+			return resp.StatusCode, n, false
+		}
+		err = ferr
+	} else {
+		err = buf.fill(resp.Body, -1)
+		resp.Body.Close()
+		be.inflight.Add(-1)
+	}
 	if err != nil {
 		if r.Context().Err() != nil {
 			return statusClientGone, 0, false
+		}
+		if idempotent(r.Method) {
+			// Nothing has reached the client yet: ask another instance.
+			p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v; retrying elsewhere", be.Name, r.Method, r.URL.Path, err))
+			return 0, 0, true
 		}
 		p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v", be.Name, r.Method, r.URL.Path, err))
 		return p.fail(w, r, http.StatusBadGateway, "the app broke off its response"), 0, false
@@ -264,6 +325,112 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, h http.Header, b
 		n, _ = io.Copy(w, buf.reader())
 	}
 	return resp.StatusCode, n, false
+}
+
+// flushStall is how long a response of unknown length may pause before the
+// edge takes it for one the app flushes on purpose (a progress stream, a
+// long poll) and passes it on as it comes.
+const flushStall = 100 * time.Millisecond
+
+// fillUntilStall reads from pump into buf until EOF, or until pump has
+// produced nothing for stall, in which case it reports stalled: the caller
+// then streams buf and the rest of pump.
+func fillUntilStall(buf *spill, pump *pump, stall time.Duration) (stalled bool, err error) {
+	timer := time.NewTimer(stall)
+	defer timer.Stop()
+	for {
+		select {
+		case c := <-pump.chunks:
+			if len(c.b) > 0 {
+				if werr := buf.write(c.b); werr != nil {
+					return false, &storeError{werr}
+				}
+				buf.size += int64(len(c.b))
+			}
+			if c.err != nil {
+				if c.err == io.EOF {
+					return false, nil
+				}
+				return false, c.err
+			}
+			pump.ack <- struct{}{}
+			timer.Reset(stall)
+		case <-timer.C:
+			return true, nil
+		}
+	}
+}
+
+// pump reads a response body in a goroutine of its own, so that the proxy
+// can wait for the next chunk and a timer at once. Its owner must call
+// close, after closing the body it reads.
+type pump struct {
+	chunks  chan chunk
+	ack     chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
+	pending []byte // for Read: the rest of the last chunk
+	err     error
+}
+
+type chunk struct {
+	b   []byte
+	err error
+}
+
+func startPump(r io.Reader) *pump {
+	p := &pump{chunks: make(chan chunk), ack: make(chan struct{}), stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		b := make([]byte, 32<<10)
+		for {
+			n, err := r.Read(b)
+			select {
+			case p.chunks <- chunk{b[:n], err}:
+			case <-p.stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+			select { // b is reused once the chunk is consumed
+			case <-p.ack:
+			case <-p.stop:
+				return
+			}
+		}
+	}()
+	return p
+}
+
+// Read makes the pump a reader, for streaming what is left.
+func (p *pump) Read(b []byte) (int, error) {
+	if len(p.pending) == 0 {
+		if p.err != nil {
+			return 0, p.err
+		}
+		c := <-p.chunks
+		p.pending, p.err = c.b, c.err
+		if len(p.pending) == 0 {
+			if p.err == nil {
+				p.ack <- struct{}{}
+			}
+			return 0, p.err
+		}
+	}
+	n := copy(b, p.pending)
+	p.pending = p.pending[n:]
+	if len(p.pending) == 0 && p.err == nil {
+		p.ack <- struct{}{}
+	}
+	return n, nil
+}
+
+// close stops the pump and waits for its goroutine; the body it reads must
+// be closed first, so that a blocked read returns.
+func (p *pump) close() {
+	close(p.stop)
+	<-p.done
 }
 
 func (p *Proxy) writeHeader(w http.ResponseWriter, resp *http.Response, length int64) {
@@ -284,17 +451,14 @@ func (p *Proxy) writeHeader(w http.ResponseWriter, resp *http.Response, length i
 }
 
 // streaming reports whether a response must go to the client as it comes:
-// server-sent events, a response the app marks with X-Accel-Buffering: no
-// (nginx's convention), and one of unknown length, which an app sends in
-// chunks as it produces them.
+// server-sent events, and a response the app marks with X-Accel-Buffering:
+// no (nginx's convention). (A chunked response the app flushes is found
+// while it is read: see fillUntilStall.)
 func streaming(resp *http.Response) bool {
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		return true
 	}
-	if strings.EqualFold(resp.Header.Get("X-Accel-Buffering"), "no") {
-		return true
-	}
-	return resp.ContentLength < 0 && !bodyless(resp.StatusCode) && resp.Request.Method != http.MethodHead
+	return strings.EqualFold(resp.Header.Get("X-Accel-Buffering"), "no")
 }
 
 func bodyless(status int) bool {
@@ -302,11 +466,20 @@ func bodyless(status int) bool {
 }
 
 // flushCopy copies a streamed response, flushing after every read, and
-// returns how many bytes it wrote.
-func flushCopy(w http.ResponseWriter, r io.Reader) int64 {
+// returns how many bytes it wrote. head, if not nil, is what was buffered
+// before streaming began; it goes first.
+func flushCopy(w http.ResponseWriter, r io.Reader, head io.Reader) int64 {
 	rc := http.NewResponseController(w)
-	var buf [32 << 10]byte
 	var total int64
+	if head != nil {
+		n, err := io.Copy(w, head)
+		total += n
+		if err != nil {
+			return total
+		}
+		rc.Flush()
+	}
+	var buf [32 << 10]byte
 	for {
 		n, err := r.Read(buf[:])
 		if n > 0 {
@@ -328,6 +501,22 @@ func idempotent(method string) bool {
 		return true
 	}
 	return false
+}
+
+// closedBeforeSent reports an error that shows the instance had closed the
+// connection before it had the whole request: the transport's error for a
+// kept-alive connection closed while idle (not exported by net/http), or a
+// closed connection while the request was being written. An app cannot have acted
+// on a request it never read.
+func closedBeforeSent(err error) bool {
+	if strings.Contains(err.Error(), "server closed idle connection") {
+		return true
+	}
+	// A broken pipe, or the transport closing the connection because the
+	// instance had, while the request was still being written.
+	var op *net.OpError
+	return (errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)) &&
+		errors.As(err, &op) && (op.Op == "write" || op.Op == "readfrom")
 }
 
 func isDialError(err error) bool {

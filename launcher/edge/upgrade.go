@@ -1,6 +1,9 @@
 package edge
 
 import (
+	"bufio"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httputil"
 	"strings"
@@ -28,47 +31,59 @@ func headerHasToken(h http.Header, key, token string) bool {
 // headers. httputil.ReverseProxy already does the switching correctly, and
 // upgrades are rare enough that its cost does not matter.
 func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, out http.Header) (status int, instance string) {
-	be := p.bal.Pick(nil)
-	if be == nil {
-		select {
-		case <-p.bal.Ready():
-			be = p.bal.Pick(nil)
-		case <-time.After(p.opts.BootWait):
-		case <-r.Context().Done():
-			return statusClientGone, ""
-		}
+	var tried []*Backend
+	deadline := time.NewTimer(p.opts.BootWait)
+	defer deadline.Stop()
+	for {
+		be, status := p.choose(w, r, tried, deadline.C)
 		if be == nil {
-			return p.fail(w, r, http.StatusServiceUnavailable, "the app is not ready yet"), ""
+			return status, ""
 		}
-	}
-	rec := &statusRecorder{ResponseWriter: w}
-	rp := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.Out.URL.Scheme = "http"
-			pr.Out.URL.Host = be.Addr
-			pr.Out.Host = r.Host
-			for k, v := range out {
-				if k != "Connection" && k != "Upgrade" {
+		var dialErr error
+		rec := &statusRecorder{ResponseWriter: w}
+		rp := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.Out.URL.Scheme = "http"
+				pr.Out.URL.Host = be.Addr
+				pr.Out.Host = r.Host
+				// out has no hop-by-hop headers; ReverseProxy adds back
+				// Connection and Upgrade for the switch.
+				for k, v := range out {
 					pr.Out.Header[k] = v
 				}
-			}
-		},
-		Transport: p.transport,
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			p.opts.Log.Warn("edge: upgrade to " + be.Name + " failed: " + err.Error())
-			p.fail(w, r, http.StatusBadGateway, "the app failed to answer")
-		},
+			},
+			Transport: p.transport,
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				if isDialError(err) {
+					dialErr = err // nothing written: try another instance
+					return
+				}
+				p.opts.Log.Warn("edge: upgrade to " + be.Name + " failed: " + err.Error())
+				p.fail(w, r, http.StatusBadGateway, "the app failed to answer")
+			},
+		}
+		be.inflight.Add(1)
+		rp.ServeHTTP(rec, r)
+		be.inflight.Add(-1)
+		if dialErr != nil {
+			p.opts.Log.Warn(fmt.Sprintf("edge: cannot reach %s (%s): %v; taking it out of rotation", be.Name, be.Addr, unwrapDial(dialErr)))
+			p.bal.MarkDown(be)
+			tried = append(tried, be)
+			continue
+		}
+		if rec.status == 0 && rec.hijacked {
+			rec.status = http.StatusSwitchingProtocols // written on the hijacked connection
+		}
+		return rec.status, be.Name
 	}
-	be.inflight.Add(1)
-	defer be.inflight.Add(-1)
-	rp.ServeHTTP(rec, r)
-	return rec.status, be.Name
 }
 
-// statusRecorder remembers the status written through it.
+// statusRecorder remembers the status written through it, and whether the
+// connection was taken over.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status   int
+	hijacked bool
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
@@ -78,5 +93,13 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-// Unwrap lets http.ResponseController reach Hijack and Flush.
+func (s *statusRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(s.ResponseWriter).Hijack()
+	if err == nil {
+		s.hijacked = true
+	}
+	return c, rw, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,169 @@
+package edge
+
+import (
+	"bufio"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// wsEcho is a backend that switches protocols on a WebSocket upgrade and
+// echoes every byte; it reports the headers it got on seenHdr.
+func wsEcho(seenHdr chan<- http.Header) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if seenHdr != nil {
+			select {
+			case seenHdr <- r.Header.Clone():
+			default:
+			}
+		}
+		if !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") || !headerHasToken(r.Header, "Connection", "upgrade") {
+			http.Error(w, "upgrade required", http.StatusUpgradeRequired)
+			return
+		}
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(testTimeout))
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		io.Copy(c, brw)
+	}
+}
+
+const wsRequest = "GET /ws HTTP/1.1\r\nHost: app\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+	"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+
+// dialWS sends an upgrade request through the edge; on 101 it returns the
+// switched connection's reader.
+func dialWS(t *testing.T, addr, extra string) (*http.Response, *bufio.Reader, func(string)) {
+	t.Helper()
+	c := rawConn(t, addr)
+	io.WriteString(c, wsRequest+extra+"\r\n")
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, br, func(s string) { io.WriteString(c, s) }
+}
+
+func TestWebSocketUpgrade(t *testing.T) {
+	e := newEdge(t, Options{})
+	hdr := make(chan http.Header, 1)
+	b := newBackend(t, wsEcho(hdr))
+	be := e.add(t, "web.1", b.addr)
+
+	resp, br, write := dialWS(t, e.addr, "X-Forwarded-For: 6.6.6.6\r\n")
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d, want 101", resp.StatusCode)
+	}
+	if !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") {
+		t.Errorf("101 without Upgrade: websocket: %v", resp.Header)
+	}
+	h := <-hdr
+	if h.Get("X-Forwarded-For") != "127.0.0.1" || h.Get("X-Forwarded-Proto") != "http" || !hex32.MatchString(h.Get("X-Request-Id")) {
+		t.Errorf("upgrade request forwarded without the edge's headers: %v", h)
+	}
+	for _, msg := range []string{"hello", "world, again"} {
+		write(msg)
+		buf := make([]byte, len(msg))
+		if _, err := io.ReadFull(br, buf); err != nil || string(buf) != msg {
+			t.Fatalf("echo %q (%v), want %q", buf, err, msg)
+		}
+	}
+	if be.Inflight() != 1 {
+		t.Errorf("inflight %d during the WebSocket, want 1", be.Inflight())
+	}
+}
+
+// An app that refuses the upgrade answers through the edge as usual.
+func TestUpgradeRefused(t *testing.T) {
+	e := newEdge(t, Options{})
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no websockets here", http.StatusBadRequest)
+	})
+	e.add(t, "web.1", b.addr)
+	resp, _, _ := dialWS(t, e.addr, "")
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusBadRequest || string(body) != "no websockets here\n" {
+		t.Fatalf("%d %q, want 400 from the app", resp.StatusCode, body)
+	}
+}
+
+// The access log records the switch as 101.
+func TestUpgradeAccessLog(t *testing.T) {
+	e := newEdge(t, Options{})
+	b := newBackend(t, wsEcho(nil))
+	e.add(t, "web.1", b.addr)
+	c := rawConn(t, e.addr)
+	io.WriteString(c, wsRequest+"\r\n")
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %v (%v), want 101", resp, err)
+	}
+	c.Close() // the record is written when the tunnel closes
+	if a := e.nextAccess(t); a.Status != http.StatusSwitchingProtocols || a.Instance != "web.1" {
+		t.Errorf("access %+v, want status 101 from web.1", a)
+	}
+}
+
+// Hop-by-hop headers stay on the client's hop for upgrades too.
+func TestUpgradeHopByHopHeaders(t *testing.T) {
+	e := newEdge(t, Options{})
+	hdr := make(chan http.Header, 1)
+	b := newBackend(t, wsEcho(hdr))
+	e.add(t, "web.1", b.addr)
+	resp, _, _ := dialWS(t, e.addr, "Proxy-Authorization: Basic c2VjcmV0\r\nKeep-Alive: timeout=5\r\nTE: gzip\r\n")
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	h := <-hdr
+	for _, k := range []string{"Proxy-Authorization", "Keep-Alive", "Te"} {
+		if v, ok := h[k]; ok {
+			t.Errorf("hop-by-hop %s %q reached the app", k, v)
+		}
+	}
+}
+
+// A WebSocket, like any request, is not failed while another instance could
+// take it.
+func TestUpgradeRetriesOnDialFailure(t *testing.T) {
+	e := newEdge(t, Options{})
+	good := newBackend(t, wsEcho(nil))
+	e.add(t, "web.1", good.addr)
+	dead := newBackend(t, wsEcho(nil))
+	e.add(t, "web.2", dead.addr)
+	waitFor(t, "both ready", func() bool { return e.bal.ReadyCount() == 2 })
+	dead.Close()
+	for i := range 6 {
+		resp, _, _ := dialWS(t, e.addr, "")
+		if resp.StatusCode != http.StatusSwitchingProtocols {
+			body, _ := io.ReadAll(resp.Body)
+			t.Fatalf("upgrade %d: %d %q, want 101 from the live instance", i, resp.StatusCode, body)
+		}
+	}
+}
+
+// An upgrade sent before any instance is ready waits at the boot gate, and
+// gets the edge's 503 page when none comes.
+func TestUpgradeBootGate(t *testing.T) {
+	e := newEdge(t, Options{BootWait: 150 * time.Millisecond})
+	resp, _, _ := dialWS(t, e.addr, "Accept: application/json\r\n")
+	body, _ := io.ReadAll(resp.Body)
+	checkErrorPage(t, resp, body, http.StatusServiceUnavailable, true)
+
+	e2 := newEdge(t, Options{BootWait: testTimeout})
+	b := newBackend(t, wsEcho(nil))
+	go func() {
+		time.Sleep(30 * time.Millisecond)
+		e2.bal.Add("web.1", b.addr)
+	}()
+	resp, _, _ = dialWS(t, e2.addr, "")
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d, want 101 once the instance is up", resp.StatusCode)
+	}
+}
