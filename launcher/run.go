@@ -199,6 +199,8 @@ type instance struct {
 	restarts  int           // consecutive crashes, for the backoff
 	backoff   time.Duration // set when it crashed and is to be restarted once done
 	restartAt time.Time     // when a crashed, done instance is due to start again; zero if not
+	retiring  bool          // replaced by a reload: its exit is expected and final
+	reloading bool          // stopped by a reload, to start again at once
 }
 
 type eventKind int
@@ -234,6 +236,13 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 	defer watchers.Wait()
 
 	live := make(map[*instance]bool) // started and not yet done, or waiting to restart
+	// A reload (SIGHUP) replaces the web instances one at a time: start the
+	// new one, wait until it is ready, drain the old one, stop it.
+	var roll *rolling
+	rollTicker := time.NewTicker(rollTick)
+	rollTicker.Stop()
+	defer rollTicker.Stop()
+
 	stopping := false
 	var killTimer <-chan time.Time
 	var restartTimer *time.Timer
@@ -244,7 +253,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 	}()
 
 	start := func(in *instance) error {
-		in.restartAt, in.backoff = time.Time{}, 0
+		in.restartAt, in.backoff, in.reloading = time.Time{}, 0, false
 		if r.pooled(in) {
 			port, err := freeLoopbackPort()
 			if err != nil {
@@ -318,6 +327,8 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			return
 		}
 		stopping = true
+		roll = nil
+		rollTicker.Stop()
 		r.stopBy = time.Now().Add(r.cfg.Timeout)
 		killTimer = time.After(r.cfg.Timeout)
 		if ph.final && r.edge != nil {
@@ -374,6 +385,32 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 		}
 	}
 
+	advance := func() {
+		for roll != nil {
+			msg, err := roll.advance(r, live, start)
+			if msg != "" {
+				r.log.Info("reload: " + msg)
+			}
+			if err != nil {
+				r.log.Error("reload: " + err.Error())
+				roll = nil
+			}
+			if roll != nil && roll.done() {
+				if !roll.again {
+					r.log.Info("reload: every web instance replaced")
+					roll = nil
+					break
+				}
+				roll = r.beginReload(live)
+				continue
+			}
+			break
+		}
+		if roll == nil {
+			rollTicker.Stop()
+		}
+	}
+
 	signals := r.cfg.Signals
 	ctxDone := ctx.Done()
 	broken := r.mux.Broken()
@@ -384,6 +421,17 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 		}
 		select {
 		case sig := <-signals:
+			if sig == syscall.SIGHUP && ph.final && r.edge != nil && !stopping {
+				if roll != nil {
+					roll.again = true
+					r.log.Info("received SIGHUP: a reload is under way; another follows it")
+					continue
+				}
+				roll = r.beginReload(live)
+				rollTicker.Reset(rollTick)
+				advance()
+				continue
+			}
 			interrupted = true
 			if stopping {
 				r.log.Warn(fmt.Sprintf("received %s while stopping: killing everything now", signalName(sig)))
@@ -403,6 +451,8 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 				code = 1
 			}
 			stopAll("cannot write output: " + r.mux.Err().Error())
+		case <-rollTicker.C:
+			advance()
 		case <-killTimer:
 			killTimer = nil
 			killAll(fmt.Sprintf("still running %v after SIGTERM", r.cfg.Timeout))
@@ -433,7 +483,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			}
 			switch {
 			case ev.kind == done:
-				if in.backoff == 0 || stopping {
+				if in.backoff == 0 || stopping || in.retiring {
 					delete(live, in)
 					continue
 				}
@@ -443,6 +493,12 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 				armRestartTimer()
 			case stopping:
 				r.log.Info(in.Name + " " + st.String())
+			case in.retiring:
+				r.log.Info(fmt.Sprintf("reload: the replaced %s (pid %d) %s", in.Name, in.proc.Pid(), st))
+			case in.reloading:
+				r.log.Info(fmt.Sprintf("reload: %s %s; starting it again", in.Name, st))
+				in.backoff = time.Nanosecond // start again once done
+				in.restarts = 0
 			case r.pooled(in) && (st.Code == 126 || st.Code == 127) && !in.backend.EverReady():
 				// It will not get better by itself: say so and stop.
 				code = st.ExitCode()

@@ -330,3 +330,24 @@ func TestSIGTERMUnderLoad(t *testing.T) {
 		t.Errorf("%d of 4 in-flight requests answered, %d failed:\n%s", ok.Load(), failed.Load(), r.output())
 	}
 }
+
+// TestDjangoReloadUnderLoad: SIGHUP replaces both gunicorn instances under
+// load with no failed request.
+func TestDjangoReloadUnderLoad(t *testing.T) {
+	r, base := startDjango(t, "--no-access-log")
+	stop := make(chan struct{})
+	counts, wait := load(base, "/whoami", 6, stop)
+	time.Sleep(500 * time.Millisecond)
+	r.signal(syscall.SIGHUP)
+	r.waitFor(`reload: every web instance replaced`)
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+	wait()
+	if counts[200] == 0 || len(counts) != 1 {
+		t.Errorf("answers by status during the reload: %v; want only 200s", counts)
+	}
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(20 * time.Second); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+}

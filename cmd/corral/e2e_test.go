@@ -869,3 +869,46 @@ func TestBootGate(t *testing.T) {
 	r.signal(syscall.SIGTERM)
 	r.wait(10 * time.Second)
 }
+
+// TestReloadUnderLoad: SIGHUP replaces every web instance, one at a time,
+// while clients keep sending requests; none of them fails.
+func TestReloadUnderLoad(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "" +
+		"web: CORRAL_TEST_HELPER=http exec " + helperBin + "\n" +
+		"worker: echo worker up; exec sleep 60\n"})
+	port := freePort(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(port), "-m", "web=2", "--no-access-log")
+	r.waitFor(`web\.1 is ready`)
+	r.waitFor(`web\.2 is ready`)
+	pids := regexp.MustCompile(`(web\.\d) started \(pid (\d+)`).FindAllStringSubmatch(r.output(), -1)
+
+	stop := make(chan struct{})
+	counts, wait := load(base, "/", 8, stop)
+	time.Sleep(300 * time.Millisecond)
+	r.signal(syscall.SIGHUP)
+	r.waitFor(`reload: every web instance replaced`)
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wait()
+	if counts[200] == 0 || len(counts) != 1 {
+		t.Errorf("answers by status during the reload: %v; want only 200s\n%s", counts, r.output())
+	}
+	for _, m := range pids {
+		pid, _ := strconv.Atoi(m[2])
+		if !proctest.Gone(pid, 3*time.Second) {
+			t.Errorf("the old %s (pid %d) still runs after the reload", m[1], pid)
+		}
+	}
+	if n := strings.Count(r.output(), "worker.1 | worker up"); n != 2 {
+		t.Errorf("worker started %d times, want 2 (restarted by the reload)", n)
+	}
+	resp, body := get(t, base+"/", nil)
+	if resp.StatusCode != 200 {
+		t.Errorf("after the reload: %d %q", resp.StatusCode, body)
+	}
+	r.signal(syscall.SIGTERM)
+	if code := r.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+}
