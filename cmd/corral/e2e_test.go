@@ -741,8 +741,10 @@ func TestSignalDuringRelease(t *testing.T) {
 }
 
 func TestSIGHUPStops(t *testing.T) {
+	// Without an edge there is nothing to reload into: SIGHUP (the
+	// terminal went away) stops, as SIGTERM does.
 	dir := app(t, map[string]string{"Procfile": "web: echo $$ > web.pid; echo up; exec sleep 60\n"})
-	r := start(t, dir, nil, "start")
+	r := start(t, dir, nil, "start", "--no-edge")
 	r.waitFor(`web.1 +\| up`)
 	pids := pidsIn(t, dir)
 	r.signal(syscall.SIGHUP)
