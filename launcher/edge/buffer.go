@@ -19,7 +19,7 @@ type spill struct {
 	size    int64
 	tempDir string
 	pool    *sync.Pool
-	open    []*trackedBody // request bodies handed to the transport
+	buf     []byte // read buffer once the body spills to the file
 }
 
 // errTooLarge is returned by fill when the body exceeds its limit.
@@ -42,17 +42,32 @@ func (e *storeError) Unwrap() error { return e.err }
 // if limit < 0), with a *storeError if the body cannot be held, or with
 // the read error.
 func (s *spill) fill(r io.Reader, limit int64) error {
-	var chunk [32 << 10]byte
 	for {
-		n, err := r.Read(chunk[:])
-		if n > 0 {
+		var n int
+		var err error
+		if s.file == nil && s.mem.Len() < s.memMax {
+			// Read straight into the memory buffer: no chunk to allocate
+			// or copy for the small bodies most requests have.
+			s.mem.Grow(min(4096, s.memMax-s.mem.Len()))
+			room := s.mem.AvailableBuffer()
+			room = room[:min(cap(room), s.memMax-s.mem.Len())]
+			n, err = r.Read(room)
+			s.mem.Write(room[:n]) // appends in place
 			s.size += int64(n)
-			if limit >= 0 && s.size > limit {
-				return errTooLarge
+		} else {
+			chunk := s.chunk()
+			n, err = r.Read(chunk)
+			if n > 0 {
+				s.size += int64(n)
+				if limit < 0 || s.size <= limit {
+					if werr := s.write(chunk[:n]); werr != nil {
+						return &storeError{werr}
+					}
+				}
 			}
-			if werr := s.write(chunk[:n]); werr != nil {
-				return &storeError{werr}
-			}
+		}
+		if n > 0 && limit >= 0 && s.size > limit {
+			return errTooLarge
 		}
 		if err == io.EOF {
 			return nil
@@ -61,6 +76,14 @@ func (s *spill) fill(r io.Reader, limit int64) error {
 			return err
 		}
 	}
+}
+
+// chunk returns the spill's buffer for reads that go to the file.
+func (s *spill) chunk() []byte {
+	if s.buf == nil {
+		s.buf = make([]byte, 32<<10)
+	}
+	return s.buf
 }
 
 func (s *spill) write(p []byte) error {
@@ -95,39 +118,9 @@ func (s *spill) reader() io.Reader {
 	return io.NewSectionReader(s.file, 0, s.size)
 }
 
-// body returns the body as a request body for the transport. The
-// transport may go on reading it after RoundTrip returns (when the app
-// answers before reading it all); release waits for it to close them.
-func (s *spill) body() io.ReadCloser {
-	b := &trackedBody{Reader: s.reader(), closed: make(chan struct{})}
-	s.open = append(s.open, b)
-	return b
-}
-
-// trackedBody is a request body whose Close is observed.
-type trackedBody struct {
-	io.Reader
-	once   sync.Once
-	closed chan struct{}
-}
-
-func (b *trackedBody) Close() error {
-	b.once.Do(func() { close(b.closed) })
-	return nil
-}
-
-// release gives the memory back to the pool and removes the file. Memory
-// a request body still being sent may read is left to the garbage
-// collector instead of the pool.
+// release gives the memory back to the pool and removes the file. (The
+// upstream client reads a request body only within its round trip.)
 func (s *spill) release() {
-	for _, b := range s.open {
-		select {
-		case <-b.closed:
-		default:
-			s.mem = nil
-		}
-	}
-	s.open = nil
 	if s.file != nil {
 		s.file.Close()
 		s.file = nil

@@ -10,11 +10,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 )
 
@@ -83,6 +81,7 @@ type Proxy struct {
 	opts      Options
 	transport *http.Transport
 	bufs      sync.Pool // *bytes.Buffer for bodies
+	up        *upstream // for requests
 }
 
 // NewProxy returns a Proxy routing to bal.
@@ -107,14 +106,21 @@ func NewProxy(bal *Balancer, opts Options) *Proxy {
 		},
 	}
 	p.bufs.New = func() any { return new(bytes.Buffer) }
+	p.up = newUpstream(opts.UpstreamTimeout)
 	// Kept-alive connections to an instance that left are dead; drop them
 	// before a request is sent on one.
-	bal.onLeave = p.transport.CloseIdleConnections
+	bal.onLeave = func() {
+		p.up.closeIdle()
+		p.transport.CloseIdleConnections()
+	}
 	return p
 }
 
 // Close closes idle upstream connections.
-func (p *Proxy) Close() { p.transport.CloseIdleConnections() }
+func (p *Proxy) Close() {
+	p.up.closeIdle()
+	p.transport.CloseIdleConnections()
+}
 
 // statusClientGone is logged, as nginx does, when the client left before
 // the response.
@@ -232,25 +238,20 @@ func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend,
 // status and body size sent to the client, or retry if nothing was sent and
 // the request may go to another instance.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, h http.Header, body *spill, be *Backend) (status int, n int64, retry bool) {
-	req := &http.Request{
-		Method:     r.Method,
-		URL:        &url.URL{Scheme: "http", Host: be.Addr, Path: r.URL.Path, RawPath: r.URL.RawPath, RawQuery: r.URL.RawQuery},
-		Proto:      "HTTP/1.1",
-		ProtoMajor: 1,
-		ProtoMinor: 1,
-		Header:     h,
-		Host:       r.Host,
-		Body:       http.NoBody,
+	req := &http.Request{Method: r.Method, Header: h, Host: r.Host}
+	uri := r.RequestURI
+	if uri == "" || uri[0] != '/' && uri != "*" {
+		uri = r.URL.RequestURI() // absolute-form from the client: send origin-form
 	}
+	var length int64
+	bodyFn := func() io.Reader { return nil }
 	if body != nil && body.Len() > 0 {
-		req.ContentLength = body.Len()
-		req.Body = body.body()
-		req.GetBody = func() (io.ReadCloser, error) { return body.body(), nil }
+		length = body.Len()
+		bodyFn = body.reader
 	}
-	req = req.WithContext(r.Context())
 
 	be.inflight.Add(1)
-	resp, err := p.transport.RoundTrip(req)
+	resp, err := p.up.roundTrip(r.Context(), be.Addr, req, uri, bodyFn, length)
 	if err != nil {
 		be.inflight.Add(-1)
 		switch {
@@ -264,10 +265,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, h http.Header, b
 		case isTimeout(err):
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s did not answer %s %s within %v", be.Name, r.Method, r.URL.Path, p.opts.UpstreamTimeout))
 			return p.fail(w, r, http.StatusGatewayTimeout, "the app did not answer in time"), 0, false
-		case idempotent(r.Method) || closedBeforeSent(err):
-			// The instance died mid-request, and a GET can be asked again;
-			// or it had closed the connection before it had the whole
-			// request, and any request can.
+		case idempotent(r.Method):
+			// The instance died mid-request; a GET can safely be asked again.
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v; retrying elsewhere", be.Name, r.Method, r.URL.Path, err))
 			return 0, 0, true
 		default:
@@ -501,22 +500,6 @@ func idempotent(method string) bool {
 		return true
 	}
 	return false
-}
-
-// closedBeforeSent reports an error that shows the instance had closed the
-// connection before it had the whole request: the transport's error for a
-// kept-alive connection closed while idle (not exported by net/http), or a
-// closed connection while the request was being written. An app cannot have acted
-// on a request it never read.
-func closedBeforeSent(err error) bool {
-	if strings.Contains(err.Error(), "server closed idle connection") {
-		return true
-	}
-	// A broken pipe, or the transport closing the connection because the
-	// instance had, while the request was still being written.
-	var op *net.OpError
-	return (errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed)) &&
-		errors.As(err, &op) && (op.Op == "write" || op.Op == "readfrom")
 }
 
 func isDialError(err error) bool {

@@ -1,0 +1,274 @@
+package edge
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// upstream is the edge's HTTP/1.1 client to the web instances. It does
+// what http.Transport does for this one case — keep-alive connections to
+// a few loopback addresses — but in the calling goroutine: a request is
+// written and its response read without the two goroutines and channel
+// hand-offs per request that http.Transport uses, which on a small machine
+// cost more than the proxying itself.
+type upstream struct {
+	dialer      net.Dialer
+	idleTimeout time.Duration // an idle connection older than this is not reused
+	maxIdle     int           // per address
+	readTimeout time.Duration // for the response headers, and each read of the body
+
+	mu   sync.Mutex
+	idle map[string][]*upConn // by address, most recent last
+	bufs sync.Pool            // *bufio.Writer
+}
+
+// upConn is one connection to an instance.
+type upConn struct {
+	net.Conn
+	br       *bufio.Reader
+	lastUsed time.Time
+}
+
+func newUpstream(readTimeout time.Duration) *upstream {
+	return &upstream{
+		dialer:      net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
+		idleTimeout: time.Second,
+		maxIdle:     256,
+		readTimeout: readTimeout,
+		idle:        make(map[string][]*upConn),
+	}
+}
+
+// get returns an idle connection to addr that is young enough, or dials a
+// new one. reused says which.
+func (u *upstream) get(ctx context.Context, addr string) (c *upConn, reused bool, err error) {
+	now := time.Now()
+	u.mu.Lock()
+	for list := u.idle[addr]; len(list) > 0; list = u.idle[addr] {
+		c = list[len(list)-1]
+		u.idle[addr] = list[:len(list)-1]
+		if now.Sub(c.lastUsed) < u.idleTimeout && c.open() {
+			u.mu.Unlock()
+			return c, true, nil
+		}
+		c.Close() // closed by the app, or it may be closing it right now
+	}
+	u.mu.Unlock()
+	nc, err := u.dialer.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, false, err
+	}
+	return &upConn{Conn: nc, br: bufio.NewReaderSize(nc, 16<<10)}, false, nil
+}
+
+// open reports whether an idle connection is still open: the app has not
+// closed it (nor sent anything unasked). It peeks without waiting, so a
+// connection the app closed while idle — or whose process died — is never
+// sent a request that would then fail.
+func (c *upConn) open() bool {
+	if c.br.Buffered() > 0 {
+		return false
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		return true
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return true
+	}
+	alive := true
+	var b [1]byte
+	rc.Read(func(fd uintptr) bool {
+		// Nothing to read yet (EAGAIN) is the only answer of an open,
+		// idle connection; EOF, data or an error all mean it is done.
+		_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		alive = err == syscall.EAGAIN || err == syscall.EWOULDBLOCK
+		return true // never wait
+	})
+	return alive
+}
+
+// put keeps c for reuse.
+func (u *upstream) put(addr string, c *upConn) {
+	c.lastUsed = time.Now()
+	c.SetDeadline(time.Time{})
+	u.mu.Lock()
+	if len(u.idle[addr]) < u.maxIdle {
+		u.idle[addr] = append(u.idle[addr], c)
+		c = nil
+	}
+	u.mu.Unlock()
+	if c != nil {
+		c.Close()
+	}
+}
+
+// closeIdle closes every idle connection.
+func (u *upstream) closeIdle() {
+	u.mu.Lock()
+	idle := u.idle
+	u.idle = make(map[string][]*upConn)
+	u.mu.Unlock()
+	for _, list := range idle {
+		for _, c := range list {
+			c.Close()
+		}
+	}
+}
+
+// errStale marks a failure on a reused connection before any of the
+// response came: the instance had closed it. The request is sent again on
+// a new connection when that is safe.
+type errStale struct {
+	err  error
+	sent bool // the request was written whole
+}
+
+func (e *errStale) Error() string { return e.err.Error() }
+func (e *errStale) Unwrap() error { return e.err }
+
+// roundTrip sends req (method, request URI, Host and headers taken from
+// it; body and its length given) to addr and returns the response with its
+// header read. The caller must read the body to EOF and close it, which
+// returns the connection to the pool when it can be reused.
+//
+// body returns the request body from its start; it is called again if the
+// request has to be sent again.
+func (u *upstream) roundTrip(ctx context.Context, addr string, req *http.Request, uri string, body func() io.Reader, length int64) (*http.Response, error) {
+	resp, err := u.try(ctx, addr, req, uri, body(), length)
+	var stale *errStale
+	if errors.As(err, &stale) && (idempotent(req.Method) || !stale.sent) {
+		// Once more, on a new connection: the app never had this request,
+		// or a GET may be asked again.
+		resp, err = u.try(ctx, addr, req, uri, body(), length)
+	}
+	return resp, err
+}
+
+func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri string, body io.Reader, length int64) (*http.Response, error) {
+	c, reused, err := u.get(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	// Cancel the exchange when the client leaves: wake any blocked I/O.
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+
+	bw, _ := u.bufs.Get().(*bufio.Writer)
+	if bw == nil {
+		bw = bufio.NewWriterSize(c, 16<<10)
+	} else {
+		bw.Reset(c)
+	}
+	err = writeRequest(bw, req, uri, body, length)
+	bw.Reset(nil)
+	u.bufs.Put(bw)
+	if err != nil {
+		stop()
+		c.Close()
+		if reused && ctx.Err() == nil {
+			return nil, &errStale{err: err}
+		}
+		return nil, err
+	}
+
+	c.SetReadDeadline(time.Now().Add(u.readTimeout))
+	var resp *http.Response
+	for {
+		resp, err = http.ReadResponse(c.br, req)
+		if err != nil || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+		// A 1xx before the real response (103 Early Hints): skip it.
+	}
+	if err != nil {
+		stop()
+		c.Close()
+		if reused && ctx.Err() == nil && !isTimeout(err) && c.br.Buffered() == 0 {
+			return nil, &errStale{err: err, sent: true}
+		}
+		return nil, err
+	}
+	resp.Body = &upBody{u: u, addr: addr, c: c, rc: resp.Body, stop: stop, keep: !resp.Close}
+	return resp, nil
+}
+
+// writeRequest writes an HTTP/1.1 request head and body to bw and flushes.
+func writeRequest(bw *bufio.Writer, req *http.Request, uri string, body io.Reader, length int64) error {
+	bw.WriteString(req.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(uri)
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(req.Host)
+	bw.WriteString("\r\n")
+	for k, vs := range req.Header {
+		if k == "Host" || k == "Content-Length" {
+			continue
+		}
+		for _, v := range vs {
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+	if length > 0 || req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+		bw.WriteString("Content-Length: ")
+		bw.WriteString(strconv.FormatInt(length, 10))
+		bw.WriteString("\r\n")
+	}
+	bw.WriteString("\r\n")
+	if length > 0 {
+		if _, err := io.Copy(bw, body); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// upBody is a response body that gives its connection back to the pool
+// once read to the end, or closes it otherwise.
+type upBody struct {
+	u    *upstream
+	addr string
+	c    *upConn
+	rc   io.ReadCloser
+	stop func() bool
+	keep bool
+	eof  bool
+	done bool
+}
+
+func (b *upBody) Read(p []byte) (int, error) {
+	if b.done {
+		return 0, io.EOF
+	}
+	b.c.SetReadDeadline(time.Now().Add(b.u.readTimeout))
+	n, err := b.rc.Read(p)
+	if err == io.EOF {
+		b.eof = true
+	}
+	return n, err
+}
+
+func (b *upBody) Close() error {
+	if b.done {
+		return nil
+	}
+	b.done = true
+	canceled := !b.stop()
+	b.rc.Close()
+	if b.eof && b.keep && !canceled && b.c.br.Buffered() == 0 {
+		b.u.put(b.addr, b.c)
+		return nil
+	}
+	return b.c.Close()
+}
