@@ -63,6 +63,11 @@ type EdgeConfig struct {
 	HealthPath      string // the edge's own health endpoint
 	ReadyPath       string // if set, an instance is ready when GET ReadyPath answers < 500
 	NoAccessLog     bool
+	// MaxRequests, if positive, replaces a web instance (as a reload does)
+	// once it has served that many requests plus up to MaxRequestsJitter,
+	// as gunicorn's max_requests does for its workers: a cure for leaks.
+	MaxRequests       int
+	MaxRequestsJitter int
 }
 
 // DefaultPort is the public port when neither $PORT nor --port says.

@@ -20,6 +20,8 @@ type rolling struct {
 	idle  <-chan struct{} // closed once old has no request in flight
 	since time.Time       // when the current wait began
 	again bool            // another reload was asked for meanwhile
+	// recycle says this is a --max-requests replacement, not a reload.
+	recycle bool
 }
 
 // beginReload starts a reload: web instances are queued for replacement,

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net"
 	"os"
 	"slices"
@@ -201,6 +202,7 @@ type instance struct {
 	restartAt time.Time     // when a crashed, done instance is due to start again; zero if not
 	retiring  bool          // replaced by a reload: its exit is expected and final
 	reloading bool          // stopped by a reload, to start again at once
+	maxServed int64         // with --max-requests: replace it after this many requests
 }
 
 type eventKind int
@@ -274,6 +276,11 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			return fmt.Errorf("starting %s: %w", in.Name, err)
 		}
 		in.proc, in.started = p, time.Now()
+		if n := r.cfg.Edge.MaxRequests; n > 0 && r.pooled(in) {
+			// Jitter, so that instances started together are not all
+			// replaced at the same moment.
+			in.maxServed = int64(n + rand.IntN(r.cfg.Edge.MaxRequestsJitter+1))
+		}
 		live[in] = true
 		if r.pooled(in) {
 			in.backend = r.edge.bal.Add(in.Name, "127.0.0.1:"+strconv.Itoa(in.Port))
@@ -397,7 +404,11 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			}
 			if roll != nil && roll.done() {
 				if !roll.again {
-					r.log.Info("reload: every web instance replaced")
+					if roll.recycle {
+						r.log.Info("recycle: done")
+					} else {
+						r.log.Info("reload: every web instance replaced")
+					}
 					roll = nil
 					break
 				}
@@ -410,6 +421,13 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			rollTicker.Stop()
 		}
 	}
+
+	recycleTicker := time.NewTicker(time.Hour)
+	recycleTicker.Stop()
+	if r.cfg.Edge.MaxRequests > 0 && ph.final && r.edge != nil {
+		recycleTicker.Reset(100 * time.Millisecond)
+	}
+	defer recycleTicker.Stop()
 
 	signals := r.cfg.Signals
 	ctxDone := ctx.Done()
@@ -453,6 +471,21 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			stopAll("cannot write output: " + r.mux.Err().Error())
 		case <-rollTicker.C:
 			advance()
+		case <-recycleTicker.C:
+			// --max-requests: replace an instance that has served its share,
+			// the way a reload does, one at a time.
+			if roll != nil || stopping {
+				continue
+			}
+			for in := range live {
+				if in.maxServed > 0 && !in.retiring && in.backend != nil && in.backend.Served() >= in.maxServed && !exitedAlready(in) {
+					r.log.Info(fmt.Sprintf("recycle: %s has served %d requests (--max-requests %d): replacing it", in.Name, in.backend.Served(), r.cfg.Edge.MaxRequests))
+					roll = &rolling{queue: []*instance{in}, recycle: true}
+					rollTicker.Reset(rollTick)
+					advance()
+					break
+				}
+			}
 		case <-killTimer:
 			killTimer = nil
 			killAll(fmt.Sprintf("still running %v after SIGTERM", r.cfg.Timeout))

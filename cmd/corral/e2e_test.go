@@ -914,3 +914,25 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Errorf("exit status %d", code)
 	}
 }
+
+// TestMaxRequests: an instance that has served --max-requests requests is
+// replaced without a failed request.
+func TestMaxRequests(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: CORRAL_TEST_HELPER=http exec " + helperBin + "\n"})
+	port := freePort(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(port), "-m", "web=2", "--no-access-log", "--max-requests", "200", "--max-requests-jitter", "50")
+	r.waitFor(`web\.1 is ready`)
+	r.waitFor(`web\.2 is ready`)
+	stop := make(chan struct{})
+	counts, wait := load(base, "/", 4, stop)
+	r.waitFor(`recycle: web\.\d has served \d+ requests \(--max-requests 200\): replacing it`)
+	r.waitFor(`recycle: done`)
+	close(stop)
+	wait()
+	if counts[200] < 200 || len(counts) != 1 {
+		t.Errorf("answers by status: %v; want only 200s", counts)
+	}
+	r.signal(syscall.SIGTERM)
+	r.wait(10 * time.Second)
+}

@@ -216,6 +216,10 @@ func edgeFlags() []cli.Flag {
 			Usage: "the edge's own health check: 200 while a web instance is ready, else 503"},
 		&cli.BoolFlag{Name: "no-access-log", EnvVars: []string{"CORRAL_NO_ACCESS_LOG"},
 			Usage: "no access log line per request"},
+		&cli.IntFlag{Name: "max-requests", EnvVars: []string{"CORRAL_MAX_REQUESTS"},
+			Usage: "replace a web instance, without downtime, after it has served `N` requests (0: never)"},
+		&cli.IntFlag{Name: "max-requests-jitter", EnvVars: []string{"CORRAL_MAX_REQUESTS_JITTER"},
+			Usage: "add up to `N` at random to --max-requests, so instances are not all replaced at once"},
 	}
 }
 
@@ -230,6 +234,10 @@ func edgeConfig(c *cli.Context, environ []string) (launcher.EdgeConfig, error) {
 	e.HealthPath = c.String("edge-health-path")
 	e.ReadyPath = c.String("health-path")
 	e.NoAccessLog = c.Bool("no-access-log")
+	e.MaxRequests, e.MaxRequestsJitter = c.Int("max-requests"), c.Int("max-requests-jitter")
+	if e.MaxRequests < 0 || e.MaxRequestsJitter < 0 {
+		return e, cli.Exit(fmt.Sprintf("--max-requests %d and --max-requests-jitter %d must not be negative", e.MaxRequests, e.MaxRequestsJitter), 2)
+	}
 	for _, d := range []struct {
 		flag string
 		dst  *time.Duration
