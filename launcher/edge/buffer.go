@@ -78,6 +78,16 @@ func (s *spill) fill(r io.Reader, limit int64) error {
 	}
 }
 
+// Write appends p to the body, so a spill can be the destination of a
+// copy (a compressed response).
+func (s *spill) Write(p []byte) (int, error) {
+	if err := s.write(p); err != nil {
+		return 0, &storeError{err}
+	}
+	s.size += int64(len(p))
+	return len(p), nil
+}
+
 // chunk returns the spill's buffer for reads that go to the file.
 func (s *spill) chunk() []byte {
 	if s.buf == nil {

@@ -82,6 +82,7 @@ type Proxy struct {
 	transport *http.Transport
 	bufs      sync.Pool // *bytes.Buffer for bodies
 	up        *upstream // for requests
+	comp      *compressor
 }
 
 // NewProxy returns a Proxy routing to bal.
@@ -107,6 +108,7 @@ func NewProxy(bal *Balancer, opts Options) *Proxy {
 	}
 	p.bufs.New = func() any { return new(bytes.Buffer) }
 	p.up = newUpstream(opts.UpstreamTimeout)
+	p.comp = newCompressor(0)
 	// Kept-alive connections to an instance that left are dead; drop them
 	// before a request is sent on one.
 	bal.onLeave = func() {
@@ -319,9 +321,22 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, h http.Header, b
 		p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v", be.Name, r.Method, r.URL.Path, err))
 		return p.fail(w, r, http.StatusBadGateway, "the app broke off its response"), 0, false
 	}
-	p.writeHeader(w, resp, buf.Len())
+	out := buf
+	if r.Method != http.MethodHead && p.comp.compressible(resp.Header, resp.StatusCode, buf.Len()) {
+		if acceptsGzip(r.Header["Accept-Encoding"]) {
+			z := newSpill(&p.bufs, p.opts.MemBuffer, p.opts.TempDir)
+			defer z.release()
+			if zn, err := p.comp.compress(z, buf.reader()); err == nil {
+				prepareHeader(resp.Header, zn)
+				out = z
+			}
+		} else {
+			addVary(resp.Header) // caches must know it varies anyway
+		}
+	}
+	p.writeHeader(w, resp, out.Len())
 	if r.Method != http.MethodHead {
-		n, _ = io.Copy(w, buf.reader())
+		n, _ = io.Copy(w, out.reader())
 	}
 	return resp.StatusCode, n, false
 }
