@@ -203,6 +203,9 @@ type instance struct {
 	retiring  bool          // replaced by a reload: its exit is expected and final
 	reloading bool          // stopped by a reload, to start again at once
 	maxServed int64         // with --max-requests: replace it after this many requests
+	// strayChecked: its processes' listening ports have been looked at
+	// once, for a command that ignores $PORT.
+	strayChecked bool
 }
 
 type eventKind int
@@ -255,7 +258,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 	}()
 
 	start := func(in *instance) error {
-		in.restartAt, in.backoff, in.reloading = time.Time{}, 0, false
+		in.restartAt, in.backoff, in.reloading, in.strayChecked = time.Time{}, 0, false, false
 		if r.pooled(in) {
 			port, err := freeLoopbackPort()
 			if err != nil {
@@ -422,6 +425,13 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 		}
 	}
 
+	strayTicker := time.NewTicker(time.Hour)
+	strayTicker.Stop()
+	if ph.final && r.edge != nil {
+		strayTicker.Reset(time.Second)
+	}
+	defer strayTicker.Stop()
+
 	recycleTicker := time.NewTicker(time.Hour)
 	recycleTicker.Stop()
 	if r.cfg.Edge.MaxRequests > 0 && ph.final && r.edge != nil {
@@ -471,6 +481,12 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			stopAll("cannot write output: " + r.mux.Err().Error())
 		case <-rollTicker.C:
 			advance()
+		case <-strayTicker.C:
+			for in := range live {
+				if r.pooled(in) && !exitedAlready(in) {
+					r.followStrayPort(in)
+				}
+			}
 		case <-recycleTicker.C:
 			// --max-requests: replace an instance that has served its share,
 			// the way a reload does, one at a time.

@@ -7,6 +7,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"compress/gzip"
 	"fmt"
 	"io"
 	"net"
@@ -79,6 +81,11 @@ func helper(mode string, args []string) int {
 		fmt.Println("listening")
 		http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)
+			if r.URL.Path == "/big" {
+				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+				io.WriteString(w, strings.Repeat("hello, compressible world\n", 1000))
+				return
+			}
 			fmt.Fprintf(w, "hello from %s\n", os.Getenv("PS"))
 		}))
 	default:
@@ -834,6 +841,19 @@ func TestEdgeFlags(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != "hello from web.1\n" {
 		t.Errorf("proxied: %d %q", resp.StatusCode, body)
 	}
+	// Compression: gzip for a client that asks, with Vary either way.
+	resp, body = get(t, base+"/big", http.Header{"Accept-Encoding": {"gzip"}})
+	if resp.Header.Get("Content-Encoding") != "gzip" || resp.Header.Get("Vary") != "Accept-Encoding" || len(body) > 2000 {
+		t.Errorf("/big with Accept-Encoding gzip: %v, %d bytes", resp.Header, len(body))
+	} else if zr, err := gzip.NewReader(bytes.NewReader(body)); err != nil {
+		t.Error(err)
+	} else if plain, _ := io.ReadAll(zr); len(plain) != 26000 {
+		t.Errorf("gunzipped %d bytes, want 26000", len(plain))
+	}
+	resp, body = get(t, base+"/big", http.Header{"Accept-Encoding": {"identity"}})
+	if resp.Header.Get("Content-Encoding") != "" || len(body) != 26000 || resp.Header.Get("Vary") != "Accept-Encoding" {
+		t.Errorf("/big without gzip: %v, %d bytes", resp.Header, len(body))
+	}
 	resp, err := http.Post(base+"/", "text/plain", strings.NewReader(strings.Repeat("x", 2000)))
 	if err != nil {
 		t.Fatal(err)
@@ -932,6 +952,23 @@ func TestMaxRequests(t *testing.T) {
 	wait()
 	if counts[200] < 200 || len(counts) != 1 {
 		t.Errorf("answers by status: %v; want only 200s", counts)
+	}
+	r.signal(syscall.SIGTERM)
+	r.wait(10 * time.Second)
+}
+
+// TestWebIgnoresPORT: a web command that binds a fixed port instead of
+// $PORT is found, and the edge routes to it with a warning naming it.
+func TestWebIgnoresPORT(t *testing.T) {
+	fixed := freePort(t)
+	dir := app(t, map[string]string{"Procfile": fmt.Sprintf("web: PORT=%d CORRAL_TEST_HELPER=http exec %s\n", fixed, helperBin)})
+	port := freePort(t)
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(port))
+	r.waitFor(fmt.Sprintf(`web\.1 ignores \$PORT \(\d+\) and listens on port %d`, fixed))
+	r.waitFor(`web\.1 is ready`)
+	resp, body := get(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/", nil)
+	if resp.StatusCode != 200 || string(body) != "hello from web.1\n" {
+		t.Errorf("through the edge: %d %q", resp.StatusCode, body)
 	}
 	r.signal(syscall.SIGTERM)
 	r.wait(10 * time.Second)

@@ -1,0 +1,53 @@
+package launcher
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/corral-run/corral/launcher/sockets"
+)
+
+// strayAfter is how long a web instance may take to answer on its $PORT
+// before corral looks for a port it listens on instead.
+const strayAfter = 2 * time.Second
+
+// followStrayPort handles a web command that ignores $PORT and binds a
+// fixed port (gunicorn --bind=0.0.0.0:8000 is common in real Procfiles):
+// if in is not ready after strayAfter and its processes listen on another
+// port, the edge routes there, with a warning that names the port. It
+// reports whether it did.
+func (r *runner) followStrayPort(in *instance) bool {
+	if in.backend == nil || in.backend.EverReady() || in.strayChecked || time.Since(in.started) < strayAfter {
+		return false
+	}
+	ls, err := sockets.GroupListeners(in.proc.Pid())
+	if err != nil || len(ls) == 0 {
+		return false // not listening yet (or not Linux): keep waiting
+	}
+	in.strayChecked = true
+	slices.SortFunc(ls, func(a, b sockets.Listener) int { return int(a.Addr.Port()) - int(b.Addr.Port()) })
+	for _, l := range ls {
+		if int(l.Addr.Port()) == in.Port {
+			return false // it listens where it should; just slow
+		}
+	}
+	addr := ls[0].Addr
+	host := addr.Addr()
+	if host.IsUnspecified() {
+		if host.Is4() {
+			host = netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		} else {
+			host = netip.IPv6Loopback()
+		}
+	}
+	target := netip.AddrPortFrom(host, addr.Port()).String()
+	r.log.Warn(fmt.Sprintf("%s ignores $PORT (%d) and listens on port %d: the edge routes to %s. "+
+		"Use $PORT in the Procfile (e.g. gunicorn --bind 0.0.0.0:$PORT), or a second instance and reloads cannot work",
+		in.Name, in.Port, addr.Port(), target))
+	r.edge.bal.Remove(in.backend)
+	in.backend = r.edge.bal.Add(in.Name, target)
+	in.Port = int(addr.Port())
+	return true
+}
