@@ -973,3 +973,47 @@ func TestWebIgnoresPORT(t *testing.T) {
 	r.signal(syscall.SIGTERM)
 	r.wait(10 * time.Second)
 }
+
+// TestSmugglingAndTraversal: requests whose framing could be read two ways
+// get 400 from the edge and never reach the app; paths that try to leave
+// the static directory get 404.
+func TestSmugglingAndTraversal(t *testing.T) {
+	dir := app(t, map[string]string{
+		"Procfile":         "web: CORRAL_TEST_HELPER=http exec " + helperBin + "\n",
+		"public/hello.txt": "static hello\n",
+		"secret.txt":       "secret\n",
+	})
+	port := freePort(t)
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(port), "--static", "/assets/=public")
+	r.waitFor(`web\.1 is ready`)
+	raw := func(req string) string {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, req)
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		status, _ := bufio.NewReader(c).ReadString('\n')
+		return strings.TrimSpace(status)
+	}
+	for _, tt := range []struct{ name, req, want string }{
+		{"CL and TE", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", "HTTP/1.1 400 Bad Request"},
+		{"duplicate CL", "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 5\r\n\r\nhello", "HTTP/1.1 400 Bad Request"},
+		{"obs-fold", "GET / HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", "HTTP/1.1 400 Bad Request"},
+		{"plain", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 200 OK"},
+		{"traversal", "GET /assets/../secret.txt HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 404 Not Found"},
+		{"encoded traversal", "GET /assets/%2e%2e/secret.txt HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 404 Not Found"},
+		{"dotfile", "GET /assets/.env HTTP/1.1\r\nHost: x\r\n\r\n", "HTTP/1.1 404 Not Found"},
+	} {
+		if got := raw(tt.req); got != tt.want {
+			t.Errorf("%s: %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	r.signal(syscall.SIGTERM)
+	r.wait(10 * time.Second)
+	if n := strings.Count(r.output(), "GET / 200"); n != 1 {
+		t.Errorf("the app saw %d requests to /, want only the plain one:\n%s", n, r.output())
+	}
+}

@@ -62,11 +62,16 @@ func NewServer(cfg Config) *Server {
 		IdleTimeout:       75 * time.Second, // nginx's keepalive_timeout
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          log.New(slogWriter{cfg.Log}, "", 0),
+		ConnContext:       GuardConnContext,
 	}
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if v := Violation(r.Context()); v != "" {
+		rejectAmbiguous(w, r, v)
+		return
+	}
 	switch {
 	case r.URL.Path == s.cfg.HealthPath:
 		s.health(w, r)
@@ -96,9 +101,19 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ok\n"))
 }
 
-// Serve serves on ln until Shutdown; it returns nil after Shutdown.
+// rejectAmbiguous answers 400 to a request whose framing could be read two
+// ways (request smuggling), and closes the connection: what follows on it
+// cannot be trusted either.
+func rejectAmbiguous(w http.ResponseWriter, r *http.Request, why string) {
+	w.Header().Set("Connection", "close")
+	writeError(w, r, http.StatusBadRequest, "ambiguous request: "+why)
+}
+
+// Serve serves on ln until Shutdown; it returns nil after Shutdown. Each
+// connection's raw request heads are checked as they are read (see
+// GuardListener).
 func (s *Server) Serve(ln net.Listener) error {
-	err := s.srv.Serve(ln)
+	err := s.srv.Serve(GuardListener(ln))
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}

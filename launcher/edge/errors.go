@@ -24,8 +24,9 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, status int, msg str
 	switch status {
 	case http.StatusServiceUnavailable:
 		h.Set("Retry-After", retryAfter)
-	case http.StatusRequestEntityTooLarge:
-		// The rest of the body was not read: the connection cannot be reused.
+	case http.StatusRequestEntityTooLarge, http.StatusRequestTimeout, http.StatusBadRequest:
+		// The rest of the request was not read, or cannot be trusted: the
+		// connection cannot be reused.
 		h.Set("Connection", "close")
 	}
 	h.Set("Cache-Control", "no-store")

@@ -198,6 +198,9 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (*spill, int) {
 	var store *storeError
 	switch {
 	case err == nil:
+		if v := Violation(r.Context()); v != "" { // seen in a chunked body's trailer
+			return body, p.fail(w, r, http.StatusBadRequest, "ambiguous request: "+v)
+		}
 		return body, 0
 	case errors.Is(err, errTooLarge):
 		return body, tooLarge()
@@ -205,7 +208,6 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (*spill, int) {
 		p.opts.Log.Error("edge: " + err.Error())
 		return body, p.fail(w, r, http.StatusInternalServerError, "the request body could not be buffered")
 	case isTimeout(err):
-		w.Header().Set("Connection", "close")
 		return body, p.fail(w, r, http.StatusRequestTimeout, fmt.Sprintf("no part of the request body came for %v", p.opts.BodyTimeout))
 	default:
 		return body, statusClientGone // it went away: nobody to answer
