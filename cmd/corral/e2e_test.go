@@ -11,6 +11,7 @@ import (
 	"compress/gzip"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -261,22 +262,35 @@ func corral(t *testing.T, dir string, env []string, args ...string) (int, string
 	return code, r.output(), r.stderr()
 }
 
-func freePort(t *testing.T) int {
+// freeBase finds a base port with base+off free for every off, outside the
+// kernel's ephemeral range (where client sockets of parallel tests come
+// and go).
+func freeBase(t *testing.T, offs ...int) int {
 	t.Helper()
-	// Pick a base port with room for +100 and +200 above it.
-	for range 50 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	for try := 0; try < 200; try++ {
+		base := 20000 + rand.IntN(10000)
+		ok := true
+		for _, off := range offs {
+			ln, err := net.Listen("tcp", ":"+strconv.Itoa(base+off))
+			if err != nil {
+				ok = false
+				break
+			}
+			ln.Close()
 		}
-		p := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		if p < 65000 {
-			return p
+		if ok {
+			return base
 		}
 	}
-	t.Fatal("no free port")
+	t.Fatal("no free port range")
 	return 0
+}
+
+// freePort finds a free port for corral's public port, outside the
+// ephemeral range.
+func freePort(t *testing.T) int {
+	t.Helper()
+	return freeBase(t, 0)
 }
 
 func pidsIn(t *testing.T, dir string) []int {
@@ -315,7 +329,7 @@ func TestFormationAndPorts(t *testing.T) {
 		"worker: echo \"I am $PS on $PORT\"; exec sleep 60\n" +
 		"web: echo \"I am $PS on $PORT\"; exec sleep 60\n" +
 		"clock: echo \"I am $PS on $PORT\"; exec sleep 60\n"})
-	base := freePort(t)
+	base := freeBase(t, 0, 1, 100, 101)
 	r := start(t, dir, []string{"PORT=" + strconv.Itoa(base)}, "start", "--no-edge", "-m", "web=2,worker=2,clock=0")
 	want := map[string]int{"web.1": base, "web.2": base + 1, "worker.1": base + 100, "worker.2": base + 101}
 	for name, port := range want {
