@@ -148,7 +148,7 @@ declare -A USED=()
 free_port() { # a loopback port nothing listens on, not handed out before
   local p i
   for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 30000))
+    p=$((20000 + RANDOM % 12000)) # below the kernel's ephemeral range (32768-)
     [[ -n "${USED[$p]:-}" ]] && continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then USED[$p]=1; echo "$p"; return; fi
   done
