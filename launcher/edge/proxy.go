@@ -157,23 +157,41 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	if status := p.route(w, r, func(be *Backend) (retry bool) {
+		acc.Instance = be.Name
+		acc.Status, acc.Bytes, retry = p.forward(w, r, out, body, be)
+		return retry
+	}); status != 0 {
+		acc.Status = status
+	}
+}
+
+// route sends r to instances until attempt is done with one: it picks an
+// instance (waiting at the boot gate while none is ready, for at most
+// BootWait), and picks another, not tried yet, when attempt asks to
+// retry. It returns 0 once an attempt is done, or the status of the error
+// it answered itself (502 when every instance failed, 503 when none was
+// ready in time, 499 when the client left).
+func (p *Proxy) route(w http.ResponseWriter, r *http.Request, attempt func(*Backend) (retry bool)) int {
 	var tried []*Backend
 	deadline := time.NewTimer(p.opts.BootWait)
 	defer deadline.Stop()
 	for {
 		be, status := p.choose(w, r, tried, deadline.C)
 		if be == nil {
-			acc.Status = status
-			return
+			return status
 		}
-		acc.Instance = be.Name
-		status, n, retry := p.forward(w, r, out, body, be)
-		if !retry {
-			acc.Status, acc.Bytes = status, n
-			return
+		if !attempt(be) {
+			return 0
 		}
 		tried = append(tried, be)
 	}
+}
+
+// unreachable takes be out of rotation after a failed dial.
+func (p *Proxy) unreachable(be *Backend, err error) {
+	p.opts.Log.Warn(fmt.Sprintf("edge: cannot reach %s (%s): %v; taking it out of rotation", be.Name, be.Addr, unwrapDial(err)))
+	p.bal.MarkDown(be)
 }
 
 // readBody reads the request body whole, so that no instance waits on a
@@ -263,8 +281,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, h http.Header, b
 			return statusClientGone, 0, false
 		case isDialError(err):
 			// Nothing was sent: safe to try another instance, whatever the method.
-			p.opts.Log.Warn(fmt.Sprintf("edge: cannot reach %s (%s): %v; taking it out of rotation", be.Name, be.Addr, unwrapDial(err)))
-			p.bal.MarkDown(be)
+			p.unreachable(be, err)
 			return 0, 0, true
 		case isTimeout(err):
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s did not answer %s %s within %v", be.Name, r.Method, r.URL.Path, p.opts.UpstreamTimeout))

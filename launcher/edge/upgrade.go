@@ -2,12 +2,10 @@ package edge
 
 import (
 	"bufio"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"strings"
-	"time"
 )
 
 // isUpgrade reports whether r asks to switch protocols (WebSocket).
@@ -31,14 +29,7 @@ func headerHasToken(h http.Header, key, token string) bool {
 // headers. httputil.ReverseProxy already does the switching correctly, and
 // upgrades are rare enough that its cost does not matter.
 func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, out http.Header) (status int, instance string) {
-	var tried []*Backend
-	deadline := time.NewTimer(p.opts.BootWait)
-	defer deadline.Stop()
-	for {
-		be, status := p.choose(w, r, tried, deadline.C)
-		if be == nil {
-			return status, ""
-		}
+	failed := p.route(w, r, func(be *Backend) (retry bool) {
 		var dialErr error
 		rec := &statusRecorder{ResponseWriter: w}
 		rp := &httputil.ReverseProxy{
@@ -66,16 +57,19 @@ func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, out http.He
 		rp.ServeHTTP(rec, r)
 		be.inflight.Add(-1)
 		if dialErr != nil {
-			p.opts.Log.Warn(fmt.Sprintf("edge: cannot reach %s (%s): %v; taking it out of rotation", be.Name, be.Addr, unwrapDial(dialErr)))
-			p.bal.MarkDown(be)
-			tried = append(tried, be)
-			continue
+			p.unreachable(be, dialErr)
+			return true
 		}
 		if rec.status == 0 && rec.hijacked {
 			rec.status = http.StatusSwitchingProtocols // written on the hijacked connection
 		}
-		return rec.status, be.Name
+		status, instance = rec.status, be.Name
+		return false
+	})
+	if failed != 0 {
+		return failed, ""
 	}
+	return status, instance
 }
 
 // statusRecorder remembers the status written through it, and whether the
