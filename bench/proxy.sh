@@ -14,10 +14,8 @@
 #   CORRAL_BIN=PATH    use this corral binary instead of building ./cmd/corral
 #   NGINX_TARGET=1.0 CADDY_TARGET=3 STATIC_TARGET=0.8   the targets (ratios of median req/s)
 set -euo pipefail
-
-BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$BENCH/.." && pwd)"
-cd "$ROOT"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cds to the repository root
 
 DURATION="${DURATION:-10}"
 RUNS="${RUNS:-3}"
@@ -29,85 +27,15 @@ CADDY_TARGET="${CADDY_TARGET:-3}"     # corral req/s >= this x Caddy, small resp
 STATIC_TARGET="${STATIC_TARGET:-0.8}" # corral req/s >= this x nginx, 100 KB static file
 WARMUP=2
 
-die() { echo "proxy.sh: $*" >&2; exit 1; }
-log() { echo "proxy.sh: $*" >&2; }
-
-[[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
-[[ "$DURATION" =~ ^[1-9][0-9]*$ ]] || die "DURATION must be a positive integer (seconds), got '$DURATION'"
-[[ "$THREADS" =~ ^[1-9][0-9]*$ && "$CONNS" =~ ^[1-9][0-9]*$ ]] || die "THREADS and CONNS must be positive integers"
-
-mkdir -p "$OUT"
-OUT="$(cd "$OUT" && pwd)"
-P="$OUT/proxy" # per-run files: configs, logs, wrk outputs
-rm -rf "$P"
-mkdir -p "$P"
-
-# --- processes we start; all stopped on exit --------------------------------
-declare -A PID=()     # name -> pid
-descendants() {       # descendants PID: every live descendant, from /proc
-  local want="$1" f line rest ppid pid changed=1
-  local -A set=(["$want"]=1)
-  local -a all=()
-  for f in /proc/[0-9]*/stat; do
-    line="$(cat "$f" 2>/dev/null)" || continue
-    pid="${line%% *}"
-    rest="${line##*) }"
-    ppid="$(awk '{ print $2 }' <<<"$rest")"
-    all+=("$pid:$ppid")
-  done
-  while ((changed)); do
-    changed=0
-    for e in "${all[@]}"; do
-      pid="${e%%:*}" ppid="${e##*:}"
-      if [[ -n "${set[$ppid]:-}" && -z "${set[$pid]:-}" ]]; then set[$pid]=1 changed=1; fi
-    done
-  done
-  unset "set[$want]"
-  echo "${!set[@]}"
-}
-alive() { kill -0 "$1" 2>/dev/null; }
-stop() { # stop NAME: SIGTERM, wait up to 10 s, SIGKILL; also any descendant left behind
-  local name="$1" pid="${PID[$1]:-}" kids i
-  [[ -n "$pid" ]] || return 0
-  unset "PID[$name]"
-  kids="$(descendants "$pid")"
-  if alive "$pid"; then
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 100; i++)); do alive "$pid" || break; sleep 0.1; done
-    if alive "$pid"; then log "$name (pid $pid) did not stop in 10 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-  fi
-  wait "$pid" 2>/dev/null || true
-  for k in $kids; do
-    if alive "$k"; then
-      sleep 0.5
-      if alive "$k"; then log "$name: pid $k outlived it: SIGKILL"; kill -KILL "$k" 2>/dev/null || true; fi
-    fi
-  done
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  for n in "${!PID[@]}"; do stop "$n"; done
-  if [[ -n "${WRK_PID:-}" ]]; then kill -TERM "$WRK_PID" 2>/dev/null || true; wait "$WRK_PID" 2>/dev/null || true; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+check_run_settings
+setup_out proxy # P: per-run files: configs, logs, wrk outputs
+STOP_WAIT=10
 
 # --- tools -------------------------------------------------------------------
-install_pkg() { # install_pkg PACKAGE: apt-get install it when we may
-  [[ -z "${NO_INSTALL:-}" && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null || return 1
-  log "installing $1 with apt-get"
-  if [[ -z "${APT_UPDATED:-}" ]]; then apt-get update -qq >>"$P/apt.log" 2>&1 || true; APT_UPDATED=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >>"$P/apt.log" 2>&1 ||
-    { log "apt-get install $1 failed (see $P/apt.log)"; return 1; }
-}
 command -v curl >/dev/null || install_pkg curl || die "needs curl"
 command -v wrk >/dev/null || install_pkg wrk || die "needs wrk (apt-get install wrk)"
-HAVE_NGINX=1 HAVE_CADDY=1
-command -v nginx >/dev/null || install_pkg nginx-light || true
-command -v nginx >/dev/null || { HAVE_NGINX=; log "SKIP nginx: not installed (apt-get install nginx-light)"; }
+find_nginx
+HAVE_CADDY=1
 command -v caddy >/dev/null || install_pkg caddy || true
 command -v caddy >/dev/null || { HAVE_CADDY=; log "SKIP caddy: not installed (apt-get install caddy)"; }
 # Debian's packages start their service on install unless policy-rc.d forbids it;
@@ -115,13 +43,7 @@ command -v caddy >/dev/null || { HAVE_CADDY=; log "SKIP caddy: not installed (ap
 
 log "building backend and corral"
 go build -o "$OUT/backend" ./bench/backend || die "go build ./bench/backend failed"
-CORRAL="$OUT/corral"
-if [[ -n "${CORRAL_BIN:-}" ]]; then
-  CORRAL="$CORRAL_BIN"
-  [[ -x "$CORRAL" ]] || die "CORRAL_BIN=$CORRAL is not an executable"
-else
-  go build -o "$CORRAL" ./cmd/corral || die "go build ./cmd/corral failed"
-fi
+build_corral
 
 # (the help text is read whole first: grep -q in a pipe could SIGPIPE corral, and pipefail would see it)
 CORRAL_HELP="$("$CORRAL" start --help 2>&1 || true)"
@@ -144,28 +66,11 @@ if [[ ! -f "$CSS" || "$(stat -c %s "$CSS")" != "$CSS_BYTES" ]]; then
 fi
 
 # --- ports -------------------------------------------------------------------
-declare -A USED=()
-free_port() { # a loopback port nothing listens on, not handed out before
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((20000 + RANDOM % 12000)) # below the kernel's ephemeral range (32768-)
-    [[ -n "${USED[$p]:-}" ]] && continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then USED[$p]=1; echo "$p"; return; fi
-  done
-  die "no free port found"
-}
+PORT_LO=20000 PORT_HI=32000 # below the kernel's ephemeral range (32768-)
 BACKEND_PORT=$(free_port) NGINX_PORT=$(free_port) CADDY_PORT=$(free_port) CORRAL_PORT=$(free_port)
 
 # --- start the targets -------------------------------------------------------
-wait_ready() { # wait_ready NAME URL: until URL answers 200 (20 s), or die
-  local i
-  for ((i = 0; i < 200; i++)); do
-    if curl -fsS -o /dev/null --max-time 2 "$2" 2>/dev/null; then return 0; fi
-    alive "${PID[$1]}" || die "$1 exited at start-up (see $P/$1.log)"
-    sleep 0.1
-  done
-  die "$1 did not answer $2 within 20 s (see $P/$1.log)"
-}
+READY_WAIT=20
 probe() { # probe URL MD5: prints what is wrong with GET URL, or nothing
   local code sum
   code="$(curl -sS -o "$P/probe.body" -w '%{http_code}' --max-time 5 "$1" 2>&1)" || { echo "GET failed: $code"; return; }
@@ -196,24 +101,9 @@ if [[ -n "$HAVE_NGINX" ]]; then
   if [[ -f /etc/nginx/mime.types ]]; then MIME="include /etc/nginx/mime.types;"; fi
   # gunicorn's recommended nginx config (docs.gunicorn.org, "Deploying"),
   # with static files served by nginx and keepalive connections upstream.
-  cat >"$N/nginx.conf" <<EOF
-worker_processes auto;
-pid $N/nginx.pid;
-error_log $N/logs/error.log warn;
-events { worker_connections 1024; }
-http {
-  $MIME
-  default_type application/octet-stream;
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_timeout 65;
-  client_body_temp_path $N/tmp/client_body;
-  proxy_temp_path $N/tmp/proxy;
-  fastcgi_temp_path $N/tmp/fastcgi;
-  uwsgi_temp_path $N/tmp/uwsgi;
-  scgi_temp_path $N/tmp/scgi;
-
+  {
+    nginx_conf_head "$N" "$MIME" 1024
+    cat <<EOF
   upstream app {
     server 127.0.0.1:$BACKEND_PORT;
     keepalive 32;
@@ -238,10 +128,8 @@ http {
   }
 }
 EOF
-  nginx -t -q -e "$N/logs/error.log" -c "$N/nginx.conf" -p "$N" >"$P/nginx.log" 2>&1 ||
-    die "nginx rejects $N/nginx.conf: $(cat "$P/nginx.log")"
-  nginx -e "$N/logs/error.log" -c "$N/nginx.conf" -p "$N" -g 'daemon off;' >>"$P/nginx.log" 2>&1 </dev/null &
-  PID[nginx]=$!
+  } >"$N/nginx.conf"
+  start_nginx "$N"
   wait_ready nginx "http://127.0.0.1:$NGINX_PORT/"
   check nginx "http://127.0.0.1:$NGINX_PORT/" "$HELLO_SUM"
   check nginx "http://127.0.0.1:$NGINX_PORT/static/site.css" "$CSS_SUM"
@@ -303,11 +191,6 @@ TARGETS+=(corral)
 PORT[corral]=$CORRAL_PORT
 
 # --- memory ------------------------------------------------------------------
-rss_kb() { # VmRSS of PID in kB (0 when it is gone)
-  local v
-  v="$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true)"
-  echo "${v:-0}"
-}
 proxy_pids() { # the processes that make up a proxy (not the app behind it)
   case "$1" in
   nginx) echo "${PID[nginx]} $(descendants "${PID[nginx]}")" ;; # master + workers (+ cache helpers)
@@ -316,10 +199,9 @@ proxy_pids() { # the processes that make up a proxy (not the app behind it)
   esac
 }
 rss_mb() { # rss_mb TARGET: summed VmRSS of the proxy's processes, in MB
-  local kb=0 p
   [[ "$1" == direct ]] && { echo -; return; }
-  for p in $(proxy_pids "$1"); do kb=$((kb + $(rss_kb "$p"))); done
-  awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }'
+  # shellcheck disable=SC2046 # the pids, one word each
+  rss_sum_mb $(proxy_pids "$1")
 }
 declare -A RSS_IDLE RSS_LOADED=()
 for t in "${TARGETS[@]}"; do RSS_IDLE[$t]=$(rss_mb "$t"); done
@@ -332,65 +214,30 @@ runs_scenario() { # runs_scenario TARGET SCENARIO: whether this pair is measured
   case "$1" in direct) return 1 ;; corral) [[ -n "$EDGE" && -z "$CORRAL_STATIC_BAD" ]] ;; *) return 0 ;; esac
 }
 
-# wrk's time units (us, ms, s, m, h) -> ms
-to_ms() { awk -v v="$1" 'BEGIN {
-  n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-  f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : -1
-  if (f < 0) { print "?"; exit }
-  printf "%.3f", n * f
-}'; }
-
-declare -A RPS P99 ERRS
 wrk_run() { # wrk_run TARGET SCENARIO SECONDS NAME: run wrk, record unless a warm-up
-  local t="$1" s="$2" d="$3" name="$4" f rps p99 non2xx sockerr
+  local t="$1" s="$2" d="$3" name="$4" f
   f="$P/wrk.$t.$s.$name.txt"
-  local url="http://127.0.0.1:${PORT[$t]}${PATH_OF[$s]}"
-  timeout -k 5 $((d + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${d}s" --latency "$url" >"$f" 2>&1 &
-  WRK_PID=$!
+  wrk_start "http://127.0.0.1:${PORT[$t]}${PATH_OF[$s]}" "$d" "$f"
   if [[ "$s" == small && "$name" != warmup ]]; then
     # RSS at the end of the load: sample just before wrk stops
     sleep "$(awk -v d="$d" 'BEGIN { print (d > 1.5) ? d - 0.5 : d * 0.7 }')"
     RSS_LOADED[$t]+="$(rss_mb "$t") "
   fi
   local rc=0
-  wait "$WRK_PID" || rc=$?
-  WRK_PID=
+  wrk_wait || rc=$?
   ((rc == 0)) || { log "wrk against $t $s exited $rc (see $f)"; ERRS[$t.$s]+="wrk-exit-$rc "; return 0; }
   local owner="$t"
   [[ "$t" == direct ]] && owner=backend
   alive "${PID[$owner]}" || die "$owner died during the load (see $P/$owner.log)"
   [[ "$name" == warmup ]] && return 0
-  rps="$(awk '/^Requests\/sec:/ { print $2 }' "$f")"
-  p99="$(awk '/Latency Distribution/ { on = 1; next } on && $1 == "99%" { print $2; exit }' "$f")"
-  non2xx="$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$f")"
-  sockerr="$(grep -o 'Socket errors:.*' "$f" || true)"
-  [[ -n "$rps" && -n "$p99" ]] || { log "cannot parse wrk output $f"; ERRS[$t.$s]+="unparsed "; return 0; }
-  p99="$(to_ms "$p99")"
-  RPS[$t.$s]+="$rps "
-  P99[$t.$s]+="$p99 "
-  [[ -n "$non2xx" ]] && ERRS[$t.$s]+="non-2xx:$non2xx "
-  [[ -n "$sockerr" ]] && ERRS[$t.$s]+="$(tr -d ' ,' <<<"${sockerr#Socket errors:}") "
-  log "$(printf '%-6s %-6s run %-2s %10s req/s  p99 %9s ms%s' "$t" "$s" "$name" "$rps" "$p99" "${non2xx:+  NON-2XX: $non2xx}")"
-  return 0
+  wrk_record "$t" "$s" "$name" "$f" 6
 }
 
 log "targets: ${TARGETS[*]} (backend :$BACKEND_PORT, nginx :$NGINX_PORT, caddy :$CADDY_PORT, corral :$CORRAL_PORT)"
 log "wrk -t$THREADS -c$CONNS -d${DURATION}s --latency, $RUNS round(s) after a ${WARMUP} s warm-up per target"
-for t in "${TARGETS[@]}"; do
-  for s in "${SCENARIOS[@]}"; do
-    if runs_scenario "$t" "$s"; then wrk_run "$t" "$s" "$WARMUP" warmup; fi
-  done
-done
-for ((i = 1; i <= RUNS; i++)); do
-  for s in "${SCENARIOS[@]}"; do
-    for t in "${TARGETS[@]}"; do
-      if runs_scenario "$t" "$s"; then wrk_run "$t" "$s" "$DURATION" "$i"; fi
-    done
-  done
-done
+run_rounds
 
 # --- report ------------------------------------------------------------------
-median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) exit; m = int((NR + 1) / 2); printf "%.2f", (NR % 2) ? a[m] : (a[m] + a[m + 1]) / 2 }'; }
 version() {
   case "$1" in
   direct) echo "Go backend ($(go env GOVERSION))" ;;
@@ -472,11 +319,6 @@ echo "configs, logs and wrk outputs in $P"
 
 if [[ -z "$EDGE" ]]; then
   echo "corral: plain runner, targets not judged"
-elif ((MISSED)); then
-  if [[ -n "${BENCH_NO_FAIL:-}" && "${BENCH_NO_FAIL}" != 0 ]]; then
-    echo "a target was missed (BENCH_NO_FAIL set: not failing)"
-  else
-    echo "FAIL: a target was missed"
-    exit 1
-  fi
+else
+  finish
 fi

@@ -20,10 +20,8 @@
 #   SLOW_NICE=19       slowhttptest runs under `nice -n SLOW_NICE`: it busy-loops (about one
 #                      CPU), and a real attacker's CPU is not the server's; 0 to compete
 set -euo pipefail
-
-BENCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-ROOT="$(cd "$BENCH/.." && pwd)"
-cd "$ROOT"
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cds to the repository root
 
 DURATION="${DURATION:-10}"
 THREADS="${THREADS:-2}"
@@ -41,18 +39,11 @@ ATTACK_WAIT=5 # seconds given to slowhttptest to open its connections (at most 3
 SLOW_LEN=$((ATTACK_WAIT * 3 + DURATION + 15))
 ((SLOW_LEN >= 40)) || SLOW_LEN=40
 
-die() { echo "slowloris.sh: $*" >&2; exit 1; }
-log() { echo "slowloris.sh: $*" >&2; }
-
 for v in DURATION THREADS CONNS SLOW_CONNS IDLE_CONNS HOLD; do
   [[ "${!v}" =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
 
-mkdir -p "$OUT"
-OUT="$(cd "$OUT" && pwd)"
-P="$OUT/slowloris" # the app copy (P/app) and per-run files
-rm -rf "$P"
-mkdir -p "$P"
+setup_out slowloris # P: the app copy (P/app) and per-run files
 
 # --- file descriptors: 1,000+ connections on each side of loopback -----------
 NEED_FDS=$((IDLE_CONNS + SLOW_CONNS + 1024))
@@ -64,134 +55,20 @@ HARD="$(ulimit -Hn)"
 if [[ "$HARD" == unlimited ]] || ((HARD >= WANT_FDS)); then ulimit -Sn "$WANT_FDS"; else ulimit -Sn "$HARD"; fi
 (($(ulimit -Sn) >= NEED_FDS)) || die "ulimit -n is $(ulimit -Sn) (hard $HARD); needs $NEED_FDS"
 
-# --- processes we start; all stopped on exit (as in proxy.sh) ---------------
-declare -A PID=() # name -> pid
-descendants() {   # descendants PID: every live descendant, from /proc
-  local want="$1" f line rest ppid pid changed=1
-  local -A set=(["$want"]=1)
-  local -a all=()
-  for f in /proc/[0-9]*/stat; do
-    line="$(cat "$f" 2>/dev/null)" || continue
-    pid="${line%% *}"
-    rest="${line##*) }"
-    ppid="$(awk '{ print $2 }' <<<"$rest")"
-    all+=("$pid:$ppid")
-  done
-  while ((changed)); do
-    changed=0
-    for e in "${all[@]}"; do
-      pid="${e%%:*}" ppid="${e##*:}"
-      if [[ -n "${set[$ppid]:-}" && -z "${set[$pid]:-}" ]]; then set[$pid]=1 changed=1; fi
-    done
-  done
-  unset "set[$want]"
-  echo "${!set[@]}"
-}
-alive() { kill -0 "$1" 2>/dev/null; }
-stop() { # stop NAME [SIGNAL]: SIGNAL (TERM), wait up to 15 s, SIGKILL; also any descendant left behind
-  local name="$1" sig="${2:-TERM}" pid="${PID[$1]:-}" kids i
-  [[ -n "$pid" ]] || return 0
-  unset "PID[$name]"
-  kids="$(descendants "$pid")"
-  if alive "$pid"; then
-    kill -"$sig" "$pid" 2>/dev/null || true
-    for ((i = 0; i < 150; i++)); do alive "$pid" || break; sleep 0.1; done
-    if alive "$pid"; then log "$name (pid $pid) did not stop in 15 s: SIGKILL"; kill -KILL "$pid" 2>/dev/null || true; fi
-  fi
-  wait "$pid" 2>/dev/null || true
-  for k in $kids; do
-    if alive "$k"; then
-      sleep 0.5
-      if alive "$k"; then log "$name: pid $k outlived it: SIGKILL"; kill -KILL "$k" 2>/dev/null || true; fi
-    fi
-  done
-}
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [[ -n "${WRK_PID:-}" ]]; then kill -TERM "$WRK_PID" 2>/dev/null || true; wait "$WRK_PID" 2>/dev/null || true; fi
-  for n in "${!PID[@]}"; do stop "$n"; done
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
 # --- tools -------------------------------------------------------------------
-install_pkg() { # install_pkg PACKAGE: apt-get install it when we may
-  [[ -z "${NO_INSTALL:-}" && "$(id -u)" == 0 ]] && command -v apt-get >/dev/null || return 1
-  log "installing $1 with apt-get"
-  if [[ -z "${APT_UPDATED:-}" ]]; then apt-get update -qq >>"$P/apt.log" 2>&1 || true; APT_UPDATED=1; fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$1" >>"$P/apt.log" 2>&1 ||
-    { log "apt-get install $1 failed (see $P/apt.log)"; return 1; }
-}
 command -v curl >/dev/null || install_pkg curl || die "needs curl"
 command -v wrk >/dev/null || install_pkg wrk || die "needs wrk (apt-get install wrk)"
 command -v slowhttptest >/dev/null || install_pkg slowhttptest || die "needs slowhttptest (apt-get install slowhttptest)"
 command -v gunicorn >/dev/null || install_pkg gunicorn || die "needs gunicorn (apt-get install gunicorn python3-django)"
 command -v ss >/dev/null || install_pkg iproute2 || die "needs ss (apt-get install iproute2)"
-HAVE_NGINX=1
-command -v nginx >/dev/null || install_pkg nginx-light || true
-command -v nginx >/dev/null || { HAVE_NGINX=; log "SKIP nginx: not installed (apt-get install nginx-light)"; }
+find_nginx
 
 # --- the app: a copy of examples/django --------------------------------------
-APP="$P/app"
-mkdir -p "$APP"
-cp -r examples/django/. "$APP/"
-rm -rf "$APP/staticfiles"
-find "$APP" -name __pycache__ -type d -prune -exec rm -rf {} +
-STATIC_ROOT="$APP/staticfiles"
-(cd "$APP" && python3 -c 'import django') >/dev/null 2>&1 ||
-  die "python3 in $APP cannot import Django (apt-get install python3-django; under pyenv, .python-version=system)"
-WEB_CMD="$(sed -n 's/^web:[[:space:]]*//p' "$APP/Procfile" | tr -d '\r')"
-[[ -n "$WEB_CMD" ]] || die "no web: line in $APP/Procfile"
-unset DJANGO_DEBUG DJANGO_ALLOWED_HOSTS DJANGO_LOG_LEVEL PORT CORRAL_PORT || true
-(cd "$APP" && python3 manage.py collectstatic --noinput) >"$P/collectstatic.log" 2>&1 ||
-  die "collectstatic failed (see $P/collectstatic.log)"
+django_app
+collectstatic
 
 log "building corral"
-CORRAL="$OUT/corral"
-if [[ -n "${CORRAL_BIN:-}" ]]; then
-  CORRAL="$CORRAL_BIN"
-  [[ -x "$CORRAL" ]] || die "CORRAL_BIN=$CORRAL is not an executable"
-else
-  go build -o "$CORRAL" ./cmd/corral || die "go build ./cmd/corral failed"
-fi
-
-declare -A USED=()
-# Ports are picked below the kernel's ephemeral range: wrk and slowhttptest open
-# thousands of client connections, and a server cannot bind a port that one of
-# those uses as its local port.
-EPHEMERAL_LOW="$(awk '{ print $1 }' /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)"
-((EPHEMERAL_LOW > 12000)) || EPHEMERAL_LOW=32768
-free_port() { # a loopback port nothing listens on, not handed out before
-  local p i
-  for ((i = 0; i < 200; i++)); do
-    p=$((10000 + RANDOM % (EPHEMERAL_LOW - 10000)))
-    [[ -n "${USED[$p]:-}" ]] && continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then USED[$p]=1; echo "$p"; return; fi
-  done
-  die "no free port found"
-}
-wait_ready() { # wait_ready NAME URL: until URL answers 200 (60 s), or die
-  local i
-  for ((i = 0; i < 600; i++)); do
-    if curl -fsS -o /dev/null --max-time 2 "$2" 2>/dev/null; then return 0; fi
-    alive "${PID[$1]}" || die "$1 exited at start-up (see $P/$1.log)"
-    sleep 0.1
-  done
-  die "$1 did not answer $2 within 60 s (see $P/$1.log)"
-}
-check_whoami() { # check_whoami NAME PORT: GET /whoami must be the app's JSON
-  local body
-  body="$(curl -fsS --max-time 5 "http://127.0.0.1:$2/whoami" 2>&1)" || die "$1: GET /whoami: $body (see $P/$1.log)"
-  grep -q '"path": "/whoami"' <<<"$body" || die "$1: GET /whoami: not the app's JSON: $body"
-}
-start_gunicorn() { # start_gunicorn NAME PORT: the Procfile's web command, as corral would run it
-  (cd "$APP" && PORT="$2" exec /bin/sh -c "exec $WEB_CMD") >"$P/$1.log" 2>&1 </dev/null &
-  PID[$1]=$!
-  wait_ready "$1" "http://127.0.0.1:$2/health"
-}
+build_corral
 
 # --- the targets: started one at a time, stopped after their measurements ----
 declare -A PORT=()
@@ -205,56 +82,11 @@ start_target() { # start_target TARGET: start it (and its gunicorn), set PORT[TA
   nginx)
     gp=$(free_port)
     start_gunicorn gunicorn-nginx "$gp"
-    local N="$P/nginx" mime="types { text/css css; application/javascript js; }"
-    mkdir -p "$N/tmp" "$N/logs"
-    if [[ -f /etc/nginx/mime.types ]]; then mime="include /etc/nginx/mime.types;"; fi
     # gunicorn's recommended config (docs.gunicorn.org, "Deploying"), as in django.sh;
     # worker_connections raised ("increase if you have lots of clients") so that the
     # 1,000 idle connections fit even when one worker takes them all.
-    cat >"$N/nginx.conf" <<EOF
-worker_processes auto;
-pid $N/nginx.pid;
-error_log $N/logs/error.log warn;
-events { worker_connections 4096; }
-http {
-  $mime
-  default_type application/octet-stream;
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_timeout 65;
-  client_body_temp_path $N/tmp/client_body;
-  proxy_temp_path $N/tmp/proxy;
-  fastcgi_temp_path $N/tmp/fastcgi;
-  uwsgi_temp_path $N/tmp/uwsgi;
-  scgi_temp_path $N/tmp/scgi;
-
-  upstream app_server {
-    server 127.0.0.1:$gp fail_timeout=0;
-  }
-  server {
-    listen 127.0.0.1:${PORT[$t]};
-    server_name _;
-    client_max_body_size 4G;
-    location /static/ {
-      alias $STATIC_ROOT/;
-    }
-    location / {
-      proxy_set_header Host \$http_host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_set_header X-Forwarded-Host \$host;
-      proxy_redirect off;
-      proxy_buffering on;
-      proxy_pass http://app_server;
-    }
-  }
-}
-EOF
-    nginx -t -q -e "$N/logs/error.log" -c "$N/nginx.conf" -p "$N" >"$P/nginx.log" 2>&1 ||
-      die "nginx rejects $N/nginx.conf: $(cat "$P/nginx.log")"
-    nginx -e "$N/logs/error.log" -c "$N/nginx.conf" -p "$N" -g 'daemon off;' >>"$P/nginx.log" 2>&1 </dev/null &
-    PID[nginx]=$!
+    nginx_django_conf "$P/nginx" "$gp" "${PORT[$t]}" 4096
+    start_nginx "$P/nginx"
     wait_ready nginx "http://127.0.0.1:${PORT[$t]}/health"
     ;;
   corral)
@@ -275,54 +107,36 @@ stop_target() {
 owners() { case "$1" in nginx) echo "nginx gunicorn-nginx" ;; *) echo "$1" ;; esac; }
 
 # --- memory ------------------------------------------------------------------
-rss_kb() { # VmRSS of PID in kB (0 when it is gone)
-  local v
-  v="$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true)"
-  echo "${v:-0}"
-}
 rss_mb() { # rss_mb TARGET: corral alone (not its children); nginx master + workers
-  local kb=0 p pids
+  local pids
   case "$1" in
   corral) pids="${PID[corral]}" ;;
   nginx) pids="${PID[nginx]} $(descendants "${PID[nginx]}")" ;;
   *) echo -; return ;;
   esac
-  for p in $pids; do kb=$((kb + $(rss_kb "$p"))); done
-  awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }'
+  # shellcheck disable=SC2086 # the pids, one word each
+  rss_sum_mb $pids
 }
 established() { # established PORT: server-side established TCP connections on the port
   ss -Htn state established "( sport = :$1 )" 2>/dev/null | wc -l
 }
 
 # --- load --------------------------------------------------------------------
-to_ms() { awk -v v="$1" 'BEGIN {
-  n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-  f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : (u == "h") ? 3600000 : -1
-  if (f < 0) { print "?"; exit }
-  printf "%.3f", n * f
-}'; }
-declare -A RPS P99 ERRS
 wrk_run() { # wrk_run TARGET KEY SECONDS: wrk on /whoami; records RPS[T.KEY] P99[T.KEY] ERRS[T.KEY]
-  local t="$1" k="$2" d="$3" f rps p99 non2xx sockerr o
+  local t="$1" k="$2" d="$3" f rps p99 non2xx errs o
   f="$P/wrk.$t.$k.txt"
-  timeout -k 5 $((d + 30)) wrk -t"$THREADS" -c"$CONNS" -d"${d}s" --latency "http://127.0.0.1:${PORT[$t]}/whoami" >"$f" 2>&1 &
-  WRK_PID=$!
+  wrk_start "http://127.0.0.1:${PORT[$t]}/whoami" "$d" "$f"
   local rc=0
-  wait "$WRK_PID" || rc=$?
-  WRK_PID=
+  wrk_wait || rc=$?
   ((rc == 0)) || { log "wrk against $t ($k) exited $rc (see $f)"; ERRS[$t.$k]+="wrk-exit-$rc "; RPS[$t.$k]=0; return 0; }
   for o in $(owners "$t"); do alive "${PID[$o]}" || die "$o died during the load (see $P/$o.log)"; done
-  rps="$(awk '/^Requests\/sec:/ { print $2 }' "$f")"
-  p99="$(awk '/Latency Distribution/ { on = 1; next } on && $1 == "99%" { print $2; exit }' "$f")"
-  non2xx="$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$f")"
-  sockerr="$(grep -o 'Socket errors:.*' "$f" || true)"
+  wrk_parse "$f"
   [[ -n "$rps" ]] || { log "cannot parse wrk output $f"; ERRS[$t.$k]+="unparsed "; RPS[$t.$k]=0; return 0; }
   RPS[$t.$k]="$rps"
   P99[$t.$k]=-
   if [[ -n "$p99" ]] && ! grep -q '^ *0 requests in' "$f"; then P99[$t.$k]="$(to_ms "$p99")"; fi
   grep -q '^ *0 requests in' "$f" && ERRS[$t.$k]+="no-response "
-  [[ -n "$non2xx" ]] && ERRS[$t.$k]+="non-2xx:$non2xx "
-  [[ -n "$sockerr" ]] && ERRS[$t.$k]+="$(tr -d ' ,' <<<"${sockerr#Socket errors:}") "
+  ERRS[$t.$k]+="$errs"
   log "$(printf '%-8s %-7s %10s req/s  p99 %9s ms%s' "$t" "$k" "$rps" "${P99[$t.$k]}" "${ERRS[$t.$k]:+  (${ERRS[$t.$k]% })}")"
   return 0
 }
@@ -406,7 +220,7 @@ log "wrk -t$THREADS -c$CONNS -d${DURATION}s /whoami; nice -n $SLOW_NICE slowhttp
 for t in "${TARGETS[@]}"; do measure "$t"; done
 
 # --- report ------------------------------------------------------------------
-GUNI_VERSION="$(gunicorn --version 2>/dev/null | awk '{ print $NF }' | tr -d ')')"
+GUNI_VERSION="$(gunicorn_version)"
 label() {
   case "$1" in
   gunicorn) echo "gunicorn alone" ;;
@@ -456,11 +270,4 @@ printf 'corral keeps %s%% of its throughput under attack  target >= %s%%  %s\n' 
 echo
 echo "app copy, configs, logs, wrk outputs and slowhttptest reports (.csv/.html) in $P"
 
-if ((MISSED)); then
-  if [[ -n "${BENCH_NO_FAIL:-}" && "${BENCH_NO_FAIL}" != 0 ]]; then
-    echo "a target was missed (BENCH_NO_FAIL set: not failing)"
-  else
-    echo "FAIL: a target was missed"
-    exit 1
-  fi
-fi
+finish
