@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/corral-run/corral/internal/environ"
 )
 
 // DjangoStatic is where a Django app's collected static files live, so the
@@ -35,10 +37,6 @@ type DjangoStatic struct {
 // import a settings module: one that hangs (waiting on a database, say) must
 // not hold up corral's start.
 const settingsTimeout = 10 * time.Second
-
-// defaultPath is the search path /bin/sh uses when PATH is unset: an app
-// environment without PATH finds python3 where its Procfile commands would.
-const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // maxSourceSize caps how much of a manage.py, wsgi.py or asgi.py is read:
 // the setdefault call is near the top of any real one.
@@ -90,7 +88,7 @@ func findDjangoStatic(ctx context.Context, dir string, env []string, timeout tim
 	}
 	where := fmt.Sprintf("%s: Django settings %q", app.file, app.module)
 	module := app.module
-	if m := lookupEnv(env, "DJANGO_SETTINGS_MODULE"); m != "" {
+	if m, _ := environ.Lookup(env, "DJANGO_SETTINGS_MODULE"); m != "" {
 		module = m
 		where = fmt.Sprintf("%s: Django settings %q (from DJANGO_SETTINGS_MODULE in the environment)", app.file, m)
 	}
@@ -98,7 +96,7 @@ func findDjangoStatic(ctx context.Context, dir string, env []string, timeout tim
 		return nil, fmt.Errorf("buildpack: %s: a Django app, but no file names its settings module: set DJANGO_SETTINGS_MODULE", app.file)
 	}
 
-	python, err := lookPath("python3", env)
+	python, err := environ.LookPath("python3", env)
 	if err != nil {
 		return nil, fmt.Errorf("buildpack: %s: %w", where, err)
 	}
@@ -256,41 +254,6 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
-}
-
-// lookupEnv returns the value of key in env, the last entry winning as it
-// does for exec.
-func lookupEnv(env []string, key string) string {
-	for i := len(env) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(env[i], key+"="); ok {
-			return v
-		}
-	}
-	return ""
-}
-
-// lookPath finds an executable in the PATH of env rather than corral's own,
-// so the app gets the interpreter its Procfile commands get. Relative PATH
-// entries are skipped, as exec.LookPath refuses them: they would depend on
-// the directory a command happens to run in.
-func lookPath(file string, env []string) (string, error) {
-	path, ok := "", false
-	for i := len(env) - 1; i >= 0 && !ok; i-- {
-		path, ok = strings.CutPrefix(env[i], "PATH=")
-	}
-	if !ok {
-		path = defaultPath
-	}
-	for _, d := range filepath.SplitList(path) {
-		if !filepath.IsAbs(d) {
-			continue
-		}
-		p := filepath.Join(d, file)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found in PATH %q", file, path)
 }
 
 // lastLine returns the last non-blank line of s that starts with prefix,

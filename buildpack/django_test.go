@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/corral-run/corral/internal/environ"
 )
 
 // needDjango skips the test when python3 in env's PATH cannot import Django
@@ -17,7 +19,7 @@ import (
 // python3-django.
 func needDjango(t *testing.T, dir string, env []string) {
 	t.Helper()
-	python, err := lookPath("python3", env)
+	python, err := environ.LookPath("python3", env)
 	if err == nil {
 		cmd := exec.Command(python, "-B", "-c", "import django")
 		cmd.Dir, cmd.Env = dir, env
@@ -42,10 +44,10 @@ func djangoEnv(t *testing.T) []string {
 	t.Helper()
 	env := os.Environ()
 	probe := t.TempDir()
-	if python, err := lookPath("python3", env); err == nil {
+	if python, err := environ.LookPath("python3", env); err == nil {
 		cmd := exec.Command(python, "-B", "-c", "import django")
 		cmd.Dir, cmd.Env = probe, env
-		if cmd.Run() != nil && lookupEnv(env, "PYENV_VERSION") == "" {
+		if cmd.Run() != nil && !hasVar(env, "PYENV_VERSION") {
 			env = append(env, "PYENV_VERSION=system")
 		}
 	}
@@ -382,4 +384,9 @@ func killPidFile(name string) {
 			syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
+}
+
+func hasVar(env []string, key string) bool {
+	v, _ := environ.Lookup(env, key)
+	return v != ""
 }

@@ -4,10 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/corral-run/corral/internal/environ"
 )
 
 // ExitError is an error that wants a particular exit status.
@@ -39,7 +40,7 @@ func Exec(cfg Config, argv []string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := lookupEnv(env, "PORT"); !ok {
+	if _, ok := environ.Lookup(env, "PORT"); !ok {
 		env = append(env, "PORT="+strconv.Itoa(cfg.Port))
 	}
 	if len(argv) == 1 {
@@ -50,7 +51,7 @@ func Exec(cfg Config, argv []string) error {
 	}
 	path := argv[0]
 	if !strings.Contains(path, "/") {
-		path, err = lookPath(path, env)
+		path, err = environ.LookPath(path, env)
 		if err != nil {
 			return &ExitError{Code: 127, Err: fmt.Errorf("%s: command not found", argv[0])}
 		}
@@ -61,20 +62,4 @@ func Exec(cfg Config, argv []string) error {
 		code = 127
 	}
 	return &ExitError{Code: code, Err: fmt.Errorf("%s: %w", argv[0], err)}
-}
-
-// lookPath finds file in the PATH of env, the command's environment, which
-// may differ from corral's own when an env file sets PATH.
-func lookPath(file string, env []string) (string, error) {
-	pathVar, _ := lookupEnv(env, "PATH")
-	for _, d := range strings.Split(pathVar, ":") {
-		if d == "" {
-			d = "."
-		}
-		p := d + "/" + file
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() && fi.Mode()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", exec.ErrNotFound
 }

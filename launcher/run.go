@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/corral-run/corral/internal/environ"
 	"github.com/corral-run/corral/launcher/edge"
 	"github.com/corral-run/corral/launcher/output"
 	"github.com/corral-run/corral/launcher/platform"
@@ -125,7 +126,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 // time themselves, and so do journald and docker when stdout is not a
 // terminal, so corral adds its own only on a terminal off a platform.
 func outputOptions(cfg Config, pf platform.Platform) output.Options {
-	_, noColor := lookupEnv(cfg.Environ, "NO_COLOR")
+	_, noColor := environ.Lookup(cfg.Environ, "NO_COLOR")
 	opts := output.Options{
 		Timestamps: cfg.Terminal && !pf.IsPaaS(),
 		Color:      cfg.Terminal && !noColor,
@@ -137,16 +138,6 @@ func outputOptions(cfg Config, pf platform.Platform) output.Options {
 		opts.Timestamps = false
 	}
 	return opts
-}
-
-// lookupEnv finds name in environ, a list of "KEY=value".
-func lookupEnv(environ []string, name string) (string, bool) {
-	for i := len(environ) - 1; i >= 0; i-- {
-		if v, ok := strings.CutPrefix(environ[i], name+"="); ok {
-			return v, true
-		}
-	}
-	return "", false
 }
 
 // checkPorts makes sure every web instance can bind its port before anything
