@@ -2,23 +2,20 @@
 package proctest
 
 import (
-	"os"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"github.com/corral-run/corral/internal/procstat"
 )
 
 // Alive reports whether pid is a live process. A zombie is not: it has
 // exited and only waits for its parent (or init) to reap it.
 func Alive(pid int) bool {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	st, ok := procstat.Read(pid)
+	if !ok {
 		return syscall.Kill(pid, 0) == nil
 	}
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	return i >= 0 && len(s) > i+2 && s[i+2] != 'Z'
+	return st.State != 'Z'
 }
 
 // Gone waits up to limit for pid to stop being alive and reports whether it

@@ -1,10 +1,10 @@
 package process
 
 import (
-	"bytes"
 	"os"
 	"strconv"
 
+	"github.com/corral-run/corral/internal/procstat"
 	"golang.org/x/sys/unix"
 )
 
@@ -27,23 +27,8 @@ func children() []child {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
-		if err != nil {
-			continue
-		}
-		// The command name in parentheses may hold spaces; fields after it:
-		// state, ppid, pgrp, …
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := bytes.Fields(b[i+1:])
-		if len(f) < 3 {
-			continue
-		}
-		if ppid, err := strconv.Atoi(string(f[1])); err == nil && ppid == self {
-			pgrp, _ := strconv.Atoi(string(f[2]))
-			kids = append(kids, child{pid: pid, pgid: pgrp})
+		if st, ok := procstat.Read(pid); ok && st.PPid == self {
+			kids = append(kids, child{pid: pid, pgid: st.Pgrp})
 		}
 	}
 	return kids

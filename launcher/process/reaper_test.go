@@ -6,23 +6,21 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/corral-run/corral/internal/procstat"
 	"github.com/corral-run/corral/internal/proctest"
 	"github.com/corral-run/corral/launcher/output"
 )
 
 func ppid(pid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
+	st, ok := procstat.Read(pid)
+	if !ok {
 		return -1
 	}
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	n, _ := strconv.Atoi(f[1])
-	return n
+	return st.PPid
 }
 
 // TestReaper: a daemon that leaves its process group (setsid) is adopted,

@@ -15,6 +15,8 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+
+	"github.com/corral-run/corral/internal/procstat"
 )
 
 // Listener is a TCP socket in the LISTEN state. Pid says which process of the
@@ -145,21 +147,10 @@ func nextField(s string) (field, rest string) {
 }
 
 // parseStatPgrp returns the process group from the contents of
-// /proc/PID/stat: "pid (comm) state ppid pgrp ...". comm may hold spaces
-// and parentheses, so the fields are counted from its last ')'.
+// /proc/PID/stat.
 func parseStatPgrp(stat string) (int, bool) {
-	i := strings.LastIndexByte(stat, ')')
-	if i < 0 {
-		return 0, false
-	}
-	_, rest := nextField(stat[i+1:]) // state
-	_, rest = nextField(rest)        // ppid
-	pgrp, _ := nextField(rest)
-	n, err := strconv.Atoi(pgrp)
-	if err != nil {
-		return 0, false
-	}
-	return n, true
+	st, ok := procstat.Parse([]byte(stat))
+	return st.Pgrp, ok
 }
 
 // parseSocketLink returns the inode of an fd link target "socket:[INODE]".
