@@ -24,7 +24,7 @@ func Parse(b []byte) (Stat, bool) {
 		return Stat{}, false
 	}
 	f := bytes.Fields(b[i+1:])
-	if len(f) < 3 || len(f[0]) != 1 {
+	if len(f) < 3 || len(f[0]) != 1 || !isLetter(f[0][0]) { // states are letters
 		return Stat{}, false
 	}
 	ppid, err1 := strconv.Atoi(string(f[1]))
@@ -43,3 +43,5 @@ func Read(pid int) (Stat, bool) {
 	}
 	return Parse(b)
 }
+
+func isLetter(c byte) bool { return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }

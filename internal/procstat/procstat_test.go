@@ -18,6 +18,7 @@ func TestParse(t *testing.T) {
 		{"9 x R 2 3", Stat{}, false},
 		{"9 (x) RR 2 3", Stat{}, false},
 		{"9 (x) R two 3", Stat{}, false},
+		{"9 (x) \x00 2 3", Stat{}, false},
 	} {
 		got, ok := Parse([]byte(tt.in))
 		if got != tt.want || ok != tt.ok {
