@@ -5,12 +5,12 @@
 package edge
 
 import (
+	"bufio"
 	"context"
-	"errors"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -29,14 +29,30 @@ type Config struct {
 	// HealthPath answers 200 while at least one instance is ready, else
 	// 503, for the platform's health check (default /_corral/health).
 	HealthPath string
-	Log        *slog.Logger
+	// HeaderTimeout bounds the reading of a request head, from its first
+	// byte (default 20s); IdleTimeout bounds the wait for the next request
+	// on a kept-alive connection (default 75s, nginx's keepalive_timeout).
+	HeaderTimeout, IdleTimeout time.Duration
+	Log                        *slog.Logger
 }
 
-// Server is the edge's HTTP server.
+// Server is the edge's HTTP server: it serves the health path and static
+// files itself and hands everything else to the proxy. It is an
+// http.Handler too, for servers other than its own (TLS, HTTP/2).
 type Server struct {
 	cfg    Config
-	srv    *http.Server
 	static atomic.Pointer[StaticFiles] // may be set once serving: after the release phase
+
+	ctx      context.Context // parent of every connection's context
+	cancel   context.CancelFunc
+	shutting atomic.Bool
+	mu       sync.Mutex
+	listen   map[net.Listener]struct{}
+	conns    map[*conn]struct{}
+	readers  sync.Pool // *bufio.Reader
+	writers  sync.Pool // *bufio.Writer
+	date     dateCache
+	h2       *h2c
 }
 
 // SetStatic makes the server answer the paths static matches from now on.
@@ -50,28 +66,28 @@ func NewServer(cfg Config) *Server {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{cfg: cfg}
+	if cfg.HeaderTimeout <= 0 {
+		cfg.HeaderTimeout = 20 * time.Second
+	}
+	if cfg.IdleTimeout <= 0 {
+		cfg.IdleTimeout = 75 * time.Second
+	}
+	s := &Server{
+		cfg:    cfg,
+		listen: make(map[net.Listener]struct{}),
+		conns:  make(map[*conn]struct{}),
+	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.readers.New = func() any { return bufio.NewReaderSize(nil, 4<<10) }
+	s.writers.New = func() any { return bufio.NewWriterSize(nil, 4<<10) }
 	if cfg.Static != nil {
 		s.SetStatic(cfg.Static)
 	}
-	s.srv = &http.Server{
-		Handler: s,
-		// A client gets this long to send its request headers; the body
-		// has its own per-read timeout in the proxy.
-		ReadHeaderTimeout: 20 * time.Second,
-		IdleTimeout:       75 * time.Second, // nginx's keepalive_timeout
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          log.New(slogWriter{cfg.Log}, "", 0),
-		ConnContext:       GuardConnContext,
-	}
+	s.h2 = newH2C(s)
 	return s
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if v := Violation(r.Context()); v != "" {
-		rejectAmbiguous(w, r, v)
-		return
-	}
 	switch {
 	case r.URL.Path == s.cfg.HealthPath:
 		s.health(w, r)
@@ -99,40 +115,4 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write([]byte("ok\n"))
-}
-
-// rejectAmbiguous answers 400 to a request whose framing could be read two
-// ways (request smuggling), and closes the connection: what follows on it
-// cannot be trusted either.
-func rejectAmbiguous(w http.ResponseWriter, r *http.Request, why string) {
-	w.Header().Set("Connection", "close")
-	writeError(w, r, http.StatusBadRequest, "ambiguous request: "+why)
-}
-
-// Serve serves on ln until Shutdown; it returns nil after Shutdown. Each
-// connection's raw request heads are checked as they are read (see
-// GuardListener).
-func (s *Server) Serve(ln net.Listener) error {
-	err := s.srv.Serve(GuardListener(ln))
-	if errors.Is(err, http.ErrServerClosed) {
-		return nil
-	}
-	return err
-}
-
-// Shutdown stops accepting connections and waits, until ctx is done, for
-// the requests in flight to finish.
-func (s *Server) Shutdown(ctx context.Context) error {
-	err := s.srv.Shutdown(ctx)
-	s.cfg.Proxy.Close()
-	return err
-}
-
-// slogWriter turns net/http's internal error log into debug records: they
-// are client-side noise (bad requests, resets) that nginx logs at info.
-type slogWriter struct{ log *slog.Logger }
-
-func (w slogWriter) Write(p []byte) (int, error) {
-	w.log.Debug(string(p))
-	return len(p), nil
 }

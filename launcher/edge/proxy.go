@@ -138,12 +138,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
-	out := r.Header.Clone()
+	upgrade := isUpgrade(r)
+	out := r.Header // the request is ours: its header is edited in place
+	if upgrade {
+		out = r.Header.Clone() // httputil.ReverseProxy reads the original
+	}
 	removeHopHeaders(out)
 	delete(out, "Expect") // the body is read here; the instance gets it whole
 	acc.RequestID = p.forwardHeaders(out, r)
-	w.Header().Set("X-Request-Id", acc.RequestID)
-	if isUpgrade(r) {
+	w.Header()["X-Request-Id"] = []string{acc.RequestID}
+	if upgrade {
 		acc.Status, acc.Instance = p.serveUpgrade(w, r, out)
 		return
 	}
@@ -174,10 +178,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ready in time, 499 when the client left).
 func (p *Proxy) route(w http.ResponseWriter, r *http.Request, attempt func(*Backend) (retry bool)) int {
 	var tried []*Backend
-	deadline := time.NewTimer(p.opts.BootWait)
-	defer deadline.Stop()
+	gate := bootGate{wait: p.opts.BootWait}
+	defer gate.stop()
 	for {
-		be, status := p.choose(w, r, tried, deadline.C)
+		be, status := p.choose(w, r, tried, &gate)
 		if be == nil {
 			return status
 		}
@@ -214,12 +218,12 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (*spill, int) {
 	body := newSpill(&p.bufs, p.opts.MemBuffer, p.opts.TempDir)
 	err := body.fill(&deadlineReader{r: r.Body, rc: http.NewResponseController(w), idle: p.opts.BodyTimeout}, limit)
 	var store *storeError
+	var bad *headError
 	switch {
 	case err == nil:
-		if v := Violation(r.Context()); v != "" { // seen in a chunked body's trailer
-			return body, p.fail(w, r, http.StatusBadRequest, "ambiguous request: "+v)
-		}
 		return body, 0
+	case errors.As(err, &bad): // a malformed chunk, or an ambiguous trailer
+		return body, p.fail(w, r, bad.status, bad.reason)
 	case errors.Is(err, errTooLarge):
 		return body, tooLarge()
 	case errors.As(err, &store):
@@ -235,7 +239,7 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (*spill, int) {
 // choose picks the instance for a request, skipping those tried. With none
 // ready it waits at the boot gate until one is, or until deadline fires
 // (503). It returns a nil Backend with the status it answered with.
-func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend, deadline <-chan time.Time) (*Backend, int) {
+func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend, gate *bootGate) (*Backend, int) {
 	for {
 		if be := p.bal.Pick(tried); be != nil {
 			return be, 0
@@ -248,11 +252,32 @@ func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend,
 		select {
 		case <-p.bal.Ready():
 			tried = nil // the ready ones may be new, or back
-		case <-deadline:
+		case <-gate.expired():
 			return nil, p.fail(w, r, http.StatusServiceUnavailable, "the app is not ready yet")
 		case <-r.Context().Done():
 			return nil, statusClientGone
 		}
+	}
+}
+
+// bootGate is a request's wait for a ready instance: at most wait in all,
+// counted from the first time it has to wait. Most requests never wait,
+// and start no timer.
+type bootGate struct {
+	wait  time.Duration
+	timer *time.Timer
+}
+
+func (g *bootGate) expired() <-chan time.Time {
+	if g.timer == nil {
+		g.timer = time.NewTimer(g.wait)
+	}
+	return g.timer.C
+}
+
+func (g *bootGate) stop() {
+	if g.timer != nil {
+		g.timer.Stop()
 	}
 }
 

@@ -1,0 +1,851 @@
+package edge
+
+// The edge's own HTTP/1.1 server. net/http's server is general and
+// correct, but on the hot path of a proxy on a small machine it does more
+// than the edge needs: a background read (a goroutine and a syscall) for
+// every request, a header clone on every WriteHeader, a chunk writer
+// between the handler and the connection, and it quietly repairs request
+// framing that a front proxy must refuse (see request.go). This server
+// reads each connection in one goroutine, refuses ambiguous heads itself,
+// writes a buffered response in one write, and watches for a client that
+// left only when a request has been running for a while.
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Limits of the server, as nginx's defaults where it has one.
+const (
+	maxHeaderBytes = 64 << 10
+	// watchDelay is how long a request runs before the server starts
+	// watching its connection for the client leaving. Most requests are
+	// done sooner, and watching costs a goroutine and a read.
+	watchDelay = 100 * time.Millisecond
+	// discardLimit is how much of a request body the handler left unread
+	// is read and dropped to keep the connection (net/http's 256 KiB).
+	discardLimit = 256 << 10
+	// smallBody is how much of a response of undeclared length is held to
+	// send it with a Content-Length rather than chunked.
+	smallBody = 4 << 10
+	// lingerTime is how long a connection closed after an error keeps
+	// reading what the client still sends, so that the kernel does not
+	// reset it before the client has read the answer.
+	lingerTime = 500 * time.Millisecond
+)
+
+// Connection states, for Shutdown.
+const (
+	connIdle   int32 = iota // between requests: Shutdown may close it
+	connActive              // a request is being read or served
+	connClosed              // closed by Shutdown: its goroutine must stop
+)
+
+// aLongTimeAgo is a deadline in the past: it makes a blocked read return.
+var aLongTimeAgo = time.Unix(1, 0)
+
+// conn is one client connection.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	remote string
+	br     *bufio.Reader // reads from raw, not nc: see raw
+	bw     *bufio.Writer
+	hr     headReader
+	raw    rawReader
+	ctx    context.Context // canceled when the client is seen gone, or the connection ends
+	cancel context.CancelFunc
+	state  atomic.Int32
+	resp   response // reused for each request: handlers do not keep it
+	body   *body    // the current request's body, if it has one
+
+	// The watcher: see arm.
+	wmu      sync.Mutex
+	timer    *time.Timer
+	armed    bool
+	watching chan struct{} // not nil while a watch read runs; closed when it ends
+	aborting atomic.Bool
+}
+
+// rawReader reads the connection for br, first giving back the byte the
+// watcher read if it found the next request rather than the end.
+type rawReader struct {
+	nc      net.Conn
+	stash   byte
+	stashed bool
+}
+
+func (r *rawReader) Read(p []byte) (int, error) {
+	if r.stashed && len(p) > 0 {
+		p[0] = r.stash
+		r.stashed = false
+		return 1, nil
+	}
+	return r.nc.Read(p)
+}
+
+func (s *Server) newConn(nc net.Conn) *conn {
+	c := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
+	c.raw.nc = nc
+	c.br = s.readers.Get().(*bufio.Reader)
+	c.br.Reset(&c.raw)
+	c.bw = s.writers.Get().(*bufio.Writer)
+	c.bw.Reset(nc)
+	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	c.timer = time.AfterFunc(time.Hour, c.watch)
+	c.timer.Stop()
+	return c
+}
+
+// serve reads requests off c and answers them until the connection ends.
+func (c *conn) serve() {
+	hijacked := false
+	defer func() {
+		if err := recover(); err != nil {
+			c.srv.cfg.Log.Error(fmt.Sprintf("edge: panic serving %s: %v\n%s", c.remote, err, debug.Stack()))
+		}
+		c.disarm()
+		c.cancel()
+		if !hijacked {
+			c.nc.Close()
+			c.br.Reset(nil)
+			c.srv.readers.Put(c.br)
+			c.bw.Reset(nil)
+			c.srv.writers.Put(c.bw)
+		}
+		c.srv.forget(c)
+	}()
+	first := true
+	wait := c.srv.cfg.HeaderTimeout // a new connection owes us a request at once
+	for {
+		if c.br.Buffered() == 0 { // wait for the next request
+			c.nc.SetReadDeadline(time.Now().Add(wait))
+			if _, err := c.br.Peek(1); err != nil {
+				return
+			}
+		}
+		if !c.state.CompareAndSwap(connIdle, connActive) {
+			return // Shutdown closed it
+		}
+		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.HeaderTimeout))
+		if first && isH2Preface(c.br) {
+			c.nc.SetReadDeadline(time.Time{})
+			hijacked = c.srv.h2.serve(c.nc, c.br) // HTTP/2's server owns it now
+			return
+		}
+		first, wait = false, c.srv.cfg.IdleTimeout
+		req, fr, err := c.hr.read(c.br, maxHeaderBytes)
+		if err != nil {
+			var he *headError
+			if errors.As(err, &he) {
+				c.refuse(he)
+			}
+			return
+		}
+		c.nc.SetReadDeadline(time.Time{})
+		keep, hj := c.serveRequest(req, fr)
+		if hj {
+			hijacked = true
+			return
+		}
+		if !keep || c.srv.shutting.Load() {
+			c.closeWrite()
+			return
+		}
+		if !c.state.CompareAndSwap(connActive, connIdle) {
+			return
+		}
+	}
+}
+
+// serveRequest runs the handler for one request and finishes its response.
+// keep says whether the connection can carry another request.
+func (c *conn) serveRequest(req *http.Request, fr reqFrame) (keep, hijacked bool) {
+	req.RemoteAddr = c.remote
+	var b *body
+	if fr.chunked || fr.length > 0 {
+		b = &body{c: c, req: req, expect: fr.expect, chunked: fr.chunked, left: fr.length}
+		if fr.chunked {
+			b.cr = httputil.NewChunkedReader(c.br)
+		}
+		req.Body = b
+	}
+	c.body = b
+	if b == nil {
+		req.Body = http.NoBody
+		c.arm()
+	}
+	req = req.WithContext(c.ctx)
+	w := &c.resp
+	w.reset(c, req, fr)
+
+	c.srv.ServeHTTP(w, req)
+
+	c.disarm()
+	if w.hijacked {
+		return false, true
+	}
+	w.finish()
+	keep = !w.closeAfter && c.ctx.Err() == nil
+	if keep && b != nil && !b.done() {
+		// The handler left some of the body unread: read a little of it to
+		// keep the connection, as net/http does, else close.
+		keep = b.discard()
+	}
+	if err := c.bw.Flush(); err != nil {
+		keep = false
+	}
+	return keep, false
+}
+
+// refuse answers a head that could not be accepted, and lets the
+// connection close: what follows on it cannot be trusted.
+func (c *conn) refuse(he *headError) {
+	c.srv.cfg.Log.Debug(fmt.Sprintf("edge: refused a request from %s: %d %s", c.remote, he.status, he.reason))
+	c.body = nil
+	req := &http.Request{Method: http.MethodGet, Header: http.Header{}, ProtoMajor: 1, ProtoMinor: 1}
+	w := &c.resp
+	w.reset(c, req, reqFrame{close: true})
+	w.Header().Set("Connection", "close")
+	writeError(w, req, he.status, he.reason)
+	w.finish()
+	c.bw.Flush()
+	c.closeWrite()
+}
+
+// closeWrite half-closes the connection and reads what the client still
+// sends for a moment, so that an answer written just before is read
+// rather than lost to a reset (what net/http calls rstAvoidanceDelay).
+func (c *conn) closeWrite() {
+	tc, ok := c.nc.(interface{ CloseWrite() error })
+	if !ok || tc.CloseWrite() != nil {
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	io.Copy(io.Discard, io.LimitReader(c.nc, discardLimit))
+}
+
+// arm starts watching for the client leaving once the request has run
+// for watchDelay: then a read of the connection tells whether it closed
+// (the request's context is canceled) or sent the next request (its first
+// byte is kept for it).
+func (c *conn) arm() {
+	c.wmu.Lock()
+	c.armed = true
+	c.timer.Reset(watchDelay)
+	c.wmu.Unlock()
+}
+
+// watch runs in the timer's goroutine.
+func (c *conn) watch() {
+	c.wmu.Lock()
+	if !c.armed || c.watching != nil {
+		c.wmu.Unlock()
+		return
+	}
+	done := make(chan struct{})
+	c.watching = done
+	c.wmu.Unlock()
+	defer close(done)
+	var b [1]byte
+	n, err := c.nc.Read(b[:])
+	if n == 1 {
+		c.raw.stash, c.raw.stashed = b[0], true // the next request: disarm waits for us
+		return
+	}
+	if c.aborting.Load() {
+		return
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return
+	}
+	c.cancel() // EOF or a reset: the client is gone
+}
+
+// disarm stops the watcher, waiting for its read to end: the connection
+// is read by one goroutine at a time.
+func (c *conn) disarm() {
+	c.wmu.Lock()
+	c.armed = false
+	c.timer.Stop()
+	done := c.watching
+	c.watching = nil
+	c.wmu.Unlock()
+	if done == nil {
+		return
+	}
+	c.aborting.Store(true)
+	c.nc.SetReadDeadline(aLongTimeAgo)
+	<-done
+	c.nc.SetReadDeadline(time.Time{})
+	c.aborting.Store(false)
+}
+
+// body is a request body read off the connection: Content-Length bytes,
+// or chunks and their trailer.
+type body struct {
+	c       *conn
+	req     *http.Request
+	cr      io.Reader // the chunked reader, when chunked
+	chunked bool
+	left    int64 // bytes left, when not chunked
+	expect  bool  // the client waits for 100 Continue before sending
+	sent100 bool
+	eof     bool
+	err     error
+}
+
+func (b *body) Read(p []byte) (int, error) {
+	if b.eof {
+		return 0, io.EOF
+	}
+	if b.err != nil {
+		return 0, b.err
+	}
+	if b.expect && !b.sent100 {
+		b.sent100 = true
+		if !b.c.resp.headSent {
+			b.c.bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+			if err := b.c.bw.Flush(); err != nil {
+				b.err = err
+				return 0, err
+			}
+		}
+	}
+	var n int
+	var err error
+	if b.chunked {
+		n, err = b.cr.Read(p)
+		if err == io.EOF {
+			err = b.trailer()
+		} else if err != nil && !isNetError(err) {
+			err = &headError{status: http.StatusBadRequest, reason: "malformed chunked body"}
+		}
+	} else {
+		if int64(len(p)) > b.left {
+			p = p[:b.left]
+		}
+		n, err = b.c.br.Read(p)
+		b.left -= int64(n)
+		switch {
+		case b.left == 0:
+			err = io.EOF
+		case err == io.EOF:
+			err = io.ErrUnexpectedEOF
+		}
+	}
+	if err == io.EOF {
+		b.eof = true
+		b.c.arm() // the whole request is in: watch for the client leaving
+	} else if err != nil {
+		b.err = err
+	}
+	return n, err
+}
+
+// trailer reads the trailer section after the last chunk into the
+// request's Trailer; it returns io.EOF when all went well.
+func (b *body) trailer() error {
+	t, err := b.c.hr.readTrailer(b.c.br, maxHeaderBytes)
+	if err != nil {
+		return err
+	}
+	if len(t) > 0 {
+		if b.req.Trailer == nil {
+			b.req.Trailer = make(http.Header, len(t))
+		}
+		for k, v := range t {
+			b.req.Trailer[k] = append(b.req.Trailer[k], v...)
+		}
+	}
+	return io.EOF
+}
+
+func (b *body) Close() error { return nil }
+
+// done reports whether the body was read to its end.
+func (b *body) done() bool { return b.eof }
+
+// discard reads and drops the rest of the body, up to discardLimit; it
+// reports whether the end was reached, so the connection can be kept.
+func (b *body) discard() bool {
+	if b.err != nil || b.expect && !b.sent100 {
+		return false // broken, or the client still waits to send it
+	}
+	b.c.nc.SetReadDeadline(time.Now().Add(time.Second))
+	defer b.c.nc.SetReadDeadline(time.Time{})
+	n, _ := io.Copy(io.Discard, io.LimitReader(b, discardLimit+1))
+	return b.eof && n <= discardLimit
+}
+
+func isNetError(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// response is the http.ResponseWriter of this server. A response whose
+// length is declared is written straight to the connection's buffer; one
+// whose length is not is held until it passes smallBody (then chunked) or
+// ends (then sent with its length).
+type response struct {
+	c          *conn
+	req        *http.Request
+	header     http.Header
+	status     int
+	length     int64 // the declared Content-Length, or -1
+	written    int64
+	wroteHead  bool // the handler called WriteHeader (or Write)
+	headSent   bool // the head is in the connection's buffer
+	chunked    bool
+	noBody     bool // HEAD, or a status without a body
+	closeAfter bool
+	http10     bool
+	keepAlive  bool // an HTTP/1.0 client asked for keep-alive
+	hijacked   bool
+	hold       []byte // the held body of undeclared length
+}
+
+func (w *response) reset(c *conn, req *http.Request, fr reqFrame) {
+	hold := w.hold[:0]
+	h := w.header
+	if h == nil {
+		h = make(http.Header, 8)
+	} else {
+		clear(h)
+	}
+	*w = response{c: c, req: req, header: h, length: -1, hold: hold}
+	w.closeAfter = fr.close
+	w.http10 = req.ProtoMajor == 1 && req.ProtoMinor == 0
+	w.keepAlive = w.http10 && !fr.close
+}
+
+// Header returns the header map to set before WriteHeader.
+func (w *response) Header() http.Header { return w.header }
+
+// WriteHeader sends (or, for a body of undeclared length, prepares) the
+// response head. Informational statuses are sent at once and may be
+// followed by the real one.
+func (w *response) WriteHeader(code int) {
+	if w.wroteHead || w.hijacked {
+		return
+	}
+	if code >= 100 && code < 200 && code != http.StatusSwitchingProtocols {
+		w.c.bw.WriteString("HTTP/1.1 ")
+		w.c.bw.WriteString(strconv.Itoa(code))
+		w.c.bw.WriteString(" ")
+		w.c.bw.WriteString(http.StatusText(code))
+		w.c.bw.WriteString("\r\n")
+		w.writeFields()
+		w.c.bw.WriteString("\r\n")
+		w.c.bw.Flush()
+		return
+	}
+	w.wroteHead = true
+	w.status = code
+	w.noBody = w.req.Method == http.MethodHead || bodyless(code)
+	if cl := w.header["Content-Length"]; len(cl) == 1 {
+		if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil && n >= 0 {
+			w.length = n
+		}
+	}
+	if headerHasToken(w.header, "Connection", "close") {
+		w.closeAfter = true
+	}
+	if w.length >= 0 || w.noBody {
+		w.sendHead()
+	}
+}
+
+func (w *response) Write(p []byte) (int, error) {
+	if w.hijacked {
+		return 0, http.ErrHijacked
+	}
+	if !w.wroteHead {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.noBody {
+		if w.req.Method == http.MethodHead {
+			return len(p), nil
+		}
+		return 0, http.ErrBodyNotAllowed
+	}
+	if w.length >= 0 && w.written+int64(len(p)) > w.length {
+		return 0, http.ErrContentLength
+	}
+	w.written += int64(len(p))
+	if !w.headSent {
+		if len(w.hold)+len(p) <= smallBody {
+			w.hold = append(w.hold, p...)
+			return len(p), nil
+		}
+		w.startStream()
+	}
+	return w.writeBody(p)
+}
+
+// WriteString spares io.WriteString a copy.
+func (w *response) WriteString(s string) (int, error) {
+	if w.headSent && !w.chunked && !w.noBody && !w.hijacked && (w.length < 0 || w.written+int64(len(s)) <= w.length) {
+		w.written += int64(len(s))
+		return w.c.bw.WriteString(s)
+	}
+	return w.Write([]byte(s))
+}
+
+func (w *response) writeBody(p []byte) (int, error) {
+	if !w.chunked {
+		return w.c.bw.Write(p)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	var size [16]byte
+	w.c.bw.Write(strconv.AppendInt(size[:0], int64(len(p)), 16))
+	w.c.bw.WriteString("\r\n")
+	n, err := w.c.bw.Write(p)
+	w.c.bw.WriteString("\r\n")
+	return n, err
+}
+
+// startStream sends the head of a body of undeclared length that is not
+// going to fit in hold, and what hold has: chunked to an HTTP/1.1 client,
+// to the connection's end for an HTTP/1.0 one.
+func (w *response) startStream() {
+	if w.http10 {
+		w.closeAfter = true
+	} else {
+		w.chunked = true
+	}
+	w.sendHead()
+	if len(w.hold) > 0 {
+		w.writeBody(w.hold)
+		w.hold = w.hold[:0]
+	}
+}
+
+// ReadFrom sends a file with sendfile when the length is declared (static
+// files), else copies.
+func (w *response) ReadFrom(src io.Reader) (int64, error) {
+	if !w.wroteHead {
+		w.WriteHeader(http.StatusOK)
+	}
+	if w.headSent && !w.chunked && !w.noBody && !w.hijacked && w.length >= 0 {
+		rf, ok := w.c.nc.(io.ReaderFrom)
+		if ok {
+			if err := w.c.bw.Flush(); err != nil {
+				return 0, err
+			}
+			// sendfile needs the file itself, or one *io.LimitedReader
+			// around it (what io.CopyN passes): do not wrap a second time.
+			left := w.length - w.written
+			lr, ok := src.(*io.LimitedReader)
+			if !ok || lr.N > left {
+				lr = &io.LimitedReader{R: src, N: left}
+			}
+			n, err := rf.ReadFrom(lr)
+			w.written += n
+			return n, err
+		}
+	}
+	return io.Copy(writerOnly{w}, src)
+}
+
+// writerOnly hides ReadFrom, so that io.Copy does not call it again.
+type writerOnly struct{ io.Writer }
+
+// Flush sends what is buffered, starting a chunked body if its length is
+// not known.
+func (w *response) Flush() {
+	w.FlushError()
+}
+
+// FlushError is Flush that reports the write error, for
+// http.ResponseController.
+func (w *response) FlushError() error {
+	if w.hijacked {
+		return http.ErrHijacked
+	}
+	if !w.wroteHead {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.headSent {
+		w.startStream()
+	}
+	return w.c.bw.Flush()
+}
+
+// SetReadDeadline and SetWriteDeadline are for http.ResponseController.
+func (w *response) SetReadDeadline(t time.Time) error  { return w.c.nc.SetReadDeadline(t) }
+func (w *response) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
+
+// Hijack hands the connection to the handler (a protocol upgrade).
+func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if w.hijacked {
+		return nil, nil, http.ErrHijacked
+	}
+	if w.headSent {
+		return nil, nil, errors.New("edge: hijack after the response head was sent")
+	}
+	w.c.disarm()
+	w.hijacked = true
+	c := w.c
+	if err := c.bw.Flush(); err != nil {
+		return nil, nil, err
+	}
+	return c.nc, bufio.NewReadWriter(c.br, c.bw), nil
+}
+
+// finish completes the response after the handler returned.
+func (w *response) finish() {
+	if !w.wroteHead {
+		w.WriteHeader(http.StatusOK)
+	}
+	if !w.headSent {
+		// Undeclared, and short enough to have been held: send it with its
+		// length, so the connection can be kept.
+		w.length = int64(len(w.hold))
+		w.header["Content-Length"] = []string{strconv.Itoa(len(w.hold))}
+		w.sendHead()
+		w.c.bw.Write(w.hold)
+		w.hold = w.hold[:0]
+		return
+	}
+	if w.chunked {
+		w.c.bw.WriteString("0\r\n\r\n")
+		return
+	}
+	if w.length >= 0 && w.written < w.length && !w.noBody {
+		w.closeAfter = true // the client waits for bytes that will not come
+	}
+}
+
+// sendHead writes the status line and fields to the connection's buffer.
+func (w *response) sendHead() {
+	w.headSent = true
+	bw := w.c.bw
+	var line [64]byte
+	b := append(line[:0], "HTTP/1.1 "...)
+	b = strconv.AppendInt(b, int64(w.status), 10)
+	b = append(b, ' ')
+	b = append(b, http.StatusText(w.status)...)
+	b = append(b, "\r\n"...)
+	bw.Write(b)
+	if _, ok := w.header["Date"]; !ok {
+		bw.WriteString("Date: ")
+		bw.Write(w.c.srv.date.get())
+		bw.WriteString("\r\n")
+	}
+	if w.chunked {
+		delete(w.header, "Content-Length")
+		bw.WriteString("Transfer-Encoding: chunked\r\n")
+	}
+	if w.status == http.StatusNotModified || w.status == http.StatusNoContent {
+		delete(w.header, "Content-Length")
+	}
+	if w.c.srv.shutting.Load() || w.unreadBody() {
+		w.closeAfter = true
+	}
+	switch {
+	case w.closeAfter:
+		bw.WriteString("Connection: close\r\n") // writeFields skips the handler's
+	case w.keepAlive:
+		bw.WriteString("Connection: keep-alive\r\n")
+	}
+	w.writeFields()
+	bw.WriteString("\r\n")
+}
+
+// unreadBody reports whether the request has a body the handler left
+// unread that the server will not read either: a client still waiting for
+// 100 Continue, or more than discardLimit. The connection then closes
+// after the response, and the response says so. (A chunked body's size is
+// not known: it is discarded after the response, or the connection closes
+// without notice, as net/http does.)
+func (w *response) unreadBody() bool {
+	b := w.c.body
+	if b == nil || b.eof {
+		return false
+	}
+	return b.expect && !b.sent100 || !b.chunked && b.left > discardLimit
+}
+
+// writeFields writes the header map, dropping fields the server decides
+// and keeping values on one line whatever the handler put in them.
+func (w *response) writeFields() {
+	bw := w.c.bw
+	for k, vs := range w.header {
+		switch k {
+		case "Transfer-Encoding":
+			continue
+		case "Connection":
+			if w.keepAlive || w.closeAfter {
+				continue // written by sendHead
+			}
+		}
+		for _, v := range vs {
+			if v == "" && k == "Date" {
+				continue // a nil or empty Date suppresses it, as in net/http
+			}
+			bw.WriteString(k)
+			bw.WriteString(": ")
+			if strings.ContainsAny(v, "\r\n") {
+				v = strings.NewReplacer("\r", " ", "\n", " ").Replace(v)
+			}
+			bw.WriteString(v)
+			bw.WriteString("\r\n")
+		}
+	}
+}
+
+// dateCache keeps the Date header's text for the current second.
+type dateCache struct {
+	v atomic.Pointer[dateText]
+}
+
+type dateText struct {
+	sec int64
+	b   []byte
+}
+
+func (d *dateCache) get() []byte {
+	now := time.Now()
+	if t := d.v.Load(); t != nil && t.sec == now.Unix() {
+		return t.b
+	}
+	t := &dateText{sec: now.Unix(), b: now.UTC().AppendFormat(nil, http.TimeFormat)}
+	d.v.Store(t)
+	return t.b
+}
+
+// Serve accepts connections on ln and serves them until Shutdown; it
+// returns nil after Shutdown, or the listener's error.
+func (s *Server) Serve(ln net.Listener) error {
+	if !s.track(ln) {
+		ln.Close()
+		return nil
+	}
+	defer s.untrack(ln)
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if s.shutting.Load() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
+				// Out of file descriptors, say: wait and try again, as
+				// net/http does, rather than spin or stop serving.
+				backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+				s.cfg.Log.Warn(fmt.Sprintf("edge: accept: %v; retrying in %v", err, backoff))
+				time.Sleep(backoff)
+				continue
+			}
+			return err
+		}
+		backoff = 0
+		c := s.newConn(nc)
+		if !s.add(c) {
+			nc.Close()
+			return nil
+		}
+		go c.serve()
+	}
+}
+
+func isTemporary(err error) bool {
+	t, ok := errors.Unwrap(err).(interface{ Temporary() bool })
+	if !ok {
+		var ne interface{ Temporary() bool }
+		if errors.As(err, &ne) {
+			return ne.Temporary()
+		}
+		return false
+	}
+	return t.Temporary()
+}
+
+func (s *Server) track(ln net.Listener) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutting.Load() {
+		return false
+	}
+	s.listen[ln] = struct{}{}
+	return true
+}
+
+func (s *Server) untrack(ln net.Listener) {
+	s.mu.Lock()
+	delete(s.listen, ln)
+	s.mu.Unlock()
+}
+
+func (s *Server) add(c *conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.shutting.Load() {
+		return false
+	}
+	s.conns[c] = struct{}{}
+	return true
+}
+
+func (s *Server) forget(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Shutdown stops accepting connections, closes idle ones, and waits until
+// ctx is done for the requests in flight to finish; connections that
+// carried one are closed after it. Upgraded connections are their
+// handler's.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.shutting.Store(true)
+	for ln := range s.listen {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	defer s.cfg.Proxy.Close()
+	h2done := make(chan error, 1)
+	go func() { h2done <- s.h2.shutdown(ctx) }()
+	defer func() { <-h2done }()
+
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.mu.Lock()
+		n := 0
+		for c := range s.conns {
+			if c.state.CompareAndSwap(connIdle, connClosed) {
+				c.nc.Close()
+			}
+			n++
+		}
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			s.cancel() // what is still in flight is abandoned
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
