@@ -35,6 +35,19 @@ type upConn struct {
 	net.Conn
 	br       *bufio.Reader
 	lastUsed time.Time
+	deadline time.Time // the read deadline last set
+}
+
+// readBy makes the next read fail if nothing comes within d. Moving a
+// deadline costs a lock and a timer update, so one set very recently (a
+// tenth of d, at most a second, ago) is kept.
+func (c *upConn) readBy(d time.Duration) {
+	now := time.Now()
+	if c.deadline.Sub(now) > d-min(d/10, time.Second) {
+		return
+	}
+	c.deadline = now.Add(d)
+	c.SetReadDeadline(c.deadline)
 }
 
 func newUpstream(readTimeout time.Duration) *upstream {
@@ -48,14 +61,16 @@ func newUpstream(readTimeout time.Duration) *upstream {
 }
 
 // get returns an idle connection to addr that is young enough, or dials a
-// new one. reused says which.
-func (u *upstream) get(ctx context.Context, addr string) (c *upConn, reused bool, err error) {
+// new one (always, with fresh). reused says which. With check, an idle connection is first
+// checked to be open (a syscall): for requests that cannot simply be sent
+// again when the connection turns out closed.
+func (u *upstream) get(ctx context.Context, addr string, check, fresh bool) (c *upConn, reused bool, err error) {
 	now := time.Now()
 	u.mu.Lock()
-	for list := u.idle[addr]; len(list) > 0; list = u.idle[addr] {
+	for list := u.idle[addr]; len(list) > 0 && !fresh; list = u.idle[addr] {
 		c = list[len(list)-1]
 		u.idle[addr] = list[:len(list)-1]
-		if now.Sub(c.lastUsed) < u.idleTimeout && c.open() {
+		if now.Sub(c.lastUsed) < u.idleTimeout && (!check || c.open()) {
 			u.mu.Unlock()
 			return c, true, nil
 		}
@@ -99,8 +114,7 @@ func (c *upConn) open() bool {
 
 // put keeps c for reuse.
 func (u *upstream) put(addr string, c *upConn) {
-	c.lastUsed = time.Now()
-	c.SetDeadline(time.Time{})
+	c.lastUsed = time.Now() // its read deadline is left: the next use sets one first
 	u.mu.Lock()
 	if len(u.idle[addr]) < u.maxIdle {
 		u.idle[addr] = append(u.idle[addr], c)
@@ -144,18 +158,22 @@ func (e *errStale) Unwrap() error { return e.err }
 // body returns the request body from its start; it is called again if the
 // request has to be sent again.
 func (u *upstream) roundTrip(ctx context.Context, addr string, req *http.Request, uri string, body func() io.Reader, length int64) (*http.Response, error) {
-	resp, err := u.try(ctx, addr, req, uri, body(), length)
+	resp, err := u.try(ctx, addr, req, uri, body(), length, false)
 	var stale *errStale
 	if errors.As(err, &stale) && (idempotent(req.Method) || !stale.sent) {
 		// Once more, on a new connection: the app never had this request,
 		// or a GET may be asked again.
-		resp, err = u.try(ctx, addr, req, uri, body(), length)
+		resp, err = u.try(ctx, addr, req, uri, body(), length, true)
 	}
 	return resp, err
 }
 
-func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri string, body io.Reader, length int64) (*http.Response, error) {
-	c, reused, err := u.get(ctx, addr)
+// try sends req once, on a new connection if fresh, else on an idle one
+// if there is one.
+func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri string, body io.Reader, length int64, fresh bool) (*http.Response, error) {
+	// A request that may be sent twice skips the check: if the app closed
+	// the connection, roundTrip sends it again on a new one.
+	c, reused, err := u.get(ctx, addr, !idempotent(req.Method), fresh)
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +198,7 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 		return nil, err
 	}
 
-	c.SetReadDeadline(time.Now().Add(u.readTimeout))
+	c.readBy(u.readTimeout)
 	var resp *http.Response
 	for {
 		resp, err = http.ReadResponse(c.br, req)
@@ -251,7 +269,7 @@ func (b *upBody) Read(p []byte) (int, error) {
 	if b.done {
 		return 0, io.EOF
 	}
-	b.c.SetReadDeadline(time.Now().Add(b.u.readTimeout))
+	b.c.readBy(b.u.readTimeout)
 	n, err := b.rc.Read(p)
 	if err == io.EOF {
 		b.eof = true
