@@ -25,10 +25,21 @@ const MaxLine = 8 << 20
 // 64 KiB, so one read usually drains it.
 const readSize = 64 << 10
 
-// Options says how lines are decorated.
+// gatherBelow: a read of fewer bytes than this counts as short; see
+// Options.Gather.
+const gatherBelow = 4 << 10
+
+// Options says how lines are decorated and written.
 type Options struct {
 	Timestamps bool // prefix each line with the local time, "15:04:05 "
 	Color      bool // colour each prefix with ANSI escapes
+	// Gather, if not zero, is how long a read that comes right after a
+	// short one is put off, so that a process writing many short lines
+	// (an access log under load) has them read and written many at a
+	// time rather than one each. A process that has been quiet for Gather
+	// is never delayed. It only helps a reader that buffers what is
+	// written meanwhile, as an OS pipe does.
+	Gather time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }
@@ -109,6 +120,8 @@ func (p *Prefix) Copy(r io.Reader) error {
 	var batch []byte
 	start := 0 // buf[start:end] holds bytes not yet written: a partial line
 	end := 0
+	var lastRead time.Time // when the last read returned, and with how many bytes
+	lastN := 0
 	for {
 		if end == len(buf) {
 			if start > 0 {
@@ -126,7 +139,13 @@ func (p *Prefix) Copy(r io.Reader) error {
 				start, end = 0, 0
 			}
 		}
+		if gather := p.m.opts.Gather; gather > 0 && lastN < gatherBelow {
+			if d := time.Since(lastRead); d < gather {
+				time.Sleep(gather - d) // see Options.Gather
+			}
+		}
 		n, err := r.Read(buf[end:])
+		lastRead, lastN = time.Now(), n
 		end += n
 		if n > 0 {
 			batch = batch[:0]

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -201,5 +202,78 @@ func BenchmarkCopy(b *testing.B) {
 		if err := p.Copy(strings.NewReader(in)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// countingWriter counts the writes it gets.
+type countingWriter struct {
+	mu     sync.Mutex
+	buf    bytes.Buffer
+	writes int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	return w.buf.Write(p)
+}
+
+// TestGather proves that with Options.Gather the short lines of a busy
+// process (an OS pipe, as a child's output is) are written many at a time,
+// none lost or out of order, and that a line from a quiet process is not
+// held back.
+func TestGather(t *testing.T) {
+	const n = 5000
+	for _, gather := range []time.Duration{0, 2 * time.Millisecond} {
+		t.Run(gather.String(), func(t *testing.T) {
+			w := &countingWriter{}
+			m := New(w, 1, Options{Gather: gather})
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- m.Prefix("a").Copy(pr) }()
+			// A quiet process's line comes out at once, whatever Gather.
+			fmt.Fprintln(pw, "first")
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				w.mu.Lock()
+				got := w.buf.String()
+				w.mu.Unlock()
+				if got == "a | first\n" {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the first line did not come out: %q", got)
+				}
+				time.Sleep(100 * time.Microsecond)
+			}
+			start := time.Now()
+			for i := range n { // an access log under load: short lines, one write each
+				fmt.Fprintf(pw, "line %d\n", i)
+				if i%50 == 0 {
+					time.Sleep(200 * time.Microsecond)
+				}
+			}
+			pw.Close()
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+			pr.Close()
+			var want strings.Builder
+			want.WriteString("a | first\n")
+			for i := range n {
+				fmt.Fprintf(&want, "a | line %d\n", i)
+			}
+			if w.buf.String() != want.String() {
+				t.Fatal("lines lost, cut or out of order")
+			}
+			t.Logf("gather %v: %d writes for %d lines in %v", gather, w.writes, n+1, time.Since(start))
+			if gather > 0 && w.writes > n/10 {
+				t.Errorf("%d writes for %d lines: not gathered", w.writes, n)
+			}
+		})
 	}
 }
