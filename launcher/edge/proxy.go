@@ -163,7 +163,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if status := p.route(w, r, func(be *Backend) (retry bool) {
 		acc.Instance = be.Name
-		acc.Status, acc.Bytes, retry = p.forward(w, r, out, body, be)
+		acc.Status, acc.Bytes, retry = p.forward(w, r, body, be)
 		return retry
 	}); status != 0 {
 		acc.Status = status
@@ -281,11 +281,12 @@ func (g *bootGate) stop() {
 	}
 }
 
-// forward sends the request to be and relays the answer. It returns the
+// forward sends the request, whose header is the one for the instance
+// (see ServeHTTP), to be and relays the answer. It returns the
 // status and body size sent to the client, or retry if nothing was sent and
 // the request may go to another instance.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, h http.Header, body *spill, be *Backend) (status int, n int64, retry bool) {
-	req := &http.Request{Method: r.Method, Header: h, Host: r.Host}
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be *Backend) (status int, n int64, retry bool) {
+	req := r // its header was made the instance's in ServeHTTP
 	uri := r.RequestURI
 	if uri == "" || uri[0] != '/' && uri != "*" {
 		uri = r.URL.RequestURI() // absolute-form from the client: send origin-form

@@ -25,9 +25,10 @@ type upstream struct {
 	maxIdle     int           // per address
 	readTimeout time.Duration // for the response headers, and each read of the body
 
-	mu   sync.Mutex
-	idle map[string][]*upConn // by address, most recent last
-	bufs sync.Pool            // *bufio.Writer
+	mu      sync.Mutex
+	idle    map[string][]*upConn // by address, most recent last
+	bufs    sync.Pool            // *bufio.Writer
+	readers sync.Pool            // *bufio.Reader
 }
 
 // upConn is one connection to an instance.
@@ -35,7 +36,9 @@ type upConn struct {
 	net.Conn
 	br       *bufio.Reader
 	lastUsed time.Time
-	deadline time.Time // the read deadline last set
+	deadline time.Time  // the read deadline last set
+	readers  *sync.Pool // where br goes when the connection is closed
+	scratch  []byte     // for readResponse
 }
 
 // readBy makes the next read fail if nothing comes within d. Moving a
@@ -52,7 +55,11 @@ func (c *upConn) readBy(d time.Duration) {
 
 func newUpstream(readTimeout time.Duration) *upstream {
 	return &upstream{
-		dialer:      net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second},
+		// No TCP keep-alive: the instances are on loopback, their idle
+		// connections are dropped after idleTimeout, and the four
+		// setsockopt calls it costs per connection matter to an app that
+		// closes every connection (gunicorn's sync workers).
+		dialer:      net.Dialer{Timeout: 5 * time.Second, KeepAlive: -1},
 		idleTimeout: time.Second,
 		maxIdle:     256,
 		readTimeout: readTimeout,
@@ -81,7 +88,26 @@ func (u *upstream) get(ctx context.Context, addr string, check, fresh bool) (c *
 	if err != nil {
 		return nil, false, err
 	}
-	return &upConn{Conn: nc, br: bufio.NewReaderSize(nc, 16<<10)}, false, nil
+	br, _ := u.readers.Get().(*bufio.Reader)
+	if br == nil {
+		br = bufio.NewReaderSize(nc, 16<<10)
+	} else {
+		br.Reset(nc)
+	}
+	return &upConn{Conn: nc, br: br, readers: &u.readers}, false, nil
+}
+
+// Close closes the connection and gives its buffer back. An app that
+// closes every connection (gunicorn's sync workers) would otherwise cost
+// a 16 KiB buffer of garbage per request.
+func (c *upConn) Close() error {
+	err := c.Conn.Close()
+	if c.br != nil {
+		c.br.Reset(nil)
+		c.readers.Put(c.br)
+		c.br = nil
+	}
+	return err
 }
 
 // open reports whether an idle connection is still open: the app has not
@@ -201,7 +227,7 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 	c.readBy(u.readTimeout)
 	var resp *http.Response
 	for {
-		resp, err = http.ReadResponse(c.br, req)
+		resp, err = readResponse(c.br, &c.scratch, req)
 		if err != nil || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
@@ -209,8 +235,9 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 	}
 	if err != nil {
 		stop()
+		unread := c.br.Buffered()
 		c.Close()
-		if reused && ctx.Err() == nil && !isTimeout(err) && c.br.Buffered() == 0 {
+		if reused && ctx.Err() == nil && !isTimeout(err) && unread == 0 {
 			return nil, &errStale{err: err, sent: true}
 		}
 		return nil, err
