@@ -84,7 +84,7 @@ func (u *upstream) get(ctx context.Context, addr string, check, fresh bool) (c *
 		c.Close() // closed by the app, or it may be closing it right now
 	}
 	u.mu.Unlock()
-	nc, err := u.dialer.DialContext(ctx, "tcp", addr)
+	nc, err := u.dial(ctx, addr)
 	if err != nil {
 		return nil, false, err
 	}
