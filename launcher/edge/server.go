@@ -68,8 +68,9 @@ type conn struct {
 	ctx    context.Context // canceled when the client is seen gone, or the connection ends
 	cancel context.CancelFunc
 	state  atomic.Int32
-	resp   response // reused for each request: handlers do not keep it
-	body   *body    // the current request's body, if it has one
+	abort  abortSlot // the upstream exchange to cut when the client leaves
+	resp   response  // reused for each request: handlers do not keep it
+	body   *body     // the current request's body, if it has one
 
 	// The watcher: see arm.
 	wmu      sync.Mutex
@@ -103,7 +104,12 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c.br.Reset(&c.raw)
 	c.bw = s.writers.Get().(*bufio.Writer)
 	c.bw.Reset(nc)
-	c.ctx, c.cancel = context.WithCancel(s.ctx)
+	ctx, cancel := context.WithCancel(s.ctx)
+	c.ctx = context.WithValue(ctx, abortKey{}, &c.abort)
+	c.cancel = func() {
+		cancel()
+		c.abort.abort()
+	}
 	c.timer = time.AfterFunc(time.Hour, c.watch)
 	c.timer.Stop()
 	return c
@@ -154,7 +160,8 @@ func (c *conn) serve() {
 			}
 			return
 		}
-		c.nc.SetReadDeadline(time.Time{})
+		// The head's deadline is left: the body's reads set their own, the
+		// watcher takes a timeout for "no news", and a hijack clears it.
 		keep, hj := c.serveRequest(req, fr)
 		if hj {
 			hijacked = true
@@ -602,6 +609,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.c.disarm()
 	w.hijacked = true
 	c := w.c
+	c.nc.SetDeadline(time.Time{}) // the upgraded connection has no head's deadline
 	if err := c.bw.Flush(); err != nil {
 		return nil, nil, err
 	}

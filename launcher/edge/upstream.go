@@ -204,7 +204,7 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 		return nil, err
 	}
 	// Cancel the exchange when the client leaves: wake any blocked I/O.
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	stop := abortOnDone(ctx, c)
 
 	bw, _ := u.bufs.Get().(*bufio.Writer)
 	if bw == nil {
@@ -216,7 +216,7 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 	bw.Reset(nil)
 	u.bufs.Put(bw)
 	if err != nil {
-		stop()
+		stop.stop()
 		c.Close()
 		if reused && ctx.Err() == nil {
 			return nil, &errStale{err: err}
@@ -234,7 +234,7 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 		// A 1xx before the real response (103 Early Hints): skip it.
 	}
 	if err != nil {
-		stop()
+		stop.stop()
 		unread := c.br.Buffered()
 		c.Close()
 		if reused && ctx.Err() == nil && !isTimeout(err) && unread == 0 {
@@ -286,7 +286,7 @@ type upBody struct {
 	addr string
 	c    *upConn
 	rc   io.ReadCloser
-	stop func() bool
+	stop stopFunc
 	keep bool
 	eof  bool
 	done bool
@@ -309,11 +309,68 @@ func (b *upBody) Close() error {
 		return nil
 	}
 	b.done = true
-	canceled := !b.stop()
+	canceled := !b.stop.stop()
 	b.rc.Close()
 	if b.eof && b.keep && !canceled && b.c.br.Buffered() == 0 {
 		b.u.put(b.addr, b.c)
 		return nil
 	}
 	return b.c.Close()
+}
+
+// An abortSlot is where the edge's server lets its client's connection
+// reach the upstream connection serving it: when the client leaves, the
+// exchange is cut at once (see conn.watch). It spares every request a
+// context.AfterFunc registration, which costs allocations and the
+// context's lock.
+type abortSlot struct {
+	mu      sync.Mutex
+	c       net.Conn
+	aborted bool
+}
+
+type abortKey struct{}
+
+// set makes c the connection to cut; nil clears it. It reports false if
+// the client had already left.
+func (s *abortSlot) set(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.c = c
+	return !s.aborted
+}
+
+// abort cuts the connection set, and any set later.
+func (s *abortSlot) abort() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.aborted = true
+	if s.c != nil {
+		s.c.SetDeadline(aLongTimeAgo)
+	}
+}
+
+// stopFunc undoes abortOnDone; stop reports false if the cut happened.
+type stopFunc struct {
+	slot  *abortSlot
+	after func() bool
+}
+
+func (f stopFunc) stop() bool {
+	if f.slot != nil {
+		return f.slot.set(nil)
+	}
+	return f.after()
+}
+
+// abortOnDone cuts c when ctx is done: through the request's abortSlot
+// when the edge's own server serves it, else with context.AfterFunc.
+func abortOnDone(ctx context.Context, c net.Conn) stopFunc {
+	if slot, ok := ctx.Value(abortKey{}).(*abortSlot); ok {
+		if !slot.set(c) {
+			c.SetDeadline(aLongTimeAgo)
+		}
+		return stopFunc{slot: slot}
+	}
+	return stopFunc{after: context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })}
 }
