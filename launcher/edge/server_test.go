@@ -18,7 +18,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -1348,28 +1347,9 @@ func BenchmarkServerSmall(b *testing.B) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "hello, world\n")
 	}
-	run := func(b *testing.B, url string) {
-		tr := &http.Transport{MaxIdleConnsPerHost: 64}
-		defer tr.CloseIdleConnections()
-		client := &http.Client{Transport: tr}
-		b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0))) // 16 goroutines
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				resp, err := client.Get(url)
-				if err != nil {
-					b.Error(err)
-					return
-				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-			}
-		})
-	}
 	b.Run("edge", func(b *testing.B) {
 		ts := startStatic(b, hello)
-		run(b, "http://"+ts.addr+"/")
+		parallelGets(b, "http://"+ts.addr+"/")
 	})
 	b.Run("net-http", func(b *testing.B) {
 		srv := &http.Server{Handler: http.HandlerFunc(hello)}
@@ -1379,6 +1359,6 @@ func BenchmarkServerSmall(b *testing.B) {
 		}
 		go srv.Serve(ln)
 		defer srv.Close()
-		run(b, "http://"+ln.Addr().String()+"/")
+		parallelGets(b, "http://"+ln.Addr().String()+"/")
 	})
 }
