@@ -53,8 +53,8 @@ const (
 	connClosed              // closed by Shutdown: its goroutine must stop
 )
 
-// aLongTimeAgo is a deadline in the past: it makes a blocked read return.
-var aLongTimeAgo = time.Unix(1, 0)
+// aLongTimeAgo returns a deadline in the past: it makes a blocked read return.
+func aLongTimeAgo() time.Time { return time.Unix(1, 0) }
 
 // conn is one client connection.
 type conn struct {
@@ -295,7 +295,7 @@ func (c *conn) disarm() {
 		return
 	}
 	c.aborting.Store(true)
-	c.nc.SetReadDeadline(aLongTimeAgo)
+	c.nc.SetReadDeadline(aLongTimeAgo())
 	<-done
 	c.nc.SetReadDeadline(time.Time{})
 	c.aborting.Store(false)

@@ -346,7 +346,7 @@ func (s *abortSlot) abort() {
 	defer s.mu.Unlock()
 	s.aborted = true
 	if s.c != nil {
-		s.c.SetDeadline(aLongTimeAgo)
+		s.c.SetDeadline(aLongTimeAgo())
 	}
 }
 
@@ -368,9 +368,9 @@ func (f stopFunc) stop() bool {
 func abortOnDone(ctx context.Context, c net.Conn) stopFunc {
 	if slot, ok := ctx.Value(abortKey{}).(*abortSlot); ok {
 		if !slot.set(c) {
-			c.SetDeadline(aLongTimeAgo)
+			c.SetDeadline(aLongTimeAgo())
 		}
 		return stopFunc{slot: slot}
 	}
-	return stopFunc{after: context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })}
+	return stopFunc{after: context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo()) })}
 }
