@@ -115,7 +115,7 @@ func (c *compressor) compressible(h http.Header, status int, size int64) bool {
 	if hasDirective(h["Cache-Control"], "no-transform") {
 		return false
 	}
-	return compressibleType(h.Get("Content-Type"))
+	return compressibleType(first(h, "Content-Type"))
 }
 
 // hasDirective reports whether the comma-separated lists vals contain the

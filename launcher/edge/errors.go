@@ -53,6 +53,6 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, msg string) 
 }
 
 func wantsJSON(r *http.Request) bool {
-	accept := r.Header.Get("Accept")
+	accept := first(r.Header, "Accept")
 	return strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html")
 }

@@ -78,7 +78,7 @@ func (p *Proxy) forwardHeaders(h http.Header, r *http.Request) string {
 	if _, ok := h["X-Real-Ip"]; !ok {
 		h["X-Real-Ip"] = []string{ip}
 	}
-	id := h.Get("X-Request-Id")
+	id := first(h, "X-Request-Id")
 	if !trusted || !validRequestID(id) {
 		id = newRequestID()
 		h["X-Request-Id"] = []string{id}
@@ -135,4 +135,14 @@ func ParseTrustedProxies(s string) ([]netip.Prefix, error) {
 		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
 	}
 	return out, nil
+}
+
+// first returns h's first value for key, which must be in canonical form:
+// http.Header.Get canonicalizes its key on every call, which the hot path
+// need not pay for.
+func first(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }

@@ -494,13 +494,13 @@ func (p *pump) close() {
 
 func (p *Proxy) writeHeader(w http.ResponseWriter, resp *http.Response, length int64) {
 	h := w.Header()
-	id := h.Get("X-Request-Id")
+	id := first(h, "X-Request-Id")
 	removeHopHeaders(resp.Header)
 	delete(resp.Header, "X-Accel-Buffering")
 	for k, v := range resp.Header {
 		h[k] = v
 	}
-	if h.Get("X-Request-Id") == "" {
+	if first(h, "X-Request-Id") == "" {
 		h.Set("X-Request-Id", id)
 	}
 	if length >= 0 && resp.Request.Method != http.MethodHead && !bodyless(resp.StatusCode) {
@@ -514,10 +514,10 @@ func (p *Proxy) writeHeader(w http.ResponseWriter, resp *http.Response, length i
 // no (nginx's convention). (A chunked response the app flushes is found
 // while it is read: see fillUntilStall.)
 func streaming(resp *http.Response) bool {
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+	if strings.HasPrefix(first(resp.Header, "Content-Type"), "text/event-stream") {
 		return true
 	}
-	return strings.EqualFold(resp.Header.Get("X-Accel-Buffering"), "no")
+	return strings.EqualFold(first(resp.Header, "X-Accel-Buffering"), "no")
 }
 
 func bodyless(status int) bool {

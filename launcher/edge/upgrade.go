@@ -10,7 +10,7 @@ import (
 
 // isUpgrade reports whether r asks to switch protocols (WebSocket).
 func isUpgrade(r *http.Request) bool {
-	return r.Header.Get("Upgrade") != "" && headerHasToken(r.Header, "Connection", "upgrade")
+	return first(r.Header, "Upgrade") != "" && headerHasToken(r.Header, "Connection", "upgrade")
 }
 
 func headerHasToken(h http.Header, key, token string) bool {
