@@ -48,9 +48,10 @@ const (
 
 // Connection states, for Shutdown.
 const (
-	connIdle   int32 = iota // between requests: Shutdown may close it
-	connActive              // a request is being read or served
-	connClosed              // closed by Shutdown: its goroutine must stop
+	connIdle     int32 = iota // between requests: Shutdown may close it
+	connActive                // a request is being read or served
+	connClosed                // closed by Shutdown: its goroutine must stop
+	connHijacked              // taken over by its handler: not Shutdown's to wait for
 )
 
 // aLongTimeAgo returns a deadline in the past: it makes a blocked read return.
@@ -609,6 +610,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.c.disarm()
 	w.hijacked = true
 	c := w.c
+	c.state.Store(connHijacked)
 	c.nc.SetDeadline(time.Time{}) // the upgraded connection has no head's deadline
 	if err := c.bw.Flush(); err != nil {
 		return nil, nil, err
@@ -843,7 +845,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			if c.state.CompareAndSwap(connIdle, connClosed) {
 				c.nc.Close()
 			}
-			n++
+			if c.state.Load() != connHijacked {
+				n++
+			}
 		}
 		s.mu.Unlock()
 		if n == 0 {

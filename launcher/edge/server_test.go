@@ -549,6 +549,32 @@ func TestServerInformational(t *testing.T) {
 	}
 }
 
+// TestServerShutdownLeavesUpgraded proves that Shutdown does not wait for
+// a connection its handler took over (a WebSocket), as net/http's does not:
+// it ends with its handler.
+func TestServerShutdownLeavesUpgraded(t *testing.T) {
+	hijacked, release := make(chan struct{}), make(chan struct{})
+	ts := startStatic(t, func(w http.ResponseWriter, r *http.Request) {
+		nc, _, err := w.(http.Hijacker).Hijack()
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer nc.Close()
+		close(hijacked)
+		<-release
+	})
+	defer close(release)
+	c := dialClient(t, ts.addr)
+	c.send(t, "GET / HTTP/1.1\r\nHost: app\r\nUpgrade: test\r\nConnection: Upgrade\r\n\r\n")
+	<-hijacked
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := ts.shutdown(ctx, time.Second); err != nil {
+		t.Fatalf("Shutdown with an upgraded connection open: %v", err)
+	}
+}
+
 // TestServerHijack proves that a hijacking handler gets the bytes sent after the head, even those read ahead or by the watcher.
 func TestServerHijack(t *testing.T) {
 	ts := startStatic(t, func(w http.ResponseWriter, r *http.Request) {
