@@ -87,8 +87,7 @@ func parseResponse(head string, fields int, br *bufio.Reader, req *http.Request)
 	h := make(http.Header, fields)
 	values := make([]string, fields)
 	var cl string
-	clSeen, chunked, te, connClose, keepAlive := false, false, false, false, false
-	_ = te
+	clSeen, chunked, connClose, keepAlive := false, false, false, false
 	for i := 0; ; i++ {
 		line, rest = nextLine(rest)
 		if line == "" {
@@ -104,7 +103,7 @@ func parseResponse(head string, fields int, br *bufio.Reader, req *http.Request)
 		name := textproto.CanonicalMIMEHeaderKey(line[:colon])
 		value := strings.Trim(line[colon+1:], " \t")
 		for j := 0; j < len(value); j++ {
-			if c := value[j]; c < ' ' && c != '\t' || c == 0x7f {
+			if !valueByte[value[j]] {
 				return nil, &errBadResponse{"control character in " + name}
 			}
 		}
@@ -125,17 +124,14 @@ func parseResponse(head string, fields int, br *bufio.Reader, req *http.Request)
 				if f = strings.Trim(f, " \t"); f == "" {
 					continue
 				}
-				if te || !strings.EqualFold(f, "chunked") {
+				if chunked || !asciiEqualFold(f, "chunked") {
 					return nil, &errBadResponse{"unsupported Transfer-Encoding " + strconv.Quote(clip(value))}
 				}
-				te, chunked = true, true
+				chunked = true
 			}
 		case "Connection":
-			for f := range strings.SplitSeq(value, ",") {
-				f = strings.Trim(f, " \t")
-				connClose = connClose || strings.EqualFold(f, "close")
-				keepAlive = keepAlive || strings.EqualFold(f, "keep-alive")
-			}
+			connClose = connClose || hasToken(value, "close")
+			keepAlive = keepAlive || hasToken(value, "keep-alive")
 		}
 		values[i] = value
 		if vs := h[name]; vs == nil {
@@ -209,8 +205,7 @@ func clip(s string) string {
 // isToken reports whether s is an RFC 9110 token (a field name).
 func isToken(s string) bool {
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c <= ' ' || c >= 0x7f || strings.IndexByte("\"(),/:;<=>?@[\\]{}", c) >= 0 {
+		if !headToken[s[i]] {
 			return false
 		}
 	}

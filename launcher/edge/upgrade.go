@@ -5,7 +5,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
-	"strings"
 )
 
 // isUpgrade reports whether r asks to switch protocols (WebSocket).
@@ -13,12 +12,12 @@ func isUpgrade(r *http.Request) bool {
 	return first(r.Header, "Upgrade") != "" && headerHasToken(r.Header, "Connection", "upgrade")
 }
 
+// headerHasToken reports whether a field key of h lists token, a
+// lower-case literal (see hasToken).
 func headerHasToken(h http.Header, key, token string) bool {
 	for _, v := range h[key] {
-		for f := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(f), token) {
-				return true
-			}
+		if hasToken(v, token) {
+			return true
 		}
 	}
 	return false
