@@ -184,7 +184,7 @@ func (c *conn) serveRequest(req *http.Request, fr reqFrame) (keep, hijacked bool
 	req.RemoteAddr = c.remote
 	var b *body
 	if fr.chunked || fr.length > 0 {
-		b = &body{c: c, req: req, expect: fr.expect, chunked: fr.chunked, left: fr.length}
+		b = &body{c: c, req: req, expect: fr.expect, chunked: fr.chunked, fixed: fixedBody{r: c.br, left: fr.length}}
 		if fr.chunked {
 			b.cr = httputil.NewChunkedReader(c.br)
 		}
@@ -309,8 +309,8 @@ type body struct {
 	req     *http.Request
 	cr      io.Reader // the chunked reader, when chunked
 	chunked bool
-	left    int64 // bytes left, when not chunked
-	expect  bool  // the client waits for 100 Continue before sending
+	fixed   fixedBody // the Content-Length bytes, when not chunked
+	expect  bool      // the client waits for 100 Continue before sending
 	sent100 bool
 	eof     bool
 	err     error
@@ -343,17 +343,7 @@ func (b *body) Read(p []byte) (int, error) {
 			err = &headError{status: http.StatusBadRequest, reason: "malformed chunked body"}
 		}
 	} else {
-		if int64(len(p)) > b.left {
-			p = p[:b.left]
-		}
-		n, err = b.c.br.Read(p)
-		b.left -= int64(n)
-		switch {
-		case b.left == 0:
-			err = io.EOF
-		case err == io.EOF:
-			err = io.ErrUnexpectedEOF
-		}
+		n, err = b.fixed.Read(p)
 	}
 	if err == io.EOF {
 		b.eof = true
@@ -689,7 +679,7 @@ func (w *response) unreadBody() bool {
 	if b == nil || b.eof {
 		return false
 	}
-	return b.expect && !b.sent100 || !b.chunked && b.left > discardLimit
+	return b.expect && !b.sent100 || !b.chunked && b.fixed.left > discardLimit
 }
 
 // writeFields writes the header map, dropping fields the server decides
@@ -776,16 +766,11 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
+// isTemporary reports whether an accept error is one to wait out (no
+// file descriptors left), as net/http's Serve decides.
 func isTemporary(err error) bool {
-	t, ok := errors.Unwrap(err).(interface{ Temporary() bool })
-	if !ok {
-		var ne interface{ Temporary() bool }
-		if errors.As(err, &ne) {
-			return ne.Temporary()
-		}
-		return false
-	}
-	return t.Temporary()
+	var t interface{ Temporary() bool }
+	return errors.As(err, &t) && t.Temporary()
 }
 
 func (s *Server) track(ln net.Listener) bool {
