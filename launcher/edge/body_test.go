@@ -299,7 +299,7 @@ func TestSpill(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			pool := &sync.Pool{New: func() any { return new(bytes.Buffer) }}
+			pool := &sync.Pool{New: newPooledSpill}
 			s := newSpill(pool, tt.memMax, t.TempDir())
 			defer s.release()
 			data := randomBytes(t, tt.size)

@@ -20,16 +20,23 @@ type spill struct {
 	tempDir string
 	pool    *sync.Pool
 	buf     []byte // read buffer once the body spills to the file
+	rd      bytes.Reader
 }
 
 // errTooLarge is returned by fill when the body exceeds its limit.
 var errTooLarge = errors.New("body too large")
 
+// newSpill takes a spill from pool, whose New is newPooledSpill.
 func newSpill(pool *sync.Pool, memMax int, tempDir string) *spill {
-	buf := pool.Get().(*bytes.Buffer)
-	buf.Reset()
-	return &spill{mem: buf, memMax: memMax, tempDir: tempDir, pool: pool}
+	s := pool.Get().(*spill)
+	s.mem.Reset()
+	s.memMax, s.tempDir, s.pool, s.size = memMax, tempDir, pool, 0
+	return s
 }
+
+// newPooledSpill is the New of a pool of spills: with their memory
+// buffers, they are reused from one request to the next.
+func newPooledSpill() any { return &spill{mem: new(bytes.Buffer)} }
 
 // storeError is a failure to hold a body (the temporary file could not be
 // written), as opposed to a failure to read it.
@@ -120,25 +127,27 @@ func (s *spill) write(p []byte) error {
 func (s *spill) Len() int64 { return s.size }
 
 // reader returns a reader over the whole body, from the start; each call
-// starts over, so a request can be sent again to another instance.
+// starts over, so a request can be sent again to another instance. A
+// reader from an earlier call must not be read after a new one is made.
 func (s *spill) reader() io.Reader {
 	if s.file == nil {
-		return bytes.NewReader(s.mem.Bytes())
+		s.rd.Reset(s.mem.Bytes())
+		return &s.rd
 	}
 	return io.NewSectionReader(s.file, 0, s.size)
 }
 
-// release gives the memory back to the pool and removes the file. (The
-// upstream client reads a request body only within its round trip.)
+// release gives the spill back to its pool and removes the file; s must
+// not be used after. (The upstream client reads a request body only
+// within its round trip.)
 func (s *spill) release() {
 	if s.file != nil {
 		s.file.Close()
 		s.file = nil
 	}
-	if s.mem != nil {
-		if s.mem.Cap() <= 4*s.memMax { // don't pool a buffer a huge body grew
-			s.pool.Put(s.mem)
-		}
-		s.mem = nil
+	s.buf = nil // only a body that reached a file needed it
+	s.rd.Reset(nil)
+	if s.mem.Cap() <= 4*s.memMax { // don't pool a buffer a huge body grew
+		s.pool.Put(s)
 	}
 }

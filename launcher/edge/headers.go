@@ -64,24 +64,31 @@ func (p *Proxy) forwardHeaders(h http.Header, r *http.Request) string {
 		delete(h, "X-Forwarded-Host")
 		delete(h, "X-Real-Ip")
 	}
+	// The values set below share one array: one allocation, not five.
+	// Each is a slice of its own capacity, so an append reallocates.
+	vals := make([]string, 0, 5)
+	set := func(k, v string) {
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+	}
 	if prior := h["X-Forwarded-For"]; trusted && len(prior) > 0 {
-		h["X-Forwarded-For"] = []string{strings.Join(prior, ", ") + ", " + ip}
+		set("X-Forwarded-For", strings.Join(prior, ", ")+", "+ip)
 	} else {
-		h["X-Forwarded-For"] = []string{ip}
+		set("X-Forwarded-For", ip)
 	}
 	if _, ok := h["X-Forwarded-Proto"]; !ok {
-		h["X-Forwarded-Proto"] = []string{proto}
+		set("X-Forwarded-Proto", proto)
 	}
 	if _, ok := h["X-Forwarded-Host"]; !ok {
-		h["X-Forwarded-Host"] = []string{r.Host}
+		set("X-Forwarded-Host", r.Host)
 	}
 	if _, ok := h["X-Real-Ip"]; !ok {
-		h["X-Real-Ip"] = []string{ip}
+		set("X-Real-Ip", ip)
 	}
 	id := first(h, "X-Request-Id")
 	if !trusted || !validRequestID(id) {
 		id = newRequestID()
-		h["X-Request-Id"] = []string{id}
+		set("X-Request-Id", id)
 	}
 	return id
 }

@@ -1,7 +1,6 @@
 package edge
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -80,7 +79,7 @@ type Proxy struct {
 	bal       *Balancer
 	opts      Options
 	transport *http.Transport
-	bufs      sync.Pool // *bytes.Buffer for bodies
+	bufs      sync.Pool // *spill for bodies
 	up        *upstream // for requests
 	comp      *compressor
 }
@@ -106,7 +105,7 @@ func NewProxy(bal *Balancer, opts Options) *Proxy {
 			ReadBufferSize:        32 << 10,
 		},
 	}
-	p.bufs.New = func() any { return new(bytes.Buffer) }
+	p.bufs.New = newPooledSpill
 	p.up = newUpstream(opts.UpstreamTimeout)
 	p.comp = newCompressor(0)
 	// Kept-alive connections to an instance that left are dead; drop them

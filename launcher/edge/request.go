@@ -76,6 +76,15 @@ type reqFrame struct {
 type headReader struct {
 	buf    []byte      // the head being read, without the CR/LF skipped before it
 	fields []headField // where each field line's name and value are in buf
+
+	// base, if set, is what each request starts as: a zero request
+	// with its connection's context, so that the server need not copy
+	// every request with WithContext.
+	base *http.Request
+	// last is the storage of the last request made; spare, once the
+	// server says that request is finished with (recycle), is the
+	// storage the next one reuses.
+	last, spare *reqAlloc
 }
 
 // headField locates one field line in headReader.buf.
@@ -187,16 +196,23 @@ func (h *headReader) parse(br *bufio.Reader, max int) (*http.Request, reqFrame, 
 
 	// One string for the whole head; everything below is a substring.
 	s := string(h.buf)
-	a := new(reqAlloc)
-	req := &a.req
-	*req = http.Request{
-		Method:     s[:sp1],
-		RequestURI: s[sp1+1 : sp2],
-		Proto:      s[sp2+1 : rlEnd],
-		ProtoMajor: 1,
-		ProtoMinor: int(s[rlEnd-1] - '0'),
-		Header:     h.header(s, nMap),
+	a := h.spare
+	if a == nil {
+		a = new(reqAlloc)
 	}
+	h.spare, h.last = nil, a
+	req := &a.req
+	if h.base != nil {
+		*req = *h.base
+	} else {
+		*req = http.Request{}
+	}
+	req.Method = s[:sp1]
+	req.RequestURI = s[sp1+1 : sp2]
+	req.Proto = s[sp2+1 : rlEnd]
+	req.ProtoMajor = 1
+	req.ProtoMinor = int(s[rlEnd-1] - '0')
+	req.Header = h.header(s, nMap, a)
 	var fr reqFrame
 	var host string
 	var hasClose, hasKeepAlive, expect bool
@@ -335,14 +351,52 @@ func (h *headReader) readTrailer(br *bufio.Reader, max int) (http.Header, error)
 	if len(h.fields) == 0 {
 		return nil, nil // the common case: no trailer, no allocation
 	}
-	return h.header(string(h.buf), len(h.fields)), nil
+	return h.header(string(h.buf), len(h.fields), nil), nil
 }
 
 // reqAlloc puts a request and its URL in one allocation: allocating is
-// most of the cost of a small request's head.
+// most of the cost of a small request's head. Its header map and values
+// are kept with it, for a recycled reqAlloc to reuse.
 type reqAlloc struct {
-	req http.Request
-	url url.URL
+	req    http.Request
+	url    url.URL
+	fields fieldStore
+}
+
+// fieldStore is a header map and the array its values share (see
+// headReader.header), kept for the next head to reuse.
+type fieldStore struct {
+	hdr  http.Header
+	vals []string
+}
+
+// take returns an empty header and n empty values: s's, when s is not nil
+// (and has room for n values), else new ones, which s then keeps.
+func (s *fieldStore) take(n int) (http.Header, []string) {
+	if s == nil {
+		return make(http.Header, n), make([]string, n)
+	}
+	if s.hdr == nil {
+		s.hdr = make(http.Header, n)
+	} else {
+		clear(s.hdr)
+	}
+	if cap(s.vals) >= n {
+		s.vals = s.vals[:n]
+		clear(s.vals)
+	} else {
+		s.vals = make([]string, n)
+	}
+	return s.hdr, s.vals
+}
+
+// recycle tells h that the last request it made is finished with: its
+// handler has returned, and nothing kept it, its URL or its header. The
+// next request reuses their storage.
+func (h *headReader) recycle() {
+	if h.last != nil {
+		h.spare, h.last = h.last, nil
+	}
 }
 
 // originForm fills u as url.ParseRequestURI would for an origin-form
@@ -468,13 +522,17 @@ func (h *headReader) field(start, end int, fold *headError) (headField, error) {
 // header builds the Header of h.fields from s, the string of h.buf,
 // leaving out Host and Transfer-Encoding; n is how many fields go in. The
 // values share one backing array, as in net/textproto; a repeated field's
-// append reallocates only its own slice.
-func (h *headReader) header(s string, n int) http.Header {
-	m := make(http.Header, n)
+// append reallocates only its own slice. The map and the array are a's
+// when a is given, reused if a was recycled.
+func (h *headReader) header(s string, n int, a *reqAlloc) http.Header {
+	var fs *fieldStore
+	if a != nil {
+		fs = &a.fields
+	}
+	m, vals := fs.take(n)
 	if n == 0 {
 		return m
 	}
-	vals := make([]string, n)
 	i := 0
 	for _, f := range h.fields {
 		if f.kind == fieldHost || f.kind == fieldTE {

@@ -32,6 +32,22 @@ func (e *errBadResponse) Error() string { return "malformed response from the ap
 // chunks (whose trailer is read and dropped), or to the end of the
 // connection (then Close is set). scratch is a buffer kept between calls.
 func readResponse(br *bufio.Reader, scratch *[]byte, req *http.Request) (*http.Response, error) {
+	return readResponseInto(br, scratch, req, nil)
+}
+
+// respAlloc is the storage of one response and its body's readers, for
+// readResponseInto to reuse once the last response made in it is done
+// with.
+type respAlloc struct {
+	resp   http.Response
+	fields fieldStore
+	fixed  fixedBody
+	body   upBody
+}
+
+// readResponseInto is readResponse building the response in a, when a is
+// not nil. Whatever a held before is overwritten.
+func readResponseInto(br *bufio.Reader, scratch *[]byte, req *http.Request, a *respAlloc) (*http.Response, error) {
 	buf := (*scratch)[:0]
 	start, lines := 0, 0 // where the current line begins in buf; lines read whole
 	for {
@@ -63,14 +79,20 @@ func readResponse(br *bufio.Reader, scratch *[]byte, req *http.Request) (*http.R
 	if cap(buf) > 2*maxResponseHead {
 		*scratch = nil // one huge head must not pin its buffer
 	}
-	return parseResponse(string(buf), lines-2, br, req)
+	return parseResponse(string(buf), lines-2, br, req, a)
 }
 
 // parseResponse parses head (the status line, fields lines of fields, the
 // empty line) and frames the body that follows on br.
-func parseResponse(head string, fields int, br *bufio.Reader, req *http.Request) (*http.Response, error) {
+func parseResponse(head string, fields int, br *bufio.Reader, req *http.Request, a *respAlloc) (*http.Response, error) {
 	line, rest := nextLine(head)
-	resp := &http.Response{Request: req}
+	var resp *http.Response
+	if a != nil {
+		resp = &a.resp
+		*resp = http.Response{Request: req}
+	} else {
+		resp = &http.Response{Request: req}
+	}
 	// HTTP/1.x SP 3DIGIT SP reason (the reason may be empty, and so may
 	// the space before it, as Go's client allows)
 	if len(line) < 12 || line[:7] != "HTTP/1." || line[7] != '0' && line[7] != '1' || line[8] != ' ' {
@@ -84,8 +106,11 @@ func parseResponse(head string, fields int, br *bufio.Reader, req *http.Request)
 	resp.StatusCode = int(code[0]-'0')*100 + int(code[1]-'0')*10 + int(code[2]-'0')
 	resp.Status = line[9:]
 
-	h := make(http.Header, fields)
-	values := make([]string, fields)
+	var fs *fieldStore
+	if a != nil {
+		fs = &a.fields
+	}
+	h, values := fs.take(fields)
 	var cl string
 	clSeen, chunked, connClose, keepAlive := false, false, false, false
 	for i := 0; ; i++ {
@@ -172,7 +197,12 @@ func parseResponse(head string, fields int, br *bufio.Reader, req *http.Request)
 		resp.Close = resp.Close || resp.ProtoMinor == 0
 	case clSeen:
 		resp.ContentLength = length
-		resp.Body = &fixedBody{r: br, left: length}
+		if a != nil {
+			a.fixed = fixedBody{r: br, left: length}
+			resp.Body = &a.fixed
+		} else {
+			resp.Body = &fixedBody{r: br, left: length}
+		}
 		if length == 0 {
 			resp.Body = http.NoBody
 		}

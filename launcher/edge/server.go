@@ -69,9 +69,9 @@ type conn struct {
 	ctx    context.Context // canceled when the client is seen gone, or the connection ends
 	cancel context.CancelFunc
 	state  atomic.Int32
-	abort  abortSlot // the upstream exchange to cut when the client leaves
-	resp   response  // reused for each request: handlers do not keep it
-	body   *body     // the current request's body, if it has one
+	x      exchange // the upstream exchange: to cut when the client leaves, its response's storage
+	resp   response // reused for each request: handlers do not keep it
+	body   *body    // the current request's body, if it has one
 
 	// The watcher: see arm.
 	wmu      sync.Mutex
@@ -106,11 +106,12 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c.bw = s.writers.Get().(*bufio.Writer)
 	c.bw.Reset(nc)
 	ctx, cancel := context.WithCancel(s.ctx)
-	c.ctx = context.WithValue(ctx, abortKey{}, &c.abort)
+	c.ctx = context.WithValue(ctx, exchangeKey{}, &c.x)
 	c.cancel = func() {
 		cancel()
-		c.abort.abort()
+		c.x.abort.abort()
 	}
+	c.hr.base = new(http.Request).WithContext(c.ctx)
 	c.timer = time.AfterFunc(time.Hour, c.watch)
 	c.timer.Stop()
 	return c
@@ -168,6 +169,7 @@ func (c *conn) serve() {
 			hijacked = true
 			return
 		}
+		c.hr.recycle() // the handler has returned: the request is done with
 		if !keep || c.srv.shutting.Load() {
 			c.closeWrite()
 			return
@@ -195,8 +197,7 @@ func (c *conn) serveRequest(req *http.Request, fr reqFrame) (keep, hijacked bool
 		req.Body = http.NoBody
 		c.arm()
 	}
-	req = req.WithContext(c.ctx)
-	w := &c.resp
+	w := &c.resp // req has c.ctx already: see newConn
 	w.reset(c, req, fr)
 
 	c.srv.ServeHTTP(w, req)
@@ -636,8 +637,7 @@ func (w *response) finish() {
 func (w *response) sendHead() {
 	w.headSent = true
 	bw := w.c.bw
-	var line [64]byte
-	b := append(line[:0], "HTTP/1.1 "...)
+	b := append(bw.AvailableBuffer(), "HTTP/1.1 "...) // in place, when it fits
 	b = strconv.AppendInt(b, int64(w.status), 10)
 	b = append(b, ' ')
 	b = append(b, http.StatusText(w.status)...)

@@ -204,7 +204,8 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 		return nil, err
 	}
 	// Cancel the exchange when the client leaves: wake any blocked I/O.
-	stop := abortOnDone(ctx, c)
+	x, _ := ctx.Value(exchangeKey{}).(*exchange)
+	stop := abortOnDone(ctx, x, c)
 
 	bw, _ := u.bufs.Get().(*bufio.Writer)
 	if bw == nil {
@@ -226,8 +227,12 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 
 	c.readBy(u.readTimeout)
 	var resp *http.Response
+	var ra *respAlloc
+	if x != nil {
+		ra = &x.resp
+	}
 	for {
-		resp, err = readResponse(c.br, &c.scratch, req)
+		resp, err = readResponseInto(c.br, &c.scratch, req, ra)
 		if err != nil || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
@@ -242,7 +247,14 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 		}
 		return nil, err
 	}
-	resp.Body = &upBody{u: u, addr: addr, c: c, rc: resp.Body, stop: stop, keep: !resp.Close}
+	var ub *upBody
+	if ra != nil {
+		ub = &ra.body
+	} else {
+		ub = new(upBody)
+	}
+	*ub = upBody{u: u, addr: addr, c: c, rc: resp.Body, stop: stop, keep: !resp.Close}
+	resp.Body = ub
 	return resp, nil
 }
 
@@ -329,7 +341,17 @@ type abortSlot struct {
 	aborted bool
 }
 
-type abortKey struct{}
+// exchange is what the edge's server keeps per client connection for the
+// exchanges of its requests with the instances, found through a request's
+// context (exchangeKey): the slot that cuts an exchange when the client
+// leaves, and the storage of the response, reused from one request to the
+// next since a connection carries one request at a time.
+type exchange struct {
+	abort abortSlot
+	resp  respAlloc
+}
+
+type exchangeKey struct{}
 
 // set makes c the connection to cut; nil clears it. It reports false if
 // the client had already left.
@@ -363,14 +385,15 @@ func (f stopFunc) stop() bool {
 	return f.after()
 }
 
-// abortOnDone cuts c when ctx is done: through the request's abortSlot
-// when the edge's own server serves it, else with context.AfterFunc.
-func abortOnDone(ctx context.Context, c net.Conn) stopFunc {
-	if slot, ok := ctx.Value(abortKey{}).(*abortSlot); ok {
-		if !slot.set(c) {
+// abortOnDone cuts c when ctx is done: through x's abortSlot when the
+// edge's own server serves the request, else (x nil) with
+// context.AfterFunc.
+func abortOnDone(ctx context.Context, x *exchange, c net.Conn) stopFunc {
+	if x != nil {
+		if !x.abort.set(c) {
 			c.SetDeadline(aLongTimeAgo())
 		}
-		return stopFunc{slot: slot}
+		return stopFunc{slot: &x.abort}
 	}
 	return stopFunc{after: context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo()) })}
 }
