@@ -12,6 +12,7 @@ package edge
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -69,9 +70,10 @@ type conn struct {
 	ctx    context.Context // canceled when the client is seen gone, or the connection ends
 	cancel context.CancelFunc
 	state  atomic.Int32
-	x      exchange // the upstream exchange: to cut when the client leaves, its response's storage
-	resp   response // reused for each request: handlers do not keep it
-	body   *body    // the current request's body, if it has one
+	x      exchange  // the upstream exchange: to cut when the client leaves, its response's storage
+	resp   response  // reused for each request: handlers do not keep it
+	rdl    time.Time // the read deadline set last (readDeadline)
+	body   *body     // the current request's body, if it has one
 
 	// The watcher: see arm.
 	wmu      sync.Mutex
@@ -139,7 +141,7 @@ func (c *conn) serve() {
 	wait := c.srv.cfg.HeaderTimeout // a new connection owes us a request at once
 	for {
 		if c.br.Buffered() == 0 { // wait for the next request
-			c.nc.SetReadDeadline(time.Now().Add(wait))
+			c.readWithin(wait)
 			if _, err := c.br.Peek(1); err != nil {
 				return
 			}
@@ -147,9 +149,11 @@ func (c *conn) serve() {
 		if !c.state.CompareAndSwap(connIdle, connActive) {
 			return // Shutdown closed it
 		}
-		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.HeaderTimeout))
+		if !headBuffered(c.br) { // the rest of the head is still to come
+			c.readDeadline(time.Now().Add(c.srv.cfg.HeaderTimeout))
+		}
 		if first && isH2Preface(c.br) {
-			c.nc.SetReadDeadline(time.Time{})
+			c.readDeadline(time.Time{})
 			hijacked = c.srv.h2.serve(c.nc, c.br) // HTTP/2's server owns it now
 			return
 		}
@@ -234,6 +238,31 @@ func (c *conn) refuse(he *headError) {
 	c.closeWrite()
 }
 
+// readDeadline sets the connection's read deadline, and remembers it for
+// readWithin. Every read deadline of c is set through it.
+func (c *conn) readDeadline(t time.Time) error {
+	c.rdl = t
+	return c.nc.SetReadDeadline(t)
+}
+
+// readWithin makes reads fail if nothing comes within d. Moving a
+// deadline costs a lock and a timer update: one set for d less than a
+// second ago is kept, late by at most that second.
+func (c *conn) readWithin(d time.Duration) {
+	now := time.Now()
+	if left := c.rdl.Sub(now); left <= d && left > d-min(d/10, time.Second) {
+		return
+	}
+	c.readDeadline(now.Add(d))
+}
+
+// headBuffered reports whether br holds a whole request head already, so
+// that reading it needs no deadline of its own.
+func headBuffered(br *bufio.Reader) bool {
+	b, _ := br.Peek(br.Buffered())
+	return bytes.Contains(b, []byte("\r\n\r\n"))
+}
+
 // closeWrite half-closes the connection and reads what the client still
 // sends for a moment, so that an answer written just before is read
 // rather than lost to a reset (what net/http calls rstAvoidanceDelay).
@@ -242,7 +271,7 @@ func (c *conn) closeWrite() {
 	if !ok || tc.CloseWrite() != nil {
 		return
 	}
-	c.nc.SetReadDeadline(time.Now().Add(lingerTime))
+	c.readDeadline(time.Now().Add(lingerTime))
 	io.Copy(io.Discard, io.LimitReader(c.nc, discardLimit))
 }
 
@@ -297,9 +326,9 @@ func (c *conn) disarm() {
 		return
 	}
 	c.aborting.Store(true)
-	c.nc.SetReadDeadline(aLongTimeAgo())
+	c.readDeadline(aLongTimeAgo())
 	<-done
-	c.nc.SetReadDeadline(time.Time{})
+	c.readDeadline(time.Time{})
 	c.aborting.Store(false)
 }
 
@@ -384,8 +413,8 @@ func (b *body) discard() bool {
 	if b.err != nil || b.expect && !b.sent100 {
 		return false // broken, or the client still waits to send it
 	}
-	b.c.nc.SetReadDeadline(time.Now().Add(time.Second))
-	defer b.c.nc.SetReadDeadline(time.Time{})
+	b.c.readDeadline(time.Now().Add(time.Second))
+	defer b.c.readDeadline(time.Time{})
 	n, _ := io.Copy(io.Discard, io.LimitReader(b, discardLimit+1))
 	return b.eof && n <= discardLimit
 }
@@ -587,7 +616,7 @@ func (w *response) FlushError() error {
 }
 
 // SetReadDeadline and SetWriteDeadline are for http.ResponseController.
-func (w *response) SetReadDeadline(t time.Time) error  { return w.c.nc.SetReadDeadline(t) }
+func (w *response) SetReadDeadline(t time.Time) error  { return w.c.readDeadline(t) }
 func (w *response) SetWriteDeadline(t time.Time) error { return w.c.nc.SetWriteDeadline(t) }
 
 // Hijack hands the connection to the handler (a protocol upgrade).
@@ -603,6 +632,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c := w.c
 	c.state.Store(connHijacked)
 	c.nc.SetDeadline(time.Time{}) // the upgraded connection has no head's deadline
+	c.rdl = time.Time{}
 	if err := c.bw.Flush(); err != nil {
 		return nil, nil, err
 	}
