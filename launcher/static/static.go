@@ -19,6 +19,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Mount maps a URL path prefix to a directory, so that several trees (the
@@ -94,11 +95,12 @@ func normalisePrefix(prefix string) (string, error) {
 	return prefix, nil
 }
 
-// Server serves the files of its mounts. It is safe for concurrent use; it
-// keeps no state beyond the open directories, so a file changed on disk is
-// served changed on the next request.
+// Server serves the files of its mounts. It is safe for concurrent use. A
+// file changed on disk is served changed on the next request; only which
+// precompressed siblings a file has is remembered, for a second.
 type Server struct {
-	mounts []mount // longest prefix first
+	mounts   []mount // longest prefix first
+	siblings siblingCache
 }
 
 type mount struct {
@@ -110,7 +112,7 @@ type mount struct {
 // directory stops the boot with a clear error instead of turning every
 // static request into a 404. Longest prefix wins when mounts overlap.
 func New(mounts []Mount) (*Server, error) {
-	s := &Server{}
+	s := &Server{siblings: siblingCache{ttl: time.Second, max: 4096}}
 	fail := func(err error) (*Server, error) {
 		s.Close()
 		return nil, err
@@ -182,6 +184,7 @@ type encoding struct {
 	coding string // Content-Encoding value
 	ext    string // file name suffix
 	tag    string // ETag suffix, keeping each variant's ETag distinct
+	index  int    // in a siblingEntry
 }
 
 // ServeHTTP answers GET and HEAD with the file the path names under its
@@ -219,18 +222,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	tag := ""
 	qbr, qgz := acceptedEncodings(r.Header.Values("Accept-Encoding"))
-	order := [2]encoding{{"br", ".br", "-br"}, {"gzip", ".gz", "-gz"}}
+	order := [2]encoding{{"br", ".br", "-br", 0}, {"gzip", ".gz", "-gz", 1}}
 	q := [2]float64{qbr, qgz}
 	if qgz > qbr {
 		order[0], order[1] = order[1], order[0]
 		q[0], q[1] = q[1], q[0]
 	}
 	vary := false
+	now := time.Now()
+	key := siblingKey{m, name}
+	known := s.siblings.get(key, now)
+	found := known
 	for i, e := range order {
+		switch known[e.index] {
+		case siblingAbsent:
+			continue
+		case siblingPresent:
+			if q[i] <= 0 {
+				vary = true // no need to open what will not be sent
+				continue
+			}
+		}
 		vf, vfi, err := openRegular(m.root, name+e.ext)
 		if err != nil {
+			found[e.index] = siblingAbsent
 			continue
 		}
+		found[e.index] = siblingPresent
 		vary = true
 		if q[i] <= 0 {
 			vf.Close()
@@ -240,6 +258,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		f, fi, tag = vf, vfi, e.tag
 		w = &encodedWriter{ResponseWriter: w, coding: e.coding}
 		break
+	}
+	if found != known {
+		s.siblings.put(key, found, now)
 	}
 	if vary {
 		h.Add("Vary", "Accept-Encoding")
