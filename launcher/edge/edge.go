@@ -33,7 +33,10 @@ type Config struct {
 	// byte (default 20s); IdleTimeout bounds the wait for the next request
 	// on a kept-alive connection (default 75s, nginx's keepalive_timeout).
 	HeaderTimeout, IdleTimeout time.Duration
-	Log                        *slog.Logger
+	// HSTS, if not empty, is the Strict-Transport-Security value of the
+	// responses to requests that came over TLS (an app's own wins).
+	HSTS string
+	Log  *slog.Logger
 }
 
 // Server is the edge's HTTP server: it serves the health path and static
@@ -88,6 +91,9 @@ func NewServer(cfg Config) *Server {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.TLS != nil && s.cfg.HSTS != "" {
+		w.Header()["Strict-Transport-Security"] = []string{s.cfg.HSTS}
+	}
 	switch {
 	case r.URL.Path == s.cfg.HealthPath:
 		s.health(w, r)

@@ -33,6 +33,7 @@ type h2c struct {
 func newH2C(s *Server) *h2c {
 	var p http.Protocols
 	p.SetUnencryptedHTTP2(true)
+	p.SetHTTP2(true) // over TLS, when ALPN chose h2
 	h := &h2c{
 		srv: &http.Server{
 			Handler:           s,
@@ -47,9 +48,13 @@ func newH2C(s *Server) *h2c {
 	return h
 }
 
-// serve hands nc, whose first bytes are buffered in br, to the HTTP/2
-// server; it reports false if that server is shut down.
+// serve hands nc, whose first bytes are buffered in br (br nil: none
+// read, as with a TLS connection that chose h2), to the HTTP/2 server; it
+// reports false if that server is shut down.
 func (h *h2c) serve(nc net.Conn, br *bufio.Reader) bool {
+	if br != nil {
+		nc = &bufferedConn{Conn: nc, br: br}
+	}
 	h.start.Do(func() {
 		h.started = true
 		go func() {
@@ -58,7 +63,7 @@ func (h *h2c) serve(nc net.Conn, br *bufio.Reader) bool {
 		}()
 	})
 	select {
-	case h.ln.conns <- &bufferedConn{Conn: nc, br: br}:
+	case h.ln.conns <- nc:
 		return true
 	case <-h.ln.closed:
 		return false

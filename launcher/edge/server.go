@@ -14,6 +14,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -139,6 +140,17 @@ func (c *conn) serve() {
 	}()
 	first := true
 	wait := c.srv.cfg.HeaderTimeout // a new connection owes us a request at once
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		switch c.handshake(tc) {
+		case "h2":
+			hijacked = c.srv.h2.serve(tc, nil) // HTTP/2's server owns it now
+			return
+		case "http/1.1", "":
+			first = false // no h2c preface over TLS
+		default:
+			return // the ACME TLS-ALPN challenge, done with the handshake, or a failure
+		}
+	}
 	for {
 		if c.br.Buffered() == 0 { // wait for the next request
 			c.readWithin(wait)
@@ -236,6 +248,21 @@ func (c *conn) refuse(he *headError) {
 	w.finish()
 	c.bw.Flush()
 	c.closeWrite()
+}
+
+// handshake runs tc's TLS handshake within the head timeout and returns
+// the protocol ALPN chose; "-" if it failed. The requests that follow
+// carry its state (Request.TLS).
+func (c *conn) handshake(tc *tls.Conn) string {
+	tc.SetDeadline(time.Now().Add(c.srv.cfg.HeaderTimeout))
+	if err := tc.HandshakeContext(c.ctx); err != nil {
+		c.srv.cfg.Log.Debug(fmt.Sprintf("edge: TLS handshake with %s: %v", c.remote, err))
+		return "-"
+	}
+	tc.SetDeadline(time.Time{})
+	st := tc.ConnectionState()
+	c.hr.base.TLS = &st
+	return st.NegotiatedProtocol
 }
 
 // readDeadline sets the connection's read deadline, and remembers it for
