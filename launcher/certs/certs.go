@@ -1,0 +1,279 @@
+// Package certs obtains and renews the edge's TLS certificates with ACME,
+// as Caddy does, through certmagic: certificates for the names the user
+// gives, kept in a directory across restarts, renewed before they expire,
+// and, when an ask URL allows it, obtained on demand for names first seen
+// in a TLS handshake. It serves no traffic itself: the launcher's edge
+// uses its TLS configuration and its HTTP-01 challenge handler.
+package certs
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/certmagic"
+	"go.uber.org/zap"
+)
+
+// The CA shortcuts --acme-ca accepts.
+const (
+	LetsEncrypt        = "https://acme-v02.api.letsencrypt.org/directory"
+	LetsEncryptStaging = "https://acme-staging-v02.api.letsencrypt.org/directory"
+)
+
+// Config says what to manage and how to reach the CA.
+type Config struct {
+	Domains []string // names to manage from the start
+	Email   string   // the ACME account's contact; may be empty
+	CA      string   // the CA's directory URL, or "production"/"staging"; "" is Let's Encrypt
+	CARoot  string   // a PEM file of roots to trust for the CA's own HTTPS (Pebble, a private CA)
+	Dir     string   // where certificates, keys and the account are kept
+
+	// The ports the CA's validation reaches: HTTP-01 on HTTPPort, TLS-ALPN-01
+	// on HTTPSPort. The edge listens on both, so certmagic solves the
+	// challenges through them rather than through listeners of its own.
+	HTTPPort, HTTPSPort int
+
+	// OnDemandAsk, if set, enables certificates for names not in Domains:
+	// one is requested for a name only when GET OnDemandAsk?domain=NAME
+	// answers 200.
+	OnDemandAsk string
+
+	Log *slog.Logger
+}
+
+// Manager is the running certificate management.
+type Manager struct {
+	cfg     *certmagic.Config
+	issuer  *certmagic.ACMEIssuer
+	cache   *certmagic.Cache
+	domains []string
+	log     *slog.Logger
+
+	mu       sync.Mutex
+	obtained map[string]bool // names whose certificate this run obtained or renewed
+}
+
+// New checks c and prepares the management; nothing is requested until
+// Start.
+func New(c Config) (*Manager, error) {
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	var domains []string
+	for _, d := range c.Domains {
+		d = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(d), "."))
+		if err := checkDomain(d); err != nil {
+			return nil, fmt.Errorf("--domain %q: %w", d, err)
+		}
+		if !slices.Contains(domains, d) {
+			domains = append(domains, d)
+		}
+	}
+	if len(domains) == 0 && c.OnDemandAsk == "" {
+		return nil, errors.New("no --domain to get a certificate for")
+	}
+	ca, err := caURL(c.CA)
+	if err != nil {
+		return nil, err
+	}
+	var roots *x509.CertPool
+	if c.CARoot != "" {
+		pem, err := os.ReadFile(c.CARoot)
+		if err != nil {
+			return nil, fmt.Errorf("--acme-ca-root: %w", err)
+		}
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--acme-ca-root %s: no PEM certificate in it", c.CARoot)
+		}
+	}
+	var ask *url.URL
+	if c.OnDemandAsk != "" {
+		if ask, err = url.Parse(c.OnDemandAsk); err != nil || (ask.Scheme != "http" && ask.Scheme != "https") || ask.Host == "" {
+			return nil, fmt.Errorf("--on-demand-ask %q: not an http(s) URL", c.OnDemandAsk)
+		}
+	}
+	if c.Dir == "" {
+		return nil, errors.New("no certificate directory (--cert-dir)")
+	}
+	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("--cert-dir: %w", err)
+	}
+
+	m := &Manager{domains: domains, log: c.Log, obtained: make(map[string]bool)}
+	var cfg *certmagic.Config
+	m.cache = certmagic.NewCache(certmagic.CacheOptions{
+		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return cfg, nil },
+		Logger:           zap.NewNop(),
+	})
+	cfg = certmagic.New(m.cache, certmagic.Config{
+		Storage: &certmagic.FileStorage{Path: c.Dir},
+		Logger:  zap.NewNop(),
+		OnEvent: m.event,
+	})
+	if ask != nil {
+		cfg.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: m.decide(ask, roots)}
+	}
+	m.issuer = certmagic.NewACMEIssuer(cfg, certmagic.ACMEIssuer{
+		CA:             ca,
+		Email:          c.Email,
+		Agreed:         true,
+		TrustedRoots:   roots,
+		AltHTTPPort:    c.HTTPPort,
+		AltTLSALPNPort: c.HTTPSPort,
+		Logger:         zap.NewNop(),
+	})
+	cfg.Issuers = []certmagic.Issuer{m.issuer}
+	m.cfg = cfg
+	return m, nil
+}
+
+// Domains returns the names managed from the start.
+func (m *Manager) Domains() []string { return m.domains }
+
+// Start loads the stored certificates and obtains or renews the others in
+// the background: it does not wait for the CA, so the edge serves at once
+// (HTTP at least; HTTPS for the names that have a certificate).
+func (m *Manager) Start(ctx context.Context) error {
+	if len(m.domains) == 0 {
+		return nil
+	}
+	return m.cfg.ManageAsync(ctx, m.domains)
+}
+
+// Stop ends the renewals.
+func (m *Manager) Stop() { m.cache.Stop() }
+
+// TLSConfig is the configuration of the HTTPS listener: certificates from
+// the manager, TLS 1.2 or later, HTTP/2 and HTTP/1.1 by ALPN, and the
+// TLS-ALPN-01 challenge.
+func (m *Manager) TLSConfig() *tls.Config {
+	t := m.cfg.TLSConfig()
+	t.MinVersion = tls.VersionTLS12
+	t.NextProtos = append([]string{"h2", "http/1.1"}, t.NextProtos...)
+	return t
+}
+
+// HTTPHandler answers the CA's HTTP-01 challenges and passes every other
+// request to next.
+func (m *Manager) HTTPHandler(next http.Handler) http.Handler {
+	return m.issuer.HTTPChallengeHandler(next)
+}
+
+// event turns certmagic's events into the log lines a user needs: what is
+// being requested, what was obtained, and why HTTPS is still pending.
+func (m *Manager) event(_ context.Context, name string, data map[string]any) error {
+	id, _ := data["identifier"].(string)
+	switch name {
+	case "cached_managed_cert":
+		sans, _ := data["sans"].([]string)
+		m.mu.Lock()
+		fresh := slices.ContainsFunc(sans, func(n string) bool { return m.obtained[n] })
+		m.mu.Unlock()
+		if !fresh { // one just obtained is loaded too: that was said
+			m.log.Info(fmt.Sprintf("https: using the stored certificate for %s", strings.Join(sans, ", ")))
+		}
+	case "cert_obtaining":
+		m.log.Info("https: requesting a certificate for " + id)
+	case "cert_obtained":
+		what := "obtained"
+		if renewal, _ := data["renewal"].(bool); renewal {
+			what = "renewed"
+		}
+		m.mu.Lock()
+		m.obtained[id] = true
+		m.mu.Unlock()
+		m.log.Info(fmt.Sprintf("https: certificate for %s %s", id, what))
+	case "cert_failed":
+		m.log.Warn(fmt.Sprintf("https: certificate for %s pending: %v; retrying with backoff, HTTP keeps serving", id, data["error"]))
+	}
+	return nil
+}
+
+// decide is the on-demand DecisionFunc: the names of Domains are allowed,
+// any other only if the ask URL answers 200 for it.
+func (m *Manager) decide(ask *url.URL, roots *x509.CertPool) func(context.Context, string) error {
+	client := &http.Client{Timeout: 10 * time.Second}
+	return func(ctx context.Context, name string) error {
+		if slices.Contains(m.domains, name) {
+			return nil
+		}
+		if checkDomain(name) != nil {
+			return fmt.Errorf("on-demand: %q is not a domain name", name)
+		}
+		u := *ask
+		q := u.Query()
+		q.Set("domain", name)
+		u.RawQuery = q.Encode()
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+		if err != nil {
+			return err
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			m.log.Warn(fmt.Sprintf("https: on-demand certificate for %s refused: the ask URL failed: %v", name, err))
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			m.log.Info(fmt.Sprintf("https: on-demand certificate for %s refused: %s answered %d", name, ask.Redacted(), resp.StatusCode))
+			return fmt.Errorf("on-demand: %s answered %d for %s", ask.Redacted(), resp.StatusCode, name)
+		}
+		return nil
+	}
+}
+
+// caURL expands the CA shortcuts and checks a URL.
+func caURL(ca string) (string, error) {
+	switch ca {
+	case "", "production", "letsencrypt":
+		return LetsEncrypt, nil
+	case "staging":
+		return LetsEncryptStaging, nil
+	}
+	u, err := url.Parse(ca)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return "", fmt.Errorf("--acme-ca %q: want an https:// ACME directory URL, or production or staging", ca)
+	}
+	return ca, nil
+}
+
+// checkDomain accepts a DNS name an ACME CA can validate over HTTP or TLS:
+// no IP address, port, scheme, path or wildcard.
+func checkDomain(d string) error {
+	switch {
+	case d == "":
+		return errors.New("empty name")
+	case strings.Contains(d, "://"), strings.ContainsAny(d, "/:@ "):
+		return errors.New("a bare domain name is wanted (no scheme, port or path)")
+	case strings.HasPrefix(d, "*."):
+		return errors.New("wildcard certificates need the DNS challenge, which corral does not do")
+	case net.ParseIP(d) != nil:
+		return errors.New("an IP address: ACME certificates are for domain names")
+	case len(d) > 253:
+		return errors.New("longer than 253 characters")
+	}
+	for l := range strings.SplitSeq(d, ".") {
+		if l == "" || len(l) > 63 || l[0] == '-' || l[len(l)-1] == '-' {
+			return fmt.Errorf("bad label %q", l)
+		}
+		for _, c := range l {
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return fmt.Errorf("bad character %q in label %q", c, l)
+			}
+		}
+	}
+	return nil
+}
