@@ -68,7 +68,27 @@ type EdgeConfig struct {
 	// as gunicorn's max_requests does for its workers: a cure for leaks.
 	MaxRequests       int
 	MaxRequestsJitter int
+	// HTTPS, when it names domains or allows on-demand certificates,
+	// makes the edge serve HTTPS with certificates from ACME instead of
+	// plain HTTP on $PORT.
+	HTTPS HTTPSConfig
 }
+
+// HTTPSConfig configures automatic HTTPS (package certs).
+type HTTPSConfig struct {
+	Domains     []string
+	Email       string // the ACME account's contact
+	CA          string // ACME directory URL, or production/staging
+	CARoot      string // PEM roots to trust for the CA's own HTTPS
+	CertDir     string
+	HTTPSPort   int    // TLS, HTTP/2 and HTTP/1.1
+	HTTPPort    int    // ACME HTTP-01 challenges, and redirects to HTTPS
+	OnDemandAsk string // allows certificates for names the ask URL approves
+	HSTS        string // Strict-Transport-Security value; empty: none
+}
+
+// Enabled reports whether the edge serves HTTPS.
+func (h HTTPSConfig) Enabled() bool { return len(h.Domains) > 0 || h.OnDemandAsk != "" }
 
 // DefaultPort is the public port when neither $PORT nor --port says.
 const DefaultPort = 5000

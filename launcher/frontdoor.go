@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -24,6 +25,8 @@ type frontDoor struct {
 	srv     *edge.Server
 	serving sync.WaitGroup
 	closers []func() error
+
+	redirect *http.Server // with HTTPS: the HTTP port's challenges and redirects
 }
 
 // probeInterval is how often a starting or failed instance is probed.
@@ -31,10 +34,17 @@ const probeInterval = 100 * time.Millisecond
 
 // openFrontDoor binds the public port and starts serving at once: until an
 // instance is ready, requests wait at the boot gate.
-func openFrontDoor(cfg Config, plan *Plan, mux *output.Mux, log *slog.Logger) (*frontDoor, error) {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(plan.PublicPort))
+func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, mux *output.Mux, log *slog.Logger) (*frontDoor, error) {
+	https := cfg.Edge.HTTPS
+	var ln net.Listener
+	var err error
+	if https.Enabled() {
+		ln, err = listen(https.HTTPSPort, "--https-port")
+	} else {
+		ln, err = listen(plan.PublicPort, "--port or $PORT")
+	}
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on port %d (%v): stop what holds it or choose another with --port or $PORT", plan.PublicPort, unwrapAddrInUse(err))
+		return nil, err
 	}
 	probe := edge.TCPProber
 	if cfg.Edge.ReadyPath != "" {
@@ -64,14 +74,34 @@ func openFrontDoor(cfg Config, plan *Plan, mux *output.Mux, log *slog.Logger) (*
 		}
 	}
 	fd.proxy = edge.NewProxy(fd.bal, opts)
-	fd.srv = edge.NewServer(edge.Config{Proxy: fd.proxy, HealthPath: cfg.Edge.HealthPath, Log: log})
+	fd.srv = edge.NewServer(edge.Config{Proxy: fd.proxy, HealthPath: cfg.Edge.HealthPath, HSTS: https.HSTS, Log: log})
+	if https.Enabled() {
+		tln, err := fd.startHTTPS(ctx, https, cfg.Environ, ln, log)
+		if err != nil {
+			ln.Close()
+			fd.bal.Close()
+			return nil, err
+		}
+		ln = tln
+	} else {
+		log.Info(fmt.Sprintf("edge: listening on port %d", plan.PublicPort))
+	}
 	fd.serving.Go(func() {
 		if err := fd.srv.Serve(ln); err != nil {
 			log.Error("edge: " + err.Error())
 		}
 	})
-	log.Info(fmt.Sprintf("edge: listening on port %d", plan.PublicPort))
 	return fd, nil
+}
+
+// listen binds port on every address, saying which setting chose it when
+// it cannot.
+func listen(port int, setting string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on port %d (%v): stop what holds it or choose another with %s", port, unwrapAddrInUse(err), setting)
+	}
+	return ln, nil
 }
 
 // serveStatic sets up the static files the edge serves itself: the --static
@@ -121,6 +151,9 @@ func (fd *frontDoor) close() {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	fd.srv.Shutdown(ctx)
+	if fd.redirect != nil {
+		fd.redirect.Close()
+	}
 	fd.serving.Wait()
 	fd.bal.Close()
 	for _, c := range fd.closers {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -220,7 +221,94 @@ func edgeFlags() []cli.Flag {
 			Usage: "replace a web instance, without downtime, after it has served `N` requests (0: never)"},
 		&cli.IntFlag{Name: "max-requests-jitter", EnvVars: []string{"CORRAL_MAX_REQUESTS_JITTER"},
 			Usage: "add up to `N` at random to --max-requests, so instances are not all replaced at once"},
+		&cli.StringSliceFlag{Name: "domain", EnvVars: []string{"CORRAL_DOMAINS"},
+			Usage: "serve HTTPS for `NAME` with a certificate from ACME (repeatable, or comma-separated in $CORRAL_DOMAINS); only where corral receives the raw TCP traffic, not behind a PaaS's TLS"},
+		&cli.StringFlag{Name: "acme-email", EnvVars: []string{"CORRAL_ACME_EMAIL"},
+			Usage: "contact `EMAIL` of the ACME account (the CA's expiry warnings go there)"},
+		&cli.StringFlag{Name: "acme-ca", Value: "production", EnvVars: []string{"CORRAL_ACME_CA"},
+			Usage: "ACME directory `URL`, or production or staging (Let's Encrypt's)"},
+		&cli.StringFlag{Name: "acme-ca-root", EnvVars: []string{"CORRAL_ACME_CA_ROOT"},
+			Usage: "PEM `FILE` of roots to trust for the CA's own HTTPS (Pebble, a private CA)"},
+		&cli.StringFlag{Name: "cert-dir", EnvVars: []string{"CORRAL_CERT_DIR"}, DefaultText: "$XDG_DATA_HOME/corral/certs or ~/.local/share/corral/certs",
+			Usage: "where certificates and keys are kept across restarts (`DIR`)"},
+		&cli.IntFlag{Name: "https-port", Value: 443, EnvVars: []string{"CORRAL_HTTPS_PORT"},
+			Usage: "with --domain: the HTTPS port, also where TLS-ALPN-01 challenges arrive"},
+		&cli.IntFlag{Name: "http-port", Value: 80, EnvVars: []string{"CORRAL_HTTP_PORT"},
+			Usage: "with --domain: the HTTP port, for HTTP-01 challenges and redirects to HTTPS"},
+		&cli.IntFlag{Name: "hsts-max-age", Value: 31536000, EnvVars: []string{"CORRAL_HSTS_MAX_AGE"},
+			Usage: "Strict-Transport-Security max-age of HTTPS responses, in `SECONDS` (0: none)"},
+		&cli.BoolFlag{Name: "on-demand", EnvVars: []string{"CORRAL_ON_DEMAND"},
+			Usage: "get certificates for names first seen in TLS handshakes (customer domains); needs --on-demand-ask"},
+		&cli.StringFlag{Name: "on-demand-ask", EnvVars: []string{"CORRAL_ON_DEMAND_ASK"},
+			Usage: "on-demand certificates only for names `URL`?domain=NAME answers 200 for (implies --on-demand)"},
 	}
+}
+
+// httpsConfig reads the HTTPS flags of c.
+func httpsConfig(c *cli.Context, environ []string) (launcher.HTTPSConfig, error) {
+	h := launcher.HTTPSConfig{
+		Email:       c.String("acme-email"),
+		CA:          c.String("acme-ca"),
+		CARoot:      c.String("acme-ca-root"),
+		CertDir:     c.String("cert-dir"),
+		HTTPSPort:   c.Int("https-port"),
+		HTTPPort:    c.Int("http-port"),
+		OnDemandAsk: c.String("on-demand-ask"),
+	}
+	for _, d := range c.StringSlice("domain") {
+		if d = strings.TrimSpace(d); d != "" {
+			h.Domains = append(h.Domains, d)
+		}
+	}
+	bad := func(flag, msg string) error {
+		return cli.Exit(fmt.Sprintf("%s: %s (from %s)", flag, msg, source(c, environ, flag, envName(flag))), 2)
+	}
+	if c.Bool("on-demand") && h.OnDemandAsk == "" {
+		return h, bad("on-demand", "needs --on-demand-ask URL: open on-demand TLS lets anyone make corral request certificates for any name")
+	}
+	if !h.Enabled() {
+		return h, nil
+	}
+	for _, p := range []string{"https-port", "http-port"} {
+		if v := c.Int(p); v < 1 || v > 65535 {
+			return h, bad(p, fmt.Sprintf("%d is not a port", v))
+		}
+	}
+	if h.HTTPSPort == h.HTTPPort {
+		return h, bad("http-port", fmt.Sprintf("%d is --https-port too", h.HTTPPort))
+	}
+	if n := c.Int("hsts-max-age"); n > 0 {
+		h.HSTS = "max-age=" + strconv.Itoa(n)
+	} else if n < 0 {
+		return h, bad("hsts-max-age", fmt.Sprintf("%d is negative", n))
+	}
+	if h.CertDir == "" {
+		h.CertDir = defaultCertDir(environ)
+		if h.CertDir == "" {
+			return h, bad("cert-dir", "neither $XDG_DATA_HOME nor $HOME is set: say where certificates are kept")
+		}
+	}
+	return h, nil
+}
+
+// defaultCertDir is $XDG_DATA_HOME/corral/certs, else
+// ~/.local/share/corral/certs, as the XDG base directory spec has it.
+func defaultCertDir(environ []string) string {
+	get := func(k string) string {
+		for _, kv := range slices.Backward(environ) {
+			if v, ok := strings.CutPrefix(kv, k+"="); ok {
+				return v
+			}
+		}
+		return ""
+	}
+	if d := get("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "corral", "certs")
+	}
+	if h := get("HOME"); h != "" {
+		return filepath.Join(h, ".local", "share", "corral", "certs")
+	}
+	return ""
 }
 
 // edgeConfig reads the edge flags of c, if it has them.
@@ -261,6 +349,12 @@ func edgeConfig(c *cli.Context, environ []string) (launcher.EdgeConfig, error) {
 		if p := c.String(f); p != "" && !strings.HasPrefix(p, "/") {
 			return e, cli.Exit(fmt.Sprintf("%s %q must start with '/' (from %s)", f, p, source(c, environ, f, envName(f))), 2)
 		}
+	}
+	if e.HTTPS, err = httpsConfig(c, environ); err != nil {
+		return e, err
+	}
+	if e.Disabled && e.HTTPS.Enabled() {
+		return e, cli.Exit("--no-edge and --domain/--on-demand-ask: HTTPS is served by the edge", 2)
 	}
 	return e, nil
 }

@@ -1,0 +1,31 @@
+package launcher
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+func TestRedirectToHTTPS(t *testing.T) {
+	for _, tt := range []struct {
+		port         int
+		host, target string
+		code         int
+		location     string
+	}{
+		{443, "example.com", "/a/b?q=1&r=%20", 308, "https://example.com/a/b?q=1&r=%20"},
+		{443, "example.com:80", "/", 308, "https://example.com/"},
+		{8443, "example.com", "/x", 308, "https://example.com:8443/x"},
+		{443, "[::1]:80", "/x", 308, "https://[::1]/x"},
+		{443, "", "/x", 400, ""},
+		{443, "evil.com/x@", "/x", 400, ""},
+	} {
+		r := httptest.NewRequest(http.MethodGet, tt.target, nil)
+		r.Host = tt.host
+		w := httptest.NewRecorder()
+		redirectToHTTPS(tt.port).ServeHTTP(w, r)
+		if w.Code != tt.code || w.Header().Get("Location") != tt.location {
+			t.Errorf("port %d, Host %q, %s: %d %q; want %d %q", tt.port, tt.host, tt.target, w.Code, w.Header().Get("Location"), tt.code, tt.location)
+		}
+	}
+}
