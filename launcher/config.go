@@ -81,10 +81,11 @@ type HTTPSConfig struct {
 	CA          string // ACME directory URL, or production/staging
 	CARoot      string // PEM roots to trust for the CA's own HTTPS
 	CertDir     string
-	HTTPSPort   int    // TLS, HTTP/2 and HTTP/1.1
-	HTTPPort    int    // ACME HTTP-01 challenges, and redirects to HTTPS
-	OnDemandAsk string // allows certificates for names the ask URL approves
-	HSTS        string // Strict-Transport-Security value; empty: none
+	HTTPSPort   int      // TLS, HTTP/2 and HTTP/1.1
+	HTTPPort    int      // ACME HTTP-01 challenges, and redirects to HTTPS
+	Challenges  []string // ACME challenge types; none: all
+	OnDemandAsk string   // allows certificates for names the ask URL approves
+	HSTS        string   // Strict-Transport-Security value; empty: none
 }
 
 // Enabled reports whether the edge serves HTTPS.

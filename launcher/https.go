@@ -28,6 +28,7 @@ func (fd *frontDoor) startHTTPS(ctx context.Context, h HTTPSConfig, environ []st
 		Dir:         h.CertDir,
 		HTTPPort:    h.HTTPPort,
 		HTTPSPort:   h.HTTPSPort,
+		Challenges:  h.Challenges,
 		OnDemandAsk: h.OnDemandAsk,
 		Log:         log,
 	})

@@ -235,6 +235,8 @@ func edgeFlags() []cli.Flag {
 			Usage: "with --domain: the HTTPS port, also where TLS-ALPN-01 challenges arrive"},
 		&cli.IntFlag{Name: "http-port", Value: 80, EnvVars: []string{"CORRAL_HTTP_PORT"},
 			Usage: "with --domain: the HTTP port, for HTTP-01 challenges and redirects to HTTPS"},
+		&cli.StringFlag{Name: "acme-challenges", EnvVars: []string{"CORRAL_ACME_CHALLENGES"}, DefaultText: "http-01,tls-alpn-01",
+			Usage: "the ACME challenge types to use, comma-separated: http-01 (needs --http-port reachable), tls-alpn-01 (needs --https-port)"},
 		&cli.IntFlag{Name: "hsts-max-age", Value: 31536000, EnvVars: []string{"CORRAL_HSTS_MAX_AGE"},
 			Usage: "Strict-Transport-Security max-age of HTTPS responses, in `SECONDS` (0: none)"},
 		&cli.BoolFlag{Name: "on-demand", EnvVars: []string{"CORRAL_ON_DEMAND"},
@@ -254,6 +256,11 @@ func httpsConfig(c *cli.Context, environ []string) (launcher.HTTPSConfig, error)
 		HTTPSPort:   c.Int("https-port"),
 		HTTPPort:    c.Int("http-port"),
 		OnDemandAsk: c.String("on-demand-ask"),
+	}
+	for ch := range strings.SplitSeq(c.String("acme-challenges"), ",") {
+		if ch = strings.TrimSpace(ch); ch != "" {
+			h.Challenges = append(h.Challenges, strings.ToLower(ch))
+		}
 	}
 	for _, d := range c.StringSlice("domain") {
 		if d = strings.TrimSpace(d); d != "" {

@@ -44,6 +44,9 @@ type Config struct {
 	// on HTTPSPort. The edge listens on both, so certmagic solves the
 	// challenges through them rather than through listeners of its own.
 	HTTPPort, HTTPSPort int
+	// Challenges are the ACME challenge types to use: "http-01",
+	// "tls-alpn-01"; empty means both.
+	Challenges []string
 
 	// OnDemandAsk, if set, enables certificates for names not in Domains:
 	// one is requested for a name only when GET OnDemandAsk?domain=NAME
@@ -105,6 +108,16 @@ func New(c Config) (*Manager, error) {
 			return nil, fmt.Errorf("--on-demand-ask %q: not an http(s) URL", c.OnDemandAsk)
 		}
 	}
+	disable := map[string]bool{"http-01": true, "tls-alpn-01": true}
+	for _, ch := range c.Challenges {
+		if _, ok := disable[ch]; !ok {
+			return nil, fmt.Errorf("--acme-challenges: %q is not http-01 or tls-alpn-01", ch)
+		}
+		disable[ch] = false
+	}
+	if len(c.Challenges) == 0 {
+		disable = map[string]bool{}
+	}
 	if c.Dir == "" {
 		return nil, errors.New("no certificate directory (--cert-dir)")
 	}
@@ -127,13 +140,15 @@ func New(c Config) (*Manager, error) {
 		cfg.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: m.decide(ask, roots)}
 	}
 	m.issuer = certmagic.NewACMEIssuer(cfg, certmagic.ACMEIssuer{
-		CA:             ca,
-		Email:          c.Email,
-		Agreed:         true,
-		TrustedRoots:   roots,
-		AltHTTPPort:    c.HTTPPort,
-		AltTLSALPNPort: c.HTTPSPort,
-		Logger:         zap.NewNop(),
+		CA:                      ca,
+		Email:                   c.Email,
+		Agreed:                  true,
+		TrustedRoots:            roots,
+		AltHTTPPort:             c.HTTPPort,
+		AltTLSALPNPort:          c.HTTPSPort,
+		DisableHTTPChallenge:    disable["http-01"],
+		DisableTLSALPNChallenge: disable["tls-alpn-01"],
+		Logger:                  zap.NewNop(),
 	})
 	cfg.Issuers = []certmagic.Issuer{m.issuer}
 	m.cfg = cfg

@@ -85,6 +85,7 @@ func TestNewErrors(t *testing.T) {
 		{Config{Domains: []string{"example.com"}, Dir: dir, CARoot: notPEM}, "no PEM certificate"},
 		{Config{Domains: []string{"example.com"}, Dir: dir, OnDemandAsk: "localhost:9/ask"}, "--on-demand-ask"},
 		{Config{Domains: []string{"example.com"}}, "--cert-dir"},
+		{Config{Domains: []string{"example.com"}, Dir: dir, Challenges: []string{"dns-01"}}, `--acme-challenges: "dns-01"`},
 	} {
 		if _, err := New(tt.cfg); err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("New(%+v) = %v, want an error saying %q", tt.cfg, err, tt.want)
