@@ -58,11 +58,13 @@ type Config struct {
 
 // Manager is the running certificate management.
 type Manager struct {
-	cfg     *certmagic.Config
-	issuer  *certmagic.ACMEIssuer
-	cache   *certmagic.Cache
-	domains []string
-	log     *slog.Logger
+	cfg       *certmagic.Config // manages the names given
+	handshake *certmagic.Config // serves handshakes: cfg, or one that decides on demand
+	issuer    *certmagic.ACMEIssuer
+	askIssuer *certmagic.ACMEIssuer // handshake's, when it is not cfg
+	cache     *certmagic.Cache
+	domains   []string
+	log       *slog.Logger
 
 	mu       sync.Mutex
 	obtained map[string]bool // names whose certificate this run obtained or renewed
@@ -126,32 +128,47 @@ func New(c Config) (*Manager, error) {
 	}
 
 	m := &Manager{domains: domains, log: c.Log, obtained: make(map[string]bool)}
-	var cfg *certmagic.Config
+	// Two configurations on one cache: certmagic's ManageAsync only
+	// allow-lists names on a configuration with OnDemand set, so the names
+	// given are managed (loaded, obtained, renewed) by one without it, and
+	// handshakes go through the one that may also decide on demand.
+	var managed, handshake *certmagic.Config
 	m.cache = certmagic.NewCache(certmagic.CacheOptions{
-		GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return cfg, nil },
-		Logger:           zap.NewNop(),
+		GetConfigForCert: func(cert certmagic.Certificate) (*certmagic.Config, error) {
+			if slices.ContainsFunc(cert.Names, func(n string) bool { return slices.Contains(domains, n) }) {
+				return managed, nil
+			}
+			return handshake, nil
+		},
+		Logger: zap.NewNop(),
 	})
-	cfg = certmagic.New(m.cache, certmagic.Config{
-		Storage: &certmagic.FileStorage{Path: c.Dir},
-		Logger:  zap.NewNop(),
-		OnEvent: m.event,
-	})
-	if ask != nil {
-		cfg.OnDemand = &certmagic.OnDemandConfig{DecisionFunc: m.decide(ask, roots)}
+	newConfig := func(onDemand *certmagic.OnDemandConfig) (*certmagic.Config, *certmagic.ACMEIssuer) {
+		cfg := certmagic.New(m.cache, certmagic.Config{
+			Storage:  &certmagic.FileStorage{Path: c.Dir},
+			Logger:   zap.NewNop(),
+			OnEvent:  m.event,
+			OnDemand: onDemand,
+		})
+		iss := certmagic.NewACMEIssuer(cfg, certmagic.ACMEIssuer{
+			CA:                      ca,
+			Email:                   c.Email,
+			Agreed:                  true,
+			TrustedRoots:            roots,
+			AltHTTPPort:             c.HTTPPort,
+			AltTLSALPNPort:          c.HTTPSPort,
+			DisableHTTPChallenge:    disable["http-01"],
+			DisableTLSALPNChallenge: disable["tls-alpn-01"],
+			Logger:                  zap.NewNop(),
+		})
+		cfg.Issuers = []certmagic.Issuer{iss}
+		return cfg, iss
 	}
-	m.issuer = certmagic.NewACMEIssuer(cfg, certmagic.ACMEIssuer{
-		CA:                      ca,
-		Email:                   c.Email,
-		Agreed:                  true,
-		TrustedRoots:            roots,
-		AltHTTPPort:             c.HTTPPort,
-		AltTLSALPNPort:          c.HTTPSPort,
-		DisableHTTPChallenge:    disable["http-01"],
-		DisableTLSALPNChallenge: disable["tls-alpn-01"],
-		Logger:                  zap.NewNop(),
-	})
-	cfg.Issuers = []certmagic.Issuer{m.issuer}
-	m.cfg = cfg
+	managed, m.issuer = newConfig(nil)
+	handshake = managed
+	if ask != nil {
+		handshake, m.askIssuer = newConfig(&certmagic.OnDemandConfig{DecisionFunc: m.decide(ask, roots)})
+	}
+	m.cfg, m.handshake = managed, handshake
 	return m, nil
 }
 
@@ -175,7 +192,7 @@ func (m *Manager) Stop() { m.cache.Stop() }
 // the manager, TLS 1.2 or later, HTTP/2 and HTTP/1.1 by ALPN, and the
 // TLS-ALPN-01 challenge.
 func (m *Manager) TLSConfig() *tls.Config {
-	t := m.cfg.TLSConfig()
+	t := m.handshake.TLSConfig()
 	t.MinVersion = tls.VersionTLS12
 	t.NextProtos = append([]string{"h2", "http/1.1"}, t.NextProtos...)
 	return t
@@ -184,6 +201,9 @@ func (m *Manager) TLSConfig() *tls.Config {
 // HTTPHandler answers the CA's HTTP-01 challenges and passes every other
 // request to next.
 func (m *Manager) HTTPHandler(next http.Handler) http.Handler {
+	if m.askIssuer != nil {
+		next = m.askIssuer.HTTPChallengeHandler(next)
+	}
 	return m.issuer.HTTPChallengeHandler(next)
 }
 
