@@ -89,23 +89,32 @@ func startDjango(t *testing.T, args ...string) (*session, string) {
 
 func get(t *testing.T, url string, header http.Header) (*http.Response, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range header {
-		req.Header[k] = v
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	resp, body, err := fetch(http.DefaultClient, url, header)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return resp, body
+}
+
+// fetch GETs url through c with header and reads the whole body.
+func fetch(c *http.Client, url string, header http.Header) (*http.Response, []byte, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, nil, fmt.Errorf("GET %s: reading the body: %w", url, err)
+	}
+	return resp, body, nil
 }
 
 func TestDjangoThroughEdge(t *testing.T) {

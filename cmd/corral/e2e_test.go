@@ -74,25 +74,39 @@ func helper(mode string, args []string) int {
 		w.WriteString("\nno-newline-at-the-end")
 	case "http": // a web app: answers "hello from $PS" on $PORT
 		w.Flush()
-		ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		fmt.Println("listening")
-		http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.Copy(io.Discard, r.Body)
+		return serveApp(func(w http.ResponseWriter, r *http.Request) {
 			if r.URL.Path == "/big" {
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				io.WriteString(w, strings.Repeat("hello, compressible world\n", 1000))
 				return
 			}
 			fmt.Fprintf(w, "hello from %s\n", os.Getenv("PS"))
-		}))
+		})
+	case "proto": // a web app: answers "proto=$X-Forwarded-Proto" on $PORT
+		w.Flush()
+		return serveApp(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "proto=%s\n", r.Header.Get("X-Forwarded-Proto"))
+		})
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 		return 2
 	}
+	return 0
+}
+
+// serveApp is a helper web app: it serves h on 127.0.0.1:$PORT, after
+// reading each request's body, and says "listening" once it does.
+func serveApp(h http.HandlerFunc) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	fmt.Println("listening")
+	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		h(w, r)
+	}))
 	return 0
 }
 
