@@ -59,10 +59,14 @@ type EdgeConfig struct {
 	BootWait        time.Duration
 	MaxBody         int64
 	UpstreamTimeout time.Duration
-	TrustedProxies  []netip.Prefix
-	HealthPath      string // the edge's own health endpoint
-	ReadyPath       string // if set, an instance is ready when GET ReadyPath answers < 500
-	NoAccessLog     bool
+	// TrustedProxies are the peers whose X-Forwarded-* headers are
+	// believed. nil means the default: every peer on a detected PaaS
+	// (its router, which terminates TLS, is the only way in), none
+	// elsewhere; an empty slice means none.
+	TrustedProxies []netip.Prefix
+	HealthPath     string // the edge's own health endpoint
+	ReadyPath      string // if set, an instance is ready when GET ReadyPath answers < 500
+	NoAccessLog    bool
 	// MaxRequests, if positive, replaces a web instance (as a reload does)
 	// once it has served that many requests plus up to MaxRequestsJitter,
 	// as gunicorn's max_requests does for its workers: a cure for leaks.

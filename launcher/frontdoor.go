@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -14,6 +15,7 @@ import (
 	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/launcher/edge"
 	"github.com/corral-run/corral/launcher/output"
+	"github.com/corral-run/corral/launcher/platform"
 	"github.com/corral-run/corral/launcher/static"
 )
 
@@ -59,7 +61,7 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, mux *output.Mux,
 		BootWait:        cfg.Edge.BootWait,
 		MaxBody:         cfg.Edge.MaxBody,
 		UpstreamTimeout: cfg.Edge.UpstreamTimeout,
-		TrustedProxies:  cfg.Edge.TrustedProxies,
+		TrustedProxies:  trustedProxies(cfg, log),
 		Log:             log,
 	}
 	if !cfg.Edge.NoAccessLog {
@@ -92,6 +94,22 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, mux *output.Mux,
 		}
 	})
 	return fd, nil
+}
+
+// trustedProxies returns the peers whose X-Forwarded-* headers the edge
+// believes: the configured ones; else, on a PaaS that terminates TLS in
+// front of the app (and with corral not serving HTTPS itself), every
+// peer, since the platform's router is the only way in; else none.
+func trustedProxies(cfg Config, log *slog.Logger) []netip.Prefix {
+	if cfg.Edge.TrustedProxies != nil {
+		return cfg.Edge.TrustedProxies
+	}
+	pf := platform.Detect(cfg.Environ)
+	if !pf.IsPaaS() || cfg.Edge.HTTPS.Enabled() {
+		return nil
+	}
+	log.Info(fmt.Sprintf("edge: on %s, X-Forwarded-For and X-Forwarded-Proto from its router are believed (--trusted-proxies to narrow, none for none)", pf.Name))
+	return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 }
 
 // listen binds port on every address, saying which setting chose it when

@@ -1,7 +1,10 @@
 package launcher
 
 import (
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/http/httptest"
 	"testing"
 )
@@ -26,6 +29,32 @@ func TestRedirectToHTTPS(t *testing.T) {
 		redirectToHTTPS(tt.port).ServeHTTP(w, r)
 		if w.Code != tt.code || w.Header().Get("Location") != tt.location {
 			t.Errorf("port %d, Host %q, %s: %d %q; want %d %q", tt.port, tt.host, tt.target, w.Code, w.Header().Get("Location"), tt.code, tt.location)
+		}
+	}
+}
+
+func TestTrustedProxiesDefault(t *testing.T) {
+	some := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
+	for _, tt := range []struct {
+		name    string
+		environ []string
+		set     []netip.Prefix
+		https   bool
+		want    string
+	}{
+		{"bare host", nil, nil, false, "[]"},
+		{"PaaS", []string{"RENDER=true"}, nil, false, "[0.0.0.0/0 ::/0]"},
+		{"PaaS, set", []string{"DYNO=web.1"}, some, false, "[10.0.0.0/8]"},
+		{"PaaS, set to none", []string{"DYNO=web.1"}, []netip.Prefix{}, false, "[]"},
+		{"PaaS, corral serving HTTPS", []string{"FLY_APP_NAME=x"}, nil, true, "[]"},
+	} {
+		cfg := Config{Environ: tt.environ}
+		cfg.Edge.TrustedProxies = tt.set
+		if tt.https {
+			cfg.Edge.HTTPS.Domains = []string{"example.com"}
+		}
+		if got := fmt.Sprint(trustedProxies(cfg, slog.New(slog.DiscardHandler))); got != tt.want {
+			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
 		}
 	}
 }

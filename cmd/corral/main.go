@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -210,7 +211,7 @@ func edgeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "upstream-timeout", Value: "60s", EnvVars: []string{"CORRAL_UPSTREAM_TIMEOUT"},
 			Usage: "how long the edge waits for an instance's response headers before a 504"},
 		&cli.StringFlag{Name: "trusted-proxies", EnvVars: []string{"CORRAL_TRUSTED_PROXIES"},
-			Usage: "addresses or CIDRs whose X-Forwarded-* headers are believed, comma-separated"},
+			Usage: "addresses or CIDRs whose X-Forwarded-* headers are believed, comma-separated, or none (default: any peer on a detected PaaS, none elsewhere)"},
 		&cli.StringFlag{Name: "health-path", EnvVars: []string{"CORRAL_HEALTH_PATH"},
 			Usage: "an instance is ready when GET `PATH` answers below 500 (default: when its port accepts connections)"},
 		&cli.StringFlag{Name: "edge-health-path", Value: "/_corral/health", EnvVars: []string{"CORRAL_EDGE_HEALTH_PATH"},
@@ -348,7 +349,13 @@ func edgeConfig(c *cli.Context, environ []string) (launcher.EdgeConfig, error) {
 		return e, cli.Exit(fmt.Sprintf("max-body %q: %v (from %s)", c.String("max-body"), err, source(c, environ, "max-body", envName("max-body"))), 2)
 	}
 	e.MaxBody = size
-	e.TrustedProxies, err = edge.ParseTrustedProxies(c.String("trusted-proxies"))
+	if tp := c.String("trusted-proxies"); c.IsSet("trusted-proxies") {
+		// Set, even to none: no platform default (launcher.EdgeConfig).
+		e.TrustedProxies = []netip.Prefix{}
+		if tp != "none" {
+			e.TrustedProxies, err = edge.ParseTrustedProxies(tp)
+		}
+	}
 	if err != nil {
 		return e, cli.Exit(fmt.Sprintf("trusted-proxies %q: %v (from %s)", c.String("trusted-proxies"), err, source(c, environ, "trusted-proxies", envName("trusted-proxies"))), 2)
 	}
