@@ -4,8 +4,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/netip"
 	"net/http/httptest"
+	"net/netip"
 	"testing"
 )
 
