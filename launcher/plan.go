@@ -111,6 +111,9 @@ func Load(cfg Config) (*Plan, error) {
 
 	plan.PublicPort = cfg.Port
 	plan.Edge = !cfg.Edge.Disabled && formation["web"] > 0
+	if cfg.Edge.HTTPS.Enabled() && !plan.Edge {
+		return nil, errors.New("--domain/--on-demand-ask: HTTPS is served by the edge in front of web, and this formation runs no web process")
+	}
 	for _, spec := range cfg.Edge.Static {
 		m, err := static.ParseMount(spec)
 		if err != nil {

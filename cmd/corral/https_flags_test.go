@@ -24,6 +24,7 @@ func TestHTTPSFlagErrors(t *testing.T) {
 		{"wildcard", nil, []string{"CORRAL_DOMAINS=ok.example,*.example"}, 1, `--domain "*.example": wildcard`},
 		{"URL as domain", []string{"--domain", "https://a.example/"}, nil, 1, "no scheme, port or path"},
 		{"http CA", []string{"--domain", "a.example", "--acme-ca", "http://ca.example/dir"}, nil, 1, `--acme-ca "http://ca.example/dir": want an https://`},
+		{"no web", []string{"--domain", "a.example", "-m", "web=0"}, nil, 1, "this formation runs no web process"},
 		{"missing CA root", []string{"--domain", "a.example", "--acme-ca-root", "nope.pem"}, nil, 1, "--acme-ca-root: open nope.pem"},
 	}
 	for _, tt := range tests {
