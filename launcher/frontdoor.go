@@ -36,7 +36,7 @@ const probeInterval = 100 * time.Millisecond
 
 // openFrontDoor binds the public port and starts serving at once: until an
 // instance is ready, requests wait at the boot gate.
-func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, mux *output.Mux, log *slog.Logger) (*frontDoor, error) {
+func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Platform, mux *output.Mux, log *slog.Logger) (*frontDoor, error) {
 	https := cfg.Edge.HTTPS
 	var ln net.Listener
 	var err error
@@ -61,7 +61,7 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, mux *output.Mux,
 		BootWait:        cfg.Edge.BootWait,
 		MaxBody:         cfg.Edge.MaxBody,
 		UpstreamTimeout: cfg.Edge.UpstreamTimeout,
-		TrustedProxies:  trustedProxies(cfg, log),
+		TrustedProxies:  trustedProxies(cfg.Edge, pf, log),
 		Log:             log,
 	}
 	if !cfg.Edge.NoAccessLog {
@@ -78,7 +78,7 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, mux *output.Mux,
 	fd.proxy = edge.NewProxy(fd.bal, opts)
 	fd.srv = edge.NewServer(edge.Config{Proxy: fd.proxy, HealthPath: cfg.Edge.HealthPath, HSTS: https.HSTS, Log: log})
 	if https.Enabled() {
-		tln, err := fd.startHTTPS(ctx, https, cfg.Environ, ln, log)
+		tln, err := fd.startHTTPS(ctx, https, pf, ln, log)
 		if err != nil {
 			ln.Close()
 			fd.bal.Close()
@@ -100,12 +100,11 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, mux *output.Mux,
 // believes: the configured ones; else, on a PaaS that terminates TLS in
 // front of the app (and with corral not serving HTTPS itself), every
 // peer, since the platform's router is the only way in; else none.
-func trustedProxies(cfg Config, log *slog.Logger) []netip.Prefix {
-	if cfg.Edge.TrustedProxies != nil {
-		return cfg.Edge.TrustedProxies
+func trustedProxies(e EdgeConfig, pf platform.Platform, log *slog.Logger) []netip.Prefix {
+	if e.TrustedProxies != nil {
+		return e.TrustedProxies
 	}
-	pf := platform.Detect(cfg.Environ)
-	if !pf.IsPaaS() || cfg.Edge.HTTPS.Enabled() {
+	if !pf.IsPaaS() || e.HTTPS.Enabled() {
 		return nil
 	}
 	log.Info(fmt.Sprintf("edge: on %s, X-Forwarded-For and X-Forwarded-Proto from its router are believed (--trusted-proxies to narrow, none for none)", pf.Name))

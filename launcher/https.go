@@ -19,7 +19,7 @@ import (
 // and returns the TLS listener over ln, the HTTPS port, for the edge to
 // serve. Certificates are obtained in the background: the edge serves at
 // once, and HTTPS works for each name as soon as it has one.
-func (fd *frontDoor) startHTTPS(ctx context.Context, h HTTPSConfig, environ []string, ln net.Listener, log *slog.Logger) (net.Listener, error) {
+func (fd *frontDoor) startHTTPS(ctx context.Context, h HTTPSConfig, pf platform.Platform, ln net.Listener, log *slog.Logger) (net.Listener, error) {
 	m, err := certs.New(certs.Config{
 		Domains:     h.Domains,
 		Email:       h.Email,
@@ -56,7 +56,7 @@ func (fd *frontDoor) startHTTPS(ctx context.Context, h HTTPSConfig, environ []st
 		// down does not: certmagic keeps trying in the background.
 		log.Warn("https: " + err.Error())
 	}
-	if pf := platform.Detect(environ); pf.IsPaaS() {
+	if pf.IsPaaS() {
 		log.Warn(fmt.Sprintf("https: this looks like %s, which terminates TLS in front of the app and whose disk does not outlive a deploy: "+
 			"certificates in %s will be requested again after each one (Let's Encrypt allows 5 duplicates a week). "+
 			"Use the platform's own HTTPS, or put --cert-dir on a persistent volume", pf.Name, h.CertDir))

@@ -7,6 +7,8 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"testing"
+
+	"github.com/corral-run/corral/launcher/platform"
 )
 
 func TestRedirectToHTTPS(t *testing.T) {
@@ -53,7 +55,7 @@ func TestTrustedProxiesDefault(t *testing.T) {
 		if tt.https {
 			cfg.Edge.HTTPS.Domains = []string{"example.com"}
 		}
-		if got := fmt.Sprint(trustedProxies(cfg, slog.New(slog.DiscardHandler))); got != tt.want {
+		if got := fmt.Sprint(trustedProxies(cfg.Edge, platform.Detect(tt.environ), slog.New(slog.DiscardHandler))); got != tt.want {
 			t.Errorf("%s: %s, want %s", tt.name, got, tt.want)
 		}
 	}

@@ -88,7 +88,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}()
 
 	if plan.Edge {
-		fd, err := openFrontDoor(ctx, cfg, plan, mux, r.log)
+		fd, err := openFrontDoor(ctx, cfg, plan, pf, mux, r.log)
 		if err != nil {
 			return 1, err
 		}

@@ -189,7 +189,7 @@ func rrAgree(t testing.TB, stream []byte, bufSize int, method string, strict boo
 	var scratch []byte
 	for i := 0; ; i++ {
 		start := pos(r1, br1)
-		ours, err := readResponse(br1, &scratch, req)
+		ours, err := readResponse(br1, &scratch, req, nil)
 		theirs, gerr := http.ReadResponse(br2, req)
 		if err == io.EOF {
 			if gerr != io.ErrUnexpectedEOF || start != len(stream) { // D7
@@ -467,7 +467,7 @@ func TestReadResponseTransferCodings(t *testing.T) {
 		for _, size := range []int{16, 4096} {
 			var scratch []byte
 			br := bufio.NewReaderSize(strings.NewReader(c.in+rrNext), size)
-			resp, err := readResponse(br, &scratch, &http.Request{Method: http.MethodGet})
+			resp, err := readResponse(br, &scratch, &http.Request{Method: http.MethodGet}, nil)
 			var b []byte
 			if err == nil {
 				b, err = io.ReadAll(resp.Body)
@@ -641,7 +641,7 @@ func TestReadResponseRefusals(t *testing.T) {
 		for _, size := range []int{16, 16 << 10} {
 			var scratch []byte
 			br := bufio.NewReaderSize(strings.NewReader(c.in), size)
-			resp, err := readResponse(br, &scratch, &http.Request{Method: method})
+			resp, err := readResponse(br, &scratch, &http.Request{Method: method}, nil)
 			if c.body {
 				if err != nil {
 					t.Errorf("%s, buffer %d: head refused: %v", c.name, size, err)
@@ -675,7 +675,7 @@ func TestReadResponseHeadLimit(t *testing.T) {
 		for _, size := range []int{16, 4096, 16 << 10} {
 			var scratch []byte
 			br := bufio.NewReaderSize(strings.NewReader(head+"ok"), size)
-			resp, err := readResponse(br, &scratch, &http.Request{Method: http.MethodGet})
+			resp, err := readResponse(br, &scratch, &http.Request{Method: http.MethodGet}, nil)
 			if extra == 0 {
 				if err != nil {
 					t.Errorf("64 KiB head, buffer %d: %v", size, err)
@@ -697,7 +697,7 @@ func TestReadResponseHeadLimit(t *testing.T) {
 func TestReadResponseBodyErrorSticky(t *testing.T) {
 	long := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Long: " + strings.Repeat("a", 40) + "\r\n\r\n"
 	var scratch []byte
-	resp, err := readResponse(bufio.NewReaderSize(strings.NewReader(long), 16), &scratch, &http.Request{Method: http.MethodGet})
+	resp, err := readResponse(bufio.NewReaderSize(strings.NewReader(long), 16), &scratch, &http.Request{Method: http.MethodGet}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -705,7 +705,7 @@ func TestReadResponseBodyErrorSticky(t *testing.T) {
 		t.Fatalf("a trailer line longer than the buffer: %q, %v", b, err)
 	}
 	in := "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\nX-Cut: " + strings.Repeat("a", 40)
-	resp, err = readResponse(bufio.NewReaderSize(strings.NewReader(in), 16), &scratch, &http.Request{Method: http.MethodGet})
+	resp, err = readResponse(bufio.NewReaderSize(strings.NewReader(in), 16), &scratch, &http.Request{Method: http.MethodGet}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -725,13 +725,13 @@ func TestReadResponseScratch(t *testing.T) {
 	var scratch []byte
 	br := bufio.NewReader(strings.NewReader(rrDjango + rrGoSmall))
 	req := &http.Request{Method: http.MethodGet}
-	first, err := readResponse(br, &scratch, req)
+	first, err := readResponse(br, &scratch, req, nil)
 	if err != nil || cap(scratch) == 0 {
 		t.Fatalf("%v, scratch of %d bytes", err, cap(scratch))
 	}
 	io.Copy(io.Discard, first.Body)
 	buf := &scratch[:1][0]
-	second, err := readResponse(br, &scratch, req)
+	second, err := readResponse(br, &scratch, req, nil)
 	if err != nil || &scratch[:1][0] != buf {
 		t.Fatalf("scratch buffer not reused (%v)", err)
 	}
@@ -760,7 +760,7 @@ func TestReadResponseAllocs(t *testing.T) {
 		n := testing.AllocsPerRun(100, func() {
 			r.Reset(c.in)
 			br.Reset(r)
-			resp, err := readResponse(br, &scratch, req)
+			resp, err := readResponse(br, &scratch, req, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -799,8 +799,8 @@ func FuzzReadResponse(f *testing.F) {
 		}
 		req := &http.Request{Method: method}
 		var s1, s2 []byte
-		r1, err1 := readResponse(bufio.NewReaderSize(bytes.NewReader(data), 16), &s1, req)
-		r2, err2 := readResponse(bufio.NewReaderSize(bytes.NewReader(data), 4096), &s2, req)
+		r1, err1 := readResponse(bufio.NewReaderSize(bytes.NewReader(data), 16), &s1, req, nil)
+		r2, err2 := readResponse(bufio.NewReaderSize(bytes.NewReader(data), 4096), &s2, req, nil)
 		if (err1 == nil) != (err2 == nil) || err1 != nil && err1.Error() != err2.Error() {
 			t.Fatalf("buffer 16: %v; buffer 4096: %v", err1, err2)
 		}
@@ -830,7 +830,7 @@ func rrBench(b *testing.B, goRead bool) {
 				if goRead {
 					resp, err = http.ReadResponse(br, req)
 				} else {
-					resp, err = readResponse(br, &scratch, req)
+					resp, err = readResponse(br, &scratch, req, nil)
 				}
 				if err != nil {
 					b.Fatal(err)

@@ -27,17 +27,8 @@ type errBadResponse struct{ why string }
 
 func (e *errBadResponse) Error() string { return "malformed response from the app: " + e.why }
 
-// readResponse reads a response head from br for a request with method,
-// and returns the response with its body framed: by Content-Length, by
-// chunks (whose trailer is read and dropped), or to the end of the
-// connection (then Close is set). scratch is a buffer kept between calls.
-func readResponse(br *bufio.Reader, scratch *[]byte, req *http.Request) (*http.Response, error) {
-	return readResponseInto(br, scratch, req, nil)
-}
-
 // respAlloc is the storage of one response and its body's readers, for
-// readResponseInto to reuse once the last response made in it is done
-// with.
+// readResponse to reuse once the last response made in it is done with.
 type respAlloc struct {
 	resp   http.Response
 	fields fieldStore
@@ -45,9 +36,12 @@ type respAlloc struct {
 	body   upBody
 }
 
-// readResponseInto is readResponse building the response in a, when a is
-// not nil. Whatever a held before is overwritten.
-func readResponseInto(br *bufio.Reader, scratch *[]byte, req *http.Request, a *respAlloc) (*http.Response, error) {
+// readResponse reads a response head from br for a request with method,
+// and returns the response with its body framed: by Content-Length, by
+// chunks (whose trailer is read and dropped), or to the end of the
+// connection (then Close is set). scratch is a buffer kept between calls.
+// The response is built in a when a is not nil, overwriting what a held.
+func readResponse(br *bufio.Reader, scratch *[]byte, req *http.Request, a *respAlloc) (*http.Response, error) {
 	buf := (*scratch)[:0]
 	start, lines := 0, 0 // where the current line begins in buf; lines read whole
 	for {

@@ -272,12 +272,11 @@ func (c *conn) readDeadline(t time.Time) error {
 	return c.nc.SetReadDeadline(t)
 }
 
-// readWithin makes reads fail if nothing comes within d. Moving a
-// deadline costs a lock and a timer update: one set for d less than a
-// second ago is kept, late by at most that second.
+// readWithin makes reads fail if nothing comes within d (see
+// recentDeadline).
 func (c *conn) readWithin(d time.Duration) {
 	now := time.Now()
-	if left := c.rdl.Sub(now); left <= d && left > d-min(d/10, time.Second) {
+	if recentDeadline(c.rdl, now, d) {
 		return
 	}
 	c.readDeadline(now.Add(d))

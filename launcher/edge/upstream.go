@@ -41,16 +41,23 @@ type upConn struct {
 	scratch  []byte     // for readResponse
 }
 
-// readBy makes the next read fail if nothing comes within d. Moving a
-// deadline costs a lock and a timer update, so one set very recently (a
-// tenth of d, at most a second, ago) is kept.
+// readBy makes the next read fail if nothing comes within d.
 func (c *upConn) readBy(d time.Duration) {
 	now := time.Now()
-	if c.deadline.Sub(now) > d-min(d/10, time.Second) {
+	if recentDeadline(c.deadline, now, d) {
 		return
 	}
 	c.deadline = now.Add(d)
 	c.SetReadDeadline(c.deadline)
+}
+
+// recentDeadline reports whether set, a read deadline in force, may stand
+// for one d from now: it was set for d very recently (a tenth of d, at
+// most a second, ago), so it is late by at most that. Moving a deadline
+// costs a lock and a timer update.
+func recentDeadline(set, now time.Time, d time.Duration) bool {
+	left := set.Sub(now)
+	return left <= d && left > d-min(d/10, time.Second)
 }
 
 func newUpstream(readTimeout time.Duration) *upstream {
@@ -232,7 +239,7 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 		ra = &x.resp
 	}
 	for {
-		resp, err = readResponseInto(c.br, &c.scratch, req, ra)
+		resp, err = readResponse(c.br, &c.scratch, req, ra)
 		if err != nil || resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
 			break
 		}
