@@ -1,0 +1,138 @@
+// Package sizing holds the rules by which corral sizes the app and itself
+// from the machine it finds: how many workers the web command should run
+// (WEB_CONCURRENCY), the soft memory limit of corral's own Go runtime
+// (GOMEMLIMIT), and the shutdown budget that fits in the platform's grace
+// period. Every rule returns its reason, which `corral check` prints.
+package sizing
+
+import (
+	"fmt"
+	"math"
+	"time"
+)
+
+// The memory rule's constants, from Heroku's Python buildpack, which gives
+// a 512 MB dyno 2 gunicorn workers and a 1 GB one 4: a Django worker
+// settles at 60–150 MB, and the rest is headroom for the requests that
+// load more.
+const (
+	// PerWorker is the memory one worker process of the web command is
+	// budgeted.
+	PerWorker = 256 << 20
+	// PerOther is the memory kept back for each other long-running process
+	// sharing the limit (a worker, a clock).
+	PerOther = 128 << 20
+)
+
+// Machine is what the web command's workers share.
+type Machine struct {
+	Memory int64   // bytes; 0 when unknown
+	CPU    float64 // cores; 0 when unknown
+	// WebInstances is the number of web instances the formation runs;
+	// each gets its share.
+	WebInstances int
+	// Others is the number of other long-running processes (worker,
+	// clock, …) that share the memory.
+	Others int
+}
+
+// WebConcurrency is the number of workers each web instance should run:
+// the smaller of the memory bound, (memory − PerOther × others) /
+// PerWorker, and the CPU bound, gunicorn's 2 × cores + 1 with a fraction
+// of a core counting as one; at least 1, divided between the web
+// instances.
+func WebConcurrency(m Machine) (int, string) {
+	total := math.MaxInt
+	var why []string
+	if m.Memory > 0 {
+		avail := m.Memory - int64(m.Others)*PerOther
+		byMem := max(int(avail/PerWorker), 1)
+		s := fmt.Sprintf("%s / %s per worker = %d", MiB(m.Memory), MiB(PerWorker), byMem)
+		if m.Others > 0 {
+			s = fmt.Sprintf("(%s − %d other process(es) × %s) / %s per worker = %d", MiB(m.Memory), m.Others, MiB(PerOther), MiB(PerWorker), byMem)
+		}
+		why = append(why, s)
+		total = byMem
+	}
+	if m.CPU > 0 {
+		cores := int(math.Ceil(m.CPU - 1e-9))
+		byCPU := 2*cores + 1
+		why = append(why, fmt.Sprintf("2 × %s CPU + 1 = %d", cpuString(m.CPU), byCPU))
+		total = min(total, byCPU)
+	}
+	if total == math.MaxInt {
+		return 0, "neither the memory nor the CPU limit is known"
+	}
+	n := max(total, 1)
+	instances := max(m.WebInstances, 1)
+	per := max(n/instances, 1)
+	reason := fmt.Sprintf("the least of %s", join(why))
+	if len(why) == 1 {
+		reason = why[0]
+	}
+	if instances > 1 {
+		reason += fmt.Sprintf("; %d shared by %d web instances", n, instances)
+	}
+	return per, reason
+}
+
+// GoMemLimit is the soft limit for corral's own heap: an eighth of the
+// memory limit, between 32 MiB and 512 MiB. The edge needs a few MiB; the
+// limit only makes the collector work harder, before the kernel's OOM
+// killer would, when request bodies held in memory pile up.
+func GoMemLimit(memory int64) (int64, string) {
+	if memory <= 0 {
+		return 0, "the memory limit is unknown"
+	}
+	v := min(max(memory/8, 32<<20), 512<<20)
+	return v, fmt.Sprintf("an eighth of %s, between 32 MiB and 512 MiB", MiB(memory))
+}
+
+// DefaultTimeout is the shutdown budget where the platform's grace period
+// is unknown (foreman's -t is 5 s, systemd's 90 s; 10 s lets a web request
+// finish).
+const DefaultTimeout = 10 * time.Second
+
+// Timeout is corral's shutdown budget, from SIGTERM to having exited: a
+// little under the platform's grace period (a tenth of it, at least 1 s,
+// at most 3 s, is kept back for corral's own exit), so that the
+// app's processes get SIGTERM and then SIGKILL from corral, and corral has
+// exited, before the platform's SIGKILL.
+func Timeout(grace time.Duration, platform string) (time.Duration, string) {
+	if grace <= 0 {
+		return DefaultTimeout, "no platform grace period known: the default"
+	}
+	margin := min(max(grace/10, time.Second), 3*time.Second)
+	t := max(grace-margin, grace/2)
+	return t, fmt.Sprintf("%s gives %v between its stop signal and SIGKILL; %v is kept for corral's own exit", platform, grace, grace-t)
+}
+
+// MiB formats a byte count for people: "512 MiB", "1.5 GiB".
+func MiB(n int64) string {
+	switch {
+	case n >= 10<<30 || n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	default:
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+}
+
+func cpuString(c float64) string {
+	return fmt.Sprintf("%.3g", c)
+}
+
+func join(parts []string) string {
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	}
+	s := parts[0]
+	for _, p := range parts[1 : len(parts)-1] {
+		s += ", " + p
+	}
+	return s + " and " + parts[len(parts)-1]
+}

@@ -1,0 +1,84 @@
+package sizing
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+const mib = 1 << 20
+
+func TestWebConcurrency(t *testing.T) {
+	tests := []struct {
+		name string
+		m    Machine
+		want int
+		why  string // part of the reason
+	}{
+		{"free tier 512 MB, 0.1 CPU", Machine{Memory: 512 * mib, CPU: 0.1, WebInstances: 1}, 2, "512 MiB / 256 MiB per worker = 2"},
+		{"free tier with a worker", Machine{Memory: 512 * mib, CPU: 0.1, WebInstances: 1, Others: 1}, 1, "1 other process(es)"},
+		{"1 GB, 1 CPU", Machine{Memory: 1024 * mib, CPU: 1, WebInstances: 1}, 3, "2 × 1 CPU + 1 = 3"},
+		{"1 GB, 2 CPU", Machine{Memory: 1024 * mib, CPU: 2, WebInstances: 1}, 4, "1 GiB / 256 MiB per worker = 4"},
+		{"laptop 16 GB, 8 CPU", Machine{Memory: 16 << 30, CPU: 8, WebInstances: 1}, 17, "2 × 8 CPU + 1 = 17"},
+		{"1.5 CPU counts as 2", Machine{Memory: 8 << 30, CPU: 1.5, WebInstances: 1}, 5, "2 × 1.5 CPU + 1 = 5"},
+		{"tiny memory still 1", Machine{Memory: 100 * mib, CPU: 4, WebInstances: 1}, 1, "= 1"},
+		{"others eat it all", Machine{Memory: 256 * mib, CPU: 1, Others: 3}, 1, "= 1"},
+		{"two instances share", Machine{Memory: 2048 * mib, CPU: 4, WebInstances: 2}, 4, "8 shared by 2 web instances"},
+		{"more instances than workers", Machine{Memory: 512 * mib, CPU: 1, WebInstances: 4}, 1, "shared by 4"},
+		{"CPU only", Machine{CPU: 2}, 5, "2 × 2 CPU + 1 = 5"},
+		{"memory only", Machine{Memory: 768 * mib}, 3, "768 MiB / 256 MiB per worker = 3"},
+		{"nothing known", Machine{}, 0, "neither"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, why := WebConcurrency(tt.m)
+			if got != tt.want || !strings.Contains(why, tt.why) {
+				t.Errorf("WebConcurrency(%+v) = %d, %q; want %d, reason containing %q", tt.m, got, why, tt.want, tt.why)
+			}
+		})
+	}
+}
+
+func TestGoMemLimit(t *testing.T) {
+	tests := []struct {
+		mem, want int64
+	}{
+		{0, 0},
+		{128 * mib, 32 * mib},
+		{512 * mib, 64 * mib},
+		{2048 * mib, 256 * mib},
+		{64 << 30, 512 * mib},
+	}
+	for _, tt := range tests {
+		if got, why := GoMemLimit(tt.mem); got != tt.want || why == "" {
+			t.Errorf("GoMemLimit(%d) = %d, %q; want %d", tt.mem, got, why, tt.want)
+		}
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	tests := []struct {
+		grace, want time.Duration
+	}{
+		{0, DefaultTimeout},
+		{5 * time.Second, 4 * time.Second},
+		{10 * time.Second, 9 * time.Second},
+		{30 * time.Second, 27 * time.Second},
+		{300 * time.Second, 297 * time.Second},
+		{600 * time.Millisecond, 300 * time.Millisecond}, // never less than half
+	}
+	for _, tt := range tests {
+		got, why := Timeout(tt.grace, "fly")
+		if got != tt.want || why == "" || got >= max(tt.grace, DefaultTimeout+1) {
+			t.Errorf("Timeout(%v) = %v, %q; want %v", tt.grace, got, why, tt.want)
+		}
+	}
+}
+
+func TestMiB(t *testing.T) {
+	for n, want := range map[int64]string{512 * mib: "512 MiB", 1536 * mib: "1.5 GiB", 16 << 30: "16 GiB", 0: "0 MiB"} {
+		if got := MiB(n); got != want {
+			t.Errorf("MiB(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
