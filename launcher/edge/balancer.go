@@ -58,6 +58,9 @@ type Balancer struct {
 
 	readyList atomic.Pointer[[]*Backend] // snapshot for Pick, without the lock
 	next      atomic.Uint64              // rotates ties
+
+	wanted chan struct{} // a request waits with no backend ready (see Wanted)
+	asleep atomic.Bool   // the web instances were stopped for idleness
 }
 
 // Prober reports whether a backend answers.
@@ -103,6 +106,7 @@ func NewBalancer(probe Prober, interval time.Duration, onChange func(name string
 		state:    make(map[*Backend]backendState),
 		readyCh:  make(chan struct{}),
 		onChange: onChange,
+		wanted:   make(chan struct{}, 1),
 	}
 	b.readyList.Store(&[]*Backend{})
 	return b
@@ -122,13 +126,29 @@ func (b *Balancer) Add(name, addr string) *Backend {
 	return be
 }
 
+// Probing a backend that is not ready: every quickProbe for quickFor,
+// then every interval. Requests may be waiting at the boot gate (a wake
+// from --idle-stop, a restart), and a refused connection on loopback
+// costs microseconds, so the first seconds are probed finely: the wait
+// adds at most quickProbe to the app's own boot time.
+const (
+	quickProbe = 10 * time.Millisecond
+	quickFor   = 10 * time.Second
+)
+
 // probeUntilReady probes be until it answers, then marks it ready.
 func (b *Balancer) probeUntilReady(be *Backend) {
 	defer b.probes.Done()
 	ctx := be.ctx
-	t := time.NewTicker(b.interval)
+	began := time.Now()
+	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 		pctx, cancel := context.WithTimeout(ctx, max(b.interval, time.Second))
 		ok := b.probe(pctx, be.Addr)
 		cancel()
@@ -136,11 +156,11 @@ func (b *Balancer) probeUntilReady(be *Backend) {
 			b.promote(be)
 			return
 		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+		wait := b.interval
+		if time.Since(began) < quickFor {
+			wait = min(quickProbe, b.interval)
 		}
+		t.Reset(wait)
 	}
 }
 
@@ -301,6 +321,27 @@ func (b *Balancer) Pick(tried []*Backend) *Backend {
 	}
 	return best
 }
+
+// Wanted receives when a request waits at the boot gate with no backend
+// ready: for a launcher that stopped its instances for idleness, the cue
+// to start them again. Only the latest of several unread cues is kept.
+func (b *Balancer) Wanted() <-chan struct{} { return b.wanted }
+
+// want signals Wanted.
+func (b *Balancer) want() {
+	select {
+	case b.wanted <- struct{}{}:
+	default:
+	}
+}
+
+// SetAsleep says whether the web instances are stopped on purpose until
+// the next request: the edge's health check then answers 200, as the app
+// is fine and starts on demand.
+func (b *Balancer) SetAsleep(asleep bool) { b.asleep.Store(asleep) }
+
+// Asleep reports what SetAsleep said last.
+func (b *Balancer) Asleep() bool { return b.asleep.Load() }
 
 // Close stops every probe and waits for them.
 func (b *Balancer) Close() {

@@ -26,8 +26,9 @@ type Config struct {
 	Proxy *Proxy
 	// Static, if not nil, answers the paths it matches; the app never sees them.
 	Static StaticFiles
-	// HealthPath answers 200 while at least one instance is ready, else
-	// 503, for the platform's health check (default /_corral/health).
+	// HealthPath answers 200 while at least one instance is ready or the
+	// instances are asleep (Balancer.SetAsleep), else 503, for the
+	// platform's health check (default /_corral/health).
 	HealthPath string
 	// HeaderTimeout bounds the reading of a request head, from its first
 	// byte (default 20s); IdleTimeout bounds the wait for the next request
@@ -115,6 +116,10 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.cfg.Proxy.bal.Asleep() && s.cfg.Proxy.bal.ReadyCount() == 0 {
+		w.Write([]byte("asleep: the app starts on the next request\n"))
+		return
+	}
 	if s.cfg.Proxy.bal.ReadyCount() == 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("starting: no web instance is ready\n"))

@@ -247,7 +247,8 @@ func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend,
 			// Every ready instance has failed this request.
 			return nil, p.fail(w, r, http.StatusBadGateway, "no instance could answer this request")
 		}
-		// None ready (booting, restarting, or all just failed).
+		// None ready (booting, restarting, asleep, or all just failed).
+		p.bal.want()
 		select {
 		case <-p.bal.Ready():
 			tried = nil // the ready ones may be new, or back
