@@ -32,9 +32,29 @@ type Config struct {
 	Formation string   // formation spec, e.g. "web=2,worker=1"
 	Types     []string // if not empty, run only these process types
 	Port      int      // the public port, $PORT
-	Timeout   time.Duration
-	Restart   bool // restart crashed processes instead of stopping everything
-	Edge      EdgeConfig
+	// Timeout is the shutdown budget, from SIGTERM to exit; 0 means a
+	// little under the platform's grace period (sizing.Timeout).
+	Timeout time.Duration
+	Restart bool // restart crashed processes instead of stopping everything
+	Edge    EdgeConfig
+
+	// SysRoot is where /proc and /sys are read from ("" is "/"): tests
+	// give fake cgroup trees.
+	SysRoot string
+	// MemoryLimit and CPUs, when positive, replace the limits corral
+	// detects (cgroups, else the host's).
+	MemoryLimit int64
+	CPUs        float64
+	// MemoryGuard is the share of the memory limit, in percent, the app's
+	// processes may use before the web instance using the most is
+	// recycled; 0 turns the guard off.
+	MemoryGuard int
+	// MaxMemoryPerInstance, if positive, recycles a web instance whose
+	// processes use more, as uWSGI's reload-on-rss does.
+	MaxMemoryPerInstance int64
+	// IdleStop, if positive, stops the web instances after that long
+	// without a request; the next request starts them again.
+	IdleStop time.Duration
 
 	// Terminal says Stdout is a terminal: then prefixes are coloured (unless
 	// NO_COLOR is set) and, by default, lines are stamped with the time.

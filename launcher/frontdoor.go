@@ -104,10 +104,10 @@ func trustedProxies(e EdgeConfig, pf platform.Platform, log *slog.Logger) []neti
 	if e.TrustedProxies != nil {
 		return e.TrustedProxies
 	}
-	if !pf.IsPaaS() || e.HTTPS.Enabled() {
+	if !pf.TLSTerminated || e.HTTPS.Enabled() {
 		return nil
 	}
-	log.Info(fmt.Sprintf("edge: on %s, X-Forwarded-For and X-Forwarded-Proto from its router are believed (--trusted-proxies to narrow, none for none)", pf.Name))
+	log.Info(fmt.Sprintf("edge: on %s, X-Forwarded-For and X-Forwarded-Proto from its router are believed (--trusted-proxies to narrow, none for none)", pf.Title))
 	return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 }
 

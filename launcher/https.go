@@ -56,10 +56,11 @@ func (fd *frontDoor) startHTTPS(ctx context.Context, h HTTPSConfig, pf platform.
 		// down does not: certmagic keeps trying in the background.
 		log.Warn("https: " + err.Error())
 	}
-	if pf.IsPaaS() {
-		log.Warn(fmt.Sprintf("https: this looks like %s, which terminates TLS in front of the app and whose disk does not outlive a deploy: "+
-			"certificates in %s will be requested again after each one (Let's Encrypt allows 5 duplicates a week). "+
-			"Use the platform's own HTTPS, or put --cert-dir on a persistent volume", pf.Name, h.CertDir))
+	if pf.TLSTerminated {
+		log.Warn(fmt.Sprintf("https: this looks like %s, which terminates TLS in front of the app: its router, not corral, receives the TLS connections; use the platform's own HTTPS", pf.Title))
+	}
+	if pf.EphemeralDisk {
+		log.Warn(fmt.Sprintf("https: %s's disk does not outlive a deploy: certificates in %s will be requested again after each one (Let's Encrypt allows 5 duplicates a week); put --cert-dir on a persistent volume", pf.Title, h.CertDir))
 	}
 	names := strings.Join(m.Domains(), ", ")
 	if h.OnDemandAsk != "" {

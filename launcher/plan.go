@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -51,12 +52,21 @@ type Plan struct {
 	// else /bin/sh.
 	Shell  string
 	Static []static.Mount // the --static mounts, directories resolved
+	// Machine is the platform and limits found, and the sizing decided
+	// from them.
+	Machine *Machine
+
+	sysRoot string // where /proc and /sys are read
 }
 
 // InstanceEnv returns the environment of inst: the shared one plus its own
 // PORT and PS (the name foreman and honcho give it).
 func (p *Plan) InstanceEnv(inst Instance) []string {
-	return append(slices.Clip(p.Env), "PORT="+strconv.Itoa(inst.Port), "PS="+inst.Name)
+	env := append(slices.Clip(p.Env), "PORT="+strconv.Itoa(inst.Port), "PS="+inst.Name)
+	if inst.Type == "web" && p.Machine != nil && p.Machine.WebConcurrency > 0 {
+		env = append(env, "WEB_CONCURRENCY="+strconv.Itoa(p.Machine.WebConcurrency))
+	}
+	return env
 }
 
 // Load reads and checks everything a run needs: the app directory, the
@@ -68,7 +78,7 @@ func Load(cfg Config) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	plan := &Plan{Dir: dir}
+	plan := &Plan{Dir: dir, sysRoot: cmp.Or(cfg.SysRoot, "/")}
 	var errs []error
 
 	env, files, err := loadEnv(dir, cfg.EnvFiles, cfg.Environ)
@@ -114,6 +124,15 @@ func Load(cfg Config) (*Plan, error) {
 	if cfg.Edge.HTTPS.Enabled() && !plan.Edge {
 		return nil, errors.New("--domain/--on-demand-ask: HTTPS is served by the edge in front of web, and this formation runs no web process")
 	}
+	if !plan.Edge {
+		// Both act on web instances through the edge: without it a
+		// request could neither wake an instance nor wait for one.
+		for flag, set := range map[string]bool{"--idle-stop": cfg.IdleStop > 0, "--max-memory-per-instance": cfg.MaxMemoryPerInstance > 0} {
+			if set {
+				return nil, fmt.Errorf("%s: needs the edge in front of web instances, and %s", flag, noEdgeReason(cfg))
+			}
+		}
+	}
 	for _, spec := range cfg.Edge.Static {
 		m, err := static.ParseMount(spec)
 		if err != nil {
@@ -128,7 +147,16 @@ func Load(cfg Config) (*Plan, error) {
 	if plan.Release == nil && len(plan.Instances) == 0 {
 		return nil, fmt.Errorf("nothing to run: the formation leaves every process type of %s at 0", pf.Path)
 	}
+	plan.Machine = adapt(cfg, plan)
 	return plan, nil
+}
+
+// noEdgeReason says why a run has no edge.
+func noEdgeReason(cfg Config) string {
+	if cfg.Edge.Disabled {
+		return "--no-edge turns it off"
+	}
+	return "this formation runs no web process"
 }
 
 func appDir(dir string) (string, error) {
@@ -273,6 +301,9 @@ func (p *Plan) Describe(w io.Writer) error {
 	}
 	if p.Edge {
 		fmt.Fprintf(w, "edge:     port %d → %d web instance(s)\n", p.PublicPort, p.Formation["web"])
+	}
+	if p.Machine != nil {
+		p.Machine.describe(w)
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)

@@ -4,9 +4,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/corral-run/corral/launcher/platform"
 )
@@ -104,14 +106,36 @@ func TestLoadErrors(t *testing.T) {
 	}
 }
 
+// freeTier writes a fake root in which corral runs in a cgroup v2 with
+// 512 MiB and a tenth of a CPU, on a host with 8 GiB.
+func freeTier(t *testing.T) string {
+	root := t.TempDir()
+	for name, content := range map[string]string{
+		"proc/self/cgroup":          "0::/\n",
+		"proc/meminfo":              "MemTotal:        8388608 kB\n",
+		"sys/fs/cgroup/memory.max":  "536870912\n",
+		"sys/fs/cgroup/cpu.max":     "10000 100000\n",
+		"sys/fs/cgroup/memory.high": "max\n",
+	} {
+		p := filepath.Join(root, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
 func TestLoadEnv(t *testing.T) {
 	dir := appDirWith(t, map[string]string{"Procfile": "web: s\n", ".env": "A=file\nB=file\n"})
-	plan, err := Load(Config{Dir: dir, Procfile: "Procfile", Port: 5000, Environ: []string{"B=own", "PATH=/bin"}, Edge: EdgeConfig{Disabled: true}})
+	plan, err := Load(Config{Dir: dir, Procfile: "Procfile", Port: 5000, Environ: []string{"B=own", "PATH=/bin"}, Edge: EdgeConfig{Disabled: true}, SysRoot: freeTier(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	env := plan.InstanceEnv(plan.Instances[0])
-	want := []string{"A=file", "B=own", "PATH=/bin", "PORT=5000", "PS=web.1"}
+	want := []string{"A=file", "B=own", "PATH=/bin", "PORT=5000", "PS=web.1", "WEB_CONCURRENCY=2"}
 	if !reflect.DeepEqual(env, want) {
 		t.Errorf("env %q, want %q", env, want)
 	}
@@ -143,5 +167,84 @@ func TestOutputOptions(t *testing.T) {
 		if got.Timestamps != tt.stamps || got.Color != tt.color {
 			t.Errorf("%s: timestamps %v color %v, want %v %v", tt.name, got.Timestamps, got.Color, tt.stamps, tt.color)
 		}
+	}
+}
+
+// TestMachine: the sizing decisions Load makes from the platform, the
+// limits and the formation.
+func TestMachine(t *testing.T) {
+	tests := []struct {
+		name     string
+		procfile string
+		env      string // .env
+		cfg      Config
+		conc     string // WEB_CONCURRENCY in web's environment; "" for none
+		timeout  time.Duration
+		guard    int64
+		one      string // part of OneService; "" for none
+	}{
+		{name: "free tier", procfile: "web: s\n", conc: "2", timeout: 10 * time.Second, guard: 512 << 20 * 90 / 100},
+		{name: "free tier on Render with a worker", procfile: "web: s\nworker: w\nrelease: r\n",
+			cfg:  Config{Environ: []string{"RENDER=true"}},
+			conc: "1", timeout: 27 * time.Second, guard: 512 << 20 * 90 / 100, one: "worker run inside this web service"},
+		{name: "Fly", procfile: "web: s\nworker: w\n", cfg: Config{Environ: []string{"FLY_APP_NAME=a"}},
+			conc: "1", timeout: 4 * time.Second, guard: 512 << 20 * 90 / 100},
+		{name: "the app sets it", procfile: "web: s\n", env: "WEB_CONCURRENCY=9\n", conc: "9", timeout: 10 * time.Second, guard: 512 << 20 * 90 / 100},
+		{name: "flags win", procfile: "web: s\n", cfg: Config{MemoryLimit: 2 << 30, CPUs: 4, Timeout: time.Second, MemoryGuard: 50},
+			conc: "8", timeout: time.Second, guard: 1 << 30},
+		{name: "guard off", procfile: "web: s\n", cfg: Config{MemoryGuard: -1}, conc: "2", timeout: 10 * time.Second},
+		{name: "two web instances", procfile: "web: s\n", cfg: Config{Formation: "web=2", MemoryLimit: 1 << 30, CPUs: 2},
+			conc: "2", timeout: 10 * time.Second, guard: 1 << 30 * 90 / 100},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			files := map[string]string{"Procfile": tt.procfile}
+			if tt.env != "" {
+				files[".env"] = tt.env
+			}
+			cfg := tt.cfg
+			cfg.Dir, cfg.Procfile, cfg.Port, cfg.SysRoot = appDirWith(t, files), "Procfile", 5000, freeTier(t)
+			if cfg.MemoryGuard == 0 {
+				cfg.MemoryGuard = 90
+			} else if cfg.MemoryGuard < 0 {
+				cfg.MemoryGuard = 0
+			}
+			plan, err := Load(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m := plan.Machine
+			web := plan.InstanceEnv(plan.Instances[0])
+			got := ""
+			for _, kv := range web {
+				if v, ok := strings.CutPrefix(kv, "WEB_CONCURRENCY="); ok {
+					got = v // the last one counts
+				}
+			}
+			if got != tt.conc {
+				t.Errorf("WEB_CONCURRENCY %q (%s), want %q", got, m.WebConcurrencyWhy, tt.conc)
+			}
+			for _, inst := range plan.Instances[1:] {
+				if inst.Type != "web" && slices.ContainsFunc(plan.InstanceEnv(inst), func(kv string) bool {
+					return strings.HasPrefix(kv, "WEB_CONCURRENCY=") && tt.env == ""
+				}) {
+					t.Errorf("%s got WEB_CONCURRENCY", inst.Name)
+				}
+			}
+			if m.Timeout != tt.timeout || m.TimeoutWhy == "" {
+				t.Errorf("timeout %v (%s), want %v", m.Timeout, m.TimeoutWhy, tt.timeout)
+			}
+			if m.Guard != tt.guard || m.GuardWhy == "" {
+				t.Errorf("guard %d (%s), want %d", m.Guard, m.GuardWhy, tt.guard)
+			}
+			if tt.one == "" && m.OneService != "" || !strings.Contains(m.OneService, tt.one) {
+				t.Errorf("one service %q, want %q", m.OneService, tt.one)
+			}
+			var b strings.Builder
+			plan.Describe(&b)
+			if !strings.Contains(b.String(), "limits:   512 MiB (cgroup v2 memory.max), 0.1 CPU (cgroup v2 cpu.max)") && tt.cfg.MemoryLimit == 0 {
+				t.Errorf("check output:\n%s", b.String())
+			}
+		})
 	}
 }

@@ -20,8 +20,22 @@ type rolling struct {
 	idle  <-chan struct{} // closed once old has no request in flight
 	since time.Time       // when the current wait began
 	again bool            // another reload was asked for meanwhile
-	// recycle says this is a --max-requests replacement, not a reload.
-	recycle bool
+	// why names a replacement that is not a reload: "recycle" for
+	// --max-requests, "memory guard".
+	why string
+	// stopFirst drains and stops the old instance before its replacement
+	// starts (it starts once the old one has exited), instead of after:
+	// when memory is short, two copies of the app would not fit. Requests
+	// wait at the boot gate meanwhile, if no other instance is ready.
+	stopFirst bool
+}
+
+// label prefixes the replacement's log lines.
+func (roll *rolling) label() string {
+	if roll.why == "" {
+		return "reload"
+	}
+	return roll.why
 }
 
 // beginReload starts a reload: web instances are queued for replacement,
@@ -37,7 +51,7 @@ func (r *runner) beginReload(live map[*instance]bool) *rolling {
 			roll.queue = append(roll.queue, in)
 			continue
 		}
-		in.reloading = true
+		in.again = "reload"
 		in.proc.Signal(syscall.SIGTERM)
 		others = append(others, in.Name)
 	}
@@ -68,8 +82,18 @@ func exitedAlready(in *instance) bool {
 	}
 }
 
+// procDone reports whether in's process group is gone and its output read.
+func procDone(in *instance) bool {
+	select {
+	case <-in.proc.Done():
+		return true
+	default:
+		return false
+	}
+}
+
 // done reports whether every queued instance has been replaced.
-func (roll *rolling) done() bool { return roll.new == nil && len(roll.queue) == 0 }
+func (roll *rolling) done() bool { return roll.new == nil && roll.old == nil && len(roll.queue) == 0 }
 
 // errReloadAborted is wrapped by the errors that end a reload early; the
 // old instances left keep serving.
@@ -77,6 +101,9 @@ var errReloadAborted = errors.New("the instances not yet replaced keep serving")
 
 // advance moves the reload on as far as it can now, and says what it did.
 func (roll *rolling) advance(r *runner, live map[*instance]bool, start func(*instance) error) (string, error) {
+	if roll.stopFirst {
+		return roll.advanceStopFirst(r, live)
+	}
 	if roll.new == nil {
 		for len(roll.queue) > 0 {
 			old := roll.queue[0]
@@ -130,4 +157,36 @@ func (r *runner) bootWait() time.Duration {
 		return r.cfg.Edge.BootWait
 	}
 	return 30 * time.Second
+}
+
+// advanceStopFirst is advance for a stopFirst replacement: drain the old
+// instance, stop it, and let its exit start it again (instance.again).
+func (roll *rolling) advanceStopFirst(r *runner, live map[*instance]bool) (string, error) {
+	if roll.old == nil {
+		for len(roll.queue) > 0 {
+			old := roll.queue[0]
+			roll.queue = roll.queue[1:]
+			if !live[old] || exitedAlready(old) || old.backend == nil {
+				continue
+			}
+			roll.old, roll.idle, roll.since = old, r.edge.bal.Drain(old.backend), time.Now()
+			return fmt.Sprintf("draining %s (pid %d)", old.Name, old.proc.Pid()), nil
+		}
+		return "", nil
+	}
+	select {
+	case <-roll.idle:
+	default:
+		if time.Since(roll.since) < r.cfg.Timeout && !exitedAlready(roll.old) {
+			return "", nil // requests still in flight
+		}
+	}
+	old := roll.old
+	roll.old, roll.idle = nil, nil
+	if exitedAlready(old) {
+		return "", nil // crashed meanwhile: it restarts anyway
+	}
+	old.again = roll.why
+	old.proc.Signal(syscall.SIGTERM)
+	return fmt.Sprintf("stopping %s (pid %d); it starts again once it has exited", old.Name, old.proc.Pid()), nil
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"github.com/corral-run/corral/launcher/output"
 	"github.com/corral-run/corral/launcher/platform"
 	"github.com/corral-run/corral/launcher/process"
+	"github.com/corral-run/corral/launcher/sizing"
 	"golang.org/x/sys/unix"
 )
 
@@ -55,7 +57,12 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	for _, n := range names {
 		width = max(width, len(n))
 	}
-	pf := platform.Detect(cfg.Environ)
+	m := plan.Machine
+	pf := m.Platform
+	cfg.Timeout = m.Timeout
+	if m.GoMemLimit > 0 {
+		debug.SetMemoryLimit(m.GoMemLimit)
+	}
 	mux := output.New(cfg.Stdout, width, outputOptions(cfg, pf))
 	r := &runner{
 		cfg:      cfg,
@@ -66,9 +73,6 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 	for _, n := range names[1:] {
 		r.prefixes[n] = mux.Prefix(n)
-	}
-	if pf.IsPaaS() {
-		r.log.Info("platform detected: " + pf.Name)
 	}
 
 	// Adopt what the app leaves outside its process groups, reap it while
@@ -95,6 +99,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		r.edge = fd
 		defer fd.close()
 	}
+	r.logMachine() // once the port is ours: a busy port prints only the error
 
 	if plan.Release != nil {
 		r.log.Info("release phase: running " + plan.Release.Name + " before anything else")
@@ -196,8 +201,12 @@ type instance struct {
 	backoff   time.Duration // set when it crashed and is to be restarted once done
 	restartAt time.Time     // when a crashed, done instance is due to start again; zero if not
 	retiring  bool          // replaced by a reload: its exit is expected and final
-	reloading bool          // stopped by a reload, to start again at once
-	maxServed int64         // with --max-requests: replace it after this many requests
+	// again, when not empty, says it was stopped on purpose, to start
+	// again at once, and why ("reload", "memory guard").
+	again string
+	// asleep: stopped by --idle-stop; it starts again on the next request.
+	asleep    bool
+	maxServed int64 // with --max-requests: replace it after this many requests
 	// strayChecked: its processes' listening ports have been looked at
 	// once, for a command that ignores $PORT.
 	strayChecked bool
@@ -253,7 +262,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 	}()
 
 	start := func(in *instance) error {
-		in.restartAt, in.backoff, in.reloading, in.strayChecked = time.Time{}, 0, false, false
+		in.restartAt, in.backoff, in.again, in.asleep, in.strayChecked = time.Time{}, 0, "", false, false
 		if r.pooled(in) {
 			port, err := freeLoopbackPort()
 			if err != nil {
@@ -298,8 +307,8 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 	termAll := func(reason string) {
 		var names []string
 		for in := range live {
-			if !in.restartAt.IsZero() {
-				delete(live, in) // was waiting to restart; nothing runs
+			if !in.restartAt.IsZero() || in.asleep && procDone(in) {
+				delete(live, in) // was waiting to restart, or asleep; nothing runs
 				continue
 			}
 			select {
@@ -394,18 +403,19 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 		for roll != nil {
 			msg, err := roll.advance(r, live, start)
 			if msg != "" {
-				r.log.Info("reload: " + msg)
+				r.log.Info(roll.label() + ": " + msg)
 			}
 			if err != nil {
-				r.log.Error("reload: " + err.Error())
+				r.log.Error(roll.label() + ": " + err.Error())
 				roll = nil
 			}
 			if roll != nil && roll.done() {
 				if !roll.again {
-					if roll.recycle {
-						r.log.Info("recycle: done")
-					} else {
+					switch {
+					case roll.why == "":
 						r.log.Info("reload: every web instance replaced")
+					case !roll.stopFirst:
+						r.log.Info(roll.why + ": done")
 					}
 					roll = nil
 					break
@@ -433,6 +443,29 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 		recycleTicker.Reset(100 * time.Millisecond)
 	}
 	defer recycleTicker.Stop()
+
+	// --idle-stop: the web instances stop when idle, and the next request
+	// starts them (the edge's Wanted).
+	idleTicker := time.NewTicker(time.Hour)
+	idleTicker.Stop()
+	defer idleTicker.Stop()
+	var idle *idleWatch
+	var wanted <-chan struct{}
+	if r.cfg.IdleStop > 0 && ph.final && r.edge != nil {
+		idle = &idleWatch{after: r.cfg.IdleStop, since: time.Now()}
+		idleTicker.Reset(idle.every())
+		wanted = r.edge.bal.Wanted()
+	}
+
+	// The memory guard recycles the web instance using the most memory
+	// before the kernel's OOM killer picks a victim.
+	guardTicker := time.NewTicker(time.Hour)
+	guardTicker.Stop()
+	defer guardTicker.Stop()
+	guard := r.newGuard(ph)
+	if guard != nil {
+		guardTicker.Reset(guard.every)
+	}
 
 	signals := r.cfg.Signals
 	ctxDone := ctx.Done()
@@ -491,11 +524,41 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			for in := range live {
 				if in.maxServed > 0 && !in.retiring && in.backend != nil && in.backend.Served() >= in.maxServed && !exitedAlready(in) {
 					r.log.Info(fmt.Sprintf("recycle: %s has served %d requests (--max-requests %d): replacing it", in.Name, in.backend.Served(), r.cfg.Edge.MaxRequests))
-					roll = &rolling{queue: []*instance{in}, recycle: true}
+					roll = &rolling{queue: []*instance{in}, why: "recycle"}
 					rollTicker.Reset(rollTick)
 					advance()
 					break
 				}
+			}
+		case <-idleTicker.C:
+			if !stopping && roll == nil {
+				r.sleepIfIdle(idle, live)
+			}
+		case <-wanted:
+			if stopping {
+				continue
+			}
+			names, err := r.wake(live, start)
+			if len(names) > 0 {
+				idle.reset(time.Now())
+				r.log.Info("idle stop: a request came in; starting " + strings.Join(names, ", "))
+			}
+			if err != nil {
+				r.log.Error(err.Error())
+				code = 1
+				stopAll("could not start the web instances again")
+			}
+		case <-guardTicker.C:
+			if stopping || roll != nil {
+				continue
+			}
+			if victim, why := guard.check(live, r.pooled); victim != nil {
+				r.log.Warn("memory guard: " + why)
+				roll = &rolling{queue: []*instance{victim}, why: "memory guard", stopFirst: true}
+				rollTicker.Reset(rollTick)
+				advance()
+			} else if why != "" {
+				r.log.Warn("memory guard: " + why)
 			}
 		case <-killTimer:
 			killTimer = nil
@@ -527,6 +590,9 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			}
 			switch {
 			case ev.kind == done:
+				if in.asleep && !stopping {
+					continue // stays in live: it starts on the next request
+				}
 				if in.backoff == 0 || stopping || in.retiring {
 					delete(live, in)
 					continue
@@ -539,8 +605,10 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 				r.log.Info(in.Name + " " + st.String())
 			case in.retiring:
 				r.log.Info(fmt.Sprintf("reload: the replaced %s (pid %d) %s", in.Name, in.proc.Pid(), st))
-			case in.reloading:
-				r.log.Info(fmt.Sprintf("reload: %s %s; starting it again", in.Name, st))
+			case in.asleep:
+				r.log.Info(fmt.Sprintf("idle stop: %s %s; it starts again on the next request", in.Name, st))
+			case in.again != "":
+				r.log.Info(fmt.Sprintf("%s: %s %s; starting it again", in.again, in.Name, st))
 				in.backoff = time.Nanosecond // start again once done
 				in.restarts = 0
 			case r.pooled(in) && (st.Code == 126 || st.Code == 127) && !in.backend.EverReady():
@@ -587,4 +655,28 @@ func signalName(sig os.Signal) string {
 		}
 	}
 	return sig.String()
+}
+
+// logMachine says at start what corral found and decided about the
+// machine, in a few lines (`corral check` gives the reasons).
+func (r *runner) logMachine() {
+	m := r.plan.Machine
+	if m.Platform.IsPaaS() {
+		r.log.Info("platform detected: " + m.Platform.Describe())
+	}
+	for _, w := range m.Limits.Warnings {
+		r.log.Warn("limits: " + w)
+	}
+	line := "limits: " + m.Limits.String()
+	if m.WebConcurrency > 0 {
+		line += fmt.Sprintf("; WEB_CONCURRENCY=%d for web", m.WebConcurrency)
+	}
+	if m.Guard > 0 {
+		line += "; memory guard at " + sizing.MiB(m.Guard)
+	}
+	line += fmt.Sprintf("; shutdown budget %v", m.Timeout)
+	r.log.Info(line)
+	if m.OneService != "" {
+		r.log.Info(m.OneService)
+	}
 }

@@ -74,11 +74,25 @@ func helper(mode string, args []string) int {
 		w.WriteString("\nno-newline-at-the-end")
 	case "http": // a web app: answers "hello from $PS" on $PORT
 		w.Flush()
+		var mu sync.Mutex
+		var hoard [][]byte
 		return serveApp(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/big" {
+			switch r.URL.Path {
+			case "/big":
 				w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 				io.WriteString(w, strings.Repeat("hello, compressible world\n", 1000))
 				return
+			case "/slow": // answers after a second
+				time.Sleep(time.Second)
+			case "/grow": // keeps 16 MiB more, touched, so that it is resident: a leak
+				b := make([]byte, 16<<20)
+				for i := range b {
+					b[i] = byte(i)
+				}
+				mu.Lock()
+				hoard = append(hoard, b)
+				fmt.Fprintf(w, "holding %d MiB; ", 16*len(hoard))
+				mu.Unlock()
 			}
 			fmt.Fprintf(w, "hello from %s\n", os.Getenv("PS"))
 		})
@@ -195,7 +209,9 @@ func baseEnv() []string {
 		}
 		env = append(env, kv)
 	}
-	return append(env, "CORRAL_TEST_HELPER=") // set per command in Procfiles
+	// A race-enabled binary sleeps a second before it exits (the race
+	// runtime's atexit_sleep_ms), which timing checks would count.
+	return append(env, "CORRAL_TEST_HELPER=", "GORACE=atexit_sleep_ms=0") // the helper is set per command in Procfiles
 }
 
 func (r *session) lines() []string {

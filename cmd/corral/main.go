@@ -90,7 +90,7 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 				OnUsageError: usageError,
 				Usage:        "run the app's process formation (all types, or only those named)",
 				ArgsUsage:    "[TYPE...]",
-				Flags:        slices.Concat(appFlags(), runFlags(), edgeFlags()),
+				Flags:        slices.Concat(appFlags(), runFlags(), machineFlags(), edgeFlags()),
 				Action: func(c *cli.Context) error {
 					cfg, err := config(c, environ, stdout)
 					if err != nil {
@@ -139,7 +139,7 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 				Name:         "check",
 				OnUsageError: usageError,
 				Usage:        "check the Procfile, env files and formation, and print what start would run",
-				Flags:        append(appFlags(), edgeFlags()...),
+				Flags:        slices.Concat(appFlags(), runFlags(), machineFlags(), edgeFlags()),
 				Action: func(c *cli.Context) error {
 					cfg, err := config(c, environ, stdout)
 					if err != nil {
@@ -188,13 +188,73 @@ func appFlags() []cli.Flag {
 // runFlags are the flags of a long-running start.
 func runFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.StringFlag{Name: "timeout", Aliases: []string{"t"}, Value: "10s", EnvVars: []string{"CORRAL_TIMEOUT"},
-			Usage: "grace between SIGTERM and SIGKILL when stopping (seconds, or a duration like 500ms)"},
+		&cli.StringFlag{Name: "timeout", Aliases: []string{"t"}, EnvVars: []string{"CORRAL_TIMEOUT"}, DefaultText: "a little under the platform's grace period, else 10s",
+			Usage: "shutdown budget, from SIGTERM to exit: in-flight requests finish, then the processes get SIGTERM and, at its end, SIGKILL (seconds, or a duration like 500ms)"},
 		&cli.BoolFlag{Name: "restart", EnvVars: []string{"CORRAL_RESTART"},
 			Usage: "restart crashed processes with backoff instead of stopping everything"},
 		&cli.BoolFlag{Name: "timestamps", EnvVars: []string{"CORRAL_TIMESTAMPS"}, DefaultText: "on a terminal, unless a PaaS is detected",
 			Usage: "stamp each line with the time; --timestamps=false turns it off"},
 	}
+}
+
+// machineFlags say how corral sizes the app for the machine.
+func machineFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "memory-limit", EnvVars: []string{"CORRAL_MEMORY_LIMIT"}, DefaultText: "the cgroup's, else the host's",
+			Usage: "the memory the app may use, e.g. 512MiB: sizes WEB_CONCURRENCY and the memory guard"},
+		&cli.StringFlag{Name: "cpus", EnvVars: []string{"CORRAL_CPUS"}, DefaultText: "the cgroup's quota, else the host's CPUs",
+			Usage: "the CPUs the app may use, e.g. 0.5: sizes WEB_CONCURRENCY"},
+		&cli.IntFlag{Name: "memory-guard", Value: 90, EnvVars: []string{"CORRAL_MEMORY_GUARD"},
+			Usage: "recycle the web instance using the most memory when the app's processes reach this `PERCENT` of a memory limit (0: off)"},
+		&cli.StringFlag{Name: "max-memory-per-instance", EnvVars: []string{"CORRAL_MAX_MEMORY_PER_INSTANCE"},
+			Usage: "recycle a web instance whose processes use more than `SIZE`, e.g. 300MiB (like uWSGI's reload-on-rss)"},
+		&cli.StringFlag{Name: "idle-stop", EnvVars: []string{"CORRAL_IDLE_STOP"},
+			Usage: "stop the web instances after no request for `DURATION` (e.g. 15m); the next request starts them, waiting at the edge meanwhile"},
+	}
+}
+
+// machineConfig reads the machine flags of c into cfg.
+func machineConfig(c *cli.Context, environ []string, cfg *launcher.Config) error {
+	bad := func(flag, msg string) error {
+		return cli.Exit(fmt.Sprintf("%s %q: %s (from %s)", flag, c.String(flag), msg, source(c, environ, flag, envName(flag))), 2)
+	}
+	for _, f := range []struct {
+		flag string
+		dst  *int64
+	}{{"memory-limit", &cfg.MemoryLimit}, {"max-memory-per-instance", &cfg.MaxMemoryPerInstance}} {
+		if v := c.String(f.flag); v != "" {
+			n, err := edge.ParseSize(v)
+			if err != nil {
+				return bad(f.flag, err.Error())
+			}
+			if n < 1<<20 {
+				return bad(f.flag, "less than 1 MiB: give a unit, e.g. 512MiB")
+			}
+			*f.dst = n
+		}
+	}
+	if v := c.String("cpus"); v != "" {
+		n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || n <= 0 || n > 4096 {
+			return bad("cpus", "want a positive number of CPUs, e.g. 0.5 or 2")
+		}
+		cfg.CPUs = n
+	}
+	cfg.MemoryGuard = c.Int("memory-guard")
+	if cfg.MemoryGuard < 0 || cfg.MemoryGuard > 100 {
+		return cli.Exit(fmt.Sprintf("memory-guard %d: want a percentage from 1 to 100, or 0 for off (from %s)", cfg.MemoryGuard, source(c, environ, "memory-guard", envName("memory-guard"))), 2)
+	}
+	if v := c.String("idle-stop"); v != "" {
+		d, err := parseTimeout(v)
+		if err == nil && d == 0 {
+			err = errors.New("must be positive (leave it out for never)")
+		}
+		if err != nil {
+			return bad("idle-stop", err.Error())
+		}
+		cfg.IdleStop = d
+	}
+	return nil
 }
 
 // edgeFlags configure the edge proxy in front of the web instances.
@@ -395,7 +455,6 @@ func config(c *cli.Context, environ []string, stdout io.Writer) (launcher.Config
 		Dir:       c.String("dir"),
 		Procfile:  c.String("procfile"),
 		Formation: c.String("formation"),
-		Timeout:   10 * time.Second,
 		Restart:   c.Bool("restart"),
 		Environ:   environ,
 		Stdout:    stdout,
@@ -413,7 +472,7 @@ func config(c *cli.Context, environ []string, stdout io.Writer) (launcher.Config
 		if err != nil {
 			return cfg, cli.Exit(fmt.Sprintf("timeout %q: %v (from %s)", c.String("timeout"), err, source(c, environ, "timeout", "CORRAL_TIMEOUT")), 2)
 		}
-		cfg.Timeout = d
+		cfg.Timeout = max(d, time.Nanosecond) // 0 is "at once", not "decide for me"
 	}
 	if c.IsSet("timestamps") {
 		cfg.Timestamps = launcher.Off
@@ -423,6 +482,11 @@ func config(c *cli.Context, environ []string, stdout io.Writer) (launcher.Config
 	}
 	if f, ok := stdout.(*os.File); ok {
 		cfg.Terminal = term.IsTerminal(int(f.Fd()))
+	}
+	if hasFlag(c, "memory-guard") {
+		if err := machineConfig(c, environ, &cfg); err != nil {
+			return cfg, err
+		}
 	}
 	cfg.Edge, err = edgeConfig(c, environ)
 	return cfg, err
