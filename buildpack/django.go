@@ -74,14 +74,21 @@ sys.stdout.flush()
 // for corral to serve. When dir is a Django app but its settings cannot be
 // read, or STATIC_ROOT is unset, the error names the file that made it one,
 // the settings module and Python's last error line.
-func FindDjangoStatic(ctx context.Context, dir string, env []string) (*DjangoStatic, error) {
-	return findDjangoStatic(ctx, dir, env, settingsTimeout)
+//
+// run runs the Python command to completion (nil: exec.Cmd.Run); a caller
+// that reaps children itself passes a function that keeps its hands off
+// this one.
+func FindDjangoStatic(ctx context.Context, dir string, env []string, run func(*exec.Cmd) error) (*DjangoStatic, error) {
+	return findDjangoStatic(ctx, dir, env, settingsTimeout, run)
 }
 
 // findDjangoStatic is FindDjangoStatic with the time Python gets as an
 // argument, so tests on a loaded machine need not race the 10 s production
 // bound.
-func findDjangoStatic(ctx context.Context, dir string, env []string, timeout time.Duration) (*DjangoStatic, error) {
+func findDjangoStatic(ctx context.Context, dir string, env []string, timeout time.Duration, run func(*exec.Cmd) error) (*DjangoStatic, error) {
+	if run == nil {
+		run = (*exec.Cmd).Run
+	}
 	app, err := detectDjango(dir)
 	if err != nil || app == nil {
 		return nil, err
@@ -108,7 +115,7 @@ func findDjangoStatic(ctx context.Context, dir string, env []string, timeout tim
 	stdout, stderr := &tail{max: 64 << 10}, &tail{max: 64 << 10}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = nil, stdout, stderr
 	cmd.WaitDelay = time.Second // a child the settings started may hold the pipes
-	runErr := cmd.Run()
+	runErr := run(cmd)
 	if errors.Is(runErr, exec.ErrWaitDelay) {
 		runErr = nil // Python answered; a child it left holds the pipes
 	}

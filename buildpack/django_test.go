@@ -61,7 +61,7 @@ func djangoEnv(t *testing.T) []string {
 const testTimeout = time.Minute
 
 func find(ctx context.Context, dir string, env []string) (*DjangoStatic, error) {
-	return findDjangoStatic(ctx, dir, env, testTimeout)
+	return findDjangoStatic(ctx, dir, env, testTimeout, nil)
 }
 
 // writeFiles creates files under dir, making their directories.
@@ -119,13 +119,13 @@ func TestFindDjangoStaticNotDjango(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			writeFiles(t, dir, files)
-			got, err := FindDjangoStatic(context.Background(), dir, env)
+			got, err := FindDjangoStatic(context.Background(), dir, env, nil)
 			if got != nil || err != nil {
 				t.Fatalf("FindDjangoStatic = %+v, %v; want nil, nil", got, err)
 			}
 		})
 	}
-	got, err := FindDjangoStatic(context.Background(), filepath.Join(t.TempDir(), "missing"), env)
+	got, err := FindDjangoStatic(context.Background(), filepath.Join(t.TempDir(), "missing"), env, nil)
 	if got != nil || err != nil {
 		t.Fatalf("missing dir: FindDjangoStatic = %+v, %v; want nil, nil", got, err)
 	}
@@ -166,7 +166,7 @@ func TestDetectDjango(t *testing.T) {
 func TestFindDjangoStaticNoModule(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"manage.py": "import django\n"})
-	_, err := FindDjangoStatic(context.Background(), dir, []string{"PATH=" + t.TempDir()})
+	_, err := FindDjangoStatic(context.Background(), dir, []string{"PATH=" + t.TempDir()}, nil)
 	if err == nil || !strings.Contains(err.Error(), "manage.py") || !strings.Contains(err.Error(), "DJANGO_SETTINGS_MODULE") {
 		t.Fatalf("err = %v, want one naming manage.py and DJANGO_SETTINGS_MODULE", err)
 	}
@@ -176,7 +176,7 @@ func TestFindDjangoStaticNoPython(t *testing.T) {
 	dir := t.TempDir()
 	writeFiles(t, dir, map[string]string{"manage.py": manageNaming})
 	empty := t.TempDir()
-	_, err := FindDjangoStatic(context.Background(), dir, []string{"PATH=relative/bin:" + empty})
+	_, err := FindDjangoStatic(context.Background(), dir, []string{"PATH=relative/bin:" + empty}, nil)
 	if err == nil || !strings.Contains(err.Error(), "python3 not found") || !strings.Contains(err.Error(), empty) {
 		t.Fatalf("err = %v, want python3 not found in the app's PATH", err)
 	}
@@ -312,7 +312,7 @@ func TestFindDjangoStaticHangingSettings(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	start := time.Now()
-	_, err := FindDjangoStatic(ctx, dir, env)
+	_, err := FindDjangoStatic(ctx, dir, env, nil)
 	if err == nil || !strings.Contains(err.Error(), "no answer in time") || !strings.Contains(err.Error(), "proj.settings") {
 		t.Fatalf("err = %v, want a timeout naming the settings", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"os/exec"
 	"strconv"
 	"sync"
 	"time"
@@ -29,6 +30,16 @@ type frontDoor struct {
 	closers []func() error
 
 	redirect *http.Server // with HTTPS: the HTTP port's challenges and redirects
+	// listening is logged once the run is sure to go on (logListening).
+	listening string
+}
+
+// logListening says where the edge listens, once nothing can stop the
+// start any more: until then a failed start prints only its error.
+func (fd *frontDoor) logListening(log *slog.Logger) {
+	if fd.listening != "" {
+		log.Info(fd.listening)
+	}
 }
 
 // probeInterval is how often a starting or failed instance is probed.
@@ -86,7 +97,7 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		}
 		ln = tln
 	} else {
-		log.Info(fmt.Sprintf("edge: listening on port %d", plan.PublicPort))
+		fd.listening = fmt.Sprintf("edge: listening on port %d", plan.PublicPort)
 	}
 	fd.serving.Go(func() {
 		if err := fd.srv.Serve(ln); err != nil {
@@ -125,10 +136,10 @@ func listen(port int, setting string) (net.Listener, error) {
 // mounts, or else a Django app's STATIC_ROOT at its STATIC_URL. A --static
 // directory that does not exist is an error; a Django app whose static
 // files cannot be found only gets a warning, and serves them itself.
-func (fd *frontDoor) serveStatic(ctx context.Context, plan *Plan, log *slog.Logger) error {
+func (fd *frontDoor) serveStatic(ctx context.Context, plan *Plan, run func(*exec.Cmd) error, log *slog.Logger) error {
 	mounts := plan.Static
 	if len(mounts) == 0 {
-		ds, err := buildpack.FindDjangoStatic(ctx, plan.Dir, plan.Env)
+		ds, err := buildpack.FindDjangoStatic(ctx, plan.Dir, plan.Env, run)
 		switch {
 		case err != nil:
 			log.Warn("static files: " + err.Error() + "; the app serves them itself")

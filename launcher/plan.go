@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -74,6 +75,14 @@ func (p *Plan) InstanceEnv(inst Instance) []string {
 // shell syntax and the port numbers. It reports every problem it finds, not
 // just the first, joined with errors.Join.
 func Load(cfg Config) (*Plan, error) {
+	return load(cfg, true)
+}
+
+// load is Load; without syntax, it leaves the commands' shell syntax to
+// be checked by the caller (Run checks it while the edge binds the port:
+// a shell per command costs milliseconds that a platform's port scan
+// would wait for).
+func load(cfg Config, syntax bool) (*Plan, error) {
 	dir, err := appDir(cfg.Dir)
 	if err != nil {
 		return nil, err
@@ -97,7 +106,9 @@ func Load(cfg Config) (*Plan, error) {
 	}
 	plan.Procfile = pf
 	plan.Shell = findShell()
-	errs = append(errs, checkSyntax(plan.Shell, pf)...)
+	if syntax {
+		errs = append(errs, checkSyntax(plan.Shell, pf)...)
+	}
 
 	formation, err := procfile.ParseFormation(cfg.Formation, pf.Names())
 	if err != nil {
@@ -214,31 +225,45 @@ func findShell() string {
 
 // checkSyntax asks the shell that will run them whether it can parse each
 // command, so that an unbalanced quote is found now and not after a deploy.
+// The shells run in parallel; the errors come in Procfile order.
 func checkSyntax(shell string, pf *procfile.Procfile) []error {
+	found := make([]error, len(pf.Entries))
+	var wg sync.WaitGroup
+	for i, e := range pf.Entries {
+		wg.Go(func() { found[i] = checkLine(shell, pf.Path, e) })
+	}
+	wg.Wait()
 	var errs []error
-	for _, e := range pf.Entries {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		out, err := exec.CommandContext(ctx, shell, "-n", "-c", e.Command).CombinedOutput()
-		cancel()
-		if err == nil {
-			continue
+	for _, err := range found {
+		if err != nil {
+			errs = append(errs, err)
 		}
-		msg := strings.TrimSpace(string(out))
-		// dash says "sh: 1: Syntax error: …", bash "bash: -c: line 1: …",
-		// possibly over two lines (the second quoting the code).
-		msg, _, _ = strings.Cut(msg, "\n")
-		if i := strings.Index(msg, "rror: "); i >= 0 {
-			msg = msg[i+len("rror: "):]
-		} else if i := strings.Index(msg, "line 1: "); i >= 0 {
-			msg = msg[i+len("line 1: "):]
-		}
-		if msg == "" {
-			msg = err.Error()
-		}
-		errs = append(errs, &procfile.Error{Path: pf.Path, Line: e.Line,
-			Msg: fmt.Sprintf("process type %q: %s cannot parse the command: %s", e.Name, shell, msg)})
 	}
 	return errs
+}
+
+// checkLine asks shell whether it can parse e's command.
+func checkLine(shell, path string, e procfile.Entry) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	out, err := exec.CommandContext(ctx, shell, "-n", "-c", e.Command).CombinedOutput()
+	cancel()
+	if err == nil {
+		return nil
+	}
+	msg := strings.TrimSpace(string(out))
+	// dash says "sh: 1: Syntax error: …", bash "bash: -c: line 1: …",
+	// possibly over two lines (the second quoting the code).
+	msg, _, _ = strings.Cut(msg, "\n")
+	if i := strings.Index(msg, "rror: "); i >= 0 {
+		msg = msg[i+len("rror: "):]
+	} else if i := strings.Index(msg, "line 1: "); i >= 0 {
+		msg = msg[i+len("line 1: "):]
+	}
+	if msg == "" {
+		msg = err.Error()
+	}
+	return &procfile.Error{Path: path, Line: e.Line,
+		Msg: fmt.Sprintf("process type %q: %s cannot parse the command: %s", e.Name, shell, msg)}
 }
 
 // assignPorts gives every instance its PORT. The scheme (documented in the

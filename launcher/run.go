@@ -39,13 +39,19 @@ const (
 // has finished), a signal arrives or ctx is done. It returns the exit status
 // corral should exit with. An error means nothing was started.
 func Run(ctx context.Context, cfg Config) (int, error) {
-	plan, err := Load(cfg)
+	plan, err := load(cfg, false)
 	if err != nil {
 		return 1, err
 	}
 	if err := checkPorts(plan.Instances); err != nil {
 		return 1, err
 	}
+	// The shell checks the commands while the edge binds the port; the
+	// reaper starts after it, as it would reap those shells.
+	var syntaxErrs []error
+	var checking sync.WaitGroup
+	checking.Go(func() { syntaxErrs = checkSyntax(plan.Shell, plan.Procfile) })
+	defer checking.Wait()
 	names := []string{"corral"}
 	if plan.Release != nil {
 		names = append(names, plan.Release.Name)
@@ -75,6 +81,23 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		r.prefixes[n] = mux.Prefix(n)
 	}
 
+	if plan.Edge {
+		fd, err := openFrontDoor(ctx, cfg, plan, pf, mux, r.log)
+		if err != nil {
+			return 1, err
+		}
+		r.edge = fd
+		defer fd.close()
+	}
+	checking.Wait()
+	if len(syntaxErrs) > 0 {
+		return 1, errors.Join(syntaxErrs...)
+	}
+	if r.edge != nil {
+		r.edge.logListening(r.log)
+	}
+	r.logMachine() // once the port is ours: a busy port prints only the error
+
 	// Adopt what the app leaves outside its process groups, reap it while
 	// the app runs and stop it when the app stops.
 	r.reaper = process.NewReaper()
@@ -90,16 +113,6 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		stopReaping()
 		reaping.Wait()
 	}()
-
-	if plan.Edge {
-		fd, err := openFrontDoor(ctx, cfg, plan, pf, mux, r.log)
-		if err != nil {
-			return 1, err
-		}
-		r.edge = fd
-		defer fd.close()
-	}
-	r.logMachine() // once the port is ours: a busy port prints only the error
 
 	if plan.Release != nil {
 		r.log.Info("release phase: running " + plan.Release.Name + " before anything else")
@@ -118,7 +131,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if r.edge != nil {
 		// After the release phase: that is where collectstatic fills the
 		// directory.
-		if err := r.edge.serveStatic(ctx, plan, r.log); err != nil {
+		if err := r.edge.serveStatic(ctx, plan, r.reaper.RunCmd, r.log); err != nil {
 			r.log.Error(err.Error())
 			return 1, nil
 		}

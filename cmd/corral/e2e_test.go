@@ -659,7 +659,7 @@ func TestPortInUse(t *testing.T) {
 			t.Errorf("%v: status %d, stderr:\n%s", tt.args, code, stderr)
 		}
 		if _, err := os.Stat(filepath.Join(dir, "started")); err == nil || out != "" {
-			t.Errorf("%v: web started on a busy port", tt.args)
+			t.Errorf("%v: web started on a busy port: %q", tt.args, out)
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"os/signal"
 	"strconv"
 	"strings"
@@ -53,6 +54,28 @@ func (r *Reaper) start(startFn func() (pid int, err error)) error {
 		r.mine[pid] = true
 		r.groups[pid] = true
 	}
+	return err
+}
+
+// RunCmd runs cmd to completion as a child the Reaper leaves to cmd.Wait:
+// corral's own helper commands (Python asked for Django's settings) would
+// otherwise be reaped here first, and their Wait would fail. A nil Reaper
+// just runs cmd.
+func (r *Reaper) RunCmd(cmd *exec.Cmd) error {
+	if r == nil {
+		return cmd.Run()
+	}
+	r.mu.Lock()
+	err := cmd.Start()
+	if err == nil {
+		r.mine[cmd.Process.Pid] = true
+	}
+	r.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	err = cmd.Wait()
+	r.forget(cmd.Process.Pid)
 	return err
 }
 
