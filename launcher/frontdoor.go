@@ -132,40 +132,67 @@ func listen(port int, setting string) (net.Listener, error) {
 	return ln, nil
 }
 
-// serveStatic sets up the static files the edge serves itself: the --static
-// mounts, or else a Django app's STATIC_ROOT at its STATIC_URL. A --static
-// directory that does not exist is an error; a Django app whose static
-// files cannot be found only gets a warning, and serves them itself.
-func (fd *frontDoor) serveStatic(ctx context.Context, plan *Plan, run func(*exec.Cmd) error, log *slog.Logger) error {
-	mounts := plan.Static
-	if len(mounts) == 0 {
-		ds, err := buildpack.FindDjangoStatic(ctx, plan.Dir, plan.Env, run)
-		switch {
-		case err != nil:
-			log.Warn("static files: " + err.Error() + "; the app serves them itself")
-			return nil
-		case ds == nil:
-			return nil
-		}
-		if fi, err := os.Stat(ds.Root); err != nil || !fi.IsDir() {
-			log.Warn(fmt.Sprintf("static files: STATIC_ROOT %s of %s does not exist; run collectstatic in the release phase "+
-				"(release: python manage.py collectstatic --noinput). Until then the app serves %s itself", ds.Root, ds.SettingsModule, ds.URL))
-			return nil
-		}
-		log.Info(fmt.Sprintf("static files: the edge serves %s from %s (STATIC_URL and STATIC_ROOT of %s)", ds.URL, ds.Root, ds.SettingsModule))
-		mounts = []static.Mount{{Prefix: ds.URL, Dir: ds.Root}}
-	} else {
-		for _, m := range mounts {
+// serveStatic sets up the static files the edge serves itself. The
+// --static mounts are set at once (a directory that does not exist is an
+// error). Without them, corral asks a Django app for its STATIC_URL and
+// STATIC_ROOT: Python importing the settings takes as long as the app's
+// own boot, so that runs beside the web instances' start, owned by the
+// returned wait, while the edge holds requests until it knows; an app
+// whose static files cannot be found only gets a warning, and serves
+// them itself.
+func (fd *frontDoor) serveStatic(ctx context.Context, plan *Plan, run func(*exec.Cmd) error, log *slog.Logger) (wait func(), err error) {
+	if len(plan.Static) > 0 {
+		for _, m := range plan.Static {
 			log.Info(fmt.Sprintf("static files: the edge serves %s from %s", m.Prefix, m.Dir))
 		}
+		srv, err := static.New(plan.Static)
+		if err != nil {
+			return func() {}, fmt.Errorf("--static: %w", err)
+		}
+		fd.srv.SetStatic(srv)
+		fd.closers = append(fd.closers, srv.Close)
+		return func() {}, nil
 	}
-	srv, err := static.New(mounts)
+	release := fd.srv.HoldStatic()
+	ctx, cancel := context.WithCancel(ctx)
+	var finding sync.WaitGroup
+	finding.Go(func() {
+		srv := fd.findDjangoStatic(ctx, plan, run, log)
+		if srv == nil {
+			release(nil)
+			return
+		}
+		fd.closers = append(fd.closers, srv.Close) // read by close, after wait
+		release(srv)
+	})
+	return func() { cancel(); finding.Wait() }, nil
+}
+
+// findDjangoStatic returns the file server for a Django app's static
+// files, or nil (and a warning, unless it is no Django app).
+func (fd *frontDoor) findDjangoStatic(ctx context.Context, plan *Plan, run func(*exec.Cmd) error, log *slog.Logger) *static.Server {
+	ds, err := buildpack.FindDjangoStatic(ctx, plan.Dir, plan.Env, run)
+	switch {
+	case err != nil:
+		if ctx.Err() == nil {
+			log.Warn("static files: " + err.Error() + "; the app serves them itself")
+		}
+		return nil
+	case ds == nil:
+		return nil
+	}
+	if fi, err := os.Stat(ds.Root); err != nil || !fi.IsDir() {
+		log.Warn(fmt.Sprintf("static files: STATIC_ROOT %s of %s does not exist; run collectstatic in the release phase "+
+			"(release: python manage.py collectstatic --noinput). Until then the app serves %s itself", ds.Root, ds.SettingsModule, ds.URL))
+		return nil
+	}
+	srv, err := static.New([]static.Mount{{Prefix: ds.URL, Dir: ds.Root}})
 	if err != nil {
-		return fmt.Errorf("--static: %w", err)
+		log.Warn(fmt.Sprintf("static files: %v; the app serves %s itself", err, ds.URL))
+		return nil
 	}
-	fd.srv.SetStatic(srv)
-	fd.closers = append(fd.closers, srv.Close)
-	return nil
+	log.Info(fmt.Sprintf("static files: the edge serves %s from %s (STATIC_URL and STATIC_ROOT of %s)", ds.URL, ds.Root, ds.SettingsModule))
+	return srv
 }
 
 // drain stops accepting connections and waits, until ctx is done, for the

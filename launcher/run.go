@@ -131,7 +131,9 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if r.edge != nil {
 		// After the release phase: that is where collectstatic fills the
 		// directory.
-		if err := r.edge.serveStatic(ctx, plan, r.reaper.RunCmd, r.log); err != nil {
+		wait, err := r.edge.serveStatic(ctx, plan, r.reaper.RunCmd, r.log)
+		defer wait()
+		if err != nil {
 			r.log.Error(err.Error())
 			return 1, nil
 		}

@@ -46,6 +46,9 @@ type Config struct {
 type Server struct {
 	cfg    Config
 	static atomic.Pointer[StaticFiles] // may be set once serving: after the release phase
+	// staticWait, while not nil, holds requests until the static files
+	// are known (HoldStatic).
+	staticWait atomic.Pointer[chan struct{}]
 
 	ctx      context.Context // parent of every connection's context
 	cancel   context.CancelFunc
@@ -61,6 +64,26 @@ type Server struct {
 
 // SetStatic makes the server answer the paths static matches from now on.
 func (s *Server) SetStatic(static StaticFiles) { s.static.Store(&static) }
+
+// HoldStatic makes requests (but the health check) wait until the static
+// files are known: while the launcher asks the app where they are, a
+// request for one must not reach the app instead. It returns the function
+// that sets them (nil for none) and lets the requests go; only its first
+// call counts.
+func (s *Server) HoldStatic() func(StaticFiles) {
+	ch := make(chan struct{})
+	s.staticWait.Store(&ch)
+	var once sync.Once
+	return func(static StaticFiles) {
+		once.Do(func() {
+			if static != nil {
+				s.SetStatic(static)
+			}
+			s.staticWait.Store(nil)
+			close(ch)
+		})
+	}
+}
 
 // NewServer returns a Server; call Serve with the public listener.
 func NewServer(cfg Config) *Server {
@@ -105,6 +128,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
+	if wait := s.staticWait.Load(); wait != nil {
+		select {
+		case <-*wait:
+		case <-r.Context().Done(): // gone: the proxy says so in the log
+		}
+	}
 	st := s.static.Load()
 	if st == nil || !(*st).Match(r.URL.Path) {
 		return false
