@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/corral-run/corral/internal/procstat"
-	"github.com/corral-run/corral/launcher/sizing"
+	"github.com/corral-run/corral/launcher/limits"
 )
 
 // memoryGuard watches the resident memory of the app's processes (each
@@ -74,7 +74,7 @@ func (g *memoryGuard) check(live map[*instance]bool, pooled func(*instance) bool
 		}
 		if g.perInstance > 0 && used > g.perInstance {
 			g.quietUntil = now.Add(10 * g.every)
-			return in, fmt.Sprintf("%s (pid %d) uses %s, over --max-memory-per-instance %s: recycling it", in.Name, in.proc.Pid(), sizing.MiB(used), sizing.MiB(g.perInstance))
+			return in, fmt.Sprintf("%s (pid %d) uses %s, over --max-memory-per-instance %s: recycling it", in.Name, in.proc.Pid(), limits.MiB(used), limits.MiB(g.perInstance))
 		}
 		if used > biggestRSS {
 			biggest, biggestRSS = in, used
@@ -89,9 +89,9 @@ func (g *memoryGuard) check(live map[*instance]bool, pooled func(*instance) bool
 			return nil, ""
 		}
 		g.warned = now
-		return nil, fmt.Sprintf("the app's processes use %s, %.0f%% of the %s limit, and no ready web instance can be recycled", sizing.MiB(total), pct, sizing.MiB(g.limit))
+		return nil, fmt.Sprintf("the app's processes use %s, %.0f%% of the %s limit, and no ready web instance can be recycled", limits.MiB(total), pct, limits.MiB(g.limit))
 	}
 	g.quietUntil = now.Add(10 * g.every)
 	return biggest, fmt.Sprintf("the app's processes use %s, %.0f%% of the %s limit (guard at %s): recycling %s (pid %d, %s), the web instance using the most",
-		sizing.MiB(total), pct, sizing.MiB(g.limit), sizing.MiB(g.threshold), biggest.Name, biggest.proc.Pid(), sizing.MiB(biggestRSS))
+		limits.MiB(total), pct, limits.MiB(g.limit), limits.MiB(g.threshold), biggest.Name, biggest.proc.Pid(), limits.MiB(biggestRSS))
 }

@@ -87,7 +87,7 @@ func adapt(cfg Config, plan *Plan) *Machine {
 		m.GuardWhy = "off: no memory limit on this machine but the host's (--memory-limit sets one)"
 	default:
 		m.Guard = m.Limits.Memory * int64(cfg.MemoryGuard) / 100
-		m.GuardWhy = fmt.Sprintf("recycles the web instance using the most memory when the app's processes use %d%% of %s", cfg.MemoryGuard, sizing.MiB(m.Limits.Memory))
+		m.GuardWhy = fmt.Sprintf("recycles the web instance using the most memory when the app's processes use %d%% of %s", cfg.MemoryGuard, limits.MiB(m.Limits.Memory))
 	}
 
 	if others > 0 && m.Platform.IsPaaS() && !m.Platform.OwnWorkerService {
@@ -121,17 +121,17 @@ func (m *Machine) describe(w io.Writer) {
 		fmt.Fprintf(w, "web:      %s\n", m.WebConcurrencyWhy)
 	}
 	if m.GoMemLimit > 0 {
-		fmt.Fprintf(w, "corral:   GOMEMLIMIT=%s: %s\n", sizing.MiB(m.GoMemLimit), m.GoMemLimitWhy)
+		fmt.Fprintf(w, "corral:   GOMEMLIMIT=%s: %s\n", limits.MiB(m.GoMemLimit), m.GoMemLimitWhy)
 	} else {
 		fmt.Fprintf(w, "corral:   no GOMEMLIMIT: %s\n", m.GoMemLimitWhy)
 	}
 	if m.Guard > 0 {
-		fmt.Fprintf(w, "memory:   guard at %s: %s\n", sizing.MiB(m.Guard), m.GuardWhy)
+		fmt.Fprintf(w, "memory:   guard at %s: %s\n", limits.MiB(m.Guard), m.GuardWhy)
 	} else {
 		fmt.Fprintf(w, "memory:   guard %s\n", m.GuardWhy)
 	}
 	if m.PerInstance > 0 {
-		fmt.Fprintf(w, "          a web instance using more than %s is recycled (--max-memory-per-instance)\n", sizing.MiB(m.PerInstance))
+		fmt.Fprintf(w, "          a web instance using more than %s is recycled (--max-memory-per-instance)\n", limits.MiB(m.PerInstance))
 	}
 	if m.OneService != "" {
 		fmt.Fprintf(w, "services: %s\n", m.OneService)

@@ -18,10 +18,10 @@ import (
 
 	"github.com/corral-run/corral/internal/environ"
 	"github.com/corral-run/corral/launcher/edge"
+	"github.com/corral-run/corral/launcher/limits"
 	"github.com/corral-run/corral/launcher/output"
 	"github.com/corral-run/corral/launcher/platform"
 	"github.com/corral-run/corral/launcher/process"
-	"github.com/corral-run/corral/launcher/sizing"
 	"golang.org/x/sys/unix"
 )
 
@@ -687,7 +687,7 @@ func (r *runner) logMachine() {
 		line += fmt.Sprintf("; WEB_CONCURRENCY=%d for web", m.WebConcurrency)
 	}
 	if m.Guard > 0 {
-		line += "; memory guard at " + sizing.MiB(m.Guard)
+		line += "; memory guard at " + limits.MiB(m.Guard)
 	}
 	line += fmt.Sprintf("; shutdown budget %v", m.Timeout)
 	r.log.Info(line)

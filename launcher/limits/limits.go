@@ -93,7 +93,7 @@ func (l Limits) Constrained() bool {
 func (l Limits) String() string {
 	mem := "memory unknown"
 	if l.Memory > 0 {
-		mem = fmt.Sprintf("%s (%s)", mib(l.Memory), l.MemorySource)
+		mem = fmt.Sprintf("%s (%s)", MiB(l.Memory), l.MemorySource)
 	}
 	cpu := "CPU unknown"
 	if l.CPU > 0 {
@@ -102,9 +102,10 @@ func (l Limits) String() string {
 	return mem + ", " + cpu
 }
 
-// mib formats bytes as launcher/sizing.MiB does, so that the limits and
-// the decisions made from them read alike in one log.
-func mib(n int64) string {
+// MiB formats a byte count for people: "512 MiB", "1.5 GiB", "16 GiB".
+// The sizing decisions made from the limits use it too, so that they
+// read alike in one log.
+func MiB(n int64) string {
 	switch {
 	case n >= 10<<30 || n >= 1<<30 && n%(1<<30) == 0:
 		return fmt.Sprintf("%d GiB", n>>30)

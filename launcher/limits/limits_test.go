@@ -653,3 +653,12 @@ func TestPathStaysInRoot(t *testing.T) {
 		}
 	}
 }
+
+func TestMiB(t *testing.T) {
+	const mib = 1 << 20
+	for n, want := range map[int64]string{512 * mib: "512 MiB", 1536 * mib: "1.5 GiB", 1 << 30: "1 GiB", 16 << 30: "16 GiB", 0: "0 MiB"} {
+		if got := MiB(n); got != want {
+			t.Errorf("MiB(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

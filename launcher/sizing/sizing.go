@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/corral-run/corral/launcher/limits"
 )
 
 // The memory rule's constants, from Heroku's Python buildpack, which gives
@@ -47,9 +49,9 @@ func WebConcurrency(m Machine) (int, string) {
 	if m.Memory > 0 {
 		avail := m.Memory - int64(m.Others)*PerOther
 		byMem := max(int(avail/PerWorker), 1)
-		s := fmt.Sprintf("%s / %s per worker = %d", MiB(m.Memory), MiB(PerWorker), byMem)
+		s := fmt.Sprintf("%s / %s per worker = %d", limits.MiB(m.Memory), limits.MiB(PerWorker), byMem)
 		if m.Others > 0 {
-			s = fmt.Sprintf("(%s − %d other process(es) × %s) / %s per worker = %d", MiB(m.Memory), m.Others, MiB(PerOther), MiB(PerWorker), byMem)
+			s = fmt.Sprintf("(%s − %d other process(es) × %s) / %s per worker = %d", limits.MiB(m.Memory), m.Others, limits.MiB(PerOther), limits.MiB(PerWorker), byMem)
 		}
 		why = append(why, s)
 		total = byMem
@@ -85,7 +87,7 @@ func GoMemLimit(memory int64) (int64, string) {
 		return 0, "the memory limit is unknown"
 	}
 	v := min(max(memory/8, 32<<20), 512<<20)
-	return v, fmt.Sprintf("an eighth of %s, between 32 MiB and 512 MiB", MiB(memory))
+	return v, fmt.Sprintf("an eighth of %s, between 32 MiB and 512 MiB", limits.MiB(memory))
 }
 
 // DefaultTimeout is the shutdown budget where the platform's grace period
@@ -105,18 +107,6 @@ func Timeout(grace time.Duration, platform string) (time.Duration, string) {
 	margin := min(max(grace/10, time.Second), 3*time.Second)
 	t := max(grace-margin, grace/2)
 	return t, fmt.Sprintf("%s gives %v between its stop signal and SIGKILL; %v is kept for corral's own exit", platform, grace, grace-t)
-}
-
-// MiB formats a byte count for people: "512 MiB", "1.5 GiB".
-func MiB(n int64) string {
-	switch {
-	case n >= 10<<30 || n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	default:
-		return fmt.Sprintf("%d MiB", n>>20)
-	}
 }
 
 func cpuString(c float64) string {

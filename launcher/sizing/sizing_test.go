@@ -74,11 +74,3 @@ func TestTimeout(t *testing.T) {
 		}
 	}
 }
-
-func TestMiB(t *testing.T) {
-	for n, want := range map[int64]string{512 * mib: "512 MiB", 1536 * mib: "1.5 GiB", 16 << 30: "16 GiB", 0: "0 MiB"} {
-		if got := MiB(n); got != want {
-			t.Errorf("MiB(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
