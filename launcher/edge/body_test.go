@@ -105,10 +105,11 @@ func TestSlowUploadHoldsNoInstance(t *testing.T) {
 	b := newBackend(t, bb.ServeHTTP)
 	e.add(t, "web.1", b.addr)
 
+	mark := testMark(t)
 	c := rawConn(t, e.addr)
-	fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: app\r\nContent-Length: 10\r\n\r\n12345")
+	io.WriteString(c, markRaw("POST /up HTTP/1.1\r\nHost: app\r\nContent-Length: 10\r\n\r\n12345", mark))
 	time.Sleep(50 * time.Millisecond)
-	if b.hits.Load() != 0 {
+	if b.reached(mark) != 0 {
 		t.Fatal("the instance got the request before its body was complete")
 	}
 	io.WriteString(c, "67890")
@@ -119,6 +120,10 @@ func TestSlowUploadHoldsNoInstance(t *testing.T) {
 	got, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || string(got) != "10" {
 		t.Fatalf("%d %q, want 200 10", resp.StatusCode, got)
+	}
+	if n := b.reached(mark); n != 1 {
+		// The checks that a request did not reach an instance rely on it.
+		t.Errorf("the instance got %d requests with the test's %s, want 1", n, markHeader)
 	}
 }
 
@@ -143,14 +148,13 @@ func TestRequestBodyTooLarge(t *testing.T) {
 			b := newBackend(t, bb.ServeHTTP)
 			e.add(t, "web.1", b.addr)
 
-			resp, body := rawRoundTrip(t, e.addr, tt.req)
+			mark := testMark(t)
+			resp, body := rawRoundTrip(t, e.addr, markRaw(tt.req, mark))
 			checkErrorPage(t, resp, body, http.StatusRequestEntityTooLarge, false)
 			if !strings.Contains(string(body), "1 KiB") {
 				t.Errorf("413 page does not name the limit: %q", body)
 			}
-			if b.hits.Load() != 0 {
-				t.Error("an oversized request reached the instance")
-			}
+			b.checkNotReached(t, mark, "an oversized request reached the instance")
 		})
 	}
 
@@ -233,8 +237,9 @@ func TestStalledUpload(t *testing.T) {
 	b := newBackend(t, bb.ServeHTTP)
 	e.add(t, "web.1", b.addr)
 
+	mark := testMark(t)
 	c := rawConn(t, e.addr)
-	io.WriteString(c, "POST /up HTTP/1.1\r\nHost: app\r\nContent-Length: 10\r\n\r\n123")
+	io.WriteString(c, markRaw("POST /up HTTP/1.1\r\nHost: app\r\nContent-Length: 10\r\n\r\n123", mark))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err == nil {
 		body, _ := io.ReadAll(resp.Body)
@@ -242,8 +247,61 @@ func TestStalledUpload(t *testing.T) {
 			t.Errorf("stalled upload answered %d %q; want 408 (or the connection closed)", resp.StatusCode, body)
 		}
 	}
-	if b.hits.Load() != 0 {
-		t.Error("a partial body reached the instance")
+	b.checkNotReached(t, mark, "a partial body reached the instance")
+}
+
+// An upload that stalls behind a request on the same connection that ran
+// long enough to be watched (see conn.arm), whose watcher read the
+// upload's first byte, is timed out like any other and never reaches the
+// instance.
+func TestStalledUploadAfterWatchedRequest(t *testing.T) {
+	e := newEdge(t, Options{BodyTimeout: 100 * time.Millisecond})
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	var released sync.Once
+	unblock := func() { released.Do(func() { close(release) }) }
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/slow" {
+			arrived <- struct{}{}
+			<-release
+		}
+		io.WriteString(w, r.URL.Path)
+	})
+	t.Cleanup(unblock) // before the backend's Close, which waits for its handlers
+	e.add(t, "web.1", b.addr)
+
+	slow, mark := testMark(t), testMark(t)
+	c := rawConn(t, e.addr)
+	br := bufio.NewReader(c)
+	io.WriteString(c, markRaw("GET /slow HTTP/1.1\r\nHost: app\r\n\r\n", slow))
+	select {
+	case <-arrived:
+	case <-time.After(testTimeout):
+		t.Fatal("the first request did not reach the instance")
+	}
+	time.Sleep(2 * watchDelay) // the watcher is reading the connection
+	io.WriteString(c, markRaw("POST /up HTTP/1.1\r\nHost: app\r\nContent-Length: 10\r\n\r\n123", mark))
+	time.Sleep(20 * time.Millisecond) // for the watcher to take its first byte
+	unblock()
+
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("first response: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || string(body) != "/slow" {
+		t.Fatalf("first response %d %q, want 200 /slow", resp.StatusCode, body)
+	}
+	resp, err = http.ReadResponse(br, nil)
+	if err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusRequestTimeout {
+			t.Errorf("stalled upload answered %d %q; want 408 (or the connection closed)", resp.StatusCode, body)
+		}
+	}
+	b.checkNotReached(t, mark, "a partial body reached the instance")
+	if n := b.reached(slow); n != 1 {
+		t.Errorf("the instance got %d requests with the first request's %s, want 1", n, markHeader)
 	}
 }
 
@@ -271,14 +329,14 @@ func TestSpillFailureIsAServerError(t *testing.T) {
 	var bb bodyBackend
 	b := newBackend(t, bb.ServeHTTP)
 	e.add(t, "web.1", b.addr)
+	mark := testMark(t)
 	req, _ := http.NewRequest(http.MethodPost, e.url+"/up", bytes.NewReader(randomBytes(t, 4<<10)))
+	req.Header.Set(markHeader, mark)
 	resp, body := e.do(t, req)
 	if resp.StatusCode != http.StatusInternalServerError {
 		t.Errorf("%d %q, want 500", resp.StatusCode, body)
 	}
-	if b.hits.Load() != 0 {
-		t.Error("the instance got a request whose body was lost")
-	}
+	b.checkNotReached(t, mark, "the instance got a request whose body was lost")
 }
 
 func TestSpill(t *testing.T) {

@@ -15,9 +15,12 @@ func TestBootGateWaitsForFirstInstance(t *testing.T) {
 		body   string
 		err    error
 	}
+	mark := testMark(t)
 	done := make(chan result, 1)
 	go func() {
-		resp, err := e.client.Get(e.url + "/hello")
+		req, _ := http.NewRequest(http.MethodGet, e.url+"/hello", nil)
+		req.Header.Set(markHeader, mark)
+		resp, err := e.client.Do(req)
 		if err != nil {
 			done <- result{err: err}
 			return
@@ -34,7 +37,7 @@ func TestBootGateWaitsForFirstInstance(t *testing.T) {
 		t.Fatalf("request answered before any instance existed: %+v", r)
 	case <-time.After(50 * time.Millisecond):
 	}
-	if b.hits.Load() != 0 {
+	if b.reached(mark) != 0 {
 		t.Fatal("backend hit before it was added")
 	}
 	e.bal.Add("web.1", b.addr)
@@ -100,13 +103,12 @@ func TestHealth(t *testing.T) {
 
 	b := newBackendAt(t, addr, named("web.1"))
 	waitFor(t, "ready", be.EverReady)
-	resp, body = e.get(t, "/_corral/health")
+	mark := testMark(t)
+	resp, body = e.get(t, "/_corral/health", markHeader, mark)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("health with a ready instance: %d %q, want 200", resp.StatusCode, body)
 	}
-	if b.hits.Load() != 0 {
-		t.Error("the health check reached the app")
-	}
+	b.checkNotReached(t, mark, "the health check reached the app")
 
 	e.bal.Remove(be)
 	resp, _ = e.get(t, "/_corral/health")

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -11,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -143,7 +145,73 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 type testBackend struct {
 	*httptest.Server
 	addr string
-	hits atomic.Int64
+	hits atomic.Int64 // every request served, the test's or not: see markHeader
+
+	mu     sync.Mutex
+	marked map[string]int  // requests served, by their markHeader
+	served []servedRequest // the first maxServedLog requests served, for failure messages
+}
+
+type servedRequest struct{ mark, desc string }
+
+const maxServedLog = 20
+
+// markHeader carries a value unique to one test (testMark) on a request
+// whose arrival at an instance the test checks. A backend may serve
+// requests that are not the test's: it listens on 127.0.0.1:0, and the
+// kernel may hand it a port another process still sends to. go test ./...
+// runs packages at once, and the corral launchers of cmd/corral's tests
+// pick their instances' ports the same way, then probe one, and route the
+// requests waiting at their boot gate to it, as soon as anything listens
+// there (some of those apps never do). So a check that a request did not
+// reach an instance counts the requests with the test's mark.
+const markHeader = "X-Edge-Test"
+
+var markSeq atomic.Int64
+
+// testMark returns a markHeader value no other test, or process, uses.
+func testMark(t testing.TB) string {
+	return fmt.Sprintf("%s%d", markPrefix(t), markSeq.Add(1))
+}
+
+// markPrefix begins every testMark of t.
+func markPrefix(t testing.TB) string {
+	return fmt.Sprintf("%s/%d/", t.Name(), os.Getpid())
+}
+
+// markRaw adds markHeader with mark to the head of a hand-written request.
+func markRaw(req, mark string) string {
+	i := strings.Index(req, "\r\n")
+	return req[:i+2] + markHeader + ": " + mark + "\r\n" + req[i+2:]
+}
+
+// reached returns how many requests carrying mark the backend served.
+func (b *testBackend) reached(mark string) int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.marked[mark]
+}
+
+// checkNotReached fails the test with msg if a request carrying mark
+// reached b. Requests without one of the test's marks are logged, not
+// failed: see markHeader.
+func (b *testBackend) checkNotReached(t *testing.T, mark, msg string) {
+	t.Helper()
+	b.mu.Lock()
+	n := b.marked[mark]
+	var all, strays []string
+	for _, r := range b.served {
+		all = append(all, r.desc)
+		if !strings.HasPrefix(r.mark, markPrefix(t)) {
+			strays = append(strays, r.desc)
+		}
+	}
+	b.mu.Unlock()
+	if n > 0 {
+		t.Errorf("%s; the instance served:\n%s", msg, strings.Join(all, "\n"))
+	} else if len(strays) > 0 {
+		t.Logf("the instance served requests this test did not mark, from elsewhere (to a reused port?):\n%s", strings.Join(strays, "\n"))
+	}
 }
 
 // newBackend starts a backend serving h on a fresh loopback port.
@@ -172,6 +240,17 @@ func newBackendAt(t *testing.T, addr string, h http.HandlerFunc) *testBackend {
 func serveBackend(t *testing.T, ln net.Listener, h http.HandlerFunc) *testBackend {
 	b := &testBackend{addr: ln.Addr().String()}
 	b.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.mu.Lock()
+		mark := r.Header.Get(markHeader)
+		if b.marked == nil {
+			b.marked = make(map[string]int)
+		}
+		b.marked[mark]++
+		if len(b.served) < maxServedLog {
+			b.served = append(b.served, servedRequest{mark, fmt.Sprintf("  %s %s from %s, %s=%q User-Agent=%q X-Request-Id=%q X-Forwarded-For=%q",
+				r.Method, r.RequestURI, r.RemoteAddr, markHeader, mark, r.UserAgent(), r.Header.Get("X-Request-Id"), r.Header.Get("X-Forwarded-For"))})
+		}
+		b.mu.Unlock()
 		b.hits.Add(1)
 		h(w, r)
 	}))
