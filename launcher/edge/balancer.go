@@ -129,10 +129,10 @@ func (b *Balancer) Add(name, addr string) *Backend {
 // Probing a backend that is not ready: every quickProbe for quickFor,
 // then every interval. Requests may be waiting at the boot gate (a wake
 // from --idle-stop, a restart), and a refused connection on loopback
-// costs microseconds, so the first seconds are probed finely: the wait
-// adds at most quickProbe to the app's own boot time.
+// costs some 20 µs, so the first seconds are probed finely: the wait adds
+// at most quickProbe to the app's own boot time.
 const (
-	quickProbe = 10 * time.Millisecond
+	quickProbe = 5 * time.Millisecond
 	quickFor   = 10 * time.Second
 )
 
