@@ -25,6 +25,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// sameStop is how soon a second identical stop signal counts as the same
+// request to stop, not as the impatient second one that kills at once:
+// GNU timeout, for one, signals its child and then its own process group,
+// which holds corral, microseconds apart. Nobody presses Ctrl-C twice in
+// 50 ms.
+const sameStop = 50 * time.Millisecond
+
 // Restart backoff: the first restart of a crashed instance waits
 // restartBase, each further one twice as long, up to restartCap. An instance
 // that ran for restartReset before crashing starts again from restartBase.
@@ -483,6 +490,8 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 	}
 
 	signals := r.cfg.Signals
+	var stopSig os.Signal // the signal that began the stop, and when
+	var stopSigAt time.Time
 	ctxDone := ctx.Done()
 	broken := r.mux.Broken()
 	for len(live) > 0 || draining {
@@ -504,11 +513,16 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 				continue
 			}
 			interrupted = true
+			if stopping && sig == stopSig && time.Since(stopSigAt) < sameStop {
+				r.log.Info(fmt.Sprintf("received %s again at once (its sender signalled corral's process group too, as GNU timeout does): still stopping gracefully", signalName(sig)))
+				continue
+			}
 			if stopping {
 				r.log.Warn(fmt.Sprintf("received %s while stopping: killing everything now", signalName(sig)))
 				killAll("second signal")
 				continue
 			}
+			stopSig, stopSigAt = sig, time.Now()
 			stopAll("received " + signalName(sig))
 		case <-ctxDone:
 			ctxDone = nil

@@ -510,6 +510,7 @@ func TestSecondSIGINTKillsAtOnce(t *testing.T) {
 	r.waitFor(`web.1 +\| ready`)
 	r.signal(syscall.SIGINT)
 	r.waitFor(`sending SIGTERM to web.1`)
+	time.Sleep(100 * time.Millisecond) // a second signal at once is the same stop (TestDuplicateStopSignal)
 	began := time.Now()
 	r.signal(syscall.SIGINT)
 	r.wait(5 * time.Second)
@@ -518,6 +519,29 @@ func TestSecondSIGINTKillsAtOnce(t *testing.T) {
 	}
 	if !strings.Contains(r.output(), "killing everything now") {
 		t.Errorf("output:\n%s", r.output())
+	}
+}
+
+// TestDuplicateStopSignal: the same stop signal twice at once (GNU
+// timeout signals its child, then its process group) is one graceful
+// stop, not a kill.
+func TestDuplicateStopSignal(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: trap 'echo got TERM; exit 0' TERM; echo ready; while :; do sleep 0.1; done\n"})
+	r := start(t, dir, nil, "start", "--no-edge", "-t", "20")
+	r.waitFor(`web.1 +\| ready`)
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	// A moment apart, or the kernel merges them into one.
+	time.Sleep(5 * time.Millisecond)
+	r.cmd.Process.Signal(syscall.SIGTERM)
+	if code := r.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit status %d", code)
+	}
+	out := r.output()
+	if strings.Contains(out, "killing everything now") || !strings.Contains(out, "got TERM") {
+		t.Errorf("a doubled SIGTERM did not stop gracefully:\n%s", out)
+	}
+	if !strings.Contains(out, "still stopping gracefully") {
+		t.Logf("the two signals were merged into one:\n%s", out)
 	}
 }
 
