@@ -30,6 +30,7 @@ type frontDoor struct {
 	closers []func() error
 
 	redirect *http.Server // with HTTPS: the HTTP port's challenges and redirects
+	owners   *portOwners  // who should answer on each web instance's port
 	// listening is logged once the run is sure to go on (logListening).
 	listening string
 }
@@ -59,15 +60,19 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 	if err != nil {
 		return nil, err
 	}
-	probe := edge.TCPProber
+	answers := edge.TCPProber
 	if cfg.Edge.ReadyPath != "" {
-		probe = edge.HTTPProber(cfg.Edge.ReadyPath)
+		answers = edge.HTTPProber(cfg.Edge.ReadyPath)
 	}
-	fd := &frontDoor{bal: edge.NewBalancer(probe, probeInterval, func(name string, ready bool) {
+	fd := &frontDoor{owners: newPortOwners(log)}
+	probe := func(ctx context.Context, addr string) bool {
+		return answers(ctx, addr) && fd.owners.owned(addr)
+	}
+	fd.bal = edge.NewBalancer(probe, probeInterval, func(name string, ready bool) {
 		if ready {
 			log.Info(name + " is ready: the edge routes to it")
 		}
-	})}
+	})
 	opts := edge.Options{
 		BootWait:        cfg.Edge.BootWait,
 		MaxBody:         cfg.Edge.MaxBody,

@@ -312,7 +312,9 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 		}
 		live[in] = true
 		if r.pooled(in) {
-			in.backend = r.edge.bal.Add(in.Name, "127.0.0.1:"+strconv.Itoa(in.Port))
+			addr := "127.0.0.1:" + strconv.Itoa(in.Port)
+			r.edge.owners.expect(in.Name, addr, p.Pid(), in.Port)
+			in.backend = r.edge.bal.Add(in.Name, addr)
 		}
 		r.log.Info(fmt.Sprintf("%s started (pid %d, PORT=%d): %s", in.Name, p.Pid(), in.Port, in.Command))
 		watchers.Go(func() {
@@ -616,6 +618,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			st := in.proc.Status()
 			if ev.kind == exited && in.backend != nil {
 				r.edge.bal.Remove(in.backend) // route nothing more to it, at once
+				r.edge.owners.forget(in.backend.Addr)
 			}
 			switch {
 			case ev.kind == done:

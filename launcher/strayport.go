@@ -47,7 +47,8 @@ func (r *runner) followStrayPort(in *instance) bool {
 		"Use $PORT in the Procfile (e.g. gunicorn --bind 0.0.0.0:$PORT), or a second instance and reloads cannot work",
 		in.Name, in.Port, addr.Port(), target))
 	r.edge.bal.Remove(in.backend)
-	in.backend = r.edge.bal.Add(in.Name, target)
+	r.edge.owners.forget(in.backend.Addr)
+	in.backend = r.edge.bal.Add(in.Name, target) // its group listens there: no owner to check
 	in.Port = int(addr.Port())
 	return true
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -236,4 +238,38 @@ func TestCheckMachine(t *testing.T) {
 			t.Errorf("check %v: exit %d, %q; want 2 and an error naming the flag", bad, code, errOut)
 		}
 	}
+}
+
+// TestPortTakenByAnotherProgram: when another program listens on the port
+// corral gave a web instance before the instance does, the edge does not
+// send it the app's requests at once; only after a grace (a proxy such as
+// docker's listens from outside the instance's processes) and with a
+// warning that names the port.
+func TestPortTakenByAnotherProgram(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: echo never binding; exec sleep 60\n"})
+	port := freePort(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(port), "--boot-wait", "500ms")
+	line := r.waitFor(`web\.1 started \(pid \d+, PORT=\d+\)`)
+	instPort := regexp.MustCompile(`PORT=(\d+)`).FindStringSubmatch(line)[1]
+	ln, err := net.Listen("tcp", "127.0.0.1:"+instPort)
+	if err != nil {
+		t.Skipf("could not take port %s first: %v", instPort, err)
+	}
+	var strangerHits atomic.Int64
+	stranger := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		strangerHits.Add(1)
+		io.WriteString(w, "stranger")
+	})}
+	go stranger.Serve(ln)
+	defer stranger.Close()
+
+	resp, body := get(t, base+"/", nil)
+	if resp.StatusCode != 503 || strangerHits.Load() != 0 {
+		t.Fatalf("got %d %q (stranger served %d): want 503 from the boot gate, nothing sent to the stranger", resp.StatusCode, body, strangerHits.Load())
+	}
+	r.waitFor(`edge: something answers on 127\.0\.0\.1:` + instPort + `, the port of web\.1, but none of web\.1's processes listens there`)
+	r.waitFor(`web\.1 is ready`)
+	r.signal(syscall.SIGTERM)
+	r.wait(10 * time.Second)
 }
