@@ -18,13 +18,16 @@ func TestPortOwners(t *testing.T) {
 	o.grace = 150 * time.Millisecond
 	listening := map[int][]int{} // pgid -> ports
 	fail := false
-	o.listeners = func(pgid int) ([]sockets.Listener, error) {
+	o.leader = func(pid int) ([]sockets.Listener, error) {
+		return nil, nil // the leader is a shell; its child listens
+	}
+	o.group = func(pgid int) ([]sockets.Listener, error) {
 		if fail {
 			return nil, errors.New("no /proc")
 		}
 		var ls []sockets.Listener
 		for _, p := range listening[pgid] {
-			ls = append(ls, sockets.Listener{Addr: netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(p)), Pid: pgid})
+			ls = append(ls, sockets.Listener{Addr: netip.AddrPortFrom(netip.IPv4Unspecified(), uint16(p)), Pid: pgid + 1})
 		}
 		return ls, nil
 	}

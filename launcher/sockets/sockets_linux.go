@@ -36,6 +36,24 @@ func GroupListeners(pgid int) ([]Listener, error) {
 	if err != nil {
 		return nil, err
 	}
+	return listenersOf(pids)
+}
+
+// ProcessListeners is GroupListeners for one process: a look at its fds
+// alone, without the scan of every process that finds a group's members.
+// The leader of a web instance's group is often its server (a shell that
+// execs gunicorn), so this answers most ownership checks at a tenth of
+// the cost.
+func ProcessListeners(pid int) ([]Listener, error) {
+	if pid <= 0 {
+		return nil, fmt.Errorf("sockets: invalid pid %d", pid)
+	}
+	return listenersOf([]int{pid})
+}
+
+// listenersOf returns the TCP sockets in the LISTEN state held by pids,
+// which are in ascending order.
+func listenersOf(pids []int) ([]Listener, error) {
 	owner := make(map[uint64]int) // socket inode → lowest pid holding it
 	for _, pid := range pids {    // ascending
 		addSocketInodes(pid, owner)

@@ -13,3 +13,9 @@ import (
 func GroupListeners(pgid int) ([]Listener, error) {
 	return nil, fmt.Errorf("sockets: listing the listeners of process group %d is Linux only: %w", pgid, errors.ErrUnsupported)
 }
+
+// ProcessListeners would return the TCP sockets in the LISTEN state held by
+// pid; like GroupListeners it is Linux only.
+func ProcessListeners(pid int) ([]Listener, error) {
+	return nil, fmt.Errorf("sockets: listing the listeners of process %d is Linux only: %w", pid, errors.ErrUnsupported)
+}

@@ -389,6 +389,17 @@ func TestGroupListeners(t *testing.T) {
 		}
 	}
 
+	// ProcessListeners sees the master's own sockets alone: not the
+	// worker's, not the test's.
+	mine, err := ProcessListeners(g.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(mine, func(l Listener) bool { return l.Addr == want[0] }) ||
+		slices.ContainsFunc(mine, func(l Listener) bool { return l.Addr.Port() == g.workerPort || l.Addr == outsideAddr }) {
+		t.Errorf("ProcessListeners(%d) = %v: want the master's %v, and neither the worker's port %d nor %v", g.master, mine, want[0], g.workerPort, outsideAddr)
+	}
+
 	// And the outside socket is found in its own group.
 	own, err := GroupListeners(syscall.Getpgrp())
 	if err != nil {
