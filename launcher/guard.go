@@ -19,8 +19,7 @@ type memoryGuard struct {
 	threshold   int64 // the total at which it acts; 0: only perInstance
 	perInstance int64 // 0: no cap per instance
 	procRoot    string
-	self        int // corral's pid: its own memory counts against the limit too
-	every       time.Duration
+	self        int       // corral's pid: its own memory counts against the limit too
 	quietUntil  time.Time // after acting, give the replacement time to start
 	warned      time.Time // when it last said it could do nothing
 }
@@ -42,7 +41,6 @@ func (r *runner) newGuard(ph phase) *memoryGuard {
 		perInstance: m.PerInstance,
 		procRoot:    filepath.Join(r.plan.sysRoot, "proc"),
 		self:        os.Getpid(),
-		every:       guardEvery,
 	}
 }
 
@@ -73,7 +71,7 @@ func (g *memoryGuard) check(live map[*instance]bool, pooled func(*instance) bool
 			continue
 		}
 		if g.perInstance > 0 && used > g.perInstance {
-			g.quietUntil = now.Add(10 * g.every)
+			g.quietUntil = now.Add(10 * guardEvery)
 			return in, fmt.Sprintf("%s (pid %d) uses %s, over --max-memory-per-instance %s: recycling it", in.Name, in.proc.Pid(), limits.MiB(used), limits.MiB(g.perInstance))
 		}
 		if used > biggestRSS {
@@ -91,7 +89,7 @@ func (g *memoryGuard) check(live map[*instance]bool, pooled func(*instance) bool
 		g.warned = now
 		return nil, fmt.Sprintf("the app's processes use %s, %.0f%% of the %s limit, and no ready web instance can be recycled", limits.MiB(total), pct, limits.MiB(g.limit))
 	}
-	g.quietUntil = now.Add(10 * g.every)
+	g.quietUntil = now.Add(10 * guardEvery)
 	return biggest, fmt.Sprintf("the app's processes use %s, %.0f%% of the %s limit (guard at %s): recycling %s (pid %d, %s), the web instance using the most",
 		limits.MiB(total), pct, limits.MiB(g.limit), limits.MiB(g.threshold), biggest.Name, biggest.proc.Pid(), limits.MiB(biggestRSS))
 }

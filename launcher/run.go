@@ -488,7 +488,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 	defer guardTicker.Stop()
 	guard := r.newGuard(ph)
 	if guard != nil {
-		guardTicker.Reset(guard.every)
+		guardTicker.Reset(guardEvery)
 	}
 
 	signals := r.cfg.Signals

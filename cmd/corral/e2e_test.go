@@ -222,31 +222,45 @@ func (r *session) lines() []string {
 
 func (r *session) output() string { return strings.Join(r.lines(), "\n") }
 
-// waitFor waits until a line matching pattern has been printed.
+// waitFor waits until a line matching pattern has been printed, and
+// returns it.
 func (r *session) waitFor(pattern string) string {
+	r.t.Helper()
+	return r.waitForNth(pattern, 1)
+}
+
+// waitForNth waits until n lines matching pattern have been printed, and
+// returns the nth.
+func (r *session) waitForNth(pattern string, n int) string {
 	r.t.Helper()
 	re := regexp.MustCompile(pattern)
 	deadline := time.After(20 * time.Second)
-	seen := 0
-	for {
+	count, seen := 0, 0
+	find := func() string {
 		lines := r.lines()
 		for _, l := range lines[seen:] {
 			if re.MatchString(l) {
-				return l
-			}
-		}
-		seen = len(lines)
-		select {
-		case <-r.more:
-		case <-r.eof:
-			for _, l := range r.lines()[seen:] {
-				if re.MatchString(l) {
+				if count++; count == n {
 					return l
 				}
 			}
-			r.t.Fatalf("corral ended without printing %q; output:\n%s\nstderr:\n%s", pattern, r.output(), r.stderr())
+		}
+		seen = len(lines)
+		return ""
+	}
+	for {
+		if l := find(); l != "" {
+			return l
+		}
+		select {
+		case <-r.more:
+		case <-r.eof:
+			if l := find(); l != "" {
+				return l
+			}
+			r.t.Fatalf("corral ended without printing %q (%d of %d such lines); output:\n%s\nstderr:\n%s", pattern, count, n, r.output(), r.stderr())
 		case <-deadline:
-			r.t.Fatalf("no line matching %q; output:\n%s", pattern, r.output())
+			r.t.Fatalf("no line matching %q (%d of %d); output:\n%s", pattern, count, n, r.output())
 		}
 	}
 }

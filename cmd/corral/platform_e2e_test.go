@@ -16,31 +16,6 @@ import (
 	"github.com/corral-run/corral/internal/proctest"
 )
 
-// waitForNth waits until n lines matching pattern have been printed.
-func (r *session) waitForNth(pattern string, n int) {
-	r.t.Helper()
-	re := regexp.MustCompile(pattern)
-	deadline := time.After(20 * time.Second)
-	for {
-		count := 0
-		for _, l := range r.lines() {
-			if re.MatchString(l) {
-				count++
-			}
-		}
-		if count >= n {
-			return
-		}
-		select {
-		case <-r.more:
-		case <-r.eof:
-			r.t.Fatalf("corral ended with %d lines matching %q, not %d; output:\n%s", count, pattern, n, r.output())
-		case <-deadline:
-			r.t.Fatalf("%d lines matching %q, not %d; output:\n%s", count, pattern, n, r.output())
-		}
-	}
-}
-
 // webPid is the pid of the latest start of inst in r's output.
 func webPid(t *testing.T, r *session, inst string) int {
 	t.Helper()

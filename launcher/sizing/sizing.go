@@ -8,6 +8,7 @@ package sizing
 import (
 	"fmt"
 	"math"
+	"strings"
 	"time"
 
 	"github.com/corral-run/corral/launcher/limits"
@@ -59,7 +60,7 @@ func WebConcurrency(m Machine) (int, string) {
 	if m.CPU > 0 {
 		cores := int(math.Ceil(m.CPU - 1e-9))
 		byCPU := 2*cores + 1
-		why = append(why, fmt.Sprintf("2 × %s CPU + 1 = %d", cpuString(m.CPU), byCPU))
+		why = append(why, fmt.Sprintf("2 × %.3g CPU + 1 = %d", m.CPU, byCPU))
 		total = min(total, byCPU)
 	}
 	if total == math.MaxInt {
@@ -68,7 +69,7 @@ func WebConcurrency(m Machine) (int, string) {
 	n := max(total, 1)
 	instances := max(m.WebInstances, 1)
 	per := max(n/instances, 1)
-	reason := fmt.Sprintf("the least of %s", join(why))
+	reason := "the least of " + strings.Join(why, " and ")
 	if len(why) == 1 {
 		reason = why[0]
 	}
@@ -107,22 +108,4 @@ func Timeout(grace time.Duration, platform string) (time.Duration, string) {
 	margin := min(max(grace/10, time.Second), 3*time.Second)
 	t := max(grace-margin, grace/2)
 	return t, fmt.Sprintf("%s gives %v between its stop signal and SIGKILL; %v is kept for corral's own exit", platform, grace, grace-t)
-}
-
-func cpuString(c float64) string {
-	return fmt.Sprintf("%.3g", c)
-}
-
-func join(parts []string) string {
-	switch len(parts) {
-	case 0:
-		return ""
-	case 1:
-		return parts[0]
-	}
-	s := parts[0]
-	for _, p := range parts[1 : len(parts)-1] {
-		s += ", " + p
-	}
-	return s + " and " + parts[len(parts)-1]
 }
