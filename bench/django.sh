@@ -174,7 +174,7 @@ echo
 
 MISSED=0
 ratio() { # ratio SCENARIO TARGET: corral / (nginx + gunicorn)
-  local s="$1" want="$2" a b r verdict name="corral/nginx+gunicorn $1"
+  local s="$1" want="$2" a b r name="corral/nginx+gunicorn $1"
   a="${MED[corral.$s]:-}" b="${MED[nginx.$s]:-}"
   if [[ -z "$a" ]]; then
     printf '%-30s  %7s  target >= %sx  FAIL (corral not measured: %s)\n' "$name" - "$want" "${STATIC_BAD[corral]:-no result}"
@@ -186,14 +186,8 @@ ratio() { # ratio SCENARIO TARGET: corral / (nginx + gunicorn)
     return
   fi
   r="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')"
-  if [[ -n "${ERRS[corral.$s]:-}" ]]; then
-    verdict="FAIL (errors)" MISSED=1
-  elif awk -v x="$r" -v w="$want" 'BEGIN { exit !(x >= w) }'; then
-    verdict=PASS
-  else
-    verdict=FAIL MISSED=1
-  fi
-  printf '%-30s  %6sx  target >= %sx  %s\n' "$name" "$r" "$want" "$verdict"
+  judge "$r" "$want" "${ERRS[corral.$s]:-}"
+  printf '%-30s  %6sx  target >= %sx  %s\n' "$name" "$r" "$want" "$VERDICT"
 }
 ratio page "$PAGE_TARGET"
 ratio static "$STATIC_TARGET"

@@ -184,6 +184,21 @@ collectstatic() { # manage.py collectstatic in APP, or die
   (cd "$APP" && python3 manage.py collectstatic --noinput) >"$P/collectstatic.log" 2>&1 ||
     die "collectstatic failed (see $P/collectstatic.log)"
 }
+nginx_proxy_location() { # the nginx "location /" block of proxy.sh and tls.sh: HTTP/1.1 keep-alive to upstream "app"
+  cat <<'EOF'
+    location / {
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host $http_host;
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto $scheme;
+      proxy_redirect off;
+      proxy_buffering on;
+      proxy_pass http://app;
+    }
+EOF
+}
+
 nginx_django_conf() { # nginx_django_conf DIR GUNICORN_PORT LISTEN_PORT WORKER_CONNECTIONS: write DIR/nginx.conf
   # gunicorn's recommended config (docs.gunicorn.org, "Deploying")
   local n="$1" mime="types { text/css css; application/javascript js; }"
@@ -305,6 +320,16 @@ run_rounds() { # a WARMUP s warm-up per TARGETS x SCENARIOS pair, then RUNS roun
 
 # --- report ------------------------------------------------------------------
 median() { tr ' ' '\n' | awk 'NF' | sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) exit; m = int((NR + 1) / 2); printf "%.2f", (NR % 2) ? a[m] : (a[m] + a[m + 1]) / 2 }'; }
+# shellcheck disable=SC2034 # VERDICT is read by the scripts that source this file
+judge() { # judge RATIO TARGET [ERRORS]: VERDICT=PASS if RATIO >= TARGET and no ERRORS, else FAIL and MISSED=1
+  if [[ -n "${3:-}" ]]; then
+    VERDICT="FAIL (errors)" MISSED=1
+  elif awk -v x="$1" -v w="$2" 'BEGIN { exit !(x >= w) }'; then
+    VERDICT=PASS
+  else
+    VERDICT=FAIL MISSED=1
+  fi
+}
 finish() { # the last words: exit 1 if MISSED is set (a target was missed), unless BENCH_NO_FAIL
   if ((MISSED)); then
     if [[ -n "${BENCH_NO_FAIL:-}" && "${BENCH_NO_FAIL}" != 0 ]]; then

@@ -115,16 +115,9 @@ if [[ -n "$HAVE_NGINX" ]]; then
     location /static/ {
       alias $STATIC/;
     }
-    location / {
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$http_host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_redirect off;
-      proxy_buffering on;
-      proxy_pass http://app;
-    }
+EOF
+    nginx_proxy_location
+    cat <<EOF
   }
 }
 EOF
@@ -285,7 +278,7 @@ fi
 
 MISSED=0
 ratio() { # ratio SCENARIO PEER TARGET
-  local s="$1" peer="$2" want="$3" a b r verdict
+  local s="$1" peer="$2" want="$3" a b r
   local name="corral/$peer ${s}"
   a="${MED[corral.$s]:-}" b="${MED[$peer.$s]:-}"
   if [[ -z "$b" || -z "$a" ]]; then
@@ -300,16 +293,9 @@ ratio() { # ratio SCENARIO PEER TARGET
     return
   fi
   r="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')"
-  if [[ -z "$EDGE" ]]; then
-    verdict="not judged"
-  elif [[ -n "${ERRS[corral.$s]:-}" ]]; then
-    verdict="FAIL (errors)" MISSED=1
-  elif awk -v x="$r" -v w="$want" 'BEGIN { exit !(x >= w) }'; then
-    verdict=PASS
-  else
-    verdict=FAIL MISSED=1
-  fi
-  printf '%-20s  %6sx  target >= %sx  %s\n' "$name" "$r" "$want" "$verdict"
+  VERDICT="not judged"
+  [[ -z "$EDGE" ]] || judge "$r" "$want" "${ERRS[corral.$s]:-}"
+  printf '%-20s  %6sx  target >= %sx  %s\n' "$name" "$r" "$want" "$VERDICT"
 }
 ratio small nginx "$NGINX_TARGET"
 ratio small caddy "$CADDY_TARGET"

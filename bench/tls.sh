@@ -172,16 +172,9 @@ if [[ -n "$HAVE_NGINX" ]]; then
     ssl_certificate_key $KEY;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_session_cache shared:SSL:10m;
-    location / {
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_set_header Host \$http_host;
-      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
-      proxy_set_header X-Forwarded-Proto \$scheme;
-      proxy_redirect off;
-      proxy_buffering on;
-      proxy_pass http://app;
-    }
+EOF
+    nginx_proxy_location
+    cat <<EOF
   }
 }
 EOF
@@ -301,7 +294,7 @@ fi
 
 MISSED=0
 ratio() { # ratio MODE TARGET(empty: not judged)
-  local s="$1" want="$2" a b r verdict name="corral/nginx $1"
+  local s="$1" want="$2" a b r name="corral/nginx $1"
   a="${MED[corral.$s]:-}" b="${MED[nginx.$s]:-}"
   if [[ -z "$a" || -z "$b" ]]; then
     if [[ -z "$b" ]]; then
@@ -317,14 +310,8 @@ ratio() { # ratio MODE TARGET(empty: not judged)
     printf '%-24s  %6sx  %s\n' "$name" "$r" "(not judged)"
     return
   fi
-  if [[ -n "${ERRS[corral.$s]:-}" ]]; then
-    verdict="FAIL (errors)" MISSED=1
-  elif awk -v x="$r" -v w="$want" 'BEGIN { exit !(x >= w) }'; then
-    verdict=PASS
-  else
-    verdict=FAIL MISSED=1
-  fi
-  printf '%-24s  %6sx  target >= %sx  %s\n' "$name" "$r" "$want" "$verdict"
+  judge "$r" "$want" "${ERRS[corral.$s]:-}"
+  printf '%-24s  %6sx  target >= %sx  %s\n' "$name" "$r" "$want" "$VERDICT"
 }
 ratio keepalive "$KEEPALIVE_TARGET"
 ratio handshake ""
