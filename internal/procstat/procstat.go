@@ -112,17 +112,29 @@ func Read(pid int) (Stat, bool) {
 // Processes that exit during the scan are skipped; the error is only
 // that procRoot cannot be listed.
 func GroupRSS(procRoot string) (map[int]int64, error) {
-	d, err := os.Open(procRoot)
+	groups := make(map[int]int64)
+	err := Each(procRoot, func(_ int, st Stat) { groups[st.Pgrp] += st.RSS })
 	if err != nil {
 		return nil, err
+	}
+	return groups, nil
+}
+
+// Each calls fn with the stat of every process under procRoot ("/proc" in
+// production), in the order the directory lists them. Processes that exit
+// during the scan are skipped; the error is only that procRoot cannot be
+// listed.
+func Each(procRoot string, fn func(pid int, st Stat)) error {
+	d, err := os.Open(procRoot)
+	if err != nil {
+		return err
 	}
 	// Readdirnames neither sorts nor stats, unlike os.ReadDir.
 	names, err := d.Readdirnames(-1)
 	d.Close()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	groups := make(map[int]int64)
 	// One buffer for every process: a stat line is a few hundred bytes,
 	// and rss comes in its first 200 or so.
 	buf := make([]byte, 1024)
@@ -135,10 +147,11 @@ func GroupRSS(procRoot string) (map[int]int64, error) {
 			continue // gone, or not ours to read
 		}
 		if st, ok := Parse(b); ok {
-			groups[st.Pgrp] += st.RSS
+			pid, _ := strconv.Atoi(name)
+			fn(pid, st)
 		}
 	}
-	return groups, nil
+	return nil
 }
 
 // readStat reads the file at name into buf and returns what it read, up

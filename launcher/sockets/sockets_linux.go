@@ -13,7 +13,7 @@ import (
 	"slices"
 	"strconv"
 
-	"golang.org/x/sys/unix"
+	"github.com/corral-run/corral/internal/procstat"
 )
 
 // GroupListeners returns the TCP sockets (IPv4 and IPv6) in the LISTEN state
@@ -87,61 +87,17 @@ func listenersOf(pids []int) ([]Listener, error) {
 // groupPids lists, in ascending order, the processes whose process group is
 // pgid.
 func groupPids(pgid int) ([]int, error) {
-	d, err := os.Open("/proc")
-	if err != nil {
-		return nil, fmt.Errorf("sockets: %w", err)
-	}
-	names, err := d.Readdirnames(-1)
-	d.Close()
+	var pids []int
+	err := procstat.Each("/proc", func(pid int, st procstat.Stat) {
+		if st.Pgrp == pgid {
+			pids = append(pids, pid)
+		}
+	})
 	if err != nil {
 		return nil, fmt.Errorf("sockets: reading /proc: %w", err)
 	}
-	var buf [512]byte // pgrp is well inside the first 512 bytes of stat
-	var pids []int
-	for _, name := range names {
-		if name[0] < '0' || name[0] > '9' {
-			continue
-		}
-		pid, err := strconv.Atoi(name)
-		if err != nil {
-			continue
-		}
-		n := readPrefix("/proc/"+name+"/stat", buf[:])
-		if n <= 0 {
-			continue // exited since Readdirnames
-		}
-		if g, ok := parseStatPgrp(string(buf[:n])); ok && g == pgid {
-			pids = append(pids, pid)
-		}
-	}
 	slices.Sort(pids)
 	return pids, nil
-}
-
-// readPrefix reads up to len(buf) bytes of a small /proc file, without the
-// allocations of os.ReadFile (it runs once per process on the machine). It
-// returns -1 on any error.
-func readPrefix(path string, buf []byte) int {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return -1
-	}
-	defer unix.Close(fd)
-	total := 0
-	for total < len(buf) {
-		n, err := unix.Read(fd, buf[total:])
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return -1
-		}
-		if n == 0 {
-			break
-		}
-		total += n
-	}
-	return total
 }
 
 // addSocketInodes records in owner the socket inodes of pid's open fds that
