@@ -24,7 +24,7 @@ func BenchmarkServe100KB(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(dir, "css", "app.css"), css, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	s := newServer(b, Mount{"/static/", dir})
+	s := newServer(b, Mount{Prefix: "/static/", Dir: dir})
 	ts := httptest.NewServer(s)
 	defer ts.Close()
 	tr := &http.Transport{MaxIdleConnsPerHost: 4 * runtime.GOMAXPROCS(0), DisableCompression: true}
@@ -53,4 +53,70 @@ func BenchmarkServe100KB(b *testing.B) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
+}
+
+// BenchmarkServeSmall serves a small file in process, without the loopback
+// and client costs that dominate BenchmarkServe100KB, so a change to the
+// per-request work of ServeHTTP shows.
+func BenchmarkServeSmall(b *testing.B) {
+	dir := b.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "app.css"), []byte("body{color:red}\n"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	s := newServer(b, Mount{Prefix: "/static/", Dir: dir})
+	r := httptest.NewRequest("GET", "/static/app.css", nil)
+	r.Header.Set("Accept-Encoding", "gzip, deflate, br")
+	b.ReportAllocs()
+	for b.Loop() {
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != 200 {
+			b.Fatalf("status %d", w.Code)
+		}
+	}
+}
+
+// BenchmarkMatch is the cost every request pays on a prefix-only mount,
+// called through an interface as the edge does: the baseline for
+// BenchmarkMatchFallthrough.
+func BenchmarkMatch(b *testing.B) {
+	var s interface{ Match(string) bool } = newServer(b, Mount{Prefix: "/static/", Dir: b.TempDir()})
+	b.ReportAllocs()
+	for b.Loop() {
+		if !s.Match("/static/css/app.css") || s.Match("/users/42") {
+			b.Fatal("wrong match")
+		}
+	}
+}
+
+// BenchmarkMatchFallthrough is what a Fallthrough mount at "/" (a Rails
+// public/ directory) adds to every request the edge routes: one stat
+// through the os.Root, for an asset that is there and for an app route
+// that is not.
+func BenchmarkMatchFallthrough(b *testing.B) {
+	dir := b.TempDir()
+	if err := os.MkdirAll(filepath.Join(dir, "assets"), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "assets", "application-0123abcd.css"), []byte("p{}"), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	s := newServer(b, Mount{Prefix: "/", Dir: dir, Fallthrough: true})
+	for _, bc := range []struct {
+		name, path string
+		want       bool
+	}{
+		{"hit", "/assets/application-0123abcd.css", true},
+		{"miss", "/users/42/edit", false},
+		{"refused", "/.env", false},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if s.Match(bc.path) != bc.want {
+					b.Fatalf("Match(%q) != %v", bc.path, bc.want)
+				}
+			}
+		})
+	}
 }

@@ -19,7 +19,7 @@ func TestSiblingsRemembered(t *testing.T) {
 		}
 	}
 	write("a.css", "plain")
-	s := newServer(t, Mount{"/s/", dir})
+	s := newServer(t, Mount{Prefix: "/s/", Dir: dir})
 	const ttl = 100 * time.Millisecond
 	s.siblings.ttl = ttl
 

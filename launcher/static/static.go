@@ -15,6 +15,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -23,10 +24,35 @@ import (
 )
 
 // Mount maps a URL path prefix to a directory, so that several trees (the
-// collected static files, user uploads…) can be served side by side.
+// collected static files, user uploads…) can be served side by side. The
+// zero values of the fields after Dir give the plain asset mount the
+// --static flag makes; the others let the edge serve a whole static site or
+// a Rails app's public/ directory.
 type Mount struct {
 	Prefix string // URL path prefix, starting and ending with '/': "/static/"
 	Dir    string // directory on disk holding the files under Prefix
+
+	// Index serves a directory's index.html for a path naming the directory
+	// with a trailing slash ("/" → index.html, "/docs/" → docs/index.html),
+	// and redirects the path without the slash there (301, query kept), so
+	// the page's relative links resolve. A directory without index.html is
+	// a 404: there are never listings.
+	Index bool
+
+	// Fallback, when not "", names a file relative to Dir ("index.html")
+	// served, with status 200 and no-cache, for a GET or HEAD of a path that
+	// names no file and whose last segment has no extension: the routes of
+	// a single-page app (/users/42) load the app, while a missing asset
+	// (/app.js) stays a clear 404. A missing fallback file is a 404 too.
+	Fallback string
+
+	// Fallthrough makes Match report only paths that name a regular file
+	// under Dir (or, with Index, a directory's index.html), so every other
+	// request goes to the app, as nginx's `try_files $uri @app` does for a
+	// Rails app's public/ directory. It costs a stat per request under
+	// Prefix; it cannot be combined with Fallback, which answers the very
+	// paths Fallthrough hands to the app.
+	Fallthrough bool
 }
 
 // String gives the mount back in the --static flag syntax, so errors and logs
@@ -52,7 +78,8 @@ func ParseMount(s string) (Mount, error) {
 	if strings.ContainsRune(dir, 0) {
 		return Mount{}, fmt.Errorf("static mount %q: directory contains a NUL byte", s)
 	}
-	p, err := normalisePrefix(prefix)
+	// The flag cannot set Index or Fallthrough, so "/" stays refused.
+	p, err := normalisePrefix(prefix, false)
 	if err != nil {
 		return Mount{}, fmt.Errorf("static mount %q: %w", s, err)
 	}
@@ -61,8 +88,10 @@ func ParseMount(s string) (Mount, error) {
 
 // normalisePrefix checks that prefix is a clean URL path, matched as is
 // against decoded request paths, and makes it end with '/' so "/static"
-// never swallows "/staticky".
-func normalisePrefix(prefix string) (string, error) {
+// never swallows "/staticky". "/" is refused unless allowRoot: only a mount
+// that serves a whole site (Index) or hands misses to the app (Fallthrough)
+// may sit in front of every path.
+func normalisePrefix(prefix string, allowRoot bool) (string, error) {
 	if prefix == "" {
 		return "", errors.New("empty URL prefix")
 	}
@@ -85,6 +114,9 @@ func normalisePrefix(prefix string) (string, error) {
 		prefix += "/"
 	}
 	if prefix == "/" {
+		if allowRoot {
+			return prefix, nil
+		}
 		return "", errors.New("URL prefix \"/\" would hide the whole app: give the static files a prefix of their own, like /static/")
 	}
 	for _, seg := range strings.Split(prefix[1:len(prefix)-1], "/") {
@@ -103,9 +135,11 @@ type Server struct {
 	siblings siblingCache
 }
 
+// mount is an open Mount.
 type mount struct {
 	Mount
-	root *os.Root
+	root     *os.Root
+	fallback string // Fallback as a name inside root; "" for none
 }
 
 // New opens each mount's directory up front, so a missing or misspelt
@@ -118,13 +152,25 @@ func New(mounts []Mount) (*Server, error) {
 		return nil, err
 	}
 	for _, m := range mounts {
-		p, err := normalisePrefix(m.Prefix)
+		p, err := normalisePrefix(m.Prefix, m.Index || m.Fallthrough)
 		if err != nil {
 			return fail(fmt.Errorf("static mount %s: %w", m, err))
 		}
 		m.Prefix = p
 		if m.Dir == "" {
 			return fail(fmt.Errorf("static mount %s: empty directory", m))
+		}
+		fallback := ""
+		if m.Fallback != "" {
+			if m.Fallthrough {
+				return fail(fmt.Errorf("static mount %s: Fallback %q and Fallthrough both claim the paths that name no file: choose one", m, m.Fallback))
+			}
+			// "/index.html" is accepted too, the way try_files writes it.
+			name, code := cleanName(strings.TrimPrefix(m.Fallback, "/"))
+			if code != 0 {
+				return fail(fmt.Errorf("static mount %s: Fallback %q is not a file name inside the directory (no empty, '.', '..' or dot segment, no backslash)", m, m.Fallback))
+			}
+			fallback = name
 		}
 		for _, o := range s.mounts {
 			if o.Prefix == p {
@@ -144,7 +190,7 @@ func New(mounts []Mount) (*Server, error) {
 		if err != nil {
 			return fail(fmt.Errorf("static mount %s: %w", m, err))
 		}
-		s.mounts = append(s.mounts, mount{Mount: m, root: root})
+		s.mounts = append(s.mounts, mount{Mount: m, root: root, fallback: fallback})
 	}
 	slices.SortStableFunc(s.mounts, func(a, b mount) int { return cmp.Compare(len(b.Prefix), len(a.Prefix)) })
 	return s, nil
@@ -164,11 +210,29 @@ func (s *Server) Close() error {
 // Match reports whether urlPath (the decoded path, r.URL.Path) falls under a
 // mount prefix. The edge sends such requests here and never to the app, even
 // when no file answers them, so a missing asset cannot wake a worker and a
-// path the server refuses cannot reach the app by another route.
+// path the server refuses cannot reach the app by another route. Only the
+// longest matching prefix is asked: on a Fallthrough mount, Match is true
+// only when the path names a regular file there (a stat), and every other
+// path, refused names included, goes to the app rather than to a shorter
+// mount.
 func (s *Server) Match(urlPath string) bool {
-	return s.find(urlPath) != nil
+	m := s.find(urlPath)
+	return m != nil && (!m.Fallthrough || m.exists(urlPath[len(m.Prefix):]))
 }
 
+// exists reports whether rel names a regular file in m (with Index, a
+// directory's index.html): a stat, which unlike an open cannot block on a
+// FIFO, and follows symlinks only within the root, as the open will.
+func (m *mount) exists(rel string) bool {
+	name, code := m.name(rel)
+	if code != 0 {
+		return false
+	}
+	fi, err := m.root.Stat(name)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+// find returns the mount with the longest prefix of urlPath, or nil.
 func (s *Server) find(urlPath string) *mount {
 	for i := range s.mounts {
 		if strings.HasPrefix(urlPath, s.mounts[i].Prefix) {
@@ -189,8 +253,9 @@ type encoding struct {
 
 // ServeHTTP answers GET and HEAD with the file the path names under its
 // mount, preferring a precompressed sibling the client accepts, with
-// validators, ranges and a cache lifetime that suits the name; anything
-// else gets a small plain error from the edge itself.
+// validators, ranges and a cache lifetime that suits the name; a mount's
+// Index and Fallback answer the paths that name a directory or nothing;
+// anything else gets a small plain error from the edge itself.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
@@ -202,23 +267,102 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plainError(w, http.StatusNotFound)
 		return
 	}
-	name, code := cleanName(r.URL.Path[len(m.Prefix):])
+	rel := r.URL.Path[len(m.Prefix):]
+	name, code := m.name(rel)
 	if code != 0 {
 		plainError(w, code)
 		return
 	}
-
 	f, fi, err := openRegular(m.root, name)
 	if err != nil {
-		plainError(w, errorCode(err))
+		s.miss(w, r, m, rel, name, err)
 		return
 	}
+	s.serve(w, r, m, name, f, fi, cacheControl(name))
+}
+
+// miss answers a path whose name opened no regular file (err says why): a
+// directory named without its slash is redirected to it when Index has an
+// index.html to serve there, a path without an extension gets the mount's
+// Fallback, and anything else the error's status.
+func (s *Server) miss(w http.ResponseWriter, r *http.Request, m *mount, rel, name string, err error) {
+	code := errorCode(err)
+	if code != http.StatusNotFound {
+		plainError(w, code)
+		return
+	}
+	var nr notRegularError
+	if m.Index && errors.As(err, &nr) && nr.dir && !strings.HasSuffix(rel, "/") && rel != "" {
+		// Checked first, so a directory without an index is a 404 (or the
+		// fallback) here rather than a redirect to one.
+		if fi, err := m.root.Stat(filepath.Join(name, "index.html")); err == nil && fi.Mode().IsRegular() {
+			redirect(w, r)
+			return
+		}
+	}
+	if m.fallback != "" && path.Ext(rel[strings.LastIndexByte(rel, '/')+1:]) == "" {
+		f, fi, err := openRegular(m.root, m.fallback)
+		if err != nil {
+			plainError(w, errorCode(err))
+			return
+		}
+		// The app shell must revalidate whatever its name, so a deploy
+		// reaches every client route at once.
+		s.serve(w, r, m, m.fallback, f, fi, "no-cache")
+		return
+	}
+	plainError(w, code)
+}
+
+// redirect sends the client to the request's path with a slash added, the
+// query kept, as nginx does for a directory: 301, since only GET and HEAD
+// get here. The path comes from the request, already checked by cleanName
+// (so it starts with one '/' and a name, never "//host"), and is escaped;
+// the query's bytes outside printable ASCII are escaped so the Location
+// header cannot be split.
+func redirect(w http.ResponseWriter, r *http.Request) {
+	loc := r.URL.EscapedPath() + "/"
+	if q := r.URL.RawQuery; q != "" {
+		loc += "?" + escapeCTL(q)
+	}
+	w.Header().Set("Location", loc)
+	plainError(w, http.StatusMovedPermanently)
+}
+
+// escapeCTL percent-escapes the bytes of s outside printable ASCII (and
+// space), leaving everything else as the client sent it.
+func escapeCTL(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b []byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c > ' ' && c < 0x7f {
+			if b != nil {
+				b = append(b, c)
+			}
+			continue
+		}
+		if b == nil {
+			b = append(make([]byte, 0, len(s)+8), s[:i]...)
+		}
+		b = append(b, '%', hex[c>>4], hex[c&15])
+	}
+	if b == nil {
+		return s
+	}
+	return string(b)
+}
+
+// serve sends f (fi, opened as name under m) or a precompressed sibling the
+// client accepts, with validators, ranges and the Cache-Control cc; it
+// closes f.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request, m *mount, name string, f *os.File, fi fs.FileInfo, cc string) {
 	defer func() { f.Close() }()
 
 	h := w.Header()
 	h.Set("Content-Type", contentType(name))
 	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", cacheControl(name))
+	h.Set("Cache-Control", cc)
 
 	tag := ""
 	qbr, qgz := acceptedEncodings(r.Header.Values("Accept-Encoding"))
@@ -328,6 +472,31 @@ func cleanName(rel string) (name string, code int) {
 	return filepath.FromSlash(rel), 0
 }
 
+// name is cleanName for m: with Index, a path naming a directory with its
+// trailing slash (or the prefix itself) names the directory's index.html.
+func (m *mount) name(rel string) (string, int) {
+	if m.Index && (rel == "" || rel[len(rel)-1] == '/') {
+		rel += "index.html"
+	}
+	return cleanName(rel)
+}
+
+// notRegularError is openRegular's refusal of something that is not a
+// regular file. It reads as fs.ErrNotExist, so it is a 404 like any missing
+// file; dir lets Index redirect a directory named without its slash.
+type notRegularError struct{ dir bool }
+
+// Error says what was found instead of a file.
+func (e notRegularError) Error() string {
+	if e.dir {
+		return "is a directory"
+	}
+	return "not a regular file"
+}
+
+// Is makes errors.Is(err, fs.ErrNotExist) true, the status it gets.
+func (e notRegularError) Is(target error) bool { return target == fs.ErrNotExist }
+
 // openRegular opens name in root, refusing anything but a regular file:
 // a directory gets no listing, and a FIFO or device must not block or be read.
 func openRegular(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
@@ -342,7 +511,7 @@ func openRegular(root *os.Root, name string) (*os.File, fs.FileInfo, error) {
 	}
 	if !fi.Mode().IsRegular() {
 		f.Close()
-		return nil, nil, fs.ErrNotExist
+		return nil, nil, notRegularError{dir: fi.IsDir()}
 	}
 	return f, fi, nil
 }
@@ -441,13 +610,30 @@ func parseQ(s string) float64 {
 }
 
 // cacheControl lets browsers and CDNs keep content-hashed names for a year
-// without asking again (a new build gets new names), and keeps every other
-// name fresh for only a minute, WhiteNoise's default, so a redeploy shows.
+// without asking again (a new build gets new names), makes HTML pages
+// revalidate on every use (a page names the build's assets, so a stale page
+// would keep the old build alive; the ETag makes asking a cheap 304), and
+// keeps every other name fresh for only a minute, WhiteNoise's default, so
+// a redeploy shows.
 func cacheControl(name string) string {
-	if hashedName(filepath.Base(name)) {
+	base := filepath.Base(name)
+	if hashedName(base) {
 		return "public, max-age=31536000, immutable"
 	}
+	if isHTML(base) {
+		return "no-cache"
+	}
 	return "public, max-age=60"
+}
+
+// isHTML reports whether base names an HTML page, or a precompressed
+// sibling of one requested directly.
+func isHTML(base string) bool {
+	for _, z := range []string{".br", ".gz"} {
+		base = strings.TrimSuffix(base, z)
+	}
+	ext := filepath.Ext(base)
+	return strings.EqualFold(ext, ".html") || strings.EqualFold(ext, ".htm")
 }
 
 // hashedName reports whether base carries a content hash just before its

@@ -114,12 +114,12 @@ func TestParseMount(t *testing.T) {
 		want    Mount
 		wantErr string // substring; "" means success
 	}{
-		{in: "/static/=staticfiles", want: Mount{"/static/", "staticfiles"}},
-		{in: "/static=staticfiles", want: Mount{"/static/", "staticfiles"}},
-		{in: "/static/=staticfiles/", want: Mount{"/static/", "staticfiles"}},
-		{in: "/a/b/=/srv/www", want: Mount{"/a/b/", "/srv/www"}},
-		{in: "/media/=dir=with=equals", want: Mount{"/media/", "dir=with=equals"}},
-		{in: "/.well-known/=wk", want: Mount{"/.well-known/", "wk"}},
+		{in: "/static/=staticfiles", want: Mount{Prefix: "/static/", Dir: "staticfiles"}},
+		{in: "/static=staticfiles", want: Mount{Prefix: "/static/", Dir: "staticfiles"}},
+		{in: "/static/=staticfiles/", want: Mount{Prefix: "/static/", Dir: "staticfiles"}},
+		{in: "/a/b/=/srv/www", want: Mount{Prefix: "/a/b/", Dir: "/srv/www"}},
+		{in: "/media/=dir=with=equals", want: Mount{Prefix: "/media/", Dir: "dir=with=equals"}},
+		{in: "/.well-known/=wk", want: Mount{Prefix: "/.well-known/", Dir: "wk"}},
 		{in: "/static/staticfiles", wantErr: "missing '='"},
 		{in: "", wantErr: "missing '='"},
 		{in: "=staticfiles", wantErr: "empty URL prefix"},
@@ -163,12 +163,12 @@ func TestNewErrors(t *testing.T) {
 		mounts  []Mount
 		wantErr []string
 	}{
-		{"missing", []Mount{{"/static/", missing}}, []string{"/static/=" + missing, "does not exist"}},
-		{"not a dir", []Mount{{"/static/", file}}, []string{"/static/=" + file, "not a directory"}},
-		{"bad prefix", []Mount{{"static", dir}}, []string{"does not start with '/'"}},
-		{"empty dir", []Mount{{"/static/", ""}}, []string{"empty directory"}},
-		{"duplicate", []Mount{{"/static/", dir}, {"/static", dir}}, []string{"already mounted"}},
-		{"second bad", []Mount{{"/static/", dir}, {"/media/", missing}}, []string{"/media/", "does not exist"}},
+		{"missing", []Mount{{Prefix: "/static/", Dir: missing}}, []string{"/static/=" + missing, "does not exist"}},
+		{"not a dir", []Mount{{Prefix: "/static/", Dir: file}}, []string{"/static/=" + file, "not a directory"}},
+		{"bad prefix", []Mount{{Prefix: "static", Dir: dir}}, []string{"does not start with '/'"}},
+		{"empty dir", []Mount{{Prefix: "/static/", Dir: ""}}, []string{"empty directory"}},
+		{"duplicate", []Mount{{Prefix: "/static/", Dir: dir}, {Prefix: "/static", Dir: dir}}, []string{"already mounted"}},
+		{"second bad", []Mount{{Prefix: "/static/", Dir: dir}, {Prefix: "/media/", Dir: missing}}, []string{"/media/", "does not exist"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -188,7 +188,7 @@ func TestNewErrors(t *testing.T) {
 
 func TestMatchAndOverlap(t *testing.T) {
 	dir, _ := fixture(t)
-	s := newServer(t, Mount{"/static/", dir}, Mount{"/static/sub/", filepath.Join(dir, "sub", "deeper")}, Mount{"/media", filepath.Join(dir, "sub")})
+	s := newServer(t, Mount{Prefix: "/static/", Dir: dir}, Mount{Prefix: "/static/sub/", Dir: filepath.Join(dir, "sub", "deeper")}, Mount{Prefix: "/media", Dir: filepath.Join(dir, "sub")})
 	for path, want := range map[string]bool{
 		"/static/app.css":   true,
 		"/static/":          true,
@@ -221,7 +221,7 @@ func TestMatchAndOverlap(t *testing.T) {
 
 func TestServe(t *testing.T) {
 	dir, _ := fixture(t)
-	s := newServer(t, Mount{"/static/", dir})
+	s := newServer(t, Mount{Prefix: "/static/", Dir: dir})
 	const immutable = "public, max-age=31536000, immutable"
 	const short = "public, max-age=60"
 	type H = map[string]string
@@ -346,7 +346,7 @@ func TestServe(t *testing.T) {
 
 func TestETagsDistinctPerVariant(t *testing.T) {
 	dir, _ := fixture(t)
-	s := newServer(t, Mount{"/static/", dir})
+	s := newServer(t, Mount{Prefix: "/static/", Dir: dir})
 	// The same size and time for every file: ETags must still differ.
 	when := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, n := range []string{"app.css", "app.css.br", "app.css.gz"} {
@@ -380,7 +380,7 @@ func TestETagsDistinctPerVariant(t *testing.T) {
 
 func TestConditional(t *testing.T) {
 	dir, _ := fixture(t)
-	s := newServer(t, Mount{"/static/", dir})
+	s := newServer(t, Mount{Prefix: "/static/", Dir: dir})
 	first := do(s, "GET", "/static/digits.txt")
 	et, lm := first.Header().Get("Etag"), first.Header().Get("Last-Modified")
 	firstBr := do(s, "GET", "/static/app.css", "Accept-Encoding", "br")
@@ -437,7 +437,7 @@ func TestConditional(t *testing.T) {
 
 func TestMultiRange(t *testing.T) {
 	dir, _ := fixture(t)
-	s := newServer(t, Mount{"/static/", dir})
+	s := newServer(t, Mount{Prefix: "/static/", Dir: dir})
 	for _, ae := range []string{"", "gzip"} {
 		w := do(s, "GET", "/static/app.css", "Range", "bytes=0-1,4-5", "Accept-Encoding", ae)
 		if w.Code != 206 {
@@ -485,7 +485,7 @@ func TestFIFO(t *testing.T) {
 	if err := mkfifo(filepath.Join(dir, "pipe.css")); err != nil {
 		t.Skip("mkfifo:", err)
 	}
-	s := newServer(t, Mount{"/static/", dir})
+	s := newServer(t, Mount{Prefix: "/static/", Dir: dir})
 	done := make(chan int, 1)
 	go func() { done <- do(s, "GET", "/static/pipe.css").Code }()
 	select {
@@ -502,7 +502,7 @@ func TestFIFO(t *testing.T) {
 // through a real server.
 func TestRawRequests(t *testing.T) {
 	dir, _ := fixture(t)
-	s := newServer(t, Mount{"/static/", dir})
+	s := newServer(t, Mount{Prefix: "/static/", Dir: dir})
 	ts := httptest.NewServer(s)
 	defer ts.Close()
 	tests := []struct {
@@ -568,7 +568,7 @@ func TestRawRequests(t *testing.T) {
 
 func TestClosed(t *testing.T) {
 	dir, _ := fixture(t)
-	s, err := New([]Mount{{"/static/", dir}})
+	s, err := New([]Mount{{Prefix: "/static/", Dir: dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
