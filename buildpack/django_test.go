@@ -64,11 +64,20 @@ func find(ctx context.Context, dir string, env []string) (*DjangoStatic, error) 
 	return findDjangoStatic(ctx, dir, env, testTimeout, nil)
 }
 
+// testTree writes files (slash paths to contents) into a new temporary
+// directory and returns it.
+func testTree(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeFiles(t, dir, files)
+	return dir
+}
+
 // writeFiles creates files under dir, making their directories.
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	for name, body := range files {
-		p := filepath.Join(dir, name)
+		p := filepath.Join(dir, filepath.FromSlash(name))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}

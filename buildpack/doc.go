@@ -1,9 +1,13 @@
-// Package buildpack detects what an app needs that its Procfile does not say,
-// so corral can run it with no configuration file: today, where a Django
-// app's collected static files live, so the edge can serve them itself
-// rather than tie up a single-threaded app server on every stylesheet.
+// Package buildpack decides how to run an app that has no Procfile, the way
+// Heroku's buildpacks, nixpacks or railpack would, without a container:
+// Detect reads the app's files and returns a Plan (the kind of app, the
+// command of each process type, the release command, the build steps, the
+// static files the edge can serve) with the evidence for each decision, so
+// that corral check can show it and corral init can write it down.
 //
-// It looks at the app's files and, where only the app can answer (a Django
-// settings module is Python code), asks the app's own interpreter. It runs
-// nothing else and keeps no state between calls.
+// Detection only reads files, through an os.Root of the app directory and
+// with bounded sizes: it runs nothing, so it is as quick and as safe on a
+// platform's start as on a laptop. The one question only the app can
+// answer is asked at run time by FindDjangoStatic: a Django app's
+// STATIC_ROOT, since settings are Python code.
 package buildpack

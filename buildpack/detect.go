@@ -1,0 +1,271 @@
+package buildpack
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+	"strings"
+)
+
+// maxFileSize caps every file detection reads. Manifests are a few KB; a
+// package.json of megabytes is a mistake (or an attack on a build server)
+// and is refused with its size rather than read.
+const maxFileSize = 1 << 20
+
+// detector looks for one family of apps (Python, Node, …) in the app
+// directory. It returns nil, nil when the directory is none of its kinds,
+// and an error only when a file it needs is there but unreadable or
+// malformed.
+type detector struct {
+	looks string // what it looks for, for the message when nothing matches
+	find  func(a *appFiles) (*Plan, error)
+}
+
+// detectors returns the detectors, tried in this order; the order only
+// decides the order of candidates in an error, never which one wins.
+func detectors() []detector {
+	return []detector{
+		{"manage.py (Django); app.py, wsgi.py, main.py or asgi.py with a WSGI or ASGI app (Flask, FastAPI, Starlette…)", detectPython},
+		{"package.json with a start script or a server.js (Node)", detectNode},
+		{"config.ru (Rails, Rack)", detectRuby},
+		{"go.mod with a main package at the root or in a single cmd/* (Go)", detectGo},
+	}
+}
+
+// staticLooks is what detectStatic looks for, tried only when no server
+// code is found.
+const staticLooks = "index.html at the root or in public/, dist/ or build/ (a static site)"
+
+// Detect decides how to run the app in dir when it has no Procfile: its
+// kind, the commands of its process types, the build steps, the static
+// files the edge can serve, and the evidence for each decision. It reads
+// files and nothing else: it runs no command, so it is as quick on a
+// platform's start as on a laptop.
+//
+// Every file is read through an os.Root of dir, so a symbolic link out of
+// the app (or a loop of them) is an error naming the file, never a read
+// elsewhere. A directory with no kind Detect knows, or with more than one
+// (a Go server and a Node one), is an error that lists what was found and
+// how to write a Procfile instead.
+func Detect(dir string) (*Plan, error) {
+	a, err := openAppFiles(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	var servers []*Plan
+	var assets *Plan
+	var errs []error
+	for _, d := range detectors() {
+		p, err := d.find(a)
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case p == nil:
+		case p.Kind == Assets:
+			assets = p
+		default:
+			servers = append(servers, p)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	switch len(servers) {
+	case 0:
+		p, err := detectStatic(a, assets)
+		if err != nil {
+			return nil, err
+		}
+		if p == nil {
+			return nil, &NotFoundError{Dir: dir, Assets: assets}
+		}
+		return p, nil
+	case 1:
+		p := servers[0]
+		if assets != nil {
+			// The front end is built first: collectstatic and friends
+			// pick up what it writes.
+			p.Build = append(slices.Clip(assets.Build), p.Build...)
+			p.Evidence = append(p.Evidence, assets.Evidence...)
+		}
+		return p, nil
+	default:
+		return nil, &AmbiguousError{Dir: dir, Candidates: servers}
+	}
+}
+
+// NotFoundError is Detect's answer for a directory with no app it knows.
+type NotFoundError struct {
+	Dir    string
+	Assets *Plan // package.json with a build script only, if there was one
+}
+
+func (e *NotFoundError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: no Procfile, and no app corral knows how to run. Looked for:\n", e.Dir)
+	for _, d := range detectors() {
+		fmt.Fprintf(&b, "  - %s\n", d.looks)
+	}
+	fmt.Fprintf(&b, "  - %s\n", staticLooks)
+	if e.Assets != nil {
+		b.WriteString("Found only a front-end build, which starts no server and makes no site corral can find:\n")
+		for _, ev := range e.Assets.Evidence {
+			fmt.Fprintf(&b, "  %s\n", ev)
+		}
+	}
+	b.WriteString(procfileHowTo)
+	return b.String()
+}
+
+// AmbiguousError is Detect's answer for a directory holding more than one
+// app it could run: corral will not guess which one is the web server.
+type AmbiguousError struct {
+	Dir        string
+	Candidates []*Plan
+}
+
+func (e *AmbiguousError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: no Procfile, and more than one app corral could run:\n", e.Dir)
+	for _, p := range e.Candidates {
+		web, _ := p.Web()
+		fmt.Fprintf(&b, "  - %s: web: %s\n", p.Title, web.Command)
+		for _, ev := range p.Evidence {
+			fmt.Fprintf(&b, "      %s\n", ev)
+		}
+	}
+	b.WriteString(procfileHowTo)
+	return b.String()
+}
+
+// procfileHowTo ends both errors: the way out is always a Procfile.
+const procfileHowTo = `Write a Procfile in the app directory naming the command of each process type, e.g.
+  web: gunicorn mysite.wsgi
+  worker: python worker.py
+(the web process must listen on $PORT), or point --dir at the app.`
+
+// appFiles reads the app's files for the detectors, confined to the app
+// directory and bounded in size.
+type appFiles struct {
+	dir  string
+	root *os.Root
+}
+
+func openAppFiles(dir string) (*appFiles, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("buildpack: app directory: %w", err)
+	}
+	return &appFiles{dir: dir, root: root}, nil
+}
+
+func (a *appFiles) Close() error { return a.root.Close() }
+
+// read returns the contents of the regular file name (slash-separated,
+// relative to the app directory). A missing file is an error matching
+// fs.ErrNotExist; anything else wrong (a directory, a link leaving the
+// app, a loop, no permission, too big) is an error naming the file.
+func (a *appFiles) read(name string) ([]byte, error) {
+	f, err := a.root.Open(name)
+	if err != nil {
+		return nil, a.fileError(name, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, a.fileError(name, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("buildpack: %s: not a regular file", name)
+	}
+	if fi.Size() > maxFileSize {
+		return nil, fmt.Errorf("buildpack: %s: %d bytes, more than the %d corral reads to detect an app", name, fi.Size(), maxFileSize)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, a.fileError(name, err)
+	}
+	if len(b) > maxFileSize {
+		return nil, fmt.Errorf("buildpack: %s: more than the %d bytes corral reads to detect an app", name, maxFileSize)
+	}
+	return b, nil
+}
+
+// readOptional is read with a missing file as nil, nil.
+func (a *appFiles) readOptional(name string) ([]byte, error) {
+	b, err := a.read(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
+}
+
+// stat follows links within the app directory; a missing file is an error
+// matching fs.ErrNotExist.
+func (a *appFiles) stat(name string) (fs.FileInfo, error) {
+	fi, err := a.root.Stat(name)
+	if err != nil {
+		return nil, a.fileError(name, err)
+	}
+	return fi, nil
+}
+
+// isFile and isDir report whether name is a regular file or a directory.
+// Anything unreadable counts as absent: they answer "is there one", and
+// the detector that needs the file reads it and reports the error.
+func (a *appFiles) isFile(name string) bool {
+	fi, err := a.stat(name)
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func (a *appFiles) isDir(name string) bool {
+	fi, err := a.stat(name)
+	return err == nil && fi.IsDir()
+}
+
+// list returns the names in directory name, sorted; a missing directory is
+// an empty list. At most maxEntries are returned: detection looks near the
+// top of a tree, never through a node_modules.
+func (a *appFiles) list(name string) ([]fs.DirEntry, error) {
+	f, err := a.root.Open(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, a.fileError(name, err)
+	}
+	defer f.Close()
+	entries, err := f.ReadDir(maxEntries)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, a.fileError(name, err)
+	}
+	slices.SortFunc(entries, func(x, y fs.DirEntry) int { return strings.Compare(x.Name(), y.Name()) })
+	return entries, nil
+}
+
+// maxEntries bounds a directory listing.
+const maxEntries = 4096
+
+// fileError names the file in a read error, keeping fs.ErrNotExist
+// matchable and saying why a link could not be followed.
+func (a *appFiles) fileError(name string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("buildpack: %s: %w", name, fs.ErrNotExist)
+	}
+	if strings.Contains(err.Error(), "escapes from parent") || strings.Contains(err.Error(), "path escapes") {
+		return fmt.Errorf("buildpack: %s: a symbolic link out of the app directory (%v)", name, err)
+	}
+	return fmt.Errorf("buildpack: %s: %w", name, err)
+}
+
+// join is path.Join for the slash-separated names appFiles takes.
+func join(elem ...string) string { return path.Join(elem...) }

@@ -1,0 +1,8 @@
+from fastapi import FastAPI
+
+api = FastAPI()
+
+
+@api.get("/")
+def index():
+    return {}

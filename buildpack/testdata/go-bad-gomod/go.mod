@@ -1,0 +1,3 @@
+go 1.22
+
+require example.com/dep v1.0.0

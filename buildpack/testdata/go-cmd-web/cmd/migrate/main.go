@@ -1,0 +1,4 @@
+// Command migrate migrates the database.
+package main
+
+func main() {}

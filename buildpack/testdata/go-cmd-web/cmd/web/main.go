@@ -1,0 +1,4 @@
+// Command web serves the shop.
+package main
+
+func main() {}

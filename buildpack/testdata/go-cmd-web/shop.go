@@ -1,0 +1,2 @@
+// Package shop is the shop.
+package shop

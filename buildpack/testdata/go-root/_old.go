@@ -1,0 +1,2 @@
+// An old version, kept for reference; go build skips files named _*.
+package scratch

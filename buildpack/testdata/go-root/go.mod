@@ -1,0 +1,3 @@
+module example.com/hello/v2
+
+go 1.22

@@ -1,0 +1,8 @@
+import bottle
+
+app = bottle.Bottle()
+
+
+@app.route("/")
+def index():
+    return "hi"

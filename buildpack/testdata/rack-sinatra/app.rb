@@ -1,0 +1,5 @@
+require 'sinatra'
+
+get '/' do
+  'Hello from Sinatra'
+end

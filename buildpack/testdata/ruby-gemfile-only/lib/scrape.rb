@@ -1,0 +1,2 @@
+require "nokogiri"
+puts Nokogiri::HTML("<p>hi</p>").text

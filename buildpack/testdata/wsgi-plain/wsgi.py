@@ -1,0 +1,6 @@
+def simple_app(environ, start_response):
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [b"Hello, world!\n"]
+
+
+application = simple_app
