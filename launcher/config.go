@@ -26,8 +26,10 @@ const (
 // Config is everything the launcher needs, gathered by the command line.
 // Relative paths are relative to Dir.
 type Config struct {
-	Dir       string   // the app directory; commands run there
-	Procfile  string   // the Procfile's path
+	Dir string // the app directory; commands run there
+	// Procfile is the Procfile's path; "" means Dir's Procfile, and when
+	// there is none, what buildpack.Detect makes of the app.
+	Procfile  string
 	EnvFiles  []string // env files, later ones winning; nil means ".env" if it exists
 	Formation string   // formation spec, e.g. "web=2,worker=1"
 	Types     []string // if not empty, run only these process types
@@ -75,7 +77,10 @@ type EdgeConfig struct {
 	Disabled bool // --no-edge: web binds $PORT itself, as with foreman
 	// Static maps URL prefixes to directories the edge serves itself
 	// ("/static/=staticfiles"); empty means: find a Django app's STATIC_ROOT.
-	Static          []string
+	Static []string
+	// SPA answers a path with no file and no extension with the index.html
+	// of a detected static site, for apps that route in the browser.
+	SPA             bool
 	BootWait        time.Duration
 	MaxBody         int64
 	UpstreamTimeout time.Duration

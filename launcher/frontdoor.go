@@ -33,6 +33,10 @@ type frontDoor struct {
 	owners   *portOwners  // who should answer on each web instance's port
 	// listening is logged once the run is sure to go on (logListening).
 	listening string
+	// site, for a static site, lets requests go once its files are known:
+	// until then (a build step may be making them) they wait, as there is
+	// no app to send them to.
+	site func(edge.StaticFiles)
 }
 
 // logListening says where the edge listens, once nothing can stop the
@@ -92,7 +96,10 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		}
 	}
 	fd.proxy = edge.NewProxy(fd.bal, opts)
-	fd.srv = edge.NewServer(edge.Config{Proxy: fd.proxy, HealthPath: cfg.Edge.HealthPath, HSTS: https.HSTS, Log: log})
+	fd.srv = edge.NewServer(edge.Config{Proxy: fd.proxy, HealthPath: cfg.Edge.HealthPath, HSTS: https.HSTS, NoApp: plan.staticSite(), Log: log})
+	if plan.staticSite() {
+		fd.site = fd.srv.HoldStatic()
+	}
 	if https.Enabled() {
 		tln, err := fd.startHTTPS(ctx, https, pf, ln, log)
 		if err != nil {
@@ -152,9 +159,13 @@ func (fd *frontDoor) serveStatic(ctx context.Context, plan *Plan, run func(*exec
 		}
 		srv, err := static.New(plan.Static)
 		if err != nil {
-			return func() {}, fmt.Errorf("--static: %w", err)
+			return func() {}, fmt.Errorf("static files: %w", err)
 		}
-		fd.srv.SetStatic(srv)
+		if fd.site != nil {
+			fd.site(srv)
+		} else {
+			fd.srv.SetStatic(srv)
+		}
 		fd.closers = append(fd.closers, srv.Close)
 		return func() {}, nil
 	}

@@ -40,6 +40,7 @@ func Exec(cfg Config, argv []string) error {
 	if err != nil {
 		return err
 	}
+	env, _ = withVirtualenv(dir, env)
 	if _, ok := environ.Lookup(env, "PORT"); !ok {
 		env = append(env, "PORT="+strconv.Itoa(cfg.Port))
 	}

@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/launcher/envfile"
 	"github.com/corral-run/corral/launcher/static"
 	"github.com/corral-run/corral/procfile"
@@ -37,13 +38,15 @@ type Instance struct {
 // Plan is what corral will run, fully checked: nothing in it can fail for
 // want of a file, a variable, a type or a port number.
 type Plan struct {
-	Dir       string
-	Procfile  *procfile.Procfile
-	EnvFiles  []string       // the env files read, in order
-	Env       []string       // the environment shared by every process
-	Formation map[string]int // instances per process type, after --formation and named types
-	Release   *Instance      // nil when there is no release phase to run
-	Instances []Instance     // the long-running instances, in start order
+	Dir      string
+	Procfile *procfile.Procfile
+	EnvFiles []string // the env files read, in order
+	Env      []string // the environment shared by every process
+	// VirtualEnv is the app's .venv, put first in PATH; "" if none.
+	VirtualEnv string
+	Formation  map[string]int // instances per process type, after --formation and named types
+	Release    *Instance      // nil when there is no release phase to run
+	Instances  []Instance     // the long-running instances, in start order
 	// Edge says the edge proxy owns PublicPort and the web instances get
 	// internal ports when they start (their Port is 0 here).
 	Edge       bool
@@ -52,7 +55,16 @@ type Plan struct {
 	// execs a lone command, so signals and exit status are the app's own),
 	// else /bin/sh.
 	Shell  string
-	Static []static.Mount // the --static mounts, directories resolved
+	Static []static.Mount // the --static mounts (else the detected ones), directories resolved
+	// App is what buildpack.Detect found in the app directory (nil if
+	// nothing, with AppErr saying why when there is a Procfile); Detected
+	// says the processes come from it, as the app has no Procfile.
+	App      *buildpack.Plan
+	AppErr   error
+	Detected bool
+	// Build are the build steps corral start runs before the release
+	// phase: a detected app's steps whose output is missing.
+	Build []Instance
 	// Machine is the platform and limits found, and the sizing decided
 	// from them.
 	Machine *Machine
@@ -94,13 +106,14 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	plan.Env, plan.EnvFiles = env, files
+	plan.Env, plan.VirtualEnv = withVirtualenv(dir, env)
+	plan.EnvFiles = files
 
 	if cfg.Port < 1 || cfg.Port > 65535 {
 		errs = append(errs, fmt.Errorf("port %d is not a TCP port (1-65535); set --port or $PORT", cfg.Port))
 	}
 
-	pf, err := procfile.ParseFile(resolve(dir, cfg.Procfile))
+	pf, err := plan.readProcfile(cfg)
 	if err != nil {
 		return nil, errors.Join(append(errs, err)...)
 	}
@@ -131,7 +144,10 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 	}
 
 	plan.PublicPort = cfg.Port
-	plan.Edge = !cfg.Edge.Disabled && formation["web"] > 0
+	plan.Edge = !cfg.Edge.Disabled && (formation["web"] > 0 || plan.staticSite())
+	if plan.staticSite() && cfg.Edge.Disabled {
+		return nil, fmt.Errorf("--no-edge: %s is a static site, which corral's edge serves; without it there is nothing to run", dir)
+	}
 	if cfg.Edge.HTTPS.Enabled() && !plan.Edge {
 		return nil, errors.New("--domain/--on-demand-ask: HTTPS is served by the edge in front of web, and this formation runs no web process")
 	}
@@ -152,10 +168,14 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 		m.Dir = resolve(dir, m.Dir)
 		plan.Static = append(plan.Static, m)
 	}
+	if len(cfg.Edge.Static) == 0 && plan.Edge {
+		plan.Static = plan.detectedStatic(cfg.Edge.SPA)
+	}
+	plan.Build = plan.startBuild()
 	if err := plan.assignPorts(cfg.Port); err != nil {
 		return nil, err
 	}
-	if plan.Release == nil && len(plan.Instances) == 0 {
+	if plan.Release == nil && len(plan.Instances) == 0 && !plan.staticSite() {
 		return nil, fmt.Errorf("nothing to run: the formation leaves every process type of %s at 0", pf.Path)
 	}
 	plan.Machine = adapt(cfg, plan)
@@ -317,18 +337,38 @@ func boolInt(b bool) int {
 // Describe writes the plan for people: files, then one row per process type.
 func (p *Plan) Describe(w io.Writer) error {
 	fmt.Fprintf(w, "app:      %s\n", p.Dir)
-	fmt.Fprintf(w, "procfile: %s (%d process types)\n", p.Procfile.Path, len(p.Procfile.Entries))
+	switch {
+	case p.staticSite():
+		fmt.Fprintf(w, "procfile: none (a static site needs none)\n")
+	case p.Detected:
+		fmt.Fprintf(w, "procfile: none (corral init writes the one below)\n")
+	default:
+		fmt.Fprintf(w, "procfile: %s (%d process types)\n", p.Procfile.Path, len(p.Procfile.Entries))
+	}
+	p.describeApp(w)
 	if len(p.EnvFiles) == 0 {
 		fmt.Fprintf(w, "env:      no env file\n")
 	}
 	for _, f := range p.EnvFiles {
 		fmt.Fprintf(w, "env:      %s\n", f)
 	}
-	if p.Edge {
+	if p.VirtualEnv != "" {
+		fmt.Fprintf(w, "env:      %s/bin first in PATH (the app's virtualenv)\n", p.VirtualEnv)
+	}
+	switch {
+	case p.staticSite():
+		fmt.Fprintf(w, "edge:     port %d, serving the static site alone\n", p.PublicPort)
+	case p.Edge:
 		fmt.Fprintf(w, "edge:     port %d → %d web instance(s)\n", p.PublicPort, p.Formation["web"])
+	}
+	for _, m := range p.Static {
+		fmt.Fprintf(w, "static:   %s from %s\n", m.Prefix, m.Dir)
 	}
 	if p.Machine != nil {
 		p.Machine.describe(w)
+	}
+	if len(p.Procfile.Entries) == 0 {
+		return nil // a static site: no process
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)

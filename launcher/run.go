@@ -59,34 +59,12 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	var checking sync.WaitGroup
 	checking.Go(func() { syntaxErrs = checkSyntax(plan.Shell, plan.Procfile) })
 	defer checking.Wait()
-	names := []string{"corral"}
+	insts := slices.Clone(plan.Build)
 	if plan.Release != nil {
-		names = append(names, plan.Release.Name)
+		insts = append(insts, *plan.Release)
 	}
-	for _, inst := range plan.Instances {
-		names = append(names, inst.Name)
-	}
-	width := 0
-	for _, n := range names {
-		width = max(width, len(n))
-	}
-	m := plan.Machine
-	pf := m.Platform
-	cfg.Timeout = m.Timeout
-	if m.GoMemLimit > 0 {
-		debug.SetMemoryLimit(m.GoMemLimit)
-	}
-	mux := output.New(cfg.Stdout, width, outputOptions(cfg, pf))
-	r := &runner{
-		cfg:      cfg,
-		plan:     plan,
-		mux:      mux,
-		log:      mux.Logger("corral", false),
-		prefixes: make(map[string]*output.Prefix),
-	}
-	for _, n := range names[1:] {
-		r.prefixes[n] = mux.Prefix(n)
-	}
+	r := newRunner(cfg, plan, append(insts, plan.Instances...))
+	cfg, mux, pf := r.cfg, r.mux, plan.Machine.Platform
 
 	if plan.Edge {
 		fd, err := openFrontDoor(ctx, cfg, plan, pf, mux, r.log)
@@ -105,22 +83,19 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 	r.logMachine() // once the port is ours: a busy port prints only the error
 
-	// Adopt what the app leaves outside its process groups, reap it while
-	// the app runs and stop it when the app stops.
-	r.reaper = process.NewReaper()
-	reapCtx, stopReaping := context.WithCancel(context.Background())
-	var reaping sync.WaitGroup
-	reaping.Go(func() { r.reaper.Run(reapCtx) })
-	defer func() {
-		// Orphans got SIGTERM with the rest of the app; they share its
-		// deadline, so that a stop fits in the platform's grace period.
-		for _, o := range r.reaper.StopOrphans(max(time.Until(r.stopBy), 0)) {
-			r.log.Info(fmt.Sprintf("stopped pid %d, left running outside its process group by the app: %s", o.Pid, o.Command))
-		}
-		stopReaping()
-		reaping.Wait()
-	}()
+	defer r.reap()()
 
+	for _, step := range plan.Build {
+		r.log.Info(fmt.Sprintf("build: %s runs %q, as the app has no Procfile and what it makes is missing (corral build runs every step)", step.Name, step.Command))
+		code, interrupted := r.supervise(ctx, phase{insts: []Instance{step}})
+		if interrupted {
+			return code, nil
+		}
+		if code != 0 {
+			r.log.Error("build step failed; not starting the app", "step", step.Name, "code", code)
+			return code, nil
+		}
+	}
 	if plan.Release != nil {
 		r.log.Info("release phase: running " + plan.Release.Name + " before anything else")
 		code, interrupted := r.supervise(ctx, phase{insts: []Instance{*plan.Release}})
@@ -132,7 +107,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 			return code, nil
 		}
 	}
-	if len(plan.Instances) == 0 {
+	if len(plan.Instances) == 0 && !plan.staticSite() {
 		return 0, nil
 	}
 	if r.edge != nil {
@@ -145,8 +120,81 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 			return 1, nil
 		}
 	}
+	if plan.staticSite() {
+		return r.serveAlone(ctx), nil
+	}
 	code, _ := r.supervise(ctx, phase{insts: plan.Instances, restart: cfg.Restart, final: true})
 	return code, nil
+}
+
+// newRunner sets up the run of plan's insts: the machine's limits, and
+// corral's output with a prefix per instance.
+func newRunner(cfg Config, plan *Plan, insts []Instance) *runner {
+	width := len("corral")
+	for _, inst := range insts {
+		width = max(width, len(inst.Name))
+	}
+	m := plan.Machine
+	cfg.Timeout = m.Timeout
+	if m.GoMemLimit > 0 {
+		debug.SetMemoryLimit(m.GoMemLimit)
+	}
+	mux := output.New(cfg.Stdout, width, outputOptions(cfg, m.Platform))
+	r := &runner{
+		cfg:      cfg,
+		plan:     plan,
+		mux:      mux,
+		log:      mux.Logger("corral", false),
+		prefixes: make(map[string]*output.Prefix),
+	}
+	for _, inst := range insts {
+		r.prefixes[inst.Name] = mux.Prefix(inst.Name)
+	}
+	return r
+}
+
+// reap adopts what the app leaves outside its process groups and reaps it
+// while the app runs; the function it returns stops what is left and waits.
+func (r *runner) reap() (stop func()) {
+	r.reaper = process.NewReaper()
+	reapCtx, stopReaping := context.WithCancel(context.Background())
+	var reaping sync.WaitGroup
+	reaping.Go(func() { r.reaper.Run(reapCtx) })
+	return func() {
+		// Orphans got SIGTERM with the rest of the app; they share its
+		// deadline, so that a stop fits in the platform's grace period.
+		for _, o := range r.reaper.StopOrphans(max(time.Until(r.stopBy), 0)) {
+			r.log.Info(fmt.Sprintf("stopped pid %d, left running outside its process group by the app: %s", o.Pid, o.Command))
+		}
+		stopReaping()
+		reaping.Wait()
+	}
+}
+
+// serveAlone runs the edge with no process behind it (a static site) until
+// a stop signal, then lets the requests in flight finish.
+func (r *runner) serveAlone(ctx context.Context) int {
+	code := 0
+	for stopping := false; !stopping; {
+		select {
+		case sig := <-r.cfg.Signals:
+			if sig == syscall.SIGHUP {
+				r.log.Info("received SIGHUP: nothing to reload, the site's files are served as they are on disk")
+				continue
+			}
+			r.log.Info("received " + signalName(sig) + ": the edge stops taking requests and finishes those in flight")
+		case <-ctx.Done():
+			r.log.Info("shutting down: the edge stops taking requests and finishes those in flight")
+		case <-r.mux.Broken():
+			code = 1
+			r.log.Error("cannot write output: " + r.mux.Err().Error())
+		}
+		stopping = true
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), r.cfg.Timeout)
+	defer cancel()
+	r.edge.drain(dctx)
+	return code
 }
 
 // outputOptions decides how lines look. Platforms stamp each line with the

@@ -153,6 +153,41 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 				},
 			},
 			{
+				Name:         "build",
+				OnUsageError: usageError,
+				Usage:        "run the build steps corral detects (install dependencies, build assets or the binary, collect static files), e.g. as a platform's build command",
+				Flags:        appFlags(),
+				Action: func(c *cli.Context) error {
+					cfg, err := config(c, environ, stdout)
+					if err != nil {
+						return err
+					}
+					sigs := make(chan os.Signal, 4)
+					signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+					defer signal.Stop(sigs)
+					cfg.Signals = sigs
+					code, err := launcher.Build(context.Background(), cfg)
+					if err != nil {
+						return cli.Exit(err, 1)
+					}
+					return cli.Exit("", code)
+				},
+			},
+			{
+				Name:         "init",
+				OnUsageError: usageError,
+				Usage:        "write the Procfile corral detects for an app that has none, to keep and edit",
+				Flags:        appFlags()[:1],
+				Action: func(c *cli.Context) error {
+					path, err := launcher.Init(c.String("dir"))
+					if err != nil {
+						return cli.Exit(err, 1)
+					}
+					fmt.Fprintf(stdout, "wrote %s\n", path)
+					return nil
+				},
+			},
+			{
 				Name:  "version",
 				Usage: "print corral's version",
 				Action: func(c *cli.Context) error {
@@ -174,7 +209,7 @@ func appFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "dir", Aliases: []string{"d"}, Value: ".", EnvVars: []string{"CORRAL_DIR"},
 			Usage: "the app directory: commands run there, and relative paths start there"},
-		&cli.StringFlag{Name: "procfile", Aliases: []string{"f"}, Value: "Procfile", EnvVars: []string{"CORRAL_PROCFILE"},
+		&cli.StringFlag{Name: "procfile", Aliases: []string{"f"}, EnvVars: []string{"CORRAL_PROCFILE"}, DefaultText: "Procfile; with none, what corral detects",
 			Usage: "the Procfile"},
 		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, EnvVars: []string{"CORRAL_ENV"},
 			Usage: "env `FILE` to load (repeatable; a later file wins; default .env if present)"},
@@ -264,6 +299,8 @@ func edgeFlags() []cli.Flag {
 			Usage: "no edge proxy: web binds $PORT itself, as under foreman"},
 		&cli.StringSliceFlag{Name: "static", EnvVars: []string{"CORRAL_STATIC"},
 			Usage: "serve static files at the edge: `PREFIX=DIR`, e.g. /static/=staticfiles (repeatable; default: a Django app's STATIC_URL and STATIC_ROOT)"},
+		&cli.BoolFlag{Name: "spa", EnvVars: []string{"CORRAL_SPA"},
+			Usage: "for a static site with no Procfile: answer paths with no file and no extension (/users/42) with index.html, for apps that route in the browser"},
 		&cli.StringFlag{Name: "boot-wait", Value: "30s", EnvVars: []string{"CORRAL_BOOT_WAIT"},
 			Usage: "how long a request waits for a ready web instance before a 503"},
 		&cli.StringFlag{Name: "max-body", Value: "32MiB", EnvVars: []string{"CORRAL_MAX_BODY"},
@@ -387,6 +424,7 @@ func edgeConfig(c *cli.Context, environ []string) (launcher.EdgeConfig, error) {
 	}
 	e.Disabled = c.Bool("no-edge")
 	e.Static = c.StringSlice("static")
+	e.SPA = c.Bool("spa")
 	e.HealthPath = c.String("edge-health-path")
 	e.ReadyPath = c.String("health-path")
 	e.NoAccessLog = c.Bool("no-access-log")
@@ -453,7 +491,7 @@ func envName(flag string) string {
 func config(c *cli.Context, environ []string, stdout io.Writer) (launcher.Config, error) {
 	cfg := launcher.Config{
 		Dir:       c.String("dir"),
-		Procfile:  c.String("procfile"),
+		Procfile:  c.String("procfile"), // "": the app's Procfile, or detection
 		Formation: c.String("formation"),
 		Restart:   c.Bool("restart"),
 		Environ:   environ,

@@ -37,7 +37,10 @@ type Config struct {
 	// HSTS, if not empty, is the Strict-Transport-Security value of the
 	// responses to requests that came over TLS (an app's own wins).
 	HSTS string
-	Log  *slog.Logger
+	// NoApp says nothing runs behind the edge (a static site): the health
+	// path answers 200 whenever the edge is up.
+	NoApp bool
+	Log   *slog.Logger
 }
 
 // Server is the edge's HTTP server: it serves the health path and static
@@ -145,6 +148,10 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if s.cfg.NoApp {
+		w.Write([]byte("ok: a static site, no app behind the edge\n"))
+		return
+	}
 	if s.cfg.Proxy.bal.Asleep() && s.cfg.Proxy.bal.ReadyCount() == 0 {
 		w.Write([]byte("asleep: the app starts on the next request\n"))
 		return

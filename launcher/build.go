@@ -1,0 +1,53 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/corral-run/corral/buildpack"
+)
+
+// Build runs the build steps of the app corral detects in cfg.Dir (corral
+// build): installing dependencies, building assets or a binary,
+// collecting static files. They run in order, with the app's environment,
+// their output prefixed like a process's; the first that fails stops the
+// build, and its exit status is Build's, so a platform's build command
+// (Render, Railway) fails the deploy. A Procfile does not change the steps:
+// it names the processes, not how to build them.
+func Build(ctx context.Context, cfg Config) (int, error) {
+	plan, err := load(cfg, false)
+	if err != nil {
+		return 1, err
+	}
+	steps := plan.buildSteps()
+	if len(steps) == 0 {
+		var nf *buildpack.NotFoundError
+		switch {
+		case plan.AppErr != nil && !errors.As(plan.AppErr, &nf):
+			return 1, fmt.Errorf("corral build: %w", plan.AppErr)
+		case plan.App == nil:
+			fmt.Fprintf(cfg.Stdout, "corral build: nothing to build: the Procfile names the processes and corral recognises no app in %s to build\n", plan.Dir)
+		default:
+			fmt.Fprintf(cfg.Stdout, "corral build: nothing to build for this %s\n", plan.App.Title)
+		}
+		return 0, nil
+	}
+	r := newRunner(cfg, plan, steps)
+	defer r.reap()()
+	began := time.Now()
+	for i, step := range steps {
+		r.log.Info(fmt.Sprintf("build: step %d of %d, %s: %s", i+1, len(steps), step.Name, step.Command))
+		code, interrupted := r.supervise(ctx, phase{insts: []Instance{step}})
+		if interrupted {
+			return max(code, 1), nil
+		}
+		if code != 0 {
+			r.log.Error(fmt.Sprintf("build: step %d of %d failed with status %d: %s", i+1, len(steps), code, step.Command))
+			return code, nil
+		}
+	}
+	r.log.Info(fmt.Sprintf("build: %d step(s) done in %v", len(steps), time.Since(began).Round(time.Millisecond)))
+	return 0, nil
+}

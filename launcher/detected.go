@@ -1,0 +1,223 @@
+package launcher
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/corral-run/corral/buildpack"
+	"github.com/corral-run/corral/internal/environ"
+	"github.com/corral-run/corral/launcher/static"
+	"github.com/corral-run/corral/procfile"
+)
+
+// BuildType names the build steps corral runs as processes ("build.1",
+// "build.2"…), before the release phase.
+const BuildType = "build"
+
+// readProcfile reads the app's Procfile, or, when the app has none and
+// --procfile does not name one, decides one with buildpack.Detect. It also
+// sets p.App: what detection found, used for the static files the edge can
+// serve and by corral build even when a Procfile names the processes.
+func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
+	path := resolve(p.Dir, cfg.Procfile)
+	if cfg.Procfile == "" {
+		path = filepath.Join(p.Dir, "Procfile")
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			app, err := buildpack.Detect(p.Dir)
+			if err != nil {
+				return nil, err
+			}
+			p.App, p.Detected = app, true
+			return detectedProcfile(app), nil
+		}
+	}
+	pf, err := procfile.ParseFile(path)
+	if err != nil {
+		return nil, err
+	}
+	// The Procfile names the processes; detection still knows the build
+	// steps and a Rails app's public/. An app it cannot make out is
+	// nothing to report here: the Procfile is enough to run it.
+	p.App, p.AppErr = buildpack.Detect(p.Dir)
+	return pf, nil
+}
+
+// detectedProcfile gives a detected plan as the Procfile corral init would
+// write, each process type numbered by its line there.
+func detectedProcfile(app *buildpack.Plan) *procfile.Procfile {
+	pf := &procfile.Procfile{Path: "the detected Procfile (" + app.Title + ", no Procfile on disk)"}
+	for i, proc := range app.Entries() {
+		pf.Entries = append(pf.Entries, procfile.Entry{Name: proc.Type, Command: proc.Command, Line: i + 1})
+	}
+	return pf
+}
+
+// detectedStatic returns the mounts the edge serves for a detected app
+// when --static names none. With a Procfile only mounts that pass the
+// requests they cannot answer to the app are taken (Rails' public/): a
+// Procfile's web process may serve / itself. Mounts the app must confirm
+// (Django's STATIC_ROOT) are left to the edge, which asks the app at start.
+func (p *Plan) detectedStatic(spa bool) []static.Mount {
+	if p.App == nil {
+		return nil
+	}
+	var mounts []static.Mount
+	for _, m := range p.App.Static {
+		if m.FromApp || (!p.Detected && !m.Fallthrough) {
+			continue
+		}
+		sm := static.Mount{Prefix: m.Prefix, Dir: resolve(p.Dir, filepath.FromSlash(m.Dir)), Index: m.Index, Fallthrough: m.Fallthrough}
+		if spa && m.Index {
+			sm.Fallback = "index.html"
+		}
+		mounts = append(mounts, sm)
+	}
+	return mounts
+}
+
+// staticSite reports whether the plan is a site the edge serves alone.
+func (p *Plan) staticSite() bool {
+	return p.Detected && p.App.Kind == buildpack.Static
+}
+
+// startBuild returns the build steps corral start runs before the release
+// phase: for an app with no Procfile, those whose output is missing (a
+// laptop has no build phase; on a platform the build command has run
+// corral build, and they are skipped).
+func (p *Plan) startBuild() []Instance {
+	if !p.Detected {
+		return nil
+	}
+	var steps []Instance
+	for _, s := range p.App.Build {
+		if s.Creates == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(p.Dir, filepath.FromSlash(s.Creates))); err == nil {
+			continue
+		}
+		steps = append(steps, Instance{Name: BuildType + "." + strconv.Itoa(len(steps)+1), Type: BuildType, Command: s.Command, Port: p.PublicPort})
+	}
+	return steps
+}
+
+// buildSteps returns every build step of the app, for corral build.
+func (p *Plan) buildSteps() []Instance {
+	if p.App == nil {
+		return nil
+	}
+	steps := make([]Instance, len(p.App.Build))
+	for i, s := range p.App.Build {
+		steps[i] = Instance{Name: BuildType + "." + strconv.Itoa(i+1), Type: BuildType, Command: s.Command, Port: p.PublicPort}
+	}
+	return steps
+}
+
+// describeApp writes what detection found, for corral check.
+func (p *Plan) describeApp(w interface{ Write([]byte) (int, error) }) {
+	if p.App == nil {
+		return
+	}
+	if p.Detected {
+		fmt.Fprintf(w, "detected: %s (no Procfile)\n", p.App.Title)
+	} else {
+		fmt.Fprintf(w, "detected: %s (the Procfile names the processes)\n", p.App.Title)
+	}
+	for _, e := range p.App.Evidence {
+		fmt.Fprintf(w, "  because %s\n", e)
+	}
+	for _, proc := range p.App.Entries() {
+		if p.Detected {
+			fmt.Fprintf(w, "  %s: %s\n    because %s\n", proc.Type, proc.Command, proc.Why)
+		}
+	}
+	for _, s := range p.App.Build {
+		when := "corral build"
+		if s.Creates != "" && p.Detected {
+			when = "corral build; corral start too when " + s.Creates + " is missing"
+		}
+		fmt.Fprintf(w, "  build: %s (%s)\n    because %s\n", s.Command, when, s.Why)
+	}
+	for _, m := range p.App.Static {
+		dir := m.Dir
+		if dir == "." {
+			dir = "the app directory"
+		}
+		switch {
+		case m.FromApp && dir == "":
+			dir = "the directory the app's settings name, asked at start"
+		case m.FromApp:
+			dir += "/ (the app's settings are asked at start)"
+		case dir != "the app directory":
+			dir += "/"
+		}
+		fmt.Fprintf(w, "  static: %s from %s\n    because %s\n", m.Prefix, dir, m.Why)
+	}
+	for _, n := range p.App.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+}
+
+// Init writes the Procfile buildpack.Detect decides for the app in dir
+// (corral init) and returns its path. It never replaces a Procfile: the
+// app's own is what corral runs, and an edit would be lost.
+func Init(dir string) (string, error) {
+	dir, err := appDir(dir)
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "Procfile")
+	if _, err := os.Lstat(path); err == nil {
+		return "", fmt.Errorf("%s already exists: corral runs it as it is (corral check shows what it would run); remove it first to write the detected one", path)
+	}
+	app, err := buildpack.Detect(dir)
+	if err != nil {
+		return "", err
+	}
+	if len(app.Entries()) == 0 {
+		return "", fmt.Errorf("%s: a %s has no process to write in a Procfile: corral start serves it with no Procfile", dir, app.Title)
+	}
+	// O_EXCL: a Procfile that appeared since the check is not replaced.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	if _, err := f.WriteString(app.Procfile()); err != nil {
+		f.Close()
+		os.Remove(path)
+		return "", err
+	}
+	return path, f.Close()
+}
+
+// withVirtualenv puts the app's own virtualenv, .venv in the app directory
+// (where uv makes it, and pipenv and poetry in corral build), first in
+// PATH, as activating it would: gunicorn and friends installed there are
+// then the ones the Procfile's commands find. An environment that names a
+// virtualenv already (VIRTUAL_ENV) is left as it is. It returns the
+// environment and the virtualenv put first, if any.
+func withVirtualenv(dir string, env []string) ([]string, string) {
+	if _, ok := environ.Lookup(env, "VIRTUAL_ENV"); ok {
+		return env, ""
+	}
+	venv := filepath.Join(dir, ".venv")
+	if fi, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil || fi.IsDir() {
+		return env, ""
+	}
+	path := filepath.Join(venv, "bin")
+	if old, ok := environ.Lookup(env, "PATH"); ok && old != "" {
+		path += string(os.PathListSeparator) + old
+	}
+	out := make([]string, 0, len(env)+2)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "PATH=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "PATH="+path, "VIRTUAL_ENV="+venv), venv
+}
