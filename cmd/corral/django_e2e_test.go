@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,7 +47,16 @@ func needDjango(t *testing.T, dir string) {
 // collectstatic and Python's caches stay out of the repository.
 func djangoApp(t *testing.T) string {
 	t.Helper()
-	src, err := filepath.Abs("../../examples/django")
+	dst := copyExample(t, "django")
+	needDjango(t, dst)
+	return dst
+}
+
+// copyExample copies examples/name into a temporary directory, leaving out
+// what a run makes (staticfiles, caches, bin) and the files named in skip.
+func copyExample(t *testing.T, name string, skip ...string) string {
+	t.Helper()
+	src, err := filepath.Abs(filepath.Join("../../examples", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +66,10 @@ func djangoApp(t *testing.T) string {
 			return err
 		}
 		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() && (d.Name() == "staticfiles" || d.Name() == "__pycache__") {
+		if slices.Contains(skip, rel) {
+			return nil
+		}
+		if d.IsDir() && (d.Name() == "staticfiles" || d.Name() == "__pycache__" || d.Name() == "node_modules" || rel == "bin") {
 			return filepath.SkipDir
 		}
 		if d.IsDir() {
@@ -71,7 +84,6 @@ func djangoApp(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	needDjango(t, dst)
 	return dst
 }
 

@@ -634,7 +634,9 @@ func TestBadInput(t *testing.T) {
 		code  int
 		want  []string
 	}{
-		{"missing Procfile", map[string]string{}, nil, nil, 1, []string{"Procfile: no such file"}},
+		{"no Procfile, no app to detect", map[string]string{"notes.txt": "hi"}, nil, nil, 1, []string{"no Procfile, and no app corral knows how to run", "manage.py (Django)", "Write a Procfile"}},
+		{"missing --procfile", map[string]string{"Procfile": "web: x\n"}, []string{"-f", "Procfile.dev"}, nil, 1, []string{"Procfile.dev: no such file"}},
+		{"malformed package.json, no Procfile", map[string]string{"package.json": "{\n  \"scripts\": {\n    \"start\": \"node s.js\",\n  }\n}\n"}, nil, nil, 1, []string{"package.json:4:3: invalid JSON"}},
 		{"empty Procfile", map[string]string{"Procfile": ""}, nil, nil, 1, []string{"Procfile: no process types defined"}},
 		{"binary Procfile", map[string]string{"Procfile": "\x7fELF\x02\x01\x00\x00"}, nil, nil, 1, []string{"Procfile:1: binary data"}},
 		{"malformed lines", map[string]string{"Procfile": "web: ok\nworker python w.py\nweb: again\nclock:\n"}, nil, nil, 1, []string{

@@ -1,0 +1,3 @@
+module example.com/corral-go-example
+
+go 1.22
