@@ -21,6 +21,7 @@ func Build(ctx context.Context, cfg Config) (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	plan.detectBeside(cfg)
 	steps := plan.buildSteps()
 	if len(steps) == 0 {
 		var nf *buildpack.NotFoundError

@@ -20,9 +20,8 @@ import (
 const BuildType = "build"
 
 // readProcfile reads the app's Procfile, or, when the app has none and
-// --procfile does not name one, decides one with buildpack.Detect. It also
-// sets p.App: what detection found, used for the static files the edge can
-// serve and by corral build even when a Procfile names the processes.
+// --procfile does not name one, decides one with buildpack.Detect (p.App,
+// p.Detected).
 func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
 	path := resolve(p.Dir, cfg.Procfile)
 	if cfg.Procfile == "" {
@@ -36,15 +35,23 @@ func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
 			return detectedProcfile(app), nil
 		}
 	}
-	pf, err := procfile.ParseFile(path)
-	if err != nil {
-		return nil, err
+	return procfile.ParseFile(path)
+}
+
+// detectBeside runs detection for an app that has a Procfile, for what
+// the Procfile does not say: the build steps (corral build) and the static
+// files the edge may serve (Rails' public/). An app detection cannot make
+// out is nothing to report here (AppErr keeps why): the Procfile is
+// enough to run it. Run calls it once the edge has bound the port, which
+// a platform's port scan is waiting for, and detection is not.
+func (p *Plan) detectBeside(cfg Config) {
+	if p.Detected || p.App != nil || p.AppErr != nil {
+		return
 	}
-	// The Procfile names the processes; detection still knows the build
-	// steps and a Rails app's public/. An app it cannot make out is
-	// nothing to report here: the Procfile is enough to run it.
 	p.App, p.AppErr = buildpack.Detect(p.Dir)
-	return pf, nil
+	if len(cfg.Edge.Static) == 0 && p.Edge {
+		p.Static = p.detectedStatic(cfg.Edge.SPA)
+	}
 }
 
 // detectedProcfile gives a detected plan as the Procfile corral init would

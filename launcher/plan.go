@@ -87,7 +87,11 @@ func (p *Plan) InstanceEnv(inst Instance) []string {
 // shell syntax and the port numbers. It reports every problem it finds, not
 // just the first, joined with errors.Join.
 func Load(cfg Config) (*Plan, error) {
-	return load(cfg, true)
+	plan, err := load(cfg, true)
+	if err == nil {
+		plan.detectBeside(cfg)
+	}
+	return plan, err
 }
 
 // load is Load; without syntax, it leaves the commands' shell syntax to
@@ -168,7 +172,7 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 		m.Dir = resolve(dir, m.Dir)
 		plan.Static = append(plan.Static, m)
 	}
-	if len(cfg.Edge.Static) == 0 && plan.Edge {
+	if len(cfg.Edge.Static) == 0 && plan.Edge && plan.Detected {
 		plan.Static = plan.detectedStatic(cfg.Edge.SPA)
 	}
 	plan.Build = plan.startBuild()

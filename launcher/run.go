@@ -113,6 +113,7 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if r.edge != nil {
 		// After the release phase: that is where collectstatic fills the
 		// directory.
+		plan.detectBeside(cfg)
 		wait, err := r.edge.serveStatic(ctx, plan, r.reaper.RunCmd, r.log)
 		defer wait()
 		if err != nil {
