@@ -55,6 +55,12 @@ collectstatic
 # web only, no release phase: corral's own cost in the first response
 printf 'web: %s\n' "$WEB_CMD" >"$P/Procfile.web"
 HELLO="$ROOT/examples/hello" # web: go run . (release: echo; its worker is not started)
+# The same app with no Procfile: corral detects it (web: gunicorn mysite.wsgi;
+# collectstatic is skipped, staticfiles/ being there). Two workers, as the
+# Procfile says, rather than the machine's WEB_CONCURRENCY.
+DETECTED="$P/app-detected"
+rm -rf "$DETECTED" && cp -r "$APP" "$DETECTED" && rm -f "$DETECTED/Procfile"
+echo "WEB_CONCURRENCY=2" >"$DETECTED/.env"
 
 log "building corral and bench/bootclock"
 build_corral
@@ -62,13 +68,14 @@ CLOCK="$OUT/bootclock"
 go build -o "$CLOCK" ./bench/bootclock || die "go build ./bench/bootclock failed"
 
 # --- the targets ---------------------------------------------------------------
-TARGETS=(corral corral-web corral-hello gunicorn)
+TARGETS=(corral corral-web corral-detected corral-hello gunicorn)
 command_of() { # command_of TARGET PORT: sets the caller's CMD (argv) and DIR
   local port="$2"
   case "$1" in
   corral) DIR="$APP" CMD=("$CORRAL" start -d "$APP" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
   corral-web) DIR="$APP" CMD=("$CORRAL" start -d "$APP" -f "$P/Procfile.web" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
   corral-hello) DIR="$HELLO" CMD=("$CORRAL" start -d "$HELLO" -p "$port" -m "all=0,web=1" --no-access-log --timestamps=false) ;;
+  corral-detected) DIR="$DETECTED" CMD=("$CORRAL" start -d "$DETECTED" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
   gunicorn) DIR="$APP" && read -ra CMD <<<"${WEB_CMD//\$PORT/$port}" ;;
   esac
 }
@@ -77,6 +84,7 @@ describe() {
   corral) echo "corral start -d APP -m web=1 (release: collectstatic, then web: gunicorn)" ;;
   corral-web) echo "the same, Procfile without the release phase" ;;
   corral-hello) echo "corral start -d examples/hello -m all=0,web=1 (web: go run .)" ;;
+  corral-detected) echo "corral-web's app with no Procfile: detected (web: gunicorn mysite.wsgi, WEB_CONCURRENCY=2)" ;;
   gunicorn) echo "gunicorn $(gunicorn_version) binding its own port (RSS: master)" ;;
   esac
 }
@@ -186,14 +194,14 @@ echo "first: exec to the first answer below 500 to GET / (one request sent as so
 echo "RSS: VmRSS of the exec'd process alone (corral itself; gunicorn's master), at bind and at first answer;"
 echo "loopback, $(nproc) CPU(s)"
 echo
-printf '%-13s %10s %10s %10s %10s  %-s\n' target "bind ms" "first ms" "RSS@bind" "RSS@up" "what / notes"
+printf '%-16s %10s %10s %10s %10s  %-s\n' target "bind ms" "first ms" "RSS@bind" "RSS@up" "what / notes"
 for t in "${TARGETS[@]}"; do
   MB[$t]="$(median <<<"${BIND[$t]:-}")"
   MF[$t]="$(median <<<"${FIRST[$t]:-}")"
   notes="$(describe "$t")"
   [[ -z "${FAILED[$t]:-}" ]] || notes+="  FAILED RUNS: ${FAILED[$t]}"
   [[ -z "${LEFT[$t]:-}" ]] || notes+="  LEFTOVER PROCESSES KILLED: ${LEFT[$t]}"
-  printf '%-13s %10s %10s %10s %10s  %s\n' "$t" "${MB[$t]:--}" "${MF[$t]:--}" \
+  printf '%-16s %10s %10s %10s %10s  %s\n' "$t" "${MB[$t]:--}" "${MF[$t]:--}" \
     "$(mb_median "${RSSB[$t]:-}")" "$(mb_median "${RSSU[$t]:-}")" "$notes"
 done
 echo
@@ -213,30 +221,35 @@ if x="$(ratio corral gunicorn)"; then
   else
     verdict=FAIL MISSED=1
   fi
-  printf '%-30s %8sx  target >= %sx  %s\n' "$name" "$x" "$BIND_TARGET" "$verdict"
+  printf '%-34s %8sx  target >= %sx  %s\n' "$name" "$x" "$BIND_TARGET" "$verdict"
 else
-  printf '%-30s %8s   target >= %sx  FAIL (not measured: see the log above)\n' "$name" - "$BIND_TARGET"
+  printf '%-34s %8s   target >= %sx  FAIL (not measured: see the log above)\n' "$name" - "$BIND_TARGET"
   MISSED=1
 fi
-if x="$(ratio corral-hello gunicorn)"; then printf '%-30s %8sx  (not judged)\n' "bind gunicorn/corral-hello" "$x"; fi
+if x="$(ratio corral-hello gunicorn)"; then printf '%-34s %8sx  (not judged)\n' "bind gunicorn/corral-hello" "$x"; fi
+if x="$(ratio corral-detected gunicorn)"; then printf '%-34s %8sx  (not judged)\n' "bind gunicorn/corral-detected" "$x"; fi
+if [[ -n "${MB[corral-detected]:-}" && -n "${MB[corral-web]:-}" ]]; then
+  printf '%-34s %+8.1f ms  (detection in place of the Procfile; not judged)\n' "bind corral-detected - corral-web" "$(awk -v a="${MB[corral-detected]}" -v b="${MB[corral-web]}" 'BEGIN { print a - b }')"
+fi
 delta() { # delta A B LABEL: median first response of A minus B's
   local a="${MF[$1]:-}" b="${MF[$2]:-}"
   [[ -n "$a" && -n "$b" ]] || return 0
-  printf '%-30s %+8.1f ms  (%s; not judged)\n' "first $1 - $2" "$(awk -v a="$a" -v b="$b" 'BEGIN { print a - b }')" "$3"
+  printf '%-34s %+8.1f ms  (%s; not judged)\n' "first $1 - $2" "$(awk -v a="$a" -v b="$b" 'BEGIN { print a - b }')" "$3"
 }
 wake="$(median <<<"${WAKE[*]}")" wboot="$(median <<<"${WAKE_BOOT[*]}")"
 if [[ -n "$wake" && -n "$wboot" ]]; then
   over="$(awk -v w="$wake" -v b="$wboot" 'BEGIN { printf "%.1f", w - b }')"
   verdict=PASS
   awk -v o="$over" -v t="$WAKE_TARGET" 'BEGIN { exit !(o <= t) }' || verdict=FAIL MISSED=1
-  printf '%-30s %8s ms  (gunicorn boot %s ms, interleaved; wake - boot %+.1f ms, target <= +%s ms)  %s\n' \
+  printf '%-34s %8s ms  (gunicorn boot %s ms, interleaved; wake - boot %+.1f ms, target <= +%s ms)  %s\n' \
     "cold wake (--idle-stop)" "$wake" "$wboot" "$over" "$WAKE_TARGET" "$verdict"
 else
-  printf '%-30s %8s   FAIL (not measured: see the log above)\n' "cold wake (--idle-stop)" -
+  printf '%-34s %8s   FAIL (not measured: see the log above)\n' "cold wake (--idle-stop)" -
   MISSED=1
 fi
 delta corral gunicorn "release phase + corral's start and readiness check"
 delta corral-web gunicorn "corral's start and readiness check"
+delta corral-detected corral-web "detection in place of the Procfile"
 echo
 echo "app copy, logs and bootclock outputs in $P"
 
