@@ -78,6 +78,18 @@ type Mount struct {
 	Why     Evidence
 }
 
+// Where says in words where the mount's files are: "staticfiles/", "the
+// app directory", or, for a mount the app names at start, its settings.
+func (m Mount) Where() string {
+	switch {
+	case m.FromApp && m.Dir == "":
+		return "the directory the app's settings name"
+	case m.Dir == ".":
+		return "the app directory"
+	}
+	return m.Dir + "/"
+}
+
 // Plan is what corral would run for an app with no Procfile, and why: the
 // decisions a Heroku buildpack, nixpacks or railpack would make, with the
 // evidence for each.
@@ -126,14 +138,7 @@ func (p *Plan) Procfile() string {
 		}
 	}
 	for _, m := range p.Static {
-		dir := m.Dir + "/"
-		switch {
-		case m.FromApp && m.Dir == "":
-			dir = "the directory the app's settings name"
-		case m.Dir == ".":
-			dir = "the app directory"
-		}
-		fmt.Fprintf(&b, "# Static files: %s from %s (served by corral's edge)\n", oneLine(m.Prefix), oneLine(dir))
+		fmt.Fprintf(&b, "# Static files: %s from %s (served by corral's edge)\n", oneLine(m.Prefix), oneLine(m.Where()))
 	}
 	for _, proc := range p.Entries() {
 		fmt.Fprintf(&b, "%s: %s\n", proc.Type, proc.Command)

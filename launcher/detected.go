@@ -3,6 +3,7 @@ package launcher
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -54,8 +55,8 @@ func (p *Plan) detectBeside(cfg Config) {
 	}
 }
 
-// detectedProcfile gives a detected plan as the Procfile corral init would
-// write, each process type numbered by its line there.
+// detectedProcfile gives a detected plan as a Procfile, release first, its
+// entries numbered 1, 2… where a Procfile's error messages give a line.
 func detectedProcfile(app *buildpack.Plan) *procfile.Procfile {
 	pf := &procfile.Procfile{Path: "the detected Procfile (" + app.Title + ", no Procfile on disk)"}
 	for i, proc := range app.Entries() {
@@ -126,7 +127,7 @@ func (p *Plan) buildSteps() []Instance {
 }
 
 // describeApp writes what detection found, for corral check.
-func (p *Plan) describeApp(w interface{ Write([]byte) (int, error) }) {
+func (p *Plan) describeApp(w io.Writer) {
 	if p.App == nil {
 		return
 	}
@@ -151,19 +152,11 @@ func (p *Plan) describeApp(w interface{ Write([]byte) (int, error) }) {
 		fmt.Fprintf(w, "  build: %s (%s)\n    because %s\n", s.Command, when, s.Why)
 	}
 	for _, m := range p.App.Static {
-		dir := m.Dir
-		if dir == "." {
-			dir = "the app directory"
+		asked := ""
+		if m.FromApp {
+			asked = " (the app is asked at start)"
 		}
-		switch {
-		case m.FromApp && dir == "":
-			dir = "the directory the app's settings name, asked at start"
-		case m.FromApp:
-			dir += "/ (the app's settings are asked at start)"
-		case dir != "the app directory":
-			dir += "/"
-		}
-		fmt.Fprintf(w, "  static: %s from %s\n    because %s\n", m.Prefix, dir, m.Why)
+		fmt.Fprintf(w, "  static: %s from %s%s\n    because %s\n", m.Prefix, m.Where(), asked, m.Why)
 	}
 	for _, n := range p.App.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
