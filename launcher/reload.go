@@ -40,7 +40,7 @@ func (roll *rolling) label() string {
 
 // beginReload starts a reload: web instances are queued for replacement,
 // and the other processes are stopped, to be started again at once.
-func (r *runner) beginReload(live map[*instance]bool) *rolling {
+func (r *runner) beginReload(live map[*instance]bool, why string) *rolling {
 	roll := &rolling{}
 	var others []string
 	for in := range live {
@@ -65,7 +65,7 @@ func (r *runner) beginReload(live map[*instance]bool) *rolling {
 		return 0
 	})
 	slices.Sort(others)
-	msg := fmt.Sprintf("received SIGHUP: replacing %d web instance(s) one at a time", len(roll.queue))
+	msg := fmt.Sprintf("%s: replacing %d web instance(s) one at a time", why, len(roll.queue))
 	if len(others) > 0 {
 		msg += fmt.Sprintf("; restarting %v", others)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/corral-run/corral/internal/environ"
+	"github.com/corral-run/corral/launcher/control"
 	"github.com/corral-run/corral/launcher/edge"
 	"github.com/corral-run/corral/launcher/limits"
 	"github.com/corral-run/corral/launcher/output"
@@ -65,6 +66,18 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 	r := newRunner(cfg, plan, append(insts, plan.Instances...))
 	cfg, mux, pf := r.cfg, r.mux, plan.Machine.Platform
+	ctl, err := r.listenControl()
+	if err != nil {
+		return 1, err
+	}
+	if ctl != nil {
+		ctlCtx, stopCtl := context.WithCancel(context.Background())
+		var serving sync.WaitGroup
+		serving.Go(func() {
+			control.Serve(ctlCtx, ctl, func(req control.Request) control.Response { return r.ask(ctlCtx, req) })
+		})
+		defer func() { stopCtl(); serving.Wait() }()
+	}
 
 	if plan.Edge {
 		fd, err := openFrontDoor(ctx, cfg, plan, pf, mux, r.log)
@@ -147,6 +160,7 @@ func newRunner(cfg Config, plan *Plan, insts []Instance) *runner {
 		mux:      mux,
 		log:      mux.Logger("corral", false),
 		prefixes: make(map[string]*output.Prefix),
+		calls:    make(chan call),
 	}
 	for _, inst := range insts {
 		r.prefixes[inst.Name] = mux.Prefix(inst.Name)
@@ -260,6 +274,7 @@ type runner struct {
 	stopBy   time.Time       // when what was last told to stop gets SIGKILL
 	log      *slog.Logger
 	prefixes map[string]*output.Prefix // by instance name; one colour each
+	calls    chan call                 // control requests (corral ps, scale…), for the run loop
 }
 
 // instance is the supervision state of one instance.
@@ -271,7 +286,8 @@ type instance struct {
 	restarts  int           // consecutive crashes, for the backoff
 	backoff   time.Duration // set when it crashed and is to be restarted once done
 	restartAt time.Time     // when a crashed, done instance is due to start again; zero if not
-	retiring  bool          // replaced by a reload: its exit is expected and final
+	retiring  bool          // replaced by a reload, or scaled away: its exit is expected and final
+	leaving   string        // why it is retiring, when not replaced by a reload ("scale")
 	// again, when not empty, says it was stopped on purpose, to start
 	// again at once, and why ("reload", "memory guard").
 	again string
@@ -493,7 +509,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 					roll = nil
 					break
 				}
-				roll = r.beginReload(live)
+				roll = r.beginReload(live, "received SIGHUP")
 				continue
 			}
 			break
@@ -540,6 +556,39 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 		guardTicker.Reset(guardEvery)
 	}
 
+	ops := &loopOps{
+		live: live, final: ph.final, start: start, stopAll: stopAll,
+		stopping: func() bool { return stopping },
+		replace: func(rl *rolling) error {
+			if roll != nil {
+				return errors.New("a reload or restart is under way: try again when it is done")
+			}
+			roll = rl
+			rollTicker.Reset(rollTick)
+			advance()
+			return nil
+		},
+		retire: func(in *instance, why string) {
+			in.retiring, in.leaving = true, why
+			if in.backend == nil || exitedAlready(in) {
+				in.proc.Signal(syscall.SIGTERM)
+				return
+			}
+			idle := r.edge.bal.Drain(in.backend)
+			p, grace := in.proc, r.cfg.Timeout
+			watchers.Go(func() {
+				t := time.NewTimer(grace)
+				defer t.Stop()
+				select {
+				case <-idle:
+				case <-t.C:
+				case <-p.Exited():
+				}
+				p.Signal(syscall.SIGTERM)
+			})
+		},
+	}
+
 	signals := r.cfg.Signals
 	var stopSig os.Signal // the signal that began the stop, and when
 	var stopSigAt time.Time
@@ -558,7 +607,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 					r.log.Info("received SIGHUP: a reload is under way; another follows it")
 					continue
 				}
-				roll = r.beginReload(live)
+				roll = r.beginReload(live, "received SIGHUP")
 				rollTicker.Reset(rollTick)
 				advance()
 				continue
@@ -587,6 +636,8 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 				code = 1
 			}
 			stopAll("cannot write output: " + r.mux.Err().Error())
+		case c := <-r.calls:
+			c.reply <- r.answer(c.req, ops)
 		case <-rollTicker.C:
 			advance()
 		case <-strayTicker.C:
@@ -684,6 +735,8 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 				armRestartTimer()
 			case stopping:
 				r.log.Info(in.Name + " " + st.String())
+			case in.retiring && in.leaving != "":
+				r.log.Info(fmt.Sprintf("%s: %s (pid %d) %s", in.leaving, in.Name, in.proc.Pid(), st))
 			case in.retiring:
 				r.log.Info(fmt.Sprintf("reload: the replaced %s (pid %d) %s", in.Name, in.proc.Pid(), st))
 			case in.asleep:

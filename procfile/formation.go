@@ -22,41 +22,9 @@ type Formation map[string]int
 // The result has an entry for every known type: 1 unless the spec says
 // otherwise.
 func ParseFormation(spec string, known []string) (Formation, error) {
-	isKnown := make(map[string]bool, len(known))
-	for _, k := range known {
-		isKnown[k] = true
-	}
-	explicit := make(map[string]int)
-	all := 1
-	allSet := false
-	for item := range strings.SplitSeq(spec, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		name, count, ok := strings.Cut(item, "=")
-		if !ok {
-			return nil, fmt.Errorf("formation %q: item %q is not TYPE=COUNT", spec, item)
-		}
-		name, count = strings.TrimSpace(name), strings.TrimSpace(count)
-		n, err := strconv.Atoi(count)
-		if err != nil || n < 0 || n > MaxInstances {
-			return nil, fmt.Errorf("formation %q: count %q for %q must be a whole number from 0 to %d", spec, count, name, MaxInstances)
-		}
-		if name == "all" && !isKnown["all"] {
-			if allSet {
-				return nil, fmt.Errorf("formation %q: \"all\" is given twice", spec)
-			}
-			all, allSet = n, true
-			continue
-		}
-		if !isKnown[name] {
-			return nil, fmt.Errorf("formation %q: unknown process type %q (the Procfile defines %s)", spec, name, strings.Join(known, ", "))
-		}
-		if _, dup := explicit[name]; dup {
-			return nil, fmt.Errorf("formation %q: %q is given twice", spec, name)
-		}
-		explicit[name] = n
+	explicit, all, _, err := parseFormation(spec, known)
+	if err != nil {
+		return nil, err
 	}
 	f := make(Formation, len(known))
 	for _, k := range known {
@@ -66,4 +34,63 @@ func ParseFormation(spec string, known []string) (Formation, error) {
 		}
 	}
 	return f, nil
+}
+
+// ParseChange parses a change to a running formation, in the same syntax
+// (corral scale web=3,worker=0): the result holds only the types the spec
+// names, every known type when it says "all".
+func ParseChange(spec string, known []string) (Formation, error) {
+	explicit, all, allSet, err := parseFormation(spec, known)
+	if err != nil {
+		return nil, err
+	}
+	if allSet {
+		for _, k := range known {
+			if _, ok := explicit[k]; !ok {
+				explicit[k] = all
+			}
+		}
+	}
+	return explicit, nil
+}
+
+// parseFormation reads a formation spec's items: the counts given by name,
+// and the count "all" gives (1 if not allSet).
+func parseFormation(spec string, known []string) (explicit Formation, all int, allSet bool, err error) {
+	isKnown := make(map[string]bool, len(known))
+	for _, k := range known {
+		isKnown[k] = true
+	}
+	explicit = make(Formation)
+	all = 1
+	for item := range strings.SplitSeq(spec, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, count, ok := strings.Cut(item, "=")
+		if !ok {
+			return nil, 0, false, fmt.Errorf("formation %q: item %q is not TYPE=COUNT", spec, item)
+		}
+		name, count = strings.TrimSpace(name), strings.TrimSpace(count)
+		n, err := strconv.Atoi(count)
+		if err != nil || n < 0 || n > MaxInstances {
+			return nil, 0, false, fmt.Errorf("formation %q: count %q for %q must be a whole number from 0 to %d", spec, count, name, MaxInstances)
+		}
+		if name == "all" && !isKnown["all"] {
+			if allSet {
+				return nil, 0, false, fmt.Errorf("formation %q: \"all\" is given twice", spec)
+			}
+			all, allSet = n, true
+			continue
+		}
+		if !isKnown[name] {
+			return nil, 0, false, fmt.Errorf("formation %q: unknown process type %q (the Procfile defines %s)", spec, name, strings.Join(known, ", "))
+		}
+		if _, dup := explicit[name]; dup {
+			return nil, 0, false, fmt.Errorf("formation %q: %q is given twice", spec, name)
+		}
+		explicit[name] = n
+	}
+	return explicit, all, allSet, nil
 }

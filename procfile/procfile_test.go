@@ -189,3 +189,31 @@ func TestParseFormationAllAsTypeName(t *testing.T) {
 		t.Errorf("got %v", got)
 	}
 }
+
+func TestParseChange(t *testing.T) {
+	known := []string{"web", "worker", "clock"}
+	for _, tt := range []struct {
+		spec    string
+		want    Formation
+		wantErr string
+	}{
+		{"web=3", Formation{"web": 3}, ""},
+		{"web=3,worker=0", Formation{"web": 3, "worker": 0}, ""},
+		{"all=0,web=1", Formation{"web": 1, "worker": 0, "clock": 0}, ""},
+		{"", Formation{}, ""},
+		{"release=1", nil, `unknown process type "release" (the Procfile defines web, worker, clock)`},
+		{"web=101", nil, `count "101"`},
+		{"web=1,web=2", nil, `"web" is given twice`},
+	} {
+		got, err := ParseChange(tt.spec, known)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("ParseChange(%q) error %v, want %q", tt.spec, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("ParseChange(%q) = %v, %v; want %v", tt.spec, got, err, tt.want)
+		}
+	}
+}

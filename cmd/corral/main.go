@@ -8,6 +8,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -21,9 +22,11 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"text/tabwriter"
 	"time"
 
 	"github.com/corral-run/corral/launcher"
+	"github.com/corral-run/corral/launcher/control"
 	"github.com/corral-run/corral/launcher/edge"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -187,6 +190,21 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 					return nil
 				},
 			},
+			controlCommand(environ, stdout, "ps", "list the running corral's processes: state, pid, uptime, restarts, memory, requests", "", func(c *cli.Context) (control.Request, error) {
+				return control.Request{Verb: "ps"}, nil
+			}, &cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"}),
+			controlCommand(environ, stdout, "restart", "restart processes (web.1) or every process of a type (worker) in the running corral; web instances are replaced one at a time", "NAME|TYPE...", func(c *cli.Context) (control.Request, error) {
+				return control.Request{Verb: "restart", Args: c.Args().Slice()}, nil
+			}),
+			controlCommand(environ, stdout, "scale", "change the running formation: web=3,worker=0 (web instances leaving finish their requests first)", "TYPE=N[,TYPE=N...]", func(c *cli.Context) (control.Request, error) {
+				return control.Request{Verb: "scale", Args: c.Args().Slice()}, nil
+			}),
+			controlCommand(environ, stdout, "reload", "replace the running corral's web instances one at a time and restart the other processes, as SIGHUP does", "", func(c *cli.Context) (control.Request, error) {
+				return control.Request{Verb: "reload"}, nil
+			}),
+			controlCommand(environ, stdout, "stop", "stop the running corral gracefully, as SIGTERM does", "", func(c *cli.Context) (control.Request, error) {
+				return control.Request{Verb: "stop"}, nil
+			}),
 			{
 				Name:  "version",
 				Usage: "print corral's version",
@@ -557,4 +575,61 @@ func source(c *cli.Context, environ []string, flag string, envVars ...string) st
 		}
 	}
 	return "--" + flag
+}
+
+// controlCommand is a verb that talks to the corral running the app in
+// --dir through its control socket.
+func controlCommand(environ []string, stdout io.Writer, name, usage, args string, request func(*cli.Context) (control.Request, error), flags ...cli.Flag) *cli.Command {
+	return &cli.Command{
+		Name: name, Usage: usage, ArgsUsage: args, OnUsageError: usageError,
+		Flags: append(appFlags()[:1], flags...),
+		Action: func(c *cli.Context) error {
+			req, err := request(c)
+			if err != nil {
+				return cli.Exit(err, 2)
+			}
+			path, err := launcher.ControlPath(c.String("dir"), environ)
+			if err != nil {
+				return cli.Exit(err, 1)
+			}
+			resp, err := control.Call(path, req, 30*time.Second)
+			if err != nil {
+				return cli.Exit(fmt.Sprintf("%s: %v", name, err), 1)
+			}
+			if name == "ps" {
+				return printPs(stdout, resp.Processes, c.Bool("json"))
+			}
+			fmt.Fprintln(stdout, resp.Message)
+			return nil
+		},
+	}
+}
+
+// printPs writes corral ps's table, or its JSON.
+func printPs(w io.Writer, procs []control.Process, asJSON bool) error {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(procs)
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tRSS\tPORT\tSERVED\tIN FLIGHT")
+	for _, p := range procs {
+		pid, rss, port, served, inflight := "-", "-", "-", "-", "-"
+		if p.Pid > 0 {
+			pid = strconv.Itoa(p.Pid)
+		}
+		if p.RSS > 0 {
+			rss = fmt.Sprintf("%.1f MB", float64(p.RSS)/1e6)
+		}
+		if p.Port > 0 {
+			port = strconv.Itoa(p.Port)
+		}
+		if p.Type == "web" && (p.Served > 0 || p.InFlight > 0 || p.Port > 0) {
+			served, inflight = strconv.FormatInt(p.Served, 10), strconv.FormatInt(p.InFlight, 10)
+		}
+		uptime := (time.Duration(p.Uptime) * time.Second).String()
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.State, pid, uptime, p.Restarts, rss, port, served, inflight)
+	}
+	return tw.Flush()
 }

@@ -1,0 +1,170 @@
+package main
+
+// End-to-end tests of the control verbs (corral ps, restart, scale,
+// reload, stop) against a running corral, through its control socket.
+
+import (
+	"encoding/json"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// psRow is one process of corral ps --json.
+type psRow struct {
+	Name   string `json:"name"`
+	Pid    int    `json:"pid"`
+	State  string `json:"state"`
+	RSS    int64  `json:"rss_bytes"`
+	Port   int    `json:"port"`
+	Served int64  `json:"requests_served"`
+}
+
+// ps runs corral ps --json in dir.
+func ps(t *testing.T, dir string) map[string]psRow {
+	t.Helper()
+	code, out, errOut := corral(t, dir, nil, "ps", "--json")
+	if code != 0 {
+		t.Fatalf("corral ps: status %d\n%s\n%s", code, out, errOut)
+	}
+	var rows []psRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("corral ps --json: %v\n%s", err, out)
+	}
+	m := map[string]psRow{}
+	for _, r := range rows {
+		m[r.Name] = r
+	}
+	return m
+}
+
+// verb runs a control verb in dir and wants it to succeed.
+func verb(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	code, out, errOut := corral(t, dir, nil, args...)
+	if code != 0 {
+		t.Fatalf("corral %s: status %d\n%s\n%s", strings.Join(args, " "), code, out, errOut)
+	}
+	return out
+}
+
+func TestControlVerbs(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "" +
+		"web: CORRAL_TEST_HELPER=http exec " + helperBin + "\n" +
+		"worker: echo worker up; exec sleep 60\n"})
+	port := freePort(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(port), "--no-access-log")
+	r.waitFor(`web\.1 is ready`)
+	r.waitFor(`worker\.1 +\| worker up`)
+
+	t.Run("ps", func(t *testing.T) {
+		get(t, base+"/", nil)
+		rows := ps(t, dir)
+		web, worker := rows["web.1"], rows["worker.1"]
+		if len(rows) != 2 || web.Pid == 0 || worker.Pid == 0 || web.State != "up" || web.RSS == 0 || web.Port == 0 || web.Served != 1 {
+			t.Errorf("ps: %+v", rows)
+		}
+		if out := verb(t, dir, "ps"); !strings.Contains(out, "NAME") || !strings.Contains(out, "worker.1") {
+			t.Errorf("ps table:\n%s", out)
+		}
+	})
+
+	t.Run("restart worker", func(t *testing.T) {
+		before := ps(t, dir)
+		verb(t, dir, "restart", "worker")
+		r.waitForNth(`worker\.1 +\| worker up`, 2)
+		after := ps(t, dir)
+		if after["worker.1"].Pid == before["worker.1"].Pid || after["web.1"].Pid != before["web.1"].Pid {
+			t.Errorf("before %+v, after %+v: want a new worker.1 and the same web.1", before, after)
+		}
+	})
+
+	t.Run("scale web=3 under load", func(t *testing.T) {
+		stop := make(chan struct{})
+		counts, wait := load(base, "/", 8, stop)
+		time.Sleep(200 * time.Millisecond)
+		verb(t, dir, "scale", "web=3")
+		r.waitFor(`web\.3 is ready`)
+		time.Sleep(200 * time.Millisecond)
+		verb(t, dir, "scale", "web=1")
+		r.waitFor(`scale: web\.2 \(pid \d+\)`)
+		r.waitFor(`scale: web\.3 \(pid \d+\)`)
+		time.Sleep(200 * time.Millisecond)
+		close(stop)
+		wait()
+		if counts[200] == 0 || len(counts) != 1 {
+			t.Errorf("answers by status while scaling: %v; want only 200s", counts)
+		}
+		if rows := ps(t, dir); len(rows) != 2 || rows["web.1"].Pid == 0 {
+			t.Errorf("after scaling back: %+v", rows)
+		}
+	})
+
+	t.Run("bad requests", func(t *testing.T) {
+		for _, tt := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"restart", "nope"}, `no process or type "nope" is running (running: web.1, worker.1)`},
+			{[]string{"scale", "web=x"}, `count "x" for "web" must be a whole number`},
+			{[]string{"scale", "nope=2"}, `unknown process type "nope" (the Procfile defines web, worker)`},
+			{[]string{"scale", "web=0,worker=0"}, "would leave nothing running"},
+		} {
+			code, _, errOut := corral(t, dir, nil, tt.args...)
+			if code != 1 || !strings.Contains(errOut, tt.want) {
+				t.Errorf("corral %v: status %d, stderr %q; want 1 and %q", tt.args, code, errOut, tt.want)
+			}
+		}
+	})
+
+	t.Run("a second corral here refuses to start", func(t *testing.T) {
+		code, out, errOut := corral(t, dir, nil, "start", "-p", strconv.Itoa(freePort(t)))
+		if code != 1 || !strings.Contains(errOut, "another corral is running this app") || out != "" {
+			t.Errorf("second corral: status %d, stdout %q, stderr %q", code, out, errOut)
+		}
+		if rows := ps(t, dir); rows["web.1"].Pid == 0 {
+			t.Errorf("the first corral's socket was clobbered: %+v", rows)
+		}
+	})
+
+	verb(t, dir, "stop")
+	if code := r.wait(10 * time.Second); code != 0 {
+		t.Errorf("exit status %d after corral stop\n%s", code, r.output())
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".corral", "control.sock")); err == nil {
+		t.Errorf("the control socket is left behind")
+	}
+}
+
+func TestControlErrors(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: sleep 60\n"})
+	code, _, errOut := corral(t, dir, nil, "ps")
+	if code != 1 || !strings.Contains(errOut, "no corral is running this app (no control socket at") {
+		t.Errorf("ps with nothing running: status %d, stderr %q", code, errOut)
+	}
+	// A socket left by a corral that was killed: the verbs say so, and
+	// the next start replaces it.
+	sock := filepath.Join(dir, ".corral", "control.sock")
+	os.MkdirAll(filepath.Dir(sock), 0o700)
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	code, _, errOut = corral(t, dir, nil, "stop")
+	if code != 1 || !strings.Contains(errOut, "stale control socket") {
+		t.Errorf("stop with a stale socket: status %d, stderr %q", code, errOut)
+	}
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(freePort(t)))
+	r.waitFor(`web\.1 started`)
+	if rows := ps(t, dir); rows["web.1"].Pid == 0 {
+		t.Errorf("ps after replacing the stale socket: %+v", rows)
+	}
+	r.stop()
+}

@@ -1,0 +1,333 @@
+package launcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/corral-run/corral/internal/environ"
+	"github.com/corral-run/corral/internal/procstat"
+	"github.com/corral-run/corral/launcher/control"
+	"github.com/corral-run/corral/procfile"
+)
+
+// listenControl makes the control socket corral ps, scale… talk to: in
+// the app directory, else in the runtime directory. Another corral
+// answering there is an error (two would fight over the same app); no
+// place for a socket only costs the verbs, with a warning.
+func (r *runner) listenControl() (net.Listener, error) {
+	rt, _ := environ.Lookup(r.cfg.Environ, "XDG_RUNTIME_DIR")
+	var errs []error
+	for _, p := range control.Paths(r.plan.Dir, rt) {
+		ln, err := control.Listen(p)
+		if err == nil {
+			return ln, nil
+		}
+		if errors.Is(err, control.ErrRunning) {
+			return nil, err
+		}
+		errs = append(errs, err)
+	}
+	r.log.Warn("no control socket, so corral ps, restart, scale, reload and stop cannot reach this run: " + errors.Join(errs...).Error())
+	return nil, nil
+}
+
+// ControlPath is where the CLI verbs find the control socket of the corral
+// running the app in dir.
+func ControlPath(dir string, env []string) (string, error) {
+	dir, err := appDir(dir)
+	if err != nil {
+		return "", err
+	}
+	rt, _ := environ.Lookup(env, "XDG_RUNTIME_DIR")
+	return control.Find(control.Paths(dir, rt)), nil
+}
+
+// call is a control request on its way to the loop that owns the
+// processes, and where the answer goes.
+type call struct {
+	req   control.Request
+	reply chan control.Response // buffered: the loop never waits on it
+}
+
+// callWait bounds how long a control request waits for the run loop: it
+// answers between two events, which never takes long, but between two
+// phases (the release phase ending) nobody listens for a moment.
+const callWait = 10 * time.Second
+
+// ask passes req to the run loop and returns its answer; the control
+// socket's server calls it.
+func (r *runner) ask(ctx context.Context, req control.Request) control.Response {
+	c := call{req: req, reply: make(chan control.Response, 1)}
+	t := time.NewTimer(callWait)
+	defer t.Stop()
+	select {
+	case r.calls <- c:
+	case <-t.C:
+		return control.Response{Error: "corral is busy (between its release phase and the app's start): try again"}
+	case <-ctx.Done():
+		return control.Response{Error: "corral is stopping"}
+	}
+	return <-c.reply
+}
+
+// loopOps is what the verbs may do to the run loop's state: the loop's
+// own closures, so that every change still happens on its goroutine.
+type loopOps struct {
+	live     map[*instance]bool
+	final    bool // the app's phase, not the release phase
+	stopping func() bool
+	start    func(*instance) error
+	stopAll  func(reason string)
+	// replace begins a rolling replacement of web instances, unless one is
+	// under way.
+	replace func(*rolling) error
+	// retire stops an instance for good: a web instance leaves the edge's
+	// rotation and finishes its requests first.
+	retire func(in *instance, why string)
+}
+
+// answer carries out a control request in the run loop.
+func (r *runner) answer(req control.Request, ops *loopOps) control.Response {
+	if req.Verb == "ps" {
+		return control.Response{Processes: r.ps(ops.live)}
+	}
+	if ops.stopping() {
+		return control.Response{Error: "corral is stopping"}
+	}
+	if !ops.final && req.Verb != "stop" {
+		return control.Response{Error: "the release phase is running: try again once the app has started"}
+	}
+	var msg string
+	var err error
+	switch req.Verb {
+	case "stop":
+		ops.stopAll("corral stop")
+		msg = "stopping"
+	case "reload":
+		if r.edge == nil {
+			return control.Response{Error: "reload replaces the web instances behind the edge, and this run has none"}
+		}
+		err = ops.replace(r.beginReload(ops.live, "corral reload"))
+		msg = "reloading: web instances are replaced one at a time"
+	case "restart":
+		msg, err = r.restart(req.Args, ops)
+	case "scale":
+		msg, err = r.scale(req.Args, ops)
+	default:
+		err = fmt.Errorf("unknown verb %q", req.Verb)
+	}
+	if err != nil {
+		return control.Response{Error: err.Error()}
+	}
+	return control.Response{Message: msg}
+}
+
+// ps describes every process of the run.
+func (r *runner) ps(live map[*instance]bool) []control.Process {
+	rss, _ := procstat.GroupRSS(filepath.Join(r.plan.sysRoot, "proc"))
+	rows := make([]control.Process, 0, len(live))
+	for in := range live {
+		p := control.Process{Name: in.Name, Type: in.Type, Port: in.Port, Restarts: in.restarts, State: "up"}
+		if in.proc != nil && !procDone(in) {
+			p.Pid = in.proc.Pid()
+			p.RSS = rss[p.Pid]
+			p.Uptime = time.Since(in.started).Seconds()
+		}
+		switch {
+		case in.asleep:
+			p.State = "asleep"
+		case !in.restartAt.IsZero() || (in.backoff > 0 && exitedAlready(in)):
+			p.State = "restarting"
+		case in.retiring || in.again != "" || exitedAlready(in):
+			p.State = "stopping"
+		case in.backend != nil && !in.backend.EverReady():
+			p.State = "starting"
+		}
+		if in.backend != nil {
+			p.Served, p.InFlight = in.backend.Served(), in.backend.Inflight()
+		}
+		rows = append(rows, p)
+	}
+	slices.SortFunc(rows, func(a, b control.Process) int { return compareNames(a.Name, b.Name) })
+	return rows
+}
+
+// compareNames orders "web.2" before "web.10".
+func compareNames(a, b string) int {
+	ta, na, _ := strings.Cut(a, ".")
+	tb, nb, _ := strings.Cut(b, ".")
+	if c := strings.Compare(ta, tb); c != 0 {
+		return c
+	}
+	ia, _ := strconv.Atoi(na)
+	ib, _ := strconv.Atoi(nb)
+	return ia - ib
+}
+
+// restart restarts the processes named (web.1) or of the types named
+// (worker): web instances through the rolling replacement, so requests
+// keep being served; the others with SIGTERM, then a start at once.
+func (r *runner) restart(names []string, ops *loopOps) (string, error) {
+	if len(names) == 0 {
+		return "", errors.New("name a process (web.1) or a process type (worker)")
+	}
+	var pooled []*instance
+	var others, all []string
+	for _, name := range names {
+		found := false
+		for in := range ops.live {
+			if (in.Name != name && in.Type != name) || in.retiring || in.asleep {
+				continue
+			}
+			found = true
+			if slices.Contains(all, in.Name) {
+				continue
+			}
+			all = append(all, in.Name)
+			switch {
+			case r.pooled(in):
+				pooled = append(pooled, in)
+			case !exitedAlready(in):
+				in.again = "restart"
+				in.proc.Signal(syscall.SIGTERM)
+				others = append(others, in.Name)
+			}
+		}
+		if !found {
+			return "", fmt.Errorf("no process or type %q is running (running: %s)", name, strings.Join(r.names(ops.live), ", "))
+		}
+	}
+	if len(pooled) > 0 {
+		slices.SortFunc(pooled, func(a, b *instance) int { return compareNames(a.Name, b.Name) })
+		if err := ops.replace(&rolling{queue: pooled, why: "restart"}); err != nil {
+			return "", err
+		}
+	}
+	slices.SortFunc(all, compareNames)
+	return "restarting " + strings.Join(all, ", "), nil
+}
+
+// names lists the running processes' names, in order.
+func (r *runner) names(live map[*instance]bool) []string {
+	var out []string
+	for in := range live {
+		if !in.retiring {
+			out = append(out, in.Name)
+		}
+	}
+	slices.SortFunc(out, compareNames)
+	return out
+}
+
+// scale changes the formation while it runs (corral scale web=3,worker=0):
+// new instances start at once, and the highest-numbered ones leave, web
+// instances after their requests are answered.
+func (r *runner) scale(args []string, ops *loopOps) (string, error) {
+	if len(args) == 0 {
+		return "", errors.New("say what to scale: TYPE=N, e.g. web=3,worker=0")
+	}
+	pf := r.plan.Procfile
+	// release runs once, before the app: it is no type to scale.
+	names := slices.DeleteFunc(pf.Names(), func(n string) bool { return n == ReleaseType })
+	want, err := procfile.ParseChange(strings.Join(args, ","), names)
+	if err != nil {
+		return "", err
+	}
+	var order []string // Procfile order
+	for _, name := range names {
+		if _, ok := want[name]; ok {
+			order = append(order, name)
+		}
+	}
+	if len(order) == 0 {
+		return "", errors.New("say what to scale: TYPE=N, e.g. web=3,worker=0")
+	}
+	running := map[string][]*instance{}
+	left := 0
+	for in := range ops.live {
+		if in.retiring {
+			continue
+		}
+		running[in.Type] = append(running[in.Type], in)
+		if _, changed := want[in.Type]; !changed {
+			left++
+		}
+	}
+	for _, n := range want {
+		left += n
+	}
+	if left == 0 {
+		return "", errors.New("that would leave nothing running: corral stop stops corral")
+	}
+	var msgs []string
+	for _, typ := range order {
+		ins := running[typ]
+		slices.SortFunc(ins, func(a, b *instance) int { return compareNames(a.Name, b.Name) })
+		n := want[typ]
+		for len(ins) > n {
+			in := ins[len(ins)-1]
+			ins = ins[:len(ins)-1]
+			ops.retire(in, "scale")
+			msgs = append(msgs, "stopping "+in.Name)
+		}
+		next := 1
+		if len(ins) > 0 {
+			_, k, _ := strings.Cut(ins[len(ins)-1].Name, ".")
+			next, _ = strconv.Atoi(k)
+			next++
+		}
+		for i := len(ins); i < n; i++ {
+			inst, err := r.newInstance(typ, next)
+			if err != nil {
+				return strings.Join(msgs, "; "), err
+			}
+			next++
+			if err := ops.start(&instance{Instance: inst}); err != nil {
+				return strings.Join(msgs, "; "), err
+			}
+			msgs = append(msgs, "started "+inst.Name)
+		}
+		r.plan.Formation[typ] = n
+	}
+	if len(msgs) == 0 {
+		return "nothing to change", nil
+	}
+	return strings.Join(msgs, "; "), nil
+}
+
+// newInstance makes instance k of typ, its port by the scheme of
+// assignPorts, and its output prefix.
+func (r *runner) newInstance(typ string, k int) (Instance, error) {
+	e, _ := r.plan.Procfile.Lookup(typ)
+	port := 0
+	if !(typ == "web" && r.edge != nil) {
+		offset := 0
+		if typ != "web" {
+			for _, o := range r.plan.Procfile.Entries {
+				if o.Name != ReleaseType && o.Name != "web" {
+					offset += 100
+				}
+				if o.Name == typ {
+					break
+				}
+			}
+		}
+		port = r.plan.PublicPort + offset + k - 1
+		if port > 65535 {
+			return Instance{}, fmt.Errorf("port %d for %s.%d is above 65535", port, typ, k)
+		}
+	}
+	inst := Instance{Name: typ + "." + strconv.Itoa(k), Type: typ, Command: e.Command, Line: e.Line, Port: port}
+	if r.prefixes[inst.Name] == nil {
+		r.prefixes[inst.Name] = r.mux.Prefix(inst.Name)
+	}
+	return inst, nil
+}
