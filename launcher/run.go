@@ -569,6 +569,11 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			return nil
 		},
 		retire: func(in *instance, why string) {
+			if !in.restartAt.IsZero() {
+				delete(live, in) // crashed, waiting to restart: it just does not
+				armRestartTimer()
+				return
+			}
 			in.retiring, in.leaving = true, why
 			if in.backend == nil || exitedAlready(in) {
 				in.proc.Signal(syscall.SIGTERM)
