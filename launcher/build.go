@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/corral-run/corral/buildpack"
+	"github.com/corral-run/corral/launcher/output"
 )
 
 // Build runs the build steps of the app corral detects in cfg.Dir (corral
@@ -24,14 +25,19 @@ func Build(ctx context.Context, cfg Config) (int, error) {
 	plan.detectBeside(cfg)
 	steps := plan.buildSteps()
 	if len(steps) == 0 {
+		say := func(msg string) { fmt.Fprintln(cfg.Stdout, "corral build: "+msg) }
+		if cfg.LogFormat == output.JSON { // every line of stdout an object
+			log := output.New(cfg.Stdout, 0, output.Options{Format: output.JSON}).Logger("corral", false)
+			say = func(msg string) { log.Info("corral build: " + msg) }
+		}
 		var nf *buildpack.NotFoundError
 		switch {
 		case plan.AppErr != nil && !errors.As(plan.AppErr, &nf):
 			return 1, fmt.Errorf("corral build: %w", plan.AppErr)
 		case plan.App == nil:
-			fmt.Fprintf(cfg.Stdout, "corral build: nothing to build: the Procfile names the processes and corral recognises no app in %s to build\n", plan.Dir)
+			say(fmt.Sprintf("nothing to build: the Procfile names the processes and corral recognises no app in %s to build", plan.Dir))
 		default:
-			fmt.Fprintf(cfg.Stdout, "corral build: nothing to build for this %s\n", plan.App.Title)
+			say("nothing to build for this " + plan.App.Title)
 		}
 		return 0, nil
 	}

@@ -11,6 +11,8 @@ import (
 	"net/netip"
 	"os"
 	"time"
+
+	"github.com/corral-run/corral/launcher/output"
 )
 
 // Toggle is a setting that is on, off, or decided by corral.
@@ -57,11 +59,17 @@ type Config struct {
 	// IdleStop, if positive, stops the web instances after that long
 	// without a request; the next request starts them again.
 	IdleStop time.Duration
+	// Admin, if not empty, is the address (ParseAdmin's) of the admin
+	// listener: Prometheus metrics on /metrics and a status page on /.
+	Admin string
 
 	// Terminal says Stdout is a terminal: then prefixes are coloured (unless
 	// NO_COLOR is set) and, by default, lines are stamped with the time.
 	Terminal   bool
 	Timestamps Toggle // Auto: on a terminal, unless a PaaS is detected
+	// LogFormat is output.Text (foreman's prefixed lines) or output.JSON
+	// (one JSON object per line, for a log drain).
+	LogFormat output.Format
 
 	// Environ is corral's own environment, "KEY=value". It wins over env
 	// files and is the only place the launcher learns about the host.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/corral-run/corral/buildpack"
+	"github.com/corral-run/corral/launcher/certs"
 	"github.com/corral-run/corral/launcher/edge"
 	"github.com/corral-run/corral/launcher/output"
 	"github.com/corral-run/corral/launcher/platform"
@@ -29,8 +30,9 @@ type frontDoor struct {
 	serving sync.WaitGroup
 	closers []func() error
 
-	redirect *http.Server // with HTTPS: the HTTP port's challenges and redirects
-	owners   *portOwners  // who should answer on each web instance's port
+	redirect *http.Server   // with HTTPS: the HTTP port's challenges and redirects
+	owners   *portOwners    // who should answer on each web instance's port
+	certs    *certs.Manager // with HTTPS: the certificates, for the metrics
 	// listening is logged once the run is sure to go on (logListening).
 	listening string
 	// site, for a static site, lets requests go once its files are known:
@@ -51,8 +53,9 @@ func (fd *frontDoor) logListening(log *slog.Logger) {
 const probeInterval = 100 * time.Millisecond
 
 // openFrontDoor binds the public port and starts serving at once: until an
-// instance is ready, requests wait at the boot gate.
-func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Platform, mux *output.Mux, log *slog.Logger) (*frontDoor, error) {
+// instance is ready, requests wait at the boot gate. obs, if not nil, is
+// told of every request (--admin's metrics).
+func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Platform, mux *output.Mux, log *slog.Logger, obs edge.Observer) (*frontDoor, error) {
 	https := cfg.Edge.HTTPS
 	var ln net.Listener
 	var err error
@@ -83,10 +86,19 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		UpstreamTimeout: cfg.Edge.UpstreamTimeout,
 		TrustedProxies:  trustedProxies(cfg.Edge, pf, log),
 		Log:             log,
+		Observer:        obs,
 	}
 	if !cfg.Edge.NoAccessLog {
 		access := mux.Prefix("edge")
 		opts.AccessLog = func(a edge.Access) {
+			if mux.Format() == output.JSON {
+				// Hand-built (output.Event): a line per request under load.
+				access.Event(slog.LevelInfo, "request").Str("method", a.Method).Str("path", a.Path).
+					Int("status", int64(a.Status)).Int("bytes", a.Bytes).
+					Float("duration_ms", float64(a.Duration.Round(time.Microsecond))/float64(time.Millisecond)).
+					Str("instance", a.Instance).Str("request_id", a.RequestID).Write()
+				return
+			}
 			inst := a.Instance
 			if inst == "" {
 				inst = "-"
@@ -96,7 +108,7 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		}
 	}
 	fd.proxy = edge.NewProxy(fd.bal, opts)
-	fd.srv = edge.NewServer(edge.Config{Proxy: fd.proxy, HealthPath: cfg.Edge.HealthPath, HSTS: https.HSTS, NoApp: plan.staticSite(), Log: log})
+	fd.srv = edge.NewServer(edge.Config{Proxy: fd.proxy, HealthPath: cfg.Edge.HealthPath, HSTS: https.HSTS, NoApp: plan.staticSite(), Log: log, Observer: obs})
 	if plan.staticSite() {
 		fd.site = fd.srv.HoldStatic()
 	}

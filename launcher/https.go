@@ -51,6 +51,7 @@ func (fd *frontDoor) startHTTPS(ctx context.Context, h HTTPSConfig, pf platform.
 		}
 	})
 	fd.closers = append(fd.closers, func() error { m.Stop(); return nil })
+	fd.certs = m
 	if err := m.Start(ctx); err != nil {
 		// Only a failure to read the storage ends up here; the CA being
 		// down does not: certmagic keeps trying in the background.

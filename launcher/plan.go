@@ -68,6 +68,8 @@ type Plan struct {
 	// Machine is the platform and limits found, and the sizing decided
 	// from them.
 	Machine *Machine
+	// Admin is the admin listener's address (--admin); "" for none.
+	Admin string
 
 	sysRoot string // where /proc and /sys are read
 }
@@ -177,6 +179,9 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 	}
 	plan.Build = plan.startBuild()
 	if err := plan.assignPorts(cfg.Port); err != nil {
+		return nil, err
+	}
+	if err := plan.setAdmin(cfg); err != nil {
 		return nil, err
 	}
 	if plan.Release == nil && len(plan.Instances) == 0 && !plan.staticSite() {
@@ -368,6 +373,7 @@ func (p *Plan) Describe(w io.Writer) error {
 	for _, m := range p.Static {
 		fmt.Fprintf(w, "static:   %s from %s\n", m.Prefix, m.Dir)
 	}
+	p.describeAdmin(w)
 	if p.Machine != nil {
 		p.Machine.describe(w)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/corral-run/corral/launcher/control"
 	"github.com/corral-run/corral/launcher/edge"
 	"github.com/corral-run/corral/launcher/limits"
+	"github.com/corral-run/corral/launcher/metrics"
 	"github.com/corral-run/corral/launcher/output"
 	"github.com/corral-run/corral/launcher/platform"
 	"github.com/corral-run/corral/launcher/process"
@@ -79,8 +80,9 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		defer func() { stopCtl(); serving.Wait() }()
 	}
 
+	r.metrics = r.newMetrics() // nil without --admin
 	if plan.Edge {
-		fd, err := openFrontDoor(ctx, cfg, plan, pf, mux, r.log)
+		fd, err := openFrontDoor(ctx, cfg, plan, pf, mux, r.log, r.observer())
 		if err != nil {
 			return 1, err
 		}
@@ -91,9 +93,15 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if len(syntaxErrs) > 0 {
 		return 1, errors.Join(syntaxErrs...)
 	}
+	adm, err := r.openAdmin()
+	if err != nil {
+		return 1, err
+	}
+	defer adm.close()
 	if r.edge != nil {
 		r.edge.logListening(r.log)
 	}
+	adm.logListening(r.log)
 	r.logMachine() // once the port is ours: a busy port prints only the error
 
 	defer r.reap()()
@@ -218,6 +226,7 @@ func (r *runner) serveAlone(ctx context.Context) int {
 func outputOptions(cfg Config, pf platform.Platform) output.Options {
 	_, noColor := environ.Lookup(cfg.Environ, "NO_COLOR")
 	opts := output.Options{
+		Format:     cfg.LogFormat,
 		Timestamps: cfg.Terminal && !pf.IsPaaS(),
 		Color:      cfg.Terminal && !noColor,
 		// A web app's access log under load: a line per request, each
@@ -275,6 +284,7 @@ type runner struct {
 	log      *slog.Logger
 	prefixes map[string]*output.Prefix // by instance name; one colour each
 	calls    chan call                 // control requests (corral ps, scale…), for the run loop
+	metrics  *metrics.Metrics          // with --admin; nil without
 }
 
 // instance is the supervision state of one instance.
@@ -660,6 +670,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			for in := range live {
 				if in.maxServed > 0 && !in.retiring && in.backend != nil && in.backend.Served() >= in.maxServed && !exitedAlready(in) {
 					r.log.Info(fmt.Sprintf("recycle: %s has served %d requests (--max-requests %d): replacing it", in.Name, in.backend.Served(), r.cfg.Edge.MaxRequests))
+					r.noteRecycle(in, metrics.ReasonMaxRequests, fmt.Sprintf("served %d requests (--max-requests %d)", in.backend.Served(), r.cfg.Edge.MaxRequests))
 					roll = &rolling{queue: []*instance{in}, why: "recycle"}
 					rollTicker.Reset(rollTick)
 					advance()
@@ -690,6 +701,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 			}
 			if victim, why := guard.check(live, r.pooled); victim != nil {
 				r.log.Warn("memory guard: " + why)
+				r.noteRecycle(victim, metrics.ReasonMemoryGuard, why)
 				roll = &rolling{queue: []*instance{victim}, why: "memory guard", stopFirst: true}
 				rollTicker.Reset(rollTick)
 				advance()
@@ -764,6 +776,7 @@ func (r *runner) supervise(ctx context.Context, ph phase) (code int, interrupted
 				in.backoff = min(restartBase<<min(in.restarts, 10), restartCap)
 				in.restarts++
 				r.log.Error(fmt.Sprintf("%s %s; restarting in %v (restart #%d)", in.Name, st, in.backoff, in.restarts))
+				r.noteRestart(in, st)
 			case ph.restart:
 				r.log.Info(in.Name + " " + st.String() + "; finished, not restarting")
 			default:

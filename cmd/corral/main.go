@@ -28,6 +28,7 @@ import (
 	"github.com/corral-run/corral/launcher"
 	"github.com/corral-run/corral/launcher/control"
 	"github.com/corral-run/corral/launcher/edge"
+	"github.com/corral-run/corral/launcher/output"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 )
@@ -159,7 +160,7 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 				Name:         "build",
 				OnUsageError: usageError,
 				Usage:        "run the build steps corral detects (install dependencies, build assets or the binary, collect static files), e.g. as a platform's build command",
-				Flags:        appFlags(),
+				Flags:        append(appFlags(), logFormatFlag()),
 				Action: func(c *cli.Context) error {
 					cfg, err := config(c, environ, stdout)
 					if err != nil {
@@ -247,7 +248,17 @@ func runFlags() []cli.Flag {
 			Usage: "restart crashed processes with backoff instead of stopping everything"},
 		&cli.BoolFlag{Name: "timestamps", EnvVars: []string{"CORRAL_TIMESTAMPS"}, DefaultText: "on a terminal, unless a PaaS is detected",
 			Usage: "stamp each line with the time; --timestamps=false turns it off"},
+		&cli.StringFlag{Name: "admin", EnvVars: []string{"CORRAL_ADMIN"}, DefaultText: "off",
+			Usage: "serve Prometheus metrics (/metrics) and a status page (/) on `ADDR`: a port (9100, on 127.0.0.1) or an address (0.0.0.0:9100); never the public port"},
+		logFormatFlag(),
 	}
+}
+
+// logFormatFlag is --log-format, of every command whose output is the
+// run's log stream (start, build).
+func logFormatFlag() cli.Flag {
+	return &cli.StringFlag{Name: "log-format", Value: "text", EnvVars: []string{"CORRAL_LOG_FORMAT"},
+		Usage: "text (web.1 | …), or json: every line of stdout one JSON object, for a log drain (Loki, Datadog…)"}
 }
 
 // machineFlags say how corral sizes the app for the machine.
@@ -534,6 +545,16 @@ func config(c *cli.Context, environ []string, stdout io.Writer) (launcher.Config
 		cfg.Timestamps = launcher.Off
 		if c.Bool("timestamps") {
 			cfg.Timestamps = launcher.On
+		}
+	}
+	if hasFlag(c, "log-format") {
+		if cfg.LogFormat, err = output.ParseFormat(c.String("log-format")); err != nil {
+			return cfg, cli.Exit(fmt.Sprintf("log-format %q: want text or json (from %s)", c.String("log-format"), source(c, environ, "log-format", "CORRAL_LOG_FORMAT")), 2)
+		}
+	}
+	if hasFlag(c, "admin") {
+		if cfg.Admin, err = launcher.ParseAdmin(c.String("admin")); err != nil {
+			return cfg, cli.Exit(fmt.Sprintf("admin %q: %v (from %s)", c.String("admin"), err, source(c, environ, "admin", "CORRAL_ADMIN")), 2)
 		}
 	}
 	if f, ok := stdout.(*os.File); ok {

@@ -68,6 +68,7 @@ type Manager struct {
 
 	mu       sync.Mutex
 	obtained map[string]bool // names whose certificate this run obtained or renewed
+	seen     map[string]bool // names with a certificate loaded or obtained, on demand ones too (Expiries)
 }
 
 // New checks c and prepares the management; nothing is requested until
@@ -127,7 +128,7 @@ func New(c Config) (*Manager, error) {
 		return nil, fmt.Errorf("--cert-dir: %w", err)
 	}
 
-	m := &Manager{domains: domains, log: c.Log, obtained: make(map[string]bool)}
+	m := &Manager{domains: domains, log: c.Log, obtained: make(map[string]bool), seen: make(map[string]bool)}
 	// Two configurations on one cache: certmagic's ManageAsync only
 	// allow-lists names on a configuration with OnDemand set, so the names
 	// given are managed (loaded, obtained, renewed) by one without it, and
@@ -185,6 +186,32 @@ func (m *Manager) Start(ctx context.Context) error {
 	return m.cfg.ManageAsync(ctx, m.domains)
 }
 
+// Expiries returns when the certificate of each name expires: the names
+// given, and those obtained on demand since the start. A name with no
+// certificate yet has the zero time. With several certificates for a
+// name (one just renewed), the latest expiry counts: it is the one served.
+func (m *Manager) Expiries() map[string]time.Time {
+	m.mu.Lock()
+	names := slices.Clone(m.domains)
+	for n := range m.seen {
+		if !slices.Contains(m.domains, n) {
+			names = append(names, n)
+		}
+	}
+	m.mu.Unlock()
+	out := make(map[string]time.Time, len(names))
+	for _, n := range names {
+		var latest time.Time
+		for _, c := range m.cache.AllMatchingCertificates(n) {
+			if c.Leaf != nil && c.Leaf.NotAfter.After(latest) {
+				latest = c.Leaf.NotAfter
+			}
+		}
+		out[n] = latest
+	}
+	return out
+}
+
 // Stop ends the renewals.
 func (m *Manager) Stop() { m.cache.Stop() }
 
@@ -216,6 +243,9 @@ func (m *Manager) event(_ context.Context, name string, data map[string]any) err
 		sans, _ := data["sans"].([]string)
 		m.mu.Lock()
 		fresh := slices.ContainsFunc(sans, func(n string) bool { return m.obtained[n] })
+		for _, n := range sans {
+			m.seen[n] = true
+		}
 		m.mu.Unlock()
 		if !fresh { // one just obtained is loaded too: that was said
 			m.log.Info(fmt.Sprintf("https: using the stored certificate for %s", strings.Join(sans, ", ")))
@@ -229,6 +259,7 @@ func (m *Manager) event(_ context.Context, name string, data map[string]any) err
 		}
 		m.mu.Lock()
 		m.obtained[id] = true
+		m.seen[id] = true
 		m.mu.Unlock()
 		m.log.Info(fmt.Sprintf("https: certificate for %s %s", id, what))
 	case "cert_failed":

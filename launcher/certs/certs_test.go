@@ -1,10 +1,19 @@
 package certs
 
 import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestCheckDomain(t *testing.T) {
@@ -103,4 +112,46 @@ func TestNewErrors(t *testing.T) {
 	if tc.NextProtos[0] != "h2" || tc.NextProtos[1] != "http/1.1" || tc.MinVersion < 0x0303 {
 		t.Errorf("TLSConfig: NextProtos %q, MinVersion %x", tc.NextProtos, tc.MinVersion)
 	}
+}
+
+// TestExpiries: a name's expiry is its certificate's NotAfter, the latest
+// of several; a name with none yet has the zero time.
+func TestExpiries(t *testing.T) {
+	m, err := New(Config{Domains: []string{"example.com", "pending.example.com"}, Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Stop()
+	older := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second)
+	newer := older.Add(60 * 24 * time.Hour)
+	for _, exp := range []time.Time{older, newer} {
+		if _, err := m.cfg.CacheUnmanagedTLSCertificate(context.Background(), selfSigned(t, "example.com", exp), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := m.Expiries()
+	if len(got) != 2 || !got["example.com"].Equal(newer) || !got["pending.example.com"].IsZero() {
+		t.Errorf("Expiries() = %v; want example.com at %v and pending.example.com at zero", got, newer)
+	}
+}
+
+// selfSigned makes a certificate for name that expires at notAfter.
+func selfSigned(t *testing.T, name string, notAfter time.Time) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(notAfter.Unix()),
+		Subject:      pkix.Name{CommonName: name},
+		DNSNames:     []string{name},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     notAfter,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

@@ -41,6 +41,9 @@ type Config struct {
 	// path answers 200 whenever the edge is up.
 	NoApp bool
 	Log   *slog.Logger
+	// Observer, if not nil, is told of each static file and health check
+	// answered (the Proxy has its own, for the requests it answers).
+	Observer Observer
 }
 
 // Server is the edge's HTTP server: it serves the health path and static
@@ -121,16 +124,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil && s.cfg.HSTS != "" {
 		w.Header()["Strict-Transport-Security"] = []string{s.cfg.HSTS}
 	}
+	var start time.Time
+	if s.cfg.Observer != nil {
+		start = time.Now()
+	}
 	switch {
 	case r.URL.Path == s.cfg.HealthPath:
-		s.health(w, r)
-	case s.serveStatic(w, r):
+		status := s.health(w, r)
+		if s.cfg.Observer != nil {
+			s.cfg.Observer.Request(KindHealth, status, time.Since(start))
+		}
+	case s.serveStatic(w, r, start):
 	default:
 		s.cfg.Proxy.ServeHTTP(w, r)
 	}
 }
 
-func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
+// serveStatic serves r from the static files if they match it, and
+// reports whether they did. start is when the request came, for the
+// Observer.
+func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, start time.Time) bool {
 	if wait := s.staticWait.Load(); wait != nil {
 		select {
 		case <-*wait:
@@ -141,25 +154,47 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request) bool {
 	if st == nil || !(*st).Match(r.URL.Path) {
 		return false
 	}
-	(*st).ServeHTTP(w, r)
+	obs := s.cfg.Observer
+	if obs == nil {
+		(*st).ServeHTTP(w, r)
+		return true
+	}
+	// The status, for the Observer: this server's own writer keeps it; an
+	// HTTP/2 one needs a recorder around it (a small allocation, on a
+	// path that makes several already).
+	var status int
+	if rw, ok := w.(*response); ok {
+		(*st).ServeHTTP(w, r)
+		status = rw.status
+	} else {
+		rec := &statusRecorder{ResponseWriter: w}
+		(*st).ServeHTTP(rec, r)
+		status = rec.status
+	}
+	if status == 0 { // nothing written: the server sends 200
+		status = http.StatusOK
+	}
+	obs.Request(KindStatic, status, time.Since(start))
 	return true
 }
 
-func (s *Server) health(w http.ResponseWriter, r *http.Request) {
+// health answers the health path, and returns the status it sent.
+func (s *Server) health(w http.ResponseWriter, r *http.Request) int {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	if s.cfg.NoApp {
 		w.Write([]byte("ok: a static site, no app behind the edge\n"))
-		return
+		return http.StatusOK
 	}
 	if s.cfg.Proxy.bal.Asleep() && s.cfg.Proxy.bal.ReadyCount() == 0 {
 		w.Write([]byte("asleep: the app starts on the next request\n"))
-		return
+		return http.StatusOK
 	}
 	if s.cfg.Proxy.bal.ReadyCount() == 0 {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		w.Write([]byte("starting: no web instance is ready\n"))
-		return
+		return http.StatusServiceUnavailable
 	}
 	w.Write([]byte("ok\n"))
+	return http.StatusOK
 }

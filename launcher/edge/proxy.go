@@ -40,6 +40,9 @@ type Options struct {
 	Log *slog.Logger
 	// AccessLog, if not nil, is called once per request.
 	AccessLog func(Access)
+	// Observer, if not nil, is told of each request answered, of the
+	// instances' failures, of retries and of waits at the boot gate.
+	Observer Observer
 }
 
 // Access describes one proxied request, for the access log.
@@ -131,9 +134,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	acc := Access{Method: r.Method, Path: r.URL.Path}
 	defer func() {
+		if p.opts.AccessLog == nil && p.opts.Observer == nil {
+			return
+		}
+		acc.Duration = time.Since(start)
 		if p.opts.AccessLog != nil {
-			acc.Duration = time.Since(start)
 			p.opts.AccessLog(acc)
+		}
+		if p.opts.Observer != nil {
+			p.opts.Observer.Request(KindApp, acc.Status, acc.Duration)
 		}
 	}()
 
@@ -177,12 +186,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ready in time, 499 when the client left).
 func (p *Proxy) route(w http.ResponseWriter, r *http.Request, attempt func(*Backend) (retry bool)) int {
 	var tried []*Backend
-	gate := bootGate{wait: p.opts.BootWait}
+	gate := bootGate{wait: p.opts.BootWait, obs: p.opts.Observer}
 	defer gate.stop()
 	for {
 		be, status := p.choose(w, r, tried, &gate)
 		if be == nil {
 			return status
+		}
+		if len(tried) > 0 && p.opts.Observer != nil {
+			p.opts.Observer.Retry()
 		}
 		if !attempt(be) {
 			return 0
@@ -193,8 +205,16 @@ func (p *Proxy) route(w http.ResponseWriter, r *http.Request, attempt func(*Back
 
 // unreachable takes be out of rotation after a failed dial.
 func (p *Proxy) unreachable(be *Backend, err error) {
+	p.upstreamFailed()
 	p.opts.Log.Warn(fmt.Sprintf("edge: cannot reach %s (%s): %v; taking it out of rotation", be.Name, be.Addr, unwrapDial(err)))
 	p.bal.MarkDown(be)
+}
+
+// upstreamFailed tells the Observer an instance could not answer.
+func (p *Proxy) upstreamFailed() {
+	if p.opts.Observer != nil {
+		p.opts.Observer.UpstreamError()
+	}
 }
 
 // readBody reads the request body whole, so that no instance waits on a
@@ -249,12 +269,21 @@ func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend,
 		}
 		// None ready (booting, restarting, asleep, or all just failed).
 		p.bal.want()
+		began := time.Now()
+		var expired, gone bool
 		select {
 		case <-p.bal.Ready():
 			tried = nil // the ready ones may be new, or back
 		case <-gate.expired():
-			return nil, p.fail(w, r, http.StatusServiceUnavailable, "the app is not ready yet")
+			expired = true
 		case <-r.Context().Done():
+			gone = true
+		}
+		gate.waited += time.Since(began)
+		switch {
+		case expired:
+			return nil, p.fail(w, r, http.StatusServiceUnavailable, "the app is not ready yet")
+		case gone:
 			return nil, statusClientGone
 		}
 	}
@@ -264,8 +293,10 @@ func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend,
 // counted from the first time it has to wait. Most requests never wait,
 // and start no timer.
 type bootGate struct {
-	wait  time.Duration
-	timer *time.Timer
+	wait   time.Duration
+	timer  *time.Timer
+	waited time.Duration // in all, so far; 0 if it never waited
+	obs    Observer      // told of the wait, if any, at stop
 }
 
 func (g *bootGate) expired() <-chan time.Time {
@@ -278,6 +309,9 @@ func (g *bootGate) expired() <-chan time.Time {
 func (g *bootGate) stop() {
 	if g.timer != nil {
 		g.timer.Stop()
+	}
+	if g.waited > 0 && g.obs != nil {
+		g.obs.GateWait(g.waited)
 	}
 }
 
@@ -310,13 +344,16 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 			p.unreachable(be, err)
 			return 0, 0, true
 		case isTimeout(err):
+			p.upstreamFailed()
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s did not answer %s %s within %v", be.Name, r.Method, r.URL.Path, p.opts.UpstreamTimeout))
 			return p.fail(w, r, http.StatusGatewayTimeout, "the app did not answer in time"), 0, false
 		case idempotent(r.Method):
 			// The instance died mid-request; a GET can safely be asked again.
+			p.upstreamFailed()
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v; retrying elsewhere", be.Name, r.Method, r.URL.Path, err))
 			return 0, 0, true
 		default:
+			p.upstreamFailed()
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v", be.Name, r.Method, r.URL.Path, err))
 			return p.fail(w, r, http.StatusBadGateway, "the app failed to answer"), 0, false
 		}
@@ -357,6 +394,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 	if err != nil {
 		if r.Context().Err() != nil {
 			return statusClientGone, 0, false
+		}
+		var store *storeError
+		if !errors.As(err, &store) { // the instance's fault, not the disk's
+			p.upstreamFailed()
 		}
 		if idempotent(r.Method) {
 			// Nothing has reached the client yet: ask another instance.

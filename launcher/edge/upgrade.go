@@ -48,6 +48,9 @@ func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, out http.He
 					dialErr = err // nothing written: try another instance
 					return
 				}
+				if r.Context().Err() == nil {
+					p.upstreamFailed()
+				}
 				p.opts.Log.Warn("edge: upgrade to " + be.Name + " failed: " + err.Error())
 				p.fail(w, r, http.StatusBadGateway, "the app failed to answer")
 			},

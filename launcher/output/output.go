@@ -6,6 +6,9 @@
 // MaxLine bytes), none are dropped, and a last line without a newline is kept.
 // Each reader's lines are batched into one write, so a chatty process costs
 // one system call per pipe read, not one per line.
+//
+// In the JSON format (Options.Format) each line is instead one JSON object,
+// {"time", "source", "type", "msg"}, with the same guarantees.
 package output
 
 import (
@@ -31,6 +34,10 @@ const gatherBelow = 4 << 10
 
 // Options says how lines are decorated and written.
 type Options struct {
+	// Format is Text (the zero value) or JSON. With JSON, Timestamps and
+	// Color are ignored: the time is a field, and a log drain wants no
+	// escapes.
+	Format     Format
 	Timestamps bool // prefix each line with the local time, "15:04:05 "
 	Color      bool // colour each prefix with ANSI escapes
 	// Gather, if not zero, is how long a read that comes right after a
@@ -40,7 +47,8 @@ type Options struct {
 	// is never delayed. It only helps a reader that buffers what is
 	// written meanwhile, as an OS pipe does.
 	Gather time.Duration
-	// Now returns the current time; nil means time.Now.
+	// Now returns the current time; nil means time.Now. (Mux.Logger's JSON
+	// records carry log/slog's own time.)
 	Now func() time.Time
 }
 
@@ -54,6 +62,8 @@ type Mux struct {
 	colors int
 	err    error // first write error; later writes are skipped
 	broken chan struct{}
+
+	events sync.Pool // of *Event, so that a line per request costs no garbage
 }
 
 // palette is the sequence of prefix colours handed to processes in turn.
@@ -65,17 +75,28 @@ func New(w io.Writer, width int, opts Options) *Mux {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.Format == JSON {
+		opts.Timestamps, opts.Color = false, false
+	}
 	return &Mux{w: w, width: width, opts: opts, broken: make(chan struct{})}
 }
+
+// Format is the format the Mux writes.
+func (m *Mux) Format() Format { return m.opts.Format }
 
 // Prefix is the decoration put before each line of one source.
 type Prefix struct {
 	m     *Mux
 	label []byte // padded name, colour and " | "
+	// source is the name as a JSON string; fields is what a JSON line
+	// has between its time and its message: `","source":…,"msg":`.
+	source []byte
+	fields []byte
 }
 
 // Prefix returns the prefix for lines from name. Each call takes the next
-// colour of the palette, so call it once per process.
+// colour of the palette, so call it once per process. In JSON, a name of
+// the form TYPE.N (web.1) gives the lines a "type" field too.
 func (m *Mux) Prefix(name string) *Prefix {
 	m.mu.Lock()
 	color := palette[m.colors%len(palette)]
@@ -98,7 +119,14 @@ func (m *Mux) prefix(name, color string) *Prefix {
 		b.WriteString("\x1b[0m")
 	}
 	b.WriteByte(' ')
-	return &Prefix{m: m, label: []byte(b.String())}
+	p := &Prefix{m: m, label: []byte(b.String()), source: appendJSONString(nil, name)}
+	p.fields = append(append([]byte(`","source":`), p.source...), ',')
+	if typ := typeOf(name); typ != "" {
+		p.fields = appendJSONString(append(p.fields, `"type":`...), typ)
+		p.fields = append(p.fields, ',')
+	}
+	p.fields = append(p.fields, `"msg":`...)
+	return p
 }
 
 // Broken is closed when a write to the underlying writer has failed: the
@@ -175,6 +203,16 @@ func (p *Prefix) Copy(r io.Reader) error {
 
 // appendLines appends the prefixed form of lines, which ends with '\n'.
 func (p *Prefix) appendLines(dst, lines []byte) []byte {
+	if p.m.opts.Format == JSON {
+		var buf [64]byte
+		now := p.m.opts.Now().AppendFormat(buf[:0], time.RFC3339Nano)
+		for len(lines) > 0 {
+			i := bytes.IndexByte(lines, '\n')
+			dst = p.appendJSON(dst, now, lines[:i])
+			lines = lines[i+1:]
+		}
+		return dst
+	}
 	stamp := p.m.stamp()
 	for len(lines) > 0 {
 		i := bytes.IndexByte(lines, '\n')
@@ -188,10 +226,29 @@ func (p *Prefix) appendLines(dst, lines []byte) []byte {
 
 // appendLine appends one prefixed line that has no '\n' of its own.
 func (p *Prefix) appendLine(dst, line []byte) []byte {
+	if p.m.opts.Format == JSON {
+		var buf [64]byte
+		return p.appendJSON(dst, p.m.opts.Now().AppendFormat(buf[:0], time.RFC3339Nano), line)
+	}
 	dst = append(dst, p.m.stamp()...)
 	dst = append(dst, p.label...)
 	dst = append(dst, line...)
 	return append(dst, '\n')
+}
+
+// appendJSON appends line, without its '\n', as a JSON object stamped now
+// (an RFC 3339 time). The '\r' of a CRLF line end is not part of the
+// message. The line goes in as a string whatever it holds, JSON included:
+// a log drain parses corral's objects, never the app's.
+func (p *Prefix) appendJSON(dst, now, line []byte) []byte {
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	dst = append(dst, `{"time":"`...)
+	dst = append(dst, now...)
+	dst = append(dst, p.fields...)
+	dst = appendJSONString(dst, line)
+	return append(dst, '}', '\n')
 }
 
 // WriteLine writes text as one or more prefixed lines; a trailing newline is

@@ -14,12 +14,29 @@ import (
 //
 // Records read as sentences followed by key=value pairs; warnings and errors
 // are marked. Debug records are dropped unless debug is set.
+//
+// In JSON, records are log/slog's JSON handler's, with a "source" field
+// naming name: {"time", "level", "msg", "source", attributes…}.
 func (m *Mux) Logger(name string, debug bool) *slog.Logger {
 	level := slog.LevelInfo
 	if debug {
 		level = slog.LevelDebug
 	}
+	if m.opts.Format == JSON {
+		h := slog.NewJSONHandler(lineWriter{m}, &slog.HandlerOptions{Level: level})
+		return slog.New(h.WithAttrs([]slog.Attr{slog.String("source", name)}))
+	}
 	return slog.New(&handler{p: m.prefix(name, "1"), level: level})
+}
+
+// lineWriter hands the Mux what slog's JSON handler writes: one whole
+// line per Write, which the Mux writes whole among the processes' lines.
+type lineWriter struct{ m *Mux }
+
+// Write writes b, which is one or more whole lines.
+func (w lineWriter) Write(b []byte) (int, error) {
+	w.m.write(b)
+	return len(b), nil
 }
 
 type handler struct {
@@ -87,9 +104,15 @@ func appendAttr(b *strings.Builder, group string, a slog.Attr) {
 	b.WriteByte(' ')
 	b.WriteString(group + a.Key)
 	b.WriteByte('=')
-	v := a.Value.String()
+	b.WriteString(textValue(a.Value.String()))
+}
+
+// textValue is v as the value of a key=value pair: quoted if it is empty or
+// holds what would make the pair ambiguous (spaces, quotes, '=', control
+// characters).
+func textValue(v string) string {
 	if v == "" || strings.ContainsFunc(v, func(r rune) bool { return unicode.IsSpace(r) || r == '"' || r == '=' || !unicode.IsPrint(r) }) {
-		v = strconv.Quote(v)
+		return strconv.Quote(v)
 	}
-	b.WriteString(v)
+	return v
 }
