@@ -4,9 +4,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/corral-run/corral/internal/httpbench"
 )
 
 // BenchmarkProxySmall measures the edge's cost per small proxied request,
@@ -31,27 +32,5 @@ func BenchmarkProxySmall(b *testing.B) {
 	go srv.Serve(ln)
 	defer srv.Shutdown(b.Context())
 
-	parallelGets(b, "http://"+ln.Addr().String()+"/")
-}
-
-// parallelGets times GETs of url from 16 goroutines over kept-alive
-// connections.
-func parallelGets(b *testing.B, url string) {
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
-	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := client.Get(url)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-	})
+	httpbench.ParallelGets(b, "http://"+ln.Addr().String()+"/")
 }

@@ -25,6 +25,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/corral-run/corral/internal/httpbench"
 )
 
 // handlerStatic is a StaticFiles that answers every path under prefix
@@ -1375,7 +1377,7 @@ func BenchmarkServerSmall(b *testing.B) {
 	}
 	b.Run("edge", func(b *testing.B) {
 		ts := startStatic(b, hello)
-		parallelGets(b, "http://"+ts.addr+"/")
+		httpbench.ParallelGets(b, "http://"+ts.addr+"/")
 	})
 	b.Run("net-http", func(b *testing.B) {
 		srv := &http.Server{Handler: http.HandlerFunc(hello)}
@@ -1385,6 +1387,6 @@ func BenchmarkServerSmall(b *testing.B) {
 		}
 		go srv.Serve(ln)
 		defer srv.Close()
-		parallelGets(b, "http://"+ln.Addr().String()+"/")
+		httpbench.ParallelGets(b, "http://"+ln.Addr().String()+"/")
 	})
 }

@@ -4,10 +4,10 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"runtime"
 	"testing"
 	"time"
 
+	"github.com/corral-run/corral/internal/httpbench"
 	"github.com/corral-run/corral/launcher/edge"
 )
 
@@ -53,22 +53,5 @@ func benchProxy(b *testing.B, obs edge.Observer) {
 	go srv.Serve(ln)
 	defer srv.Shutdown(b.Context())
 
-	url := "http://" + ln.Addr().String() + "/"
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr}
-	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := client.Get(url)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-	})
+	httpbench.ParallelGets(b, "http://"+ln.Addr().String()+"/")
 }
