@@ -13,6 +13,7 @@
 #   NO_INSTALL=1       do not try to apt-get install missing nginx/caddy/wrk
 #   CORRAL_BIN=PATH    use this corral binary instead of building ./cmd/corral
 #   NGINX_TARGET=1.0 CADDY_TARGET=3 STATIC_TARGET=0.8   the targets (ratios of median req/s)
+#   ADMIN_TARGET=0.95  corral with --admin (metrics scraped every second) >= this x corral without
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cds to the repository root
@@ -25,6 +26,7 @@ OUT="${OUT:-$BENCH/out}"
 NGINX_TARGET="${NGINX_TARGET:-1.0}"   # corral req/s >= this x nginx, small responses
 CADDY_TARGET="${CADDY_TARGET:-3}"     # corral req/s >= this x Caddy, small responses
 STATIC_TARGET="${STATIC_TARGET:-0.8}" # corral req/s >= this x nginx, 100 KB static file
+ADMIN_TARGET="${ADMIN_TARGET:-0.95}"  # corral --admin req/s >= this x corral without it
 WARMUP=2
 
 check_run_settings
@@ -68,6 +70,7 @@ fi
 # --- ports -------------------------------------------------------------------
 PORT_LO=20000 PORT_HI=32000 # below the kernel's ephemeral range (32768-)
 BACKEND_PORT=$(free_port) NGINX_PORT=$(free_port) CADDY_PORT=$(free_port) CORRAL_PORT=$(free_port)
+ADMIN_CORRAL_PORT=$(free_port) ADMIN_PORT=$(free_port)
 
 # --- start the targets -------------------------------------------------------
 READY_WAIT=20
@@ -162,17 +165,21 @@ EOF
   PORT[caddy]=$CADDY_PORT
 fi
 
-APP="$P/app"
-mkdir -p "$APP"
-printf "web: exec '%s'\n" "$OUT/backend" >"$APP/Procfile"
-CORRAL_ARGS=(start -d "$APP" -p "$CORRAL_PORT" --timestamps=false)
-if [[ -n "$EDGE" ]]; then CORRAL_ARGS+=(--static "/static/=$STATIC"); fi
-# like nginx (access_log off) and Caddy (logs discarded): no line per request
-if grep -q -- --no-access-log <<<"$CORRAL_HELP"; then CORRAL_ARGS+=(--no-access-log); fi
-env -u PORT -u CORRAL_PORT "$CORRAL" "${CORRAL_ARGS[@]}" >"$P/corral.log" 2>&1 </dev/null &
-PID[corral]=$!
-wait_ready corral "http://127.0.0.1:$CORRAL_PORT/"
-check corral "http://127.0.0.1:$CORRAL_PORT/" "$HELLO_SUM"
+start_corral() { # start_corral NAME PORT [ARGS...]: corral on PORT in its own app dir, PID[NAME]
+  local name="$1" port="$2" app="$P/$1.app"
+  shift 2
+  mkdir -p "$app"
+  printf "web: exec '%s'\n" "$OUT/backend" >"$app/Procfile"
+  local args=(start -d "$app" -p "$port" --timestamps=false)
+  if [[ -n "$EDGE" ]]; then args+=(--static "/static/=$STATIC"); fi
+  # like nginx (access_log off) and Caddy (logs discarded): no line per request
+  if grep -q -- --no-access-log <<<"$CORRAL_HELP"; then args+=(--no-access-log); fi
+  env -u PORT -u CORRAL_PORT "$CORRAL" "${args[@]}" "$@" >"$P/$name.log" 2>&1 </dev/null &
+  PID[$name]=$!
+  wait_ready "$name" "http://127.0.0.1:$port/"
+  check "$name" "http://127.0.0.1:$port/" "$HELLO_SUM"
+}
+start_corral corral "$CORRAL_PORT"
 CORRAL_STATIC_BAD= # why corral's edge does not serve the static file right (then it is not timed)
 if [[ -n "$EDGE" ]]; then
   CORRAL_STATIC_BAD="$(probe "http://127.0.0.1:$CORRAL_PORT/static/site.css" "$CSS_SUM")"
@@ -183,12 +190,37 @@ fi
 TARGETS+=(corral)
 PORT[corral]=$CORRAL_PORT
 
+# The same corral with its admin listener on: the metrics' cost per request.
+# Through the whole load, corral-admin's /metrics and status page are fetched
+# every second (Prometheus scrapes every 15 s by default), as a busy dashboard
+# would: the scraper's own cost to this small machine falls on every row
+# alike, and the ratio of the two corral rows is what --admin costs corral.
+HAVE_ADMIN=
+if [[ -n "$EDGE" ]] && grep -q -- --admin <<<"$CORRAL_HELP"; then
+  start_corral corral-admin "$ADMIN_CORRAL_PORT" --admin "127.0.0.1:$ADMIN_PORT"
+  code="$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$ADMIN_PORT/metrics" 2>&1)" ||
+    die "corral-admin: GET /metrics: $code (see $P/corral-admin.log)"
+  [[ "$code" == 200 ]] || die "corral-admin: GET /metrics: HTTP $code (see $P/corral-admin.log)"
+  HAVE_ADMIN=1
+  TARGETS+=(corral-admin)
+  PORT[corral-admin]=$ADMIN_CORRAL_PORT
+fi
+scrape_start() { # scrape_start: fetch /metrics and / from the admin listener every second (PID[scraper])
+  while :; do
+    curl -sS -o /dev/null --max-time 2 "http://127.0.0.1:$ADMIN_PORT/metrics" || true
+    curl -sS -o /dev/null --max-time 2 "http://127.0.0.1:$ADMIN_PORT/" || true
+    sleep 1 & wait $! # (a TERM is taken at once, not after the sleep)
+  done >>"$P/scrape.log" 2>&1 &
+  PID[scraper]=$! # the exit trap stops it too
+}
+scrape_stop() { stop scraper; }
+
 # --- memory ------------------------------------------------------------------
 proxy_pids() { # the processes that make up a proxy (not the app behind it)
   case "$1" in
   nginx) echo "${PID[nginx]} $(descendants "${PID[nginx]}")" ;; # master + workers (+ cache helpers)
   caddy) echo "${PID[caddy]}" ;;
-  corral) echo "${PID[corral]}" ;; # corral alone: its web.1 child is the backend
+  corral | corral-admin) echo "${PID[$1]}" ;; # corral alone: its web.1 child is the backend
   esac
 }
 rss_mb() { # rss_mb TARGET: summed VmRSS of the proxy's processes, in MB
@@ -223,12 +255,14 @@ wrk_run() { # wrk_run TARGET SCENARIO SECONDS NAME: run wrk, record unless a war
   [[ "$t" == direct ]] && owner=backend
   alive "${PID[$owner]}" || die "$owner died during the load (see $P/$owner.log)"
   [[ "$name" == warmup ]] && return 0
-  wrk_record "$t" "$s" "$name" "$f" 6
+  wrk_record "$t" "$s" "$name" "$f" 12
 }
 
-log "targets: ${TARGETS[*]} (backend :$BACKEND_PORT, nginx :$NGINX_PORT, caddy :$CADDY_PORT, corral :$CORRAL_PORT)"
+log "targets: ${TARGETS[*]} (backend :$BACKEND_PORT, nginx :$NGINX_PORT, caddy :$CADDY_PORT, corral :$CORRAL_PORT, corral-admin :$ADMIN_CORRAL_PORT admin :$ADMIN_PORT)"
 log "wrk -t$THREADS -c$CONNS -d${DURATION}s --latency, $RUNS round(s) after a ${WARMUP} s warm-up per target"
+if [[ -n "$HAVE_ADMIN" ]]; then scrape_start; fi
 run_rounds
+if [[ -n "$HAVE_ADMIN" ]]; then scrape_stop; fi
 
 # --- report ------------------------------------------------------------------
 version() {
@@ -237,13 +271,14 @@ version() {
   nginx) nginx -v 2>&1 | sed 's/^nginx version: //' ;;
   caddy) echo "caddy $(caddy version 2>/dev/null | cut -d' ' -f1)" ;;
   corral) if [[ -n "$EDGE" ]]; then echo "corral edge"; else echo "corral (plain runner, no edge)"; fi ;;
+  corral-admin) echo "corral edge, --admin, scraped every 1 s" ;;
   esac
 }
 declare -A MED
 echo
 echo "wrk -t$THREADS -c$CONNS -d${DURATION}s, $RUNS round(s) interleaved, medians; loopback, $(nproc) CPU(s) shared by wrk, proxy and backend"
 echo
-printf '%-7s %-22s %11s %9s %15s  %-s\n' target scenario "req/s" "p99 ms" "RSS MB idle/ld" "version / notes"
+printf '%-12s %-22s %11s %9s %15s  %-s\n' target scenario "req/s" "p99 ms" "RSS MB idle/ld" "version / notes"
 for s in "${SCENARIOS[@]}"; do
   for t in "${TARGETS[@]}"; do
     label="$s ${PATH_OF[$s]}"
@@ -251,18 +286,18 @@ for s in "${SCENARIOS[@]}"; do
     [[ "$s" == small ]] && label="small / (13 B)"
     if ! runs_scenario "$t" "$s"; then
       why="skipped (the backend serves no static files)"
-      if [[ "$t" == corral ]]; then
+      if [[ "$t" == corral* ]]; then
         why="n/a (no edge yet)"
         [[ -n "$EDGE" ]] && why="NOT SERVED RIGHT: GET /static/site.css: $CORRAL_STATIC_BAD"
       fi
-      printf '%-7s %-22s %11s %9s %15s  %s\n' "$t" "$label" - - - "$why"
+      printf '%-12s %-22s %11s %9s %15s  %s\n' "$t" "$label" - - - "$why"
       continue
     fi
     MED[$t.$s]="$(median <<<"${RPS[$t.$s]:-}")"
     p99="$(median <<<"${P99[$t.$s]:-}")"
     rss=-
     if [[ "$s" == small && "$t" != direct ]]; then rss="${RSS_IDLE[$t]}/$(median <<<"${RSS_LOADED[$t]:-}" | awk '{ printf "%.1f", $1 }')"; fi
-    printf '%-7s %-22s %11s %9s %15s  %s\n' "$t" "$label" "${MED[$t.$s]:--}" "${p99:--}" "$rss" \
+    printf '%-12s %-22s %11s %9s %15s  %s\n' "$t" "$label" "${MED[$t.$s]:--}" "${p99:--}" "$rss" \
       "$(version "$t")${ERRS[$t.$s]:+  ERRORS: ${ERRS[$t.$s]}}"
   done
 done
@@ -300,6 +335,22 @@ ratio() { # ratio SCENARIO PEER TARGET
 ratio small nginx "$NGINX_TARGET"
 ratio small caddy "$CADDY_TARGET"
 ratio static nginx "$STATIC_TARGET"
+if [[ -n "$HAVE_ADMIN" ]]; then
+  # the metrics' cost: the same corral with and without --admin, per scenario
+  for s in "${SCENARIOS[@]}"; do
+    a="${MED[corral-admin.$s]:-}" b="${MED[corral.$s]:-}"
+    [[ -n "$a" && -n "$b" ]] || continue
+    r="$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')"
+    judge "$r" "$ADMIN_TARGET" "${ERRS[corral-admin.$s]:-}"
+    printf '%-20s  %6sx  target >= %sx  %s\n' "admin/corral $s" "$r" "$ADMIN_TARGET" "$VERDICT"
+  done
+  # what the metrics counted against what wrk saw answered (wrk does not count
+  # the requests still in flight when it stops, so corral's count may be a few higher)
+  counted="$(curl -sS --max-time 5 "http://127.0.0.1:$ADMIN_PORT/metrics" |
+    awk '/^corral_http_requests_total[{ ]/ { n += $NF } END { printf "%d", n }')"
+  sent="$(cat "$P"/wrk.corral-admin.*.txt | awk '/ requests in / { n += $1 } END { printf "%d", n }')"
+  echo "corral-admin: corral_http_requests_total = $counted; wrk completed $sent, plus 1 check before the load"
+fi
 echo
 echo "configs, logs and wrk outputs in $P"
 
