@@ -78,49 +78,34 @@ func (r *runner) ask(ctx context.Context, req control.Request) control.Response 
 	return <-c.reply
 }
 
-// loopOps is what the verbs may do to the run loop's state: the loop's
-// own closures, so that every change still happens on its goroutine.
-type loopOps struct {
-	live     map[*instance]bool
-	final    bool // the app's phase, not the release phase
-	stopping func() bool
-	start    func(*instance) error
-	stopAll  func(reason string)
-	// replace begins a rolling replacement of web instances, unless one is
-	// under way.
-	replace func(*rolling) error
-	// retire stops an instance for good: a web instance leaves the edge's
-	// rotation and finishes its requests first.
-	retire func(in *instance, why string)
-}
-
 // answer carries out a control request in the run loop.
-func (r *runner) answer(req control.Request, ops *loopOps) control.Response {
+func (lp *loop) answer(req control.Request) control.Response {
+	r := lp.r
 	if req.Verb == "ps" {
-		return control.Response{Processes: r.ps(ops.live)}
+		return control.Response{Processes: r.ps(lp.live)}
 	}
-	if ops.stopping() {
+	if lp.stopping {
 		return control.Response{Error: "corral is stopping"}
 	}
-	if !ops.final && req.Verb != "stop" {
+	if !lp.ph.final && req.Verb != "stop" {
 		return control.Response{Error: "the release phase is running: try again once the app has started"}
 	}
 	var msg string
 	var err error
 	switch req.Verb {
 	case "stop":
-		ops.stopAll("corral stop")
+		lp.stopAll("corral stop")
 		msg = "stopping"
 	case "reload":
 		if r.edge == nil {
 			return control.Response{Error: "reload replaces the web instances behind the edge, and this run has none"}
 		}
-		err = ops.replace(r.beginReload(ops.live, "corral reload"))
+		err = lp.replace(r.beginReload(lp.live, "corral reload"))
 		msg = "reloading: web instances are replaced one at a time"
 	case "restart":
-		msg, err = r.restart(req.Args, ops)
+		msg, err = lp.restart(req.Args)
 	case "scale":
-		msg, err = r.scale(req.Args, ops)
+		msg, err = lp.scale(req.Args)
 	default:
 		err = fmt.Errorf("unknown verb %q", req.Verb)
 	}
@@ -175,7 +160,8 @@ func compareNames(a, b string) int {
 // restart restarts the processes named (web.1) or of the types named
 // (worker): web instances through the rolling replacement, so requests
 // keep being served; the others with SIGTERM, then a start at once.
-func (r *runner) restart(names []string, ops *loopOps) (string, error) {
+func (lp *loop) restart(names []string) (string, error) {
+	r := lp.r
 	if len(names) == 0 {
 		return "", errors.New("name a process (web.1) or a process type (worker)")
 	}
@@ -183,7 +169,7 @@ func (r *runner) restart(names []string, ops *loopOps) (string, error) {
 	var others, all []string
 	for _, name := range names {
 		found := false
-		for in := range ops.live {
+		for in := range lp.live {
 			if (in.Name != name && in.Type != name) || in.retiring || in.asleep {
 				continue
 			}
@@ -202,12 +188,12 @@ func (r *runner) restart(names []string, ops *loopOps) (string, error) {
 			}
 		}
 		if !found {
-			return "", fmt.Errorf("no process or type %q is running (running: %s)", name, strings.Join(r.names(ops.live), ", "))
+			return "", fmt.Errorf("no process or type %q is running (running: %s)", name, strings.Join(r.names(lp.live), ", "))
 		}
 	}
 	if len(pooled) > 0 {
 		slices.SortFunc(pooled, func(a, b *instance) int { return compareNames(a.Name, b.Name) })
-		if err := ops.replace(&rolling{queue: pooled, why: "restart"}); err != nil {
+		if err := lp.replace(&rolling{queue: pooled, why: "restart"}); err != nil {
 			return "", err
 		}
 	}
@@ -230,7 +216,8 @@ func (r *runner) names(live map[*instance]bool) []string {
 // scale changes the formation while it runs (corral scale web=3,worker=0):
 // new instances start at once, and the highest-numbered ones leave, web
 // instances after their requests are answered.
-func (r *runner) scale(args []string, ops *loopOps) (string, error) {
+func (lp *loop) scale(args []string) (string, error) {
+	r := lp.r
 	if len(args) == 0 {
 		return "", errors.New("say what to scale: TYPE=N, e.g. web=3,worker=0")
 	}
@@ -252,7 +239,7 @@ func (r *runner) scale(args []string, ops *loopOps) (string, error) {
 	}
 	running := map[string][]*instance{}
 	left := 0
-	for in := range ops.live {
+	for in := range lp.live {
 		if in.retiring {
 			continue
 		}
@@ -275,7 +262,7 @@ func (r *runner) scale(args []string, ops *loopOps) (string, error) {
 		for len(ins) > n {
 			in := ins[len(ins)-1]
 			ins = ins[:len(ins)-1]
-			ops.retire(in, "scale")
+			lp.retire(in, "scale")
 			msgs = append(msgs, "stopping "+in.Name)
 		}
 		next := 1
@@ -290,7 +277,7 @@ func (r *runner) scale(args []string, ops *loopOps) (string, error) {
 				return strings.Join(msgs, "; "), err
 			}
 			next++
-			if err := ops.start(&instance{Instance: inst}); err != nil {
+			if err := lp.start(&instance{Instance: inst}); err != nil {
 				return strings.Join(msgs, "; "), err
 			}
 			msgs = append(msgs, "started "+inst.Name)
