@@ -5,11 +5,14 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -167,4 +170,63 @@ func TestControlErrors(t *testing.T) {
 		t.Errorf("ps after replacing the stale socket: %+v", rows)
 	}
 	r.stop()
+}
+
+// TestControlPermissionDenied runs corral ps as someone who may not use
+// the running corral's socket: as root, the verb runs as nobody (root
+// itself passes every permission check); otherwise the socket's mode
+// keeps its own owner out.
+func TestControlPermissionDenied(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: sleep 60\n"})
+	r := start(t, dir, nil, "start", "--no-edge", "-p", strconv.Itoa(freePort(t)))
+	defer r.stop()
+	r.waitFor(`web\.1 started`)
+	sock := filepath.Join(dir, ".corral", "control.sock")
+	if _, err := os.Stat(sock); err != nil {
+		t.Fatalf("the control socket: %v", err)
+	}
+
+	cmd := exec.Command(corralBin, "ps")
+	if os.Geteuid() == 0 {
+		// nobody must reach the binary and the app directory, though not
+		// .corral inside it (0700): copy the binary beside the app, and
+		// open the directories above it.
+		bin := filepath.Join(filepath.Dir(dir), "corral-as-nobody")
+		copyFile(t, corralBin, bin, 0o755)
+		for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+			if err := os.Chmod(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cmd = exec.Command(bin, "ps")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	} else {
+		if err := os.Chmod(sock, 0); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Chmod(sock, 0o600)
+	}
+	cmd.Dir = dir
+	cmd.Env = baseEnv()
+	out, err := cmd.CombinedOutput()
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 || !strings.Contains(string(out), "ps: permission denied on "+sock+": the corral running this app belongs to another user") {
+		t.Errorf("corral ps without permission: %v\n%s", err, out)
+	}
+	// The corral itself is untouched.
+	if rows := ps(t, dir); rows["web.1"].Pid == 0 {
+		t.Errorf("ps after the refusal: %+v", rows)
+	}
+}
+
+// copyFile copies src to dst with mode perm.
+func copyFile(t *testing.T, src, dst string, perm os.FileMode) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, b, perm); err != nil {
+		t.Fatal(err)
+	}
 }
