@@ -15,8 +15,6 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
-
-	"github.com/corral-run/corral/internal/procstat"
 )
 
 // Listener is a TCP socket in the LISTEN state. Pid says which process of the
@@ -144,13 +142,6 @@ func nextField(s string) (field, rest string) {
 		return s, ""
 	}
 	return s[:i], s[i:]
-}
-
-// parseStatPgrp returns the process group from the contents of
-// /proc/PID/stat.
-func parseStatPgrp(stat string) (int, bool) {
-	st, ok := procstat.Parse([]byte(stat))
-	return st.Pgrp, ok
 }
 
 // parseSocketLink returns the inode of an fd link target "socket:[INODE]".

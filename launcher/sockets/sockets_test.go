@@ -234,34 +234,9 @@ func FuzzParseProcNetTCP(f *testing.F) {
 				t.Fatalf("listenLine(%q) = false for a LISTEN socket", line)
 			}
 		}
-		// The helpers run on what other /proc files hold; they must not panic either.
-		parseStatPgrp(line)
+		// parseSocketLink runs on what another /proc file holds; it must not panic either.
 		parseSocketLink(line)
 	})
-}
-
-func TestParseStatPgrp(t *testing.T) {
-	tests := []struct {
-		stat string
-		want int
-		ok   bool
-	}{
-		{"4242 (gunicorn) S 4241 4241 4241 0 -1 4194560 1234 0 0 0 5 3 0 0 20 0 1 0 123 0 0", 4241, true},
-		{"4243 (python3 -m x) R 4242 4241 4241 0 -1 0", 4241, true},
-		{"4244 (a) b) S 1 77 77 0", 77, true}, // comm with ") " inside
-		{"4245 ()) Z 1 99 99 0", 99, true},
-		{"1 (init) S 0 1 1 0", 1, true},
-		{"4246 (gunicorn S 1 2 3", 0, false}, // no ')'
-		{"4247 (x) S 1", 0, false},           // truncated
-		{"4248 (x) S 1 -", 0, false},
-		{"", 0, false},
-	}
-	for _, tt := range tests {
-		got, ok := parseStatPgrp(tt.stat)
-		if got != tt.want || ok != tt.ok {
-			t.Errorf("parseStatPgrp(%q) = %d, %v; want %d, %v", tt.stat, got, ok, tt.want, tt.ok)
-		}
-	}
 }
 
 func TestParseSocketLink(t *testing.T) {
