@@ -535,10 +535,10 @@ func (lp *loop) handle(ev event) {
 		lp.armRestartTimer()
 	case lp.stopping:
 		r.log.Info(in.Name + " " + st.String())
-	case in.retiring && in.leaving != "":
-		r.log.Info(fmt.Sprintf("%s: %s (pid %d) %s", in.leaving, in.Name, in.proc.Pid(), st))
+	case in.retiring && in.replaced != "":
+		r.log.Info(fmt.Sprintf("%s: the replaced %s (pid %d) %s", in.replaced, in.Name, in.proc.Pid(), st))
 	case in.retiring:
-		r.log.Info(fmt.Sprintf("reload: the replaced %s (pid %d) %s", in.Name, in.proc.Pid(), st))
+		r.log.Info(fmt.Sprintf("%s: %s (pid %d) %s", in.leaving, in.Name, in.proc.Pid(), st))
 	case in.asleep:
 		r.log.Info(fmt.Sprintf("idle stop: %s %s; it starts again on the next request", in.Name, st))
 	case in.again != "":

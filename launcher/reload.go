@@ -122,12 +122,12 @@ func (roll *rolling) advance(r *runner, live map[*instance]bool, start func(*ins
 	}
 	if roll.idle == nil {
 		if exitedAlready(roll.new) {
-			roll.new.retiring = true
+			roll.new.retiring, roll.new.leaving = true, roll.label()
 			return "", fmt.Errorf("the new %s exited before it was ready; %w", roll.new.Name, errReloadAborted)
 		}
 		if !roll.new.backend.EverReady() {
 			if wait := r.bootWait(); time.Since(roll.since) > wait {
-				roll.new.retiring = true
+				roll.new.retiring, roll.new.leaving = true, roll.label()
 				roll.new.proc.Signal(syscall.SIGTERM)
 				return "", fmt.Errorf("the new %s was not ready after %v; %w", roll.new.Name, wait, errReloadAborted)
 			}
@@ -144,7 +144,7 @@ func (roll *rolling) advance(r *runner, live map[*instance]bool, start func(*ins
 			return "", nil // requests still in flight on the old one
 		}
 	}
-	roll.old.retiring = true
+	roll.old.retiring, roll.old.replaced = true, roll.label()
 	roll.old.proc.Signal(syscall.SIGTERM)
 	msg := fmt.Sprintf("%s replaced: stopping the old one (pid %d)", roll.old.Name, roll.old.proc.Pid())
 	roll.old, roll.new, roll.idle = nil, nil, nil

@@ -294,8 +294,9 @@ type instance struct {
 	restarts  int           // consecutive crashes, for the backoff
 	backoff   time.Duration // set when it crashed and is to be restarted once done
 	restartAt time.Time     // when a crashed, done instance is due to start again; zero if not
-	retiring  bool          // replaced by a reload, or scaled away: its exit is expected and final
-	leaving   string        // why it is retiring, when not replaced by a reload ("scale")
+	retiring  bool          // replaced, scaled away, or given up: its exit is expected and final
+	replaced  string        // the replacement that retired it: its label ("reload", "restart"…)
+	leaving   string        // why else it is retiring ("scale"; a replacement that gave it up)
 	// again, when not empty, says it was stopped on purpose, to start
 	// again at once, and why ("reload", "memory guard").
 	again string

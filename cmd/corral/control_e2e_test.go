@@ -87,6 +87,17 @@ func TestControlVerbs(t *testing.T) {
 		}
 	})
 
+	t.Run("restart web", func(t *testing.T) {
+		before := ps(t, dir)
+		verb(t, dir, "restart", "web")
+		r.waitFor(`restart: the replaced web\.1 \(pid ` + strconv.Itoa(before["web.1"].Pid) + `\) `)
+		r.waitFor(`restart: done`)
+		after := ps(t, dir)
+		if after["web.1"].Pid == before["web.1"].Pid || after["worker.1"].Pid != before["worker.1"].Pid {
+			t.Errorf("before %+v, after %+v: want a new web.1 and the same worker.1", before, after)
+		}
+	})
+
 	t.Run("scale web=3 under load", func(t *testing.T) {
 		stop := make(chan struct{})
 		counts, wait := load(base, "/", 8, stop)
