@@ -114,7 +114,7 @@ func TestDetectNode(t *testing.T) {
 			"evidence config.ru", "evidence config/application.rb",
 			// The package.json's evidence follows the Rails app's.
 			"evidence package.json:5", "evidence yarn.lock",
-			"web: bundle exec rackup -p $PORT (config.ru)",
+			"web: bundle exec rackup -o ${HOST:-0.0.0.0} -p $PORT (config.ru)",
 			"worker: bundle exec good_job start (Gemfile:7)",
 			// The front end is built first, for assets:precompile to pick up.
 			"build: yarn install --frozen-lockfile -> node_modules (package.json:7)",

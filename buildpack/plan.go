@@ -43,6 +43,12 @@ func (e Evidence) String() string {
 	}
 }
 
+// bindHost is the address the web servers corral names listen on, as a
+// shell word: $HOST, which corral sets to 127.0.0.1 for a web instance
+// behind its edge (nobody else need reach it), else every address, as a
+// platform's router needs (Heroku and Render set no HOST).
+const bindHost = "${HOST:-0.0.0.0}"
+
 // Process is one process type of the plan, as a Procfile line would give it.
 type Process struct {
 	Type    string // "web", "worker", "release"

@@ -380,7 +380,7 @@ func pyEntryPlan(e pyEntry, deps *pyDeps) *Plan {
 		if strings.Contains(target, "(") {
 			target = `"` + target + `"` // parentheses are the shell's
 		}
-		web, tool = "gunicorn "+target, "gunicorn"
+		web, tool = "gunicorn "+target+" --bind "+bindHost+":$PORT", "gunicorn"
 		if d, ok := deps.get(tool); ok {
 			declared = d.at
 		}
@@ -409,7 +409,7 @@ func asgiWeb(target, pathDir string, deps *pyDeps) (cmd, tool string, declared E
 		env = "PYTHONPATH=" + pathDir + " "
 	}
 	if hasGunicorn && hasUvicorn {
-		cmd = "gunicorn " + target + " -k uvicorn.workers.UvicornWorker"
+		cmd = "gunicorn " + target + " -k uvicorn.workers.UvicornWorker --bind " + bindHost + ":$PORT"
 		if pathDir != "" {
 			cmd += " --pythonpath " + pathDir
 		}
@@ -417,13 +417,13 @@ func asgiWeb(target, pathDir string, deps *pyDeps) (cmd, tool string, declared E
 	}
 	if !hasUvicorn {
 		if d, ok := deps.get("hypercorn"); ok {
-			return env + "hypercorn " + target + " --bind 0.0.0.0:$PORT", "hypercorn", d.at
+			return env + "hypercorn " + target + " --bind " + bindHost + ":$PORT", "hypercorn", d.at
 		}
 		if d, ok := deps.get("daphne"); ok {
-			return env + "daphne -b 0.0.0.0 -p $PORT " + target, "daphne", d.at
+			return env + "daphne -b " + bindHost + " -p $PORT " + target, "daphne", d.at
 		}
 	}
-	cmd = "uvicorn " + target + " --host 0.0.0.0 --port $PORT"
+	cmd = "uvicorn " + target + " --host " + bindHost + " --port $PORT"
 	if pathDir != "" {
 		cmd += " --app-dir " + pathDir
 	}
@@ -561,6 +561,7 @@ func djangoWeb(a *appFiles, module string, deps *pyDeps, p *Plan) (web Process, 
 				if attr != "application" {
 					cmd += ":" + attr
 				}
+				cmd += " --bind " + bindHost + ":$PORT"
 				g, _ := deps.get("gunicorn")
 				return Process{Type: "web", Command: cmd, Why: why}, "gunicorn", g.at, nil
 			}

@@ -70,7 +70,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence mysite/wsgi.py:11: the WSGI entry point
 			evidence requirements.txt:2: declares gunicorn
 			release: python3 manage.py migrate --noinput [mysite/settings.py:29: DATABASES = { …]
-			web: gunicorn mysite.wsgi [mysite/wsgi.py:11: the WSGI entry point]
+			web: gunicorn mysite.wsgi --bind ${HOST:-0.0.0.0}:$PORT [mysite/wsgi.py:11: the WSGI entry point]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 			build: python3 manage.py collectstatic --noinput -> "staticfiles" [mysite/settings.py:38: STATIC_ROOT = BASE_DIR / 'staticfiles']
 			static: "/static/" "staticfiles" fromapp=true fallthrough=false index=false [mysite/settings.py:38: STATIC_ROOT = BASE_DIR / 'staticfiles']
@@ -82,7 +82,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence config/wsgi.py:11: the WSGI entry point
 			evidence requirements/production.txt:5: declares gunicorn
 			release: python3 manage.py migrate --noinput [config/settings/base.py:13: DATABASES = {"default": env.db("DATABASE_URL")}]
-			web: gunicorn config.wsgi [config/wsgi.py:11: the WSGI entry point]
+			web: gunicorn config.wsgi --bind ${HOST:-0.0.0.0}:$PORT [config/wsgi.py:11: the WSGI entry point]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 			build: python3 manage.py collectstatic --noinput -> "staticfiles" [config/settings/base.py:20: STATIC_ROOT = str(BASE_DIR / "staticfiles")]
 			static: "/assets/" "staticfiles" fromapp=true fallthrough=false index=false [config/settings/base.py:20: STATIC_ROOT = str(BASE_DIR / "staticfiles")]
@@ -93,7 +93,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence manage.py:6: sets DJANGO_SETTINGS_MODULE to "blog.settings"
 			evidence blog/wsgi.py:4: the WSGI entry point
 			evidence Pipfile:8: declares gunicorn
-			web: gunicorn blog.wsgi [blog/wsgi.py:4: the WSGI entry point]
+			web: gunicorn blog.wsgi --bind ${HOST:-0.0.0.0}:$PORT [blog/wsgi.py:4: the WSGI entry point]
 			build: PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy -> "" [Pipfile: lists the dependencies (pipenv; the virtualenv in .venv, which corral puts first in PATH)]
 			note blog/settings.py sets no STATIC_ROOT: no collectstatic, so static files are served by the app (WhiteNoise, or runserver with DEBUG on), or not at all with DEBUG off
 		`},
@@ -103,7 +103,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence manage.py:5: sets DJANGO_SETTINGS_MODULE to "site_project.settings"
 			evidence site_project/wsgi.py:4: the WSGI entry point
 			release: python3 manage.py migrate --noinput [site_project/settings.py:10: DATABASES["default"] = dj_database_url.config(conn_max_age=600)]
-			web: gunicorn site_project.wsgi [site_project/wsgi.py:4: the WSGI entry point]
+			web: gunicorn site_project.wsgi --bind ${HOST:-0.0.0.0}:$PORT [site_project/wsgi.py:4: the WSGI entry point]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 			build: python3 manage.py collectstatic --noinput -> "collected/static" [site_project/settings.py:13: STATIC_ROOT = os.path.join(BASE_DIR, "collected", "static")]
 			note gunicorn is not in requirements.txt: add it there (pip install gunicorn), or the web process will not start
@@ -116,7 +116,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence proj/wsgi.py:4: the WSGI entry point
 			evidence requirements.txt:3: declares gunicorn
 			release: python3 manage.py migrate --noinput [proj/settings.py:8: DATABASES = { …]
-			web: gunicorn proj.wsgi [proj/wsgi.py:4: the WSGI entry point]
+			web: gunicorn proj.wsgi --bind ${HOST:-0.0.0.0}:$PORT [proj/wsgi.py:4: the WSGI entry point]
 			worker: celery -A proj worker --loglevel=info [proj/celery.py: the celery app; requirements.txt:2: declares celery[redis]]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 			build: python3 manage.py collectstatic --noinput -> "" [proj/settings.py:19: STATIC_ROOT = BASE_DIR / "static_root"]
@@ -130,7 +130,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence chat/asgi.py:7: the ASGI entry point
 			evidence requirements.txt:2: declares gunicorn
 			release: python3 manage.py migrate --noinput [chat/settings.py:5: DATABASES = { …]
-			web: gunicorn chat.asgi:application -k uvicorn.workers.UvicornWorker [chat/asgi.py:7: the ASGI entry point]
+			web: gunicorn chat.asgi:application -k uvicorn.workers.UvicornWorker --bind ${HOST:-0.0.0.0}:$PORT [chat/asgi.py:7: the ASGI entry point]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 			build: python3 manage.py collectstatic --noinput -> "staticfiles" [chat/settings.py:9: STATIC_ROOT = "staticfiles"]
 			static: "/static/" "staticfiles" fromapp=true fallthrough=false index=false [chat/settings.py:9: STATIC_ROOT = "staticfiles"]
@@ -140,7 +140,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			title Python (Flask)
 			evidence app.py:3: app = Flask(__name__)
 			evidence requirements.txt:2: declares gunicorn
-			web: gunicorn app:app [app.py:3: app = Flask(__name__)]
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:3: app = Flask(__name__)]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 			static: "/static/" "static" fromapp=false fallthrough=true index=false [static: Flask's default static folder, beside app.py]
 		`},
@@ -149,7 +149,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			title Python (Flask)
 			evidence flaskr/__init__.py:6: def create_app(): an app factory
 			evidence pyproject.toml:7: declares gunicorn
-			web: gunicorn "flaskr:create_app()" [flaskr/__init__.py:6: def create_app(): an app factory]
+			web: gunicorn "flaskr:create_app()" --bind ${HOST:-0.0.0.0}:$PORT [flaskr/__init__.py:6: def create_app(): an app factory]
 			build: pip install . -> "" [pyproject.toml:1: a [project] table]
 		`},
 		{"flask-factory-wsgi", `
@@ -157,14 +157,14 @@ func TestDetectPythonFixtures(t *testing.T) {
 			title Python (Flask)
 			evidence wsgi.py:3: app = create_app()
 			evidence requirements.txt:2: declares gunicorn
-			web: gunicorn wsgi:app [wsgi.py:3: app = create_app()]
+			web: gunicorn wsgi:app --bind ${HOST:-0.0.0.0}:$PORT [wsgi.py:3: app = create_app()]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 		`},
 		{"flask-no-gunicorn", `
 			kind flask
 			title Python (Flask)
 			evidence app.py:3: app = Flask(__name__)
-			web: gunicorn app:app [app.py:3: app = Flask(__name__)]
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:3: app = Flask(__name__)]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 			note gunicorn is not in requirements.txt: add it there (pip install gunicorn), or the web process will not start
 		`},
@@ -172,7 +172,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			kind flask
 			title Python (WSGI)
 			evidence wsgi.py:6: application = simple_app
-			web: gunicorn wsgi:application [wsgi.py:6: application = simple_app]
+			web: gunicorn wsgi:application --bind ${HOST:-0.0.0.0}:$PORT [wsgi.py:6: application = simple_app]
 			note no requirements.txt, Pipfile or pyproject.toml declaring dependencies: corral installs nothing, so gunicorn and the app's other packages must already be installed
 		`},
 		{"fastapi-uvicorn", `
@@ -180,7 +180,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			title Python (FastAPI)
 			evidence main.py:3: app = FastAPI()
 			evidence requirements.txt:2: declares uvicorn[standard]
-			web: uvicorn main:app --host 0.0.0.0 --port $PORT [main.py:3: app = FastAPI()]
+			web: uvicorn main:app --host ${HOST:-0.0.0.0} --port $PORT [main.py:3: app = FastAPI()]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 		`},
 		{"fastapi-gunicorn-uvicorn", `
@@ -188,7 +188,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			title Python (FastAPI)
 			evidence main.py:3: app = fastapi.FastAPI(title="Orders")
 			evidence pyproject.toml:7: declares Gunicorn
-			web: gunicorn main:app -k uvicorn.workers.UvicornWorker [main.py:3: app = fastapi.FastAPI(title="Orders")]
+			web: gunicorn main:app -k uvicorn.workers.UvicornWorker --bind ${HOST:-0.0.0.0}:$PORT [main.py:3: app = fastapi.FastAPI(title="Orders")]
 			build: pip install . -> "" [pyproject.toml:1: a [project] table]
 		`},
 		{"fastapi-app-package", `
@@ -196,7 +196,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			title Python (FastAPI)
 			evidence app/main.py:5: app = FastAPI( …
 			evidence requirements.txt:1: declares fastapi[standard], which brings uvicorn
-			web: uvicorn app.main:app --host 0.0.0.0 --port $PORT [app/main.py:5: app = FastAPI( …]
+			web: uvicorn app.main:app --host ${HOST:-0.0.0.0} --port $PORT [app/main.py:5: app = FastAPI( …]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 		`},
 		{"fastapi-src-uv", `
@@ -204,7 +204,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			title Python (FastAPI)
 			evidence src/inventory/main.py:3: api = FastAPI()
 			evidence pyproject.toml:4: declares uvicorn
-			web: uvicorn inventory.main:api --host 0.0.0.0 --port $PORT --app-dir src [src/inventory/main.py:3: api = FastAPI()]
+			web: uvicorn inventory.main:api --host ${HOST:-0.0.0.0} --port $PORT --app-dir src [src/inventory/main.py:3: api = FastAPI()]
 			build: uv sync --frozen -> "" [uv.lock: pins the dependencies (uv; the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"asgi-starlette-pipfile", `
@@ -212,7 +212,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			title Python (Starlette)
 			evidence app.py:10: app = Starlette(debug=False, routes=[ …
 			evidence Pipfile:8: declares hypercorn
-			web: hypercorn app:app --bind 0.0.0.0:$PORT [app.py:10: app = Starlette(debug=False, routes=[ …]
+			web: hypercorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:10: app = Starlette(debug=False, routes=[ …]
 			build: PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy -> "" [Pipfile: lists the dependencies (pipenv; the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"python-poetry", `
@@ -220,7 +220,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			title Python (WSGI)
 			evidence app.py:3: app = bottle.Bottle()
 			evidence pyproject.toml:10: declares gunicorn
-			web: gunicorn app:app [app.py:3: app = bottle.Bottle()]
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:3: app = bottle.Bottle()]
 			build: POETRY_VIRTUALENVS_IN_PROJECT=true poetry install --only main --no-root -> "" [pyproject.toml:1: a poetry project ([tool.poetry]; the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 	} {
@@ -268,7 +268,7 @@ func TestDetectPythonAmbiguous(t *testing.T) {
 		title Python (Flask)
 		evidence app.py:3: app = Flask(__name__)
 		evidence requirements.txt:3: declares gunicorn
-		web: gunicorn app:app [app.py:3: app = Flask(__name__)]
+		web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:3: app = Flask(__name__)]
 		build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 	`)
 	pyCheckOutline(t, amb.Candidates[1], `
@@ -276,7 +276,7 @@ func TestDetectPythonAmbiguous(t *testing.T) {
 		title Python (FastAPI)
 		evidence main.py:3: app = FastAPI()
 		evidence requirements.txt:3: declares gunicorn
-		web: gunicorn main:app -k uvicorn.workers.UvicornWorker [main.py:3: app = FastAPI()]
+		web: gunicorn main:app -k uvicorn.workers.UvicornWorker --bind ${HOST:-0.0.0.0}:$PORT [main.py:3: app = FastAPI()]
 		build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 	`)
 }
@@ -342,7 +342,7 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence manage.py:5: sets DJANGO_SETTINGS_MODULE to "x.settings"
 			evidence x/wsgi.py:4: the WSGI entry point
 			evidence requirements.txt:2: declares gunicorn
-			web: gunicorn x.wsgi [x/wsgi.py:4: the WSGI entry point]
+			web: gunicorn x.wsgi --bind ${HOST:-0.0.0.0}:$PORT [x/wsgi.py:4: the WSGI entry point]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 			note no file for the settings module x.settings (x/settings.py or x/settings/__init__.py): static files and migrations not detected
 			note app.py:2: app = Flask(__name__) is passed over: manage.py makes this a Django project
@@ -358,7 +358,7 @@ func TestDetectPythonCases(t *testing.T) {
 			title Python (Django)
 			evidence manage.py:5: sets DJANGO_SETTINGS_MODULE to "config.settings.local"
 			evidence config/wsgi.py:4: the WSGI entry point
-			web: gunicorn config.wsgi [config/wsgi.py:4: the WSGI entry point]
+			web: gunicorn config.wsgi --bind ${HOST:-0.0.0.0}:$PORT [config/wsgi.py:4: the WSGI entry point]
 			build: python3 manage.py collectstatic --noinput -> "static" [config/settings/base.py:3: STATIC_ROOT = os.path.join(BASE_DIR, 'static')]
 			static: "/s/" "static" fromapp=true fallthrough=false index=false [config/settings/base.py:3: STATIC_ROOT = os.path.join(BASE_DIR, 'static')]
 			note config/wsgi.py names the settings module config.settings.production and manage.py config.settings.local: the web process uses config/wsgi.py's, collectstatic and migrate manage.py's, unless DJANGO_SETTINGS_MODULE is set
@@ -377,7 +377,7 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence site/wsgi.py:2: the WSGI entry point
 			evidence requirements.txt:2: declares gunicorn
 			release: python3 manage.py migrate --noinput [site/settings/__init__.py:4: DATABASES = {'default': {}}]
-			web: gunicorn site.wsgi:app [site/wsgi.py:2: the WSGI entry point]
+			web: gunicorn site.wsgi:app --bind ${HOST:-0.0.0.0}:$PORT [site/wsgi.py:2: the WSGI entry point]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 			build: python3 manage.py collectstatic --noinput -> "" [site/settings/__init__.py:2: STATIC_ROOT = os.environ['STATIC_ROOT']]
 			static: "" "" fromapp=true fallthrough=false index=false [site/settings/__init__.py:2: STATIC_ROOT = os.environ['STATIC_ROOT']]
@@ -394,7 +394,7 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence manage.py:5: sets DJANGO_SETTINGS_MODULE to "x.settings"
 			evidence x/asgi.py:2: the ASGI entry point
 			evidence requirements.txt:2: declares uvicorn
-			web: uvicorn x.asgi:application --host 0.0.0.0 --port $PORT [x/asgi.py:2: the ASGI entry point]
+			web: uvicorn x.asgi:application --host ${HOST:-0.0.0.0} --port $PORT [x/asgi.py:2: the ASGI entry point]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 			note x/settings.py sets no STATIC_ROOT: no collectstatic, so static files are served by the app (WhiteNoise, or runserver with DEBUG on), or not at all with DEBUG off
 		`},
@@ -410,7 +410,7 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence manage.py:5: sets DJANGO_SETTINGS_MODULE to "proj.settings"
 			evidence proj/wsgi.py:4: the WSGI entry point
 			evidence requirements.txt:2: declares gunicorn
-			web: gunicorn proj.wsgi [proj/wsgi.py:4: the WSGI entry point]
+			web: gunicorn proj.wsgi --bind ${HOST:-0.0.0.0}:$PORT [proj/wsgi.py:4: the WSGI entry point]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 			build: python3 manage.py collectstatic --noinput -> "static" [proj/settings.py:2: STATIC_ROOT = 'static']
 			note proj/settings.py:1: STATIC_URL = '/': STATIC_URL "/" would serve static files in place of every page: corral serves no static files
@@ -431,7 +431,7 @@ func TestDetectPythonCases(t *testing.T) {
 			title Python (Flask)
 			evidence shop/__init__.py:3: app = Flask(__name__)
 			evidence requirements.txt:2: declares gunicorn
-			web: gunicorn shop:app [shop/__init__.py:3: app = Flask(__name__)]
+			web: gunicorn shop:app --bind ${HOST:-0.0.0.0}:$PORT [shop/__init__.py:3: app = Flask(__name__)]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 		`},
 		{"asgi.py at the root", map[string]string{
@@ -442,7 +442,7 @@ func TestDetectPythonCases(t *testing.T) {
 			title Python (Starlette)
 			evidence asgi.py:3: app = Starlette()
 			evidence requirements.txt:2: declares uvicorn
-			web: uvicorn asgi:app --host 0.0.0.0 --port $PORT [asgi.py:3: app = Starlette()]
+			web: uvicorn asgi:app --host ${HOST:-0.0.0.0} --port $PORT [asgi.py:3: app = Starlette()]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 		`},
 		{"requirements -r to a missing file", map[string]string{
@@ -466,7 +466,7 @@ func TestDetectPythonCases(t *testing.T) {
 			title Python (Quart)
 			evidence server.py:4: application: Quart = web
 			evidence Pipfile:3: declares hypercorn
-			web: hypercorn server:application --bind 0.0.0.0:$PORT [server.py:4: application: Quart = web]
+			web: hypercorn server:application --bind ${HOST:-0.0.0.0}:$PORT [server.py:4: application: Quart = web]
 			build: PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy -> "" [Pipfile: lists the dependencies (pipenv; the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"FastAPI factory call, daphne, src package", map[string]string{
@@ -477,7 +477,7 @@ func TestDetectPythonCases(t *testing.T) {
 			title Python (FastAPI)
 			evidence src/svc/main.py:4: app = create_app()
 			evidence requirements.txt:2: declares daphne
-			web: PYTHONPATH=src daphne -b 0.0.0.0 -p $PORT svc.main:app [src/svc/main.py:4: app = create_app()]
+			web: PYTHONPATH=src daphne -b ${HOST:-0.0.0.0} -p $PORT svc.main:app [src/svc/main.py:4: app = create_app()]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 		`},
 		{"ASGI with no server declared, pyproject with tool settings only", map[string]string{
@@ -487,7 +487,7 @@ func TestDetectPythonCases(t *testing.T) {
 			kind asgi
 			title Python (Starlette)
 			evidence main.py:2: app = Starlette()
-			web: uvicorn main:app --host 0.0.0.0 --port $PORT [main.py:2: app = Starlette()]
+			web: uvicorn main:app --host ${HOST:-0.0.0.0} --port $PORT [main.py:2: app = Starlette()]
 			note no requirements.txt, Pipfile or pyproject.toml declaring dependencies: corral installs nothing, so uvicorn and the app's other packages must already be installed
 		`},
 		{"gunicorn without uvicorn serves an ASGI app with uvicorn", map[string]string{
@@ -497,7 +497,7 @@ func TestDetectPythonCases(t *testing.T) {
 			kind asgi
 			title Python (FastAPI)
 			evidence main.py:2: app = FastAPI()
-			web: uvicorn main:app --host 0.0.0.0 --port $PORT [main.py:2: app = FastAPI()]
+			web: uvicorn main:app --host ${HOST:-0.0.0.0} --port $PORT [main.py:2: app = FastAPI()]
 			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
 			note uvicorn is not in requirements.txt: add it there (pip install uvicorn), or the web process will not start
 		`},
@@ -508,7 +508,7 @@ func TestDetectPythonCases(t *testing.T) {
 			kind flask
 			title Python (WSGI)
 			evidence application.py:3: application = falcon.App()
-			web: gunicorn application:application [application.py:3: application = falcon.App()]
+			web: gunicorn application:application --bind ${HOST:-0.0.0.0}:$PORT [application.py:3: application = falcon.App()]
 			build: POETRY_VIRTUALENVS_IN_PROJECT=true poetry install --only main --no-root -> "" [pyproject.toml:1: a poetry project ([tool.poetry]; the virtualenv in .venv, which corral puts first in PATH)]
 			note gunicorn is not in pyproject.toml's dependencies: poetry add gunicorn, or the web process will not start
 		`},
@@ -534,16 +534,16 @@ func TestASGIWeb(t *testing.T) {
 	for _, tc := range []struct {
 		deps, want, tool string
 	}{
-		{"", "uvicorn m:app --host 0.0.0.0 --port $PORT", "uvicorn"},
-		{"uvicorn", "uvicorn m:app --host 0.0.0.0 --port $PORT", "uvicorn"},
-		{"fastapi[all]", "uvicorn m:app --host 0.0.0.0 --port $PORT", "uvicorn"},
-		{"fastapi[standard-no-fastapi-cloud-cli]\ngunicorn", "gunicorn m:app -k uvicorn.workers.UvicornWorker", "gunicorn"},
-		{"gunicorn\nUvicorn[standard]", "gunicorn m:app -k uvicorn.workers.UvicornWorker", "gunicorn"},
-		{"gunicorn", "uvicorn m:app --host 0.0.0.0 --port $PORT", "uvicorn"},
-		{"hypercorn", "hypercorn m:app --bind 0.0.0.0:$PORT", "hypercorn"},
-		{"hypercorn\nuvicorn", "uvicorn m:app --host 0.0.0.0 --port $PORT", "uvicorn"},
-		{"daphne", "daphne -b 0.0.0.0 -p $PORT m:app", "daphne"},
-		{"fastapi", "uvicorn m:app --host 0.0.0.0 --port $PORT", "uvicorn"},
+		{"", "uvicorn m:app --host ${HOST:-0.0.0.0} --port $PORT", "uvicorn"},
+		{"uvicorn", "uvicorn m:app --host ${HOST:-0.0.0.0} --port $PORT", "uvicorn"},
+		{"fastapi[all]", "uvicorn m:app --host ${HOST:-0.0.0.0} --port $PORT", "uvicorn"},
+		{"fastapi[standard-no-fastapi-cloud-cli]\ngunicorn", "gunicorn m:app -k uvicorn.workers.UvicornWorker --bind ${HOST:-0.0.0.0}:$PORT", "gunicorn"},
+		{"gunicorn\nUvicorn[standard]", "gunicorn m:app -k uvicorn.workers.UvicornWorker --bind ${HOST:-0.0.0.0}:$PORT", "gunicorn"},
+		{"gunicorn", "uvicorn m:app --host ${HOST:-0.0.0.0} --port $PORT", "uvicorn"},
+		{"hypercorn", "hypercorn m:app --bind ${HOST:-0.0.0.0}:$PORT", "hypercorn"},
+		{"hypercorn\nuvicorn", "uvicorn m:app --host ${HOST:-0.0.0.0} --port $PORT", "uvicorn"},
+		{"daphne", "daphne -b ${HOST:-0.0.0.0} -p $PORT m:app", "daphne"},
+		{"fastapi", "uvicorn m:app --host ${HOST:-0.0.0.0} --port $PORT", "uvicorn"},
 	} {
 		deps := &pyDeps{file: "requirements.txt", deps: map[string]pyDep{}}
 		items, err := parseRequirements("requirements.txt", tc.deps)

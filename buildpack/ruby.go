@@ -45,7 +45,7 @@ func detectRuby(a *appFiles) (*Plan, error) {
 	if a.isFile("config/puma.rb") {
 		p.Processes = append(p.Processes, Process{Type: "web", Command: bundle + "puma -C config/puma.rb", Why: Evidence{File: "config/puma.rb", Says: "configures puma"}})
 	} else {
-		p.Processes = append(p.Processes, Process{Type: "web", Command: bundle + "rackup -p $PORT", Why: Evidence{File: "config.ru", Says: "no config/puma.rb, so rackup runs config.ru"}})
+		p.Processes = append(p.Processes, Process{Type: "web", Command: bundle + "rackup -o " + bindHost + " -p $PORT", Why: Evidence{File: "config.ru", Says: "no config/puma.rb, so rackup runs config.ru"}})
 		if _, ok := gems.runtime("puma"); !ok {
 			p.Notes = append(p.Notes, `puma is not declared in a Gemfile: rackup runs whichever Rack server it finds, which may be none or one not made for production (WEBrick); add gem "puma", and a config/puma.rb to configure it`)
 		}

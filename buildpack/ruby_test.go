@@ -28,7 +28,7 @@ func TestDetectRuby(t *testing.T) {
 		{"rack-sinatra", []string{
 			"kind rack", "title Ruby (Sinatra)",
 			"evidence config.ru", "evidence Gemfile:3",
-			"web: bundle exec rackup -p $PORT (config.ru)",
+			"web: bundle exec rackup -o ${HOST:-0.0.0.0} -p $PORT (config.ru)",
 			"build: bundle install ->  (Gemfile)",
 		}, []string{"puma is not declared"}}, // only in the test group
 	} {
@@ -67,12 +67,12 @@ func TestDetectRubyCases(t *testing.T) {
 	}{
 		{"config.ru alone", map[string]string{"config.ru": ru}, []string{
 			"kind rack", "title Ruby (Rack)", "evidence config.ru",
-			"web: rackup -p $PORT (config.ru)",
+			"web: rackup -o ${HOST:-0.0.0.0} -p $PORT (config.ru)",
 		}, []string{"there is no Gemfile", "puma is not declared"}},
 		{"rails by its gem", map[string]string{"config.ru": ru, "Gemfile": "source 'https://rubygems.org'\ngem 'rails', '~> 8.0'\ngem 'puma'\ngem 'solid_queue'\n", "app/javascript/application.js": "", "public/404.html": "", "db/migrate/.keep": ""}, []string{
 			"kind rails", "title Ruby (Rails)", "evidence config.ru", "evidence Gemfile:2",
 			"release: bundle exec rails db:migrate (db/migrate)",
-			"web: bundle exec rackup -p $PORT (config.ru)",
+			"web: bundle exec rackup -o ${HOST:-0.0.0.0} -p $PORT (config.ru)",
 			"worker: bundle exec rake solid_queue:start (Gemfile:4)",
 			"build: bundle install ->  (Gemfile)",
 			"build: bundle exec rails assets:precompile -> public/assets (app/javascript)",
@@ -80,12 +80,12 @@ func TestDetectRubyCases(t *testing.T) {
 		}, nil},
 		{"rails in the test group only is rack", map[string]string{"config.ru": ru, "Gemfile": "gem 'sinatra'\ngem 'puma'\ngroup :test do\n  gem 'rails'\nend\n", "public/x.css": ""}, []string{
 			"kind rack", "title Ruby (Sinatra)", "evidence config.ru", "evidence Gemfile:1",
-			"web: bundle exec rackup -p $PORT (config.ru)",
+			"web: bundle exec rackup -o ${HOST:-0.0.0.0} -p $PORT (config.ru)",
 			"build: bundle install ->  (Gemfile)",
 		}, nil},
 		{"sinatra inside rails is rails", map[string]string{"config.ru": ru, "config/application.rb": "", "Gemfile": "gem 'rails'\ngem 'sinatra'\ngem 'puma'\n"}, []string{
 			"kind rails", "title Ruby (Rails)", "evidence config.ru", "evidence config/application.rb",
-			"web: bundle exec rackup -p $PORT (config.ru)",
+			"web: bundle exec rackup -o ${HOST:-0.0.0.0} -p $PORT (config.ru)",
 			"build: bundle install ->  (Gemfile)",
 		}, nil},
 		{"two job backends", map[string]string{"config.ru": ru, "config/application.rb": "", "config/puma.rb": "", "Gemfile": "gem 'rails'\ngem 'good_job'\ngem 'sidekiq'\n"}, []string{
@@ -96,7 +96,7 @@ func TestDetectRubyCases(t *testing.T) {
 		}, []string{"Gemfile:2: good_job is declared too, but the worker runs sidekiq only"}},
 		{"sidekiq outside rails", map[string]string{"config.ru": ru, "Gemfile": "gem 'sinatra'\ngem 'puma'\ngem 'sidekiq'\n"}, []string{
 			"kind rack", "title Ruby (Sinatra)", "evidence config.ru", "evidence Gemfile:1",
-			"web: bundle exec rackup -p $PORT (config.ru)",
+			"web: bundle exec rackup -o ${HOST:-0.0.0.0} -p $PORT (config.ru)",
 			"build: bundle install ->  (Gemfile)",
 		}, []string{"Gemfile:3: sidekiq is declared, but corral runs its worker only for a Rails app"}},
 		{"config.ru a directory", map[string]string{"config.ru/x": ""}, nil, nil},

@@ -153,6 +153,47 @@ func TestLoadEnv(t *testing.T) {
 	}
 }
 
+// TestInstanceEnvHost: a web instance behind the edge is told to listen
+// on loopback, unless the app says where; nothing else is.
+func TestInstanceEnvHost(t *testing.T) {
+	tests := []struct {
+		name    string
+		environ []string
+		noEdge  bool
+		typ     string
+		want    string // HOST's value; "" for none
+	}{
+		{"web behind the edge", nil, false, "web", "127.0.0.1"},
+		{"the app's own HOST", []string{"HOST=0.0.0.0"}, false, "web", "0.0.0.0"},
+		{"an empty HOST is the app's too", []string{"HOST="}, false, "web", ""},
+		{"no edge: web binds the public port", nil, true, "web", ""},
+		{"a worker", nil, false, "worker", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := appDirWith(t, map[string]string{"Procfile": "web: s\nworker: w\n"})
+			plan, err := Load(Config{Dir: dir, Procfile: "Procfile", Port: 5000, Environ: append([]string{"PATH=/bin"}, tt.environ...), Edge: EdgeConfig{Disabled: tt.noEdge}, SysRoot: freeTier(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			i := slices.IndexFunc(plan.Instances, func(in Instance) bool { return in.Type == tt.typ })
+			var hosts []string
+			for _, kv := range plan.InstanceEnv(plan.Instances[i]) {
+				if v, ok := strings.CutPrefix(kv, "HOST="); ok {
+					hosts = append(hosts, v)
+				}
+			}
+			want := []string{tt.want}
+			if tt.want == "" && !slices.Contains(tt.environ, "HOST=") {
+				want = nil
+			}
+			if !slices.Equal(hosts, want) {
+				t.Errorf("HOST values %q, want %q", hosts, want)
+			}
+		})
+	}
+}
+
 func TestOutputOptions(t *testing.T) {
 	heroku := platform.Platform{Name: "heroku"}
 	tests := []struct {

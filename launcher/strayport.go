@@ -44,7 +44,7 @@ func (r *runner) followStrayPort(in *instance) bool {
 	}
 	target := netip.AddrPortFrom(host, addr.Port()).String()
 	r.log.Warn(fmt.Sprintf("%s ignores $PORT (%d) and listens on port %d: the edge routes to %s. "+
-		"Use $PORT in the Procfile (e.g. gunicorn --bind 0.0.0.0:$PORT), or a second instance and reloads cannot work",
+		"Use $PORT in the Procfile (e.g. gunicorn --bind ${HOST:-0.0.0.0}:$PORT), or a second instance and reloads cannot work",
 		in.Name, in.Port, addr.Port(), target))
 	r.edge.bal.Remove(in.backend)
 	r.edge.owners.forget(in.backend.Addr)

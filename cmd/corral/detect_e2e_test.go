@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/corral-run/corral/launcher/sockets"
 )
 
 // needTool skips the test when a program is missing, except in CI, where
@@ -53,6 +55,28 @@ func (r *session) stop() {
 	}
 }
 
+// wantLoopbackOnly wants the web.1 instance of the corral running dir to
+// listen on its port, and on loopback only (HOST=127.0.0.1 behind the
+// edge): read from /proc, as nothing here may reach beyond loopback.
+func wantLoopbackOnly(t *testing.T, dir string) {
+	t.Helper()
+	web := ps(t, dir)["web.1"]
+	ls, err := sockets.GroupListeners(web.Pid)
+	if err != nil {
+		t.Fatalf("the listeners of web.1 (pid %d): %v", web.Pid, err)
+	}
+	onPort := false
+	for _, l := range ls {
+		if !l.Addr.Addr().IsLoopback() {
+			t.Errorf("web.1 (pid %d) listens on %v, beyond loopback", l.Pid, l.Addr)
+		}
+		onPort = onPort || int(l.Addr.Port()) == web.Port
+	}
+	if !onPort {
+		t.Errorf("web.1 does not listen on its port %d: %v", web.Port, ls)
+	}
+}
+
 // wantPage GETs url and wants status and a body containing want.
 func wantPage(t *testing.T, url string, status int, want string) *http.Response {
 	t.Helper()
@@ -84,6 +108,7 @@ func TestDetectedDjango(t *testing.T) {
 	if cc := resp.Header.Get("Cache-Control"); !strings.Contains(cc, "immutable") {
 		t.Errorf("the edge did not serve %s (Cache-Control %q)", hashed, cc)
 	}
+	wantLoopbackOnly(t, dir)
 	r.stop()
 }
 
@@ -93,6 +118,7 @@ func TestDetectedNode(t *testing.T) {
 	r, base := startDetected(t, dir, `web\.1 is ready`)
 	wantPage(t, base+"/", 200, "Node, run by corral")
 	r.waitFor(`worker\.1 +\| worker: started`)
+	wantLoopbackOnly(t, dir)
 	r.stop()
 }
 
@@ -102,6 +128,7 @@ func TestDetectedGo(t *testing.T) {
 	// bin/web is missing: start builds it first.
 	r, base := startDetected(t, dir, `web\.1 is ready`)
 	wantPage(t, base+"/", 200, "Go, run by corral: served by web.1")
+	wantLoopbackOnly(t, dir)
 	if !regexp.MustCompile(`build\.1 .*go build -o bin/web ./cmd/web`).MatchString(r.output()) {
 		t.Errorf("no go build before the start:\n%s", r.output())
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -29,7 +30,9 @@ func main() {
 		log.Printf("%s %s from %s", r.Method, r.URL.Path, r.RemoteAddr)
 		fmt.Fprintf(w, "%s from %s\n", greeting, name)
 	})
-	srv := &http.Server{Addr: ":" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// HOST is 127.0.0.1 behind corral's edge, and unset (every address) on
+	// a platform, which routes to $PORT from outside.
+	srv := &http.Server{Addr: net.JoinHostPort(os.Getenv("HOST"), port), Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -17,7 +17,8 @@ const server = http.createServer((req, res) => {
   res.end(`<!doctype html><title>corral + Node</title><h1>Node, run by corral</h1><p>Served by ${name} (PORT ${port}), with no Procfile.</p>\n`);
 });
 
-server.listen(port, () => console.log(`listening on port ${port}`));
+// HOST is 127.0.0.1 behind corral's edge; unset (every address) elsewhere.
+server.listen(port, process.env.HOST, () => console.log(`listening on port ${port}`));
 
 // corral sends SIGTERM to stop: finish the requests in flight, then exit.
 process.on("SIGTERM", () => {
