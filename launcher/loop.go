@@ -91,6 +91,10 @@ type loop struct {
 
 	restartTimer *time.Timer // the next crashed instance due to start again
 
+	// checkBinds: look where ready web instances listen, until one is
+	// found beyond loopback (off a platform, which routes only $PORT).
+	checkBinds bool
+
 	idle  *idleWatch   // with --idle-stop
 	guard *memoryGuard // the memory guard, when on
 
@@ -337,6 +341,7 @@ func (lp *loop) run(ctx context.Context) {
 	}
 
 	app := ph.final && r.edge != nil // the app's phase, behind the edge
+	lp.checkBinds = app && (r.plan.Machine == nil || !r.plan.Machine.Platform.IsPaaS())
 	strayTicker := ticker(app, time.Second)
 	defer strayTicker.Stop()
 	recycleTicker := ticker(app && r.cfg.Edge.MaxRequests > 0, 100*time.Millisecond)
@@ -386,8 +391,12 @@ func (lp *loop) run(ctx context.Context) {
 			lp.advance()
 		case <-strayTicker.C:
 			for in := range lp.live {
-				if r.pooled(in) && !exitedAlready(in) {
-					r.followStrayPort(in)
+				if !r.pooled(in) || exitedAlready(in) {
+					continue
+				}
+				r.followStrayPort(in)
+				if lp.checkBinds && r.warnIfExposed(in) {
+					lp.checkBinds = false // once is enough
 				}
 			}
 		case <-recycleTicker.C:

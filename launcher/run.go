@@ -306,6 +306,9 @@ type instance struct {
 	// strayChecked: its processes' listening ports have been looked at
 	// once, for a command that ignores $PORT.
 	strayChecked bool
+	// bindChecked: where it listens has been looked at once it was
+	// ready, for a port open beyond loopback.
+	bindChecked bool
 }
 
 // pooled reports whether in is a web instance behind the edge: it gets an

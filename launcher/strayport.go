@@ -52,3 +52,32 @@ func (r *runner) followStrayPort(in *instance) bool {
 	in.Port = int(addr.Port())
 	return true
 }
+
+// warnIfExposed looks once at where a ready web instance listens, and
+// warns (once per run) when its port is open beyond loopback: other
+// machines could then reach the app past the edge. A command that binds
+// every address explicitly (gunicorn without --bind binds 0.0.0.0 when
+// PORT is set; puma's port does) ignores the HOST corral sets. It reports
+// whether it warned. Platforms route nothing but $PORT to the app, so
+// there it says nothing.
+func (r *runner) warnIfExposed(in *instance) bool {
+	if in.backend == nil || !in.backend.EverReady() || in.bindChecked {
+		return false
+	}
+	in.bindChecked = true
+	ls, err := sockets.GroupListeners(in.proc.Pid())
+	if err != nil {
+		return false
+	}
+	for _, l := range ls {
+		if int(l.Addr.Port()) != in.Port || l.Addr.Addr().IsLoopback() {
+			continue
+		}
+		r.log.Warn(fmt.Sprintf("%s listens on %s, beyond loopback: other machines can reach the app there, past the edge "+
+			"(no HTTPS redirect, no slow-client buffering). Bind $HOST, which corral sets to 127.0.0.1 for web instances: "+
+			"gunicorn --bind ${HOST:-0.0.0.0}:$PORT, uvicorn --host ${HOST:-0.0.0.0}, puma -b tcp://${HOST:-0.0.0.0}:$PORT; or close the port with a firewall",
+			in.Name, l.Addr))
+		return true
+	}
+	return false
+}

@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"fmt"
 	"io"
@@ -108,10 +109,11 @@ func helper(mode string, args []string) int {
 	return 0
 }
 
-// serveApp is a helper web app: it serves h on 127.0.0.1:$PORT, after
-// reading each request's body, and says "listening" once it does.
+// serveApp is a helper web app: it serves h on 127.0.0.1:$PORT (or
+// $HOST:$PORT, for a test that sets HOST), after reading each request's
+// body, and says "listening" once it does.
 func serveApp(h http.HandlerFunc) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:"+os.Getenv("PORT"))
+	ln, err := net.Listen("tcp", net.JoinHostPort(cmp.Or(os.Getenv("HOST"), "127.0.0.1"), os.Getenv("PORT")))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -204,7 +206,7 @@ func baseEnv() []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if k == "PORT" || k == "NO_COLOR" || strings.HasPrefix(k, "CORRAL_") {
+		if k == "PORT" || k == "HOST" || k == "NO_COLOR" || strings.HasPrefix(k, "CORRAL_") {
 			continue
 		}
 		env = append(env, kv)
@@ -1056,6 +1058,30 @@ func TestWebIgnoresPORT(t *testing.T) {
 	}
 	r.signal(syscall.SIGTERM)
 	r.wait(10 * time.Second)
+}
+
+// TestWebListensBeyondLoopback: a web instance whose command binds every
+// address, ignoring the HOST=127.0.0.1 corral gives it, is warned about
+// once, off a platform; on one (which routes only $PORT) it is not.
+func TestWebListensBeyondLoopback(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: HOST=0.0.0.0 CORRAL_TEST_HELPER=http exec " + helperBin + "\n"})
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(freePort(t)), "-m", "web=2")
+	r.waitFor(`web\.2 is ready`)
+	r.waitFor(`web\.[12] listens on (0\.0\.0\.0|\[::\]):\d+, beyond loopback: other machines can reach the app there, past the edge`)
+	time.Sleep(1500 * time.Millisecond) // another look at web.2 would come within a second
+	if n := len(regexp.MustCompile(`beyond loopback`).FindAllString(r.output(), -1)); n != 1 {
+		t.Errorf("%d warnings, want 1 per run\n%s", n, r.output())
+	}
+	r.stop()
+
+	render := []string{"RENDER=true", "RENDER_SERVICE_NAME=app"}
+	r = start(t, dir, render, "start", "-p", strconv.Itoa(freePort(t)))
+	r.waitFor(`web\.1 is ready`)
+	time.Sleep(1500 * time.Millisecond)
+	if strings.Contains(r.output(), "beyond loopback") {
+		t.Errorf("warned on a platform:\n%s", r.output())
+	}
+	r.stop()
 }
 
 // TestSmugglingAndTraversal: requests whose framing could be read two ways
