@@ -12,6 +12,7 @@
 package metrics
 
 import (
+	"html/template"
 	"net/http"
 	"time"
 
@@ -79,8 +80,9 @@ type Metrics struct {
 	gateWait       prometheus.Observer
 	restarts       *prometheus.CounterVec
 
-	recent recentRestarts
-	rate   rateSampler
+	recent       recentRestarts
+	rate         rateSampler
+	pageTemplate *template.Template
 }
 
 // New makes the registry: corral's own Go runtime and process metrics,
@@ -93,7 +95,7 @@ func New(opts Options) *Metrics {
 	if opts.Processes == nil {
 		opts.Processes = func() ([]control.Process, error) { return nil, nil }
 	}
-	m := &Metrics{opts: opts, reg: prometheus.NewRegistry(), started: opts.Now()}
+	m := &Metrics{opts: opts, reg: prometheus.NewRegistry(), started: opts.Now(), pageTemplate: parsePage()}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -21,10 +21,13 @@ import (
 //go:embed page.html
 var pageSource string
 
-// pageTemplate is parsed once; html/template escapes every value for
-// where it lands, so an app directory or a certificate name cannot
-// inject markup.
-var pageTemplate = template.Must(template.New("status").Parse(pageSource))
+// parsePage parses the status page's template; html/template escapes
+// every value for where it lands, so an app directory or a certificate
+// name cannot inject markup. New parses it, not the package's init: a
+// corral without --admin should not pay for it before binding its port.
+func parsePage() *template.Template {
+	return template.Must(template.New("status").Parse(pageSource))
+}
 
 // page is what the status page shows, every value formatted.
 type page struct {
@@ -65,7 +68,7 @@ type certRow struct {
 // statusPage renders the page.
 func (m *Metrics) statusPage(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
-	if err := pageTemplate.Execute(&buf, m.page()); err != nil {
+	if err := m.pageTemplate.Execute(&buf, m.page()); err != nil {
 		http.Error(w, "status page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
