@@ -50,8 +50,10 @@ django_app # APP: a copy of examples/django; WEB_CMD: its Procfile's web command
 log "collectstatic (GET / needs the manifest; corral's release phase runs it again)"
 collectstatic
 # gunicorn is run as the Procfile's web command, with $PORT filled in, exec'd
-# straight (no shell), so that bootclock's RSS is gunicorn master's
-[[ "$WEB_CMD" =~ ^[A-Za-z0-9\ ._:/\$=-]+$ ]] || die "the web command has shell syntax this script does not handle: $WEB_CMD"
+# straight (no shell), so that bootclock's RSS is gunicorn master's; with no
+# HOST set, as on a platform, ${HOST:-0.0.0.0} is 0.0.0.0
+DIRECT_CMD="${WEB_CMD//'${HOST:-0.0.0.0}'/0.0.0.0}"
+[[ "$DIRECT_CMD" =~ ^[A-Za-z0-9\ ._:/\$=-]+$ ]] || die "the web command has shell syntax this script does not handle: $WEB_CMD"
 # web only, no release phase: corral's own cost in the first response
 printf 'web: %s\n' "$WEB_CMD" >"$P/Procfile.web"
 HELLO="$ROOT/examples/hello" # web: go run . (release: echo; its worker is not started)
@@ -76,7 +78,7 @@ command_of() { # command_of TARGET PORT: sets the caller's CMD (argv) and DIR
   corral-web) DIR="$APP" CMD=("$CORRAL" start -d "$APP" -f "$P/Procfile.web" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
   corral-hello) DIR="$HELLO" CMD=("$CORRAL" start -d "$HELLO" -p "$port" -m "all=0,web=1" --no-access-log --timestamps=false) ;;
   corral-detected) DIR="$DETECTED" CMD=("$CORRAL" start -d "$DETECTED" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
-  gunicorn) DIR="$APP" && read -ra CMD <<<"${WEB_CMD//\$PORT/$port}" ;;
+  gunicorn) DIR="$APP" && read -ra CMD <<<"${DIRECT_CMD//\$PORT/$port}" ;;
   esac
 }
 describe() {
