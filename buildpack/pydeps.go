@@ -48,6 +48,13 @@ func (d *pyDeps) missingNote(tool string) string {
 	return fmt.Sprintf("%s is not in %s: %s, or the web process will not start", tool, d.where, fmt.Sprintf(d.add, tool))
 }
 
+// pipInVenv begins the command that pip-installs the app's dependencies
+// into .venv in the app directory, made first when missing: Debian's and
+// Ubuntu's Python refuses installs into itself (PEP 668), and a platform's
+// build keeps the app directory. The system's packages stay visible (apt's
+// python3-django on a VPS), the virtualenv's own winning over them.
+const pipInVenv = "test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install "
+
 // readPyDeps reads the app's dependencies from the file a Python buildpack
 // installs from, in the order Heroku's does: requirements.txt, then
 // Pipfile, then pyproject.toml (poetry, uv, or a plain [project]). Only
@@ -58,7 +65,7 @@ func readPyDeps(a *appFiles) (*pyDeps, error) {
 		return nil, err
 	} else if reqs != nil {
 		d.file, d.where, d.add = "requirements.txt", "requirements.txt", "add it there (pip install %s)"
-		d.install = &Step{Command: "pip install -r requirements.txt", Why: Evidence{File: "requirements.txt", Says: "lists the dependencies"}}
+		d.install = &Step{Command: pipInVenv + "-r requirements.txt", Why: Evidence{File: "requirements.txt", Says: "lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)"}}
 		return d, readRequirements(a, "requirements.txt", string(reqs), 0, map[string]bool{}, d.deps)
 	}
 	if pipfile, err := a.readOptional("Pipfile"); err != nil {
@@ -109,7 +116,7 @@ func readPyDeps(a *appFiles) (*pyDeps, error) {
 		d.install = &Step{Command: "uv sync --frozen", Why: Evidence{File: "uv.lock", Says: "pins the dependencies (uv; the virtualenv in .venv, which corral puts first in PATH)"}}
 	case project:
 		d.add = "add %s to [project] dependencies"
-		d.install = &Step{Command: "pip install .", Why: Evidence{File: "pyproject.toml", Line: projectLine, Says: "a [project] table"}}
+		d.install = &Step{Command: pipInVenv + ".", Why: Evidence{File: "pyproject.toml", Line: projectLine, Says: "a [project] table (pip, into the virtualenv in .venv, which corral puts first in PATH)"}}
 	default:
 		return d, nil // tool settings only: black, ruff, pytest
 	}

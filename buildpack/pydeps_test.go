@@ -113,7 +113,7 @@ func TestReadPyDeps(t *testing.T) {
 			"requirements/deepest.txt":    "never-read\n",
 			"pyproject.toml":              "not toml at all [",
 			"requirements/unrelated.toml": "",
-		}, "pip install -r requirements.txt [requirements.txt: lists the dependencies]",
+		}, "test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]",
 			"celery requirements/deeper.txt:2: declares celery; django requirements/base.txt:1: declares Django; flask requirements.txt:2: declares flask; gunicorn requirements/prod.txt:2: declares gunicorn"},
 		{"-r leaving the app", map[string]string{
 			"requirements.txt": "-r ../outside.txt\n",
@@ -139,11 +139,11 @@ func TestReadPyDeps(t *testing.T) {
 			"fastapi pyproject.toml:4: declares fastapi[standard]"},
 		{"pip install .", map[string]string{
 			"pyproject.toml": "# a project\n\n[project]\nname = 'x'\ndependencies = [\"git+https://x/y\", 'bottle', 3]\n",
-		}, "pip install . [pyproject.toml:3: a [project] table]",
+		}, "test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install . [pyproject.toml:3: a [project] table (pip, into the virtualenv in .venv, which corral puts first in PATH)]",
 			"bottle pyproject.toml:5: declares bottle"},
 		{"dotted [project] key", map[string]string{
 			"pyproject.toml": "project.name = 'x'\nproject.dependencies = ['flask']\n",
-		}, "pip install . [pyproject.toml:1: a [project] table]",
+		}, "test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install . [pyproject.toml:1: a [project] table (pip, into the virtualenv in .venv, which corral puts first in PATH)]",
 			"flask pyproject.toml:2: declares flask"},
 		{"pyproject with tool settings only", map[string]string{
 			"pyproject.toml": "[tool.ruff]\nline-length = 100\n",

@@ -71,7 +71,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence requirements.txt:2: declares gunicorn
 			release: python3 manage.py migrate --noinput [mysite/settings.py:29: DATABASES = { …]
 			web: gunicorn mysite.wsgi --bind ${HOST:-0.0.0.0}:$PORT [mysite/wsgi.py:11: the WSGI entry point]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			build: python3 manage.py collectstatic --noinput -> "staticfiles" [mysite/settings.py:38: STATIC_ROOT = BASE_DIR / 'staticfiles']
 			static: "/static/" "staticfiles" fromapp=true fallthrough=false index=false [mysite/settings.py:38: STATIC_ROOT = BASE_DIR / 'staticfiles']
 		`},
@@ -83,7 +83,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence requirements/production.txt:5: declares gunicorn
 			release: python3 manage.py migrate --noinput [config/settings/base.py:13: DATABASES = {"default": env.db("DATABASE_URL")}]
 			web: gunicorn config.wsgi --bind ${HOST:-0.0.0.0}:$PORT [config/wsgi.py:11: the WSGI entry point]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			build: python3 manage.py collectstatic --noinput -> "staticfiles" [config/settings/base.py:20: STATIC_ROOT = str(BASE_DIR / "staticfiles")]
 			static: "/assets/" "staticfiles" fromapp=true fallthrough=false index=false [config/settings/base.py:20: STATIC_ROOT = str(BASE_DIR / "staticfiles")]
 		`},
@@ -104,7 +104,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence site_project/wsgi.py:4: the WSGI entry point
 			release: python3 manage.py migrate --noinput [site_project/settings.py:10: DATABASES["default"] = dj_database_url.config(conn_max_age=600)]
 			web: gunicorn site_project.wsgi --bind ${HOST:-0.0.0.0}:$PORT [site_project/wsgi.py:4: the WSGI entry point]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			build: python3 manage.py collectstatic --noinput -> "collected/static" [site_project/settings.py:13: STATIC_ROOT = os.path.join(BASE_DIR, "collected", "static")]
 			note gunicorn is not in requirements.txt: add it there (pip install gunicorn), or the web process will not start
 			note site_project/settings.py:12: STATIC_URL = "https://cdn.example.com/static/": another host serves the static files, not corral
@@ -118,7 +118,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			release: python3 manage.py migrate --noinput [proj/settings.py:8: DATABASES = { …]
 			web: gunicorn proj.wsgi --bind ${HOST:-0.0.0.0}:$PORT [proj/wsgi.py:4: the WSGI entry point]
 			worker: celery -A proj worker --loglevel=info [proj/celery.py: the celery app; requirements.txt:2: declares celery[redis]]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			build: python3 manage.py collectstatic --noinput -> "" [proj/settings.py:19: STATIC_ROOT = BASE_DIR / "static_root"]
 			static: "/static/" "" fromapp=true fallthrough=false index=false [proj/settings.py:19: STATIC_ROOT = BASE_DIR / "static_root"]
 			note proj/settings.py:19: STATIC_ROOT = BASE_DIR / "static_root": not a path corral reads without running Python (a value set in a block, or from the environment): corral asks Django at start
@@ -131,7 +131,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence requirements.txt:2: declares gunicorn
 			release: python3 manage.py migrate --noinput [chat/settings.py:5: DATABASES = { …]
 			web: gunicorn chat.asgi:application -k uvicorn.workers.UvicornWorker --bind ${HOST:-0.0.0.0}:$PORT [chat/asgi.py:7: the ASGI entry point]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			build: python3 manage.py collectstatic --noinput -> "staticfiles" [chat/settings.py:9: STATIC_ROOT = "staticfiles"]
 			static: "/static/" "staticfiles" fromapp=true fallthrough=false index=false [chat/settings.py:9: STATIC_ROOT = "staticfiles"]
 		`},
@@ -141,7 +141,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence app.py:3: app = Flask(__name__)
 			evidence requirements.txt:2: declares gunicorn
 			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:3: app = Flask(__name__)]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			static: "/static/" "static" fromapp=false fallthrough=true index=false [static: Flask's default static folder, beside app.py]
 		`},
 		{"flask-factory", `
@@ -150,7 +150,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence flaskr/__init__.py:6: def create_app(): an app factory
 			evidence pyproject.toml:7: declares gunicorn
 			web: gunicorn "flaskr:create_app()" --bind ${HOST:-0.0.0.0}:$PORT [flaskr/__init__.py:6: def create_app(): an app factory]
-			build: pip install . -> "" [pyproject.toml:1: a [project] table]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install . -> "" [pyproject.toml:1: a [project] table (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"flask-factory-wsgi", `
 			kind flask
@@ -158,14 +158,14 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence wsgi.py:3: app = create_app()
 			evidence requirements.txt:2: declares gunicorn
 			web: gunicorn wsgi:app --bind ${HOST:-0.0.0.0}:$PORT [wsgi.py:3: app = create_app()]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"flask-no-gunicorn", `
 			kind flask
 			title Python (Flask)
 			evidence app.py:3: app = Flask(__name__)
 			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:3: app = Flask(__name__)]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			note gunicorn is not in requirements.txt: add it there (pip install gunicorn), or the web process will not start
 		`},
 		{"wsgi-plain", `
@@ -181,7 +181,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence main.py:3: app = FastAPI()
 			evidence requirements.txt:2: declares uvicorn[standard]
 			web: uvicorn main:app --host ${HOST:-0.0.0.0} --port $PORT [main.py:3: app = FastAPI()]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"fastapi-gunicorn-uvicorn", `
 			kind asgi
@@ -189,7 +189,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence main.py:3: app = fastapi.FastAPI(title="Orders")
 			evidence pyproject.toml:7: declares Gunicorn
 			web: gunicorn main:app -k uvicorn.workers.UvicornWorker --bind ${HOST:-0.0.0.0}:$PORT [main.py:3: app = fastapi.FastAPI(title="Orders")]
-			build: pip install . -> "" [pyproject.toml:1: a [project] table]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install . -> "" [pyproject.toml:1: a [project] table (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"fastapi-app-package", `
 			kind asgi
@@ -197,7 +197,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence app/main.py:5: app = FastAPI( …
 			evidence requirements.txt:1: declares fastapi[standard], which brings uvicorn
 			web: uvicorn app.main:app --host ${HOST:-0.0.0.0} --port $PORT [app/main.py:5: app = FastAPI( …]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"fastapi-src-uv", `
 			kind asgi
@@ -269,7 +269,7 @@ func TestDetectPythonAmbiguous(t *testing.T) {
 		evidence app.py:3: app = Flask(__name__)
 		evidence requirements.txt:3: declares gunicorn
 		web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:3: app = Flask(__name__)]
-		build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+		build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 	`)
 	pyCheckOutline(t, amb.Candidates[1], `
 		kind asgi
@@ -277,7 +277,7 @@ func TestDetectPythonAmbiguous(t *testing.T) {
 		evidence main.py:3: app = FastAPI()
 		evidence requirements.txt:3: declares gunicorn
 		web: gunicorn main:app -k uvicorn.workers.UvicornWorker --bind ${HOST:-0.0.0.0}:$PORT [main.py:3: app = FastAPI()]
-		build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+		build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 	`)
 }
 
@@ -343,7 +343,7 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence x/wsgi.py:4: the WSGI entry point
 			evidence requirements.txt:2: declares gunicorn
 			web: gunicorn x.wsgi --bind ${HOST:-0.0.0.0}:$PORT [x/wsgi.py:4: the WSGI entry point]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			note no file for the settings module x.settings (x/settings.py or x/settings/__init__.py): static files and migrations not detected
 			note app.py:2: app = Flask(__name__) is passed over: manage.py makes this a Django project
 		`},
@@ -378,7 +378,7 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence requirements.txt:2: declares gunicorn
 			release: python3 manage.py migrate --noinput [site/settings/__init__.py:4: DATABASES = {'default': {}}]
 			web: gunicorn site.wsgi:app --bind ${HOST:-0.0.0.0}:$PORT [site/wsgi.py:2: the WSGI entry point]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			build: python3 manage.py collectstatic --noinput -> "" [site/settings/__init__.py:2: STATIC_ROOT = os.environ['STATIC_ROOT']]
 			static: "" "" fromapp=true fallthrough=false index=false [site/settings/__init__.py:2: STATIC_ROOT = os.environ['STATIC_ROOT']]
 			note site/settings/__init__.py:2: STATIC_ROOT = os.environ['STATIC_ROOT']: not a path corral reads without running Python (a value set in a block, or from the environment): corral asks Django at start
@@ -395,7 +395,7 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence x/asgi.py:2: the ASGI entry point
 			evidence requirements.txt:2: declares uvicorn
 			web: uvicorn x.asgi:application --host ${HOST:-0.0.0.0} --port $PORT [x/asgi.py:2: the ASGI entry point]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			note x/settings.py sets no STATIC_ROOT: no collectstatic, so static files are served by the app (WhiteNoise, or runserver with DEBUG on), or not at all with DEBUG off
 		`},
 		{"django celery.py but celery not declared", map[string]string{
@@ -411,7 +411,7 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence proj/wsgi.py:4: the WSGI entry point
 			evidence requirements.txt:2: declares gunicorn
 			web: gunicorn proj.wsgi --bind ${HOST:-0.0.0.0}:$PORT [proj/wsgi.py:4: the WSGI entry point]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			build: python3 manage.py collectstatic --noinput -> "static" [proj/settings.py:2: STATIC_ROOT = 'static']
 			note proj/settings.py:1: STATIC_URL = '/': STATIC_URL "/" would serve static files in place of every page: corral serves no static files
 			note proj/celery.py defines a celery app, but celery is not declared: no worker process
@@ -432,7 +432,7 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence shop/__init__.py:3: app = Flask(__name__)
 			evidence requirements.txt:2: declares gunicorn
 			web: gunicorn shop:app --bind ${HOST:-0.0.0.0}:$PORT [shop/__init__.py:3: app = Flask(__name__)]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"asgi.py at the root", map[string]string{
 			"asgi.py":          "from starlette.applications import Starlette\n\napp = Starlette()\n",
@@ -443,7 +443,7 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence asgi.py:3: app = Starlette()
 			evidence requirements.txt:2: declares uvicorn
 			web: uvicorn asgi:app --host ${HOST:-0.0.0.0} --port $PORT [asgi.py:3: app = Starlette()]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"requirements -r to a missing file", map[string]string{
 			"app.py":           "from flask import Flask\napp = Flask(__name__)\n",
@@ -478,7 +478,7 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence src/svc/main.py:4: app = create_app()
 			evidence requirements.txt:2: declares daphne
 			web: PYTHONPATH=src daphne -b ${HOST:-0.0.0.0} -p $PORT svc.main:app [src/svc/main.py:4: app = create_app()]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"ASGI with no server declared, pyproject with tool settings only", map[string]string{
 			"main.py":        "from starlette.applications import Starlette\napp = Starlette()\n",
@@ -498,7 +498,7 @@ func TestDetectPythonCases(t *testing.T) {
 			title Python (FastAPI)
 			evidence main.py:2: app = FastAPI()
 			web: uvicorn main:app --host ${HOST:-0.0.0.0} --port $PORT [main.py:2: app = FastAPI()]
-			build: pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			note uvicorn is not in requirements.txt: add it there (pip install uvicorn), or the web process will not start
 		`},
 		{"falcon and Flask by dependencies", map[string]string{

@@ -5,6 +5,7 @@ package main
 // its edge; corral init, build and check say the same.
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,6 +30,24 @@ func needTool(t *testing.T, names ...string) {
 				t.Fatalf("needs %s: %v", name, err)
 			}
 			t.Skipf("needs %s: %v", name, err)
+		}
+	}
+}
+
+// needPython skips the test, or fails it under CORRAL_REQUIRE_INTEGRATION,
+// when the python3 that runs in dir (pyenv reads .python-version there)
+// cannot import every module named; pkg is the Debian package that brings them.
+func needPython(t *testing.T, dir, pkg string, modules ...string) {
+	t.Helper()
+	for _, m := range modules {
+		cmd := exec.Command("python3", "-c", "import "+m)
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			msg := fmt.Sprintf("needs python3's %s (apt-get install %s): %v %s", m, pkg, err, out)
+			if os.Getenv("CORRAL_REQUIRE_INTEGRATION") != "" {
+				t.Fatal(msg)
+			}
+			t.Skip(msg)
 		}
 	}
 }
@@ -173,13 +192,7 @@ func TestDetectedStatic(t *testing.T) {
 func TestDetectedFlask(t *testing.T) {
 	needTool(t, "gunicorn")
 	dir := copyExample(t, "flask")
-	if err := exec.Command("python3", "-c", "import flask").Run(); err != nil {
-		cmd := exec.Command("python3", "-c", "import flask")
-		cmd.Dir = dir // examples/flask/.python-version: pyenv's system Python
-		if err := cmd.Run(); err != nil {
-			needTool(t, "python3-flask (apt-get install python3-flask)")
-		}
-	}
+	needPython(t, dir, "python3-flask", "flask") // examples/flask/.python-version: pyenv's system Python
 	r, base := startDetected(t, dir, `web\.1 is ready`)
 	wantPage(t, base+"/", 200, "Flask, run by corral")
 	// static/ is Flask's: the edge serves what is there (nosniff is its
@@ -190,6 +203,32 @@ func TestDetectedFlask(t *testing.T) {
 	if resp := wantPage(t, base+"/static/missing.css", 404, ""); resp.Header.Get("X-Content-Type-Options") == "nosniff" {
 		t.Errorf("a missing static file was answered by the edge, not Flask: %v", resp.Header)
 	}
+	r.stop()
+}
+
+// TestBuildPythonVenv: corral build installs requirements.txt into a
+// virtualenv in .venv, which a Debian Python needs (PEP 668), and start
+// then runs with it. Offline here: the virtualenv sees Debian's Flask
+// and gunicorn, so pip finds every requirement already satisfied.
+func TestBuildPythonVenv(t *testing.T) {
+	needTool(t, "gunicorn")
+	dir := copyExample(t, "flask")
+	needPython(t, dir, "python3-flask python3-venv", "flask", "ensurepip")
+	env := []string{"PIP_DISABLE_PIP_VERSION_CHECK=1"}
+	for run := 1; run <= 2; run++ { // the second finds .venv there
+		code, out, errOut := corral(t, dir, env, "build")
+		if code != 0 || !strings.Contains(out, "Requirement already satisfied: flask") {
+			t.Fatalf("build #%d: status %d\n%s\n%s", run, code, out, errOut)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".venv", "bin", "python")); err != nil {
+		t.Fatalf("no virtualenv after corral build: %v", err)
+	}
+	if code, out, _ := corral(t, dir, nil, "check"); code != 0 || !strings.Contains(out, ".venv/bin first in PATH (the app's virtualenv)") {
+		t.Errorf("check after build: status %d\n%s", code, out)
+	}
+	r, base := startDetected(t, dir, `web\.1 is ready`)
+	wantPage(t, base+"/", 200, "Flask, run by corral")
 	r.stop()
 }
 
