@@ -58,8 +58,8 @@ func (r *runner) followStrayPort(in *instance) bool {
 // machines could then reach the app past the edge. A command that binds
 // every address explicitly (gunicorn without --bind binds 0.0.0.0 when
 // PORT is set; puma's port does) ignores the HOST corral sets. It reports
-// whether it warned. Platforms route nothing but $PORT to the app, so
-// there it says nothing.
+// whether it warned. The loop does not ask on a platform, which routes
+// nothing but $PORT to the app.
 func (r *runner) warnIfExposed(in *instance) bool {
 	if in.backend == nil || !in.backend.EverReady() || in.bindChecked {
 		return false
