@@ -204,7 +204,8 @@ func TestControlPermissionDenied(t *testing.T) {
 		// open the directories above it.
 		bin := filepath.Join(filepath.Dir(dir), "corral-as-nobody")
 		copyFile(t, corralBin, bin, 0o755)
-		for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
+		tmp := filepath.Clean(os.TempDir()) + string(filepath.Separator)
+		for d := dir; strings.HasPrefix(d, tmp); d = filepath.Dir(d) { // t.TempDir's, not the temporary directory itself
 			if err := os.Chmod(d, 0o755); err != nil {
 				t.Fatal(err)
 			}
