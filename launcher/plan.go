@@ -86,10 +86,16 @@ func (p *Plan) InstanceEnv(inst Instance) []string {
 	if inst.Type == "web" && p.Machine != nil && p.Machine.WebConcurrency > 0 {
 		env = append(env, "WEB_CONCURRENCY="+strconv.Itoa(p.Machine.WebConcurrency))
 	}
-	if inst.Type == "web" && p.Edge && !slices.ContainsFunc(p.Env, func(kv string) bool { return strings.HasPrefix(kv, "HOST=") }) {
+	if inst.Type == "web" && p.Edge && !p.appSetsHost() {
 		env = append(env, "HOST=127.0.0.1")
 	}
 	return env
+}
+
+// appSetsHost reports whether the app's environment sets HOST, which
+// corral then leaves to it.
+func (p *Plan) appSetsHost() bool {
+	return slices.ContainsFunc(p.Env, func(kv string) bool { return strings.HasPrefix(kv, "HOST=") })
 }
 
 // Load reads and checks everything a run needs: the app directory, the
@@ -376,7 +382,11 @@ func (p *Plan) Describe(w io.Writer) error {
 	case p.staticSite():
 		fmt.Fprintf(w, "edge:     port %d, serving the static site alone\n", p.PublicPort)
 	case p.Edge:
-		fmt.Fprintf(w, "edge:     port %d → %d web instance(s)\n", p.PublicPort, p.Formation["web"])
+		host := "on loopback (HOST=127.0.0.1)"
+		if p.appSetsHost() {
+			host = "(HOST is the app's)"
+		}
+		fmt.Fprintf(w, "edge:     port %d → %d web instance(s) %s\n", p.PublicPort, p.Formation["web"], host)
 	}
 	for _, m := range p.Static {
 		fmt.Fprintf(w, "static:   %s from %s\n", m.Prefix, m.Dir)

@@ -716,7 +716,7 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("status %d: %s", code, stderr)
 	}
 	for _, want := range []string{
-		"edge:     port 8000 → 3 web instance(s)",
+		"edge:     port 8000 → 3 web instance(s) on loopback (HOST=127.0.0.1)",
 		"web      3      internal  gunicorn app:wsgi --bind 0.0.0.0:$PORT",
 		"worker   1      8100      celery worker",
 	} {
