@@ -1060,6 +1060,22 @@ func TestWebIgnoresPORT(t *testing.T) {
 	r.wait(10 * time.Second)
 }
 
+// TestWebListensElsewhereOnPORT: a web command that binds $PORT at an
+// address the edge's 127.0.0.1 does not reach (an app's HOST) is found
+// there, and served, with a warning.
+func TestWebListensElsewhereOnPORT(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: HOST=127.0.0.2 CORRAL_TEST_HELPER=http exec " + helperBin + "\n"})
+	port := freePort(t)
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(port))
+	r.waitFor(`web\.1 listens on 127\.0\.0\.2:\d+, not on 127\.0\.0\.1 where the edge looks for it \(HOST=127\.0\.0\.2 in the app's environment\?\): the edge routes there`)
+	r.waitFor(`web\.1 is ready`)
+	resp, body := get(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/", nil)
+	if resp.StatusCode != 200 || string(body) != "hello from web.1\n" {
+		t.Errorf("through the edge: %d %q", resp.StatusCode, body)
+	}
+	r.stop()
+}
+
 // TestWebListensBeyondLoopback: a web instance whose command binds every
 // address, ignoring the HOST=127.0.0.1 corral gives it, is warned about
 // once, off a platform; on one (which routes only $PORT) it is not.
