@@ -39,7 +39,8 @@ func (w *idleWatch) reset(now time.Time) { w.since = now }
 // sleepIfIdle stops the web instances when they have all been ready and
 // idle for --idle-stop: the edge keeps the port and the next request
 // starts them again (wake). It reports whether it stopped them.
-func (r *runner) sleepIfIdle(w *idleWatch, live map[*instance]bool) bool {
+func (lp *loop) sleepIfIdle() bool {
+	r, w, live := lp.r, lp.idle, lp.live
 	now := time.Now()
 	var served, inflight int64
 	var awake []*instance
@@ -71,18 +72,18 @@ func (r *runner) sleepIfIdle(w *idleWatch, live map[*instance]bool) bool {
 	return true
 }
 
-// wake starts the instances that sleepIfIdle stopped; one still exiting
-// starts as soon as it has. It returns the names of those woken.
-func (r *runner) wake(live map[*instance]bool, start func(*instance) error) ([]string, error) {
+// wakeAsleep starts the instances that sleepIfIdle stopped; one still
+// exiting starts as soon as it has. It returns the names of those woken.
+func (lp *loop) wakeAsleep() ([]string, error) {
 	var names []string
 	var err error
-	for in := range live {
+	for in := range lp.live {
 		if !in.asleep {
 			continue
 		}
 		names = append(names, in.Name)
 		if procDone(in) {
-			if e := start(in); e != nil && err == nil {
+			if e := lp.start(in); e != nil && err == nil {
 				err = e
 			}
 			continue
@@ -93,7 +94,7 @@ func (r *runner) wake(live map[*instance]bool, start func(*instance) error) ([]s
 	}
 	slices.Sort(names)
 	if len(names) > 0 {
-		r.edge.bal.SetAsleep(false)
+		lp.r.edge.bal.SetAsleep(false)
 	}
 	return names, err
 }

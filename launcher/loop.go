@@ -243,7 +243,7 @@ func (lp *loop) advance() {
 	r := lp.r
 	for lp.roll != nil {
 		roll := lp.roll
-		msg, err := roll.advance(r, lp.live, lp.start)
+		msg, err := roll.advance(lp)
 		if msg != "" {
 			r.log.Info(roll.label() + ": " + msg)
 		}
@@ -256,7 +256,7 @@ func (lp *loop) advance() {
 			break
 		}
 		if roll.again {
-			lp.roll = r.beginReload(lp.live, "received SIGHUP")
+			lp.roll = lp.beginReload("received SIGHUP")
 			continue
 		}
 		switch {
@@ -405,7 +405,7 @@ func (lp *loop) run(ctx context.Context) {
 			}
 		case <-idleTicker.C:
 			if !lp.stopping && lp.roll == nil {
-				r.sleepIfIdle(lp.idle, lp.live)
+				lp.sleepIfIdle()
 			}
 		case <-wanted:
 			if !lp.stopping {
@@ -436,7 +436,7 @@ func (lp *loop) signalled(sig os.Signal) {
 			r.log.Info("received SIGHUP: a reload is under way; another follows it")
 			return
 		}
-		lp.begin(r.beginReload(lp.live, "received SIGHUP"))
+		lp.begin(lp.beginReload("received SIGHUP"))
 		return
 	}
 	lp.interrupted = true
@@ -470,7 +470,7 @@ func (lp *loop) recycleServed() {
 // wake starts the web instances --idle-stop stopped: a request came in.
 func (lp *loop) wake() {
 	r := lp.r
-	names, err := r.wake(lp.live, lp.start)
+	names, err := lp.wakeAsleep()
 	if len(names) > 0 {
 		lp.idle.reset(time.Now())
 		r.log.Info("idle stop: a request came in; starting " + strings.Join(names, ", "))

@@ -40,10 +40,11 @@ func (roll *rolling) label() string {
 
 // beginReload starts a reload: web instances are queued for replacement,
 // and the other processes are stopped, to be started again at once.
-func (r *runner) beginReload(live map[*instance]bool, why string) *rolling {
+func (lp *loop) beginReload(why string) *rolling {
+	r := lp.r
 	roll := &rolling{}
 	var others []string
-	for in := range live {
+	for in := range lp.live {
 		if in.retiring || !in.restartAt.IsZero() || exitedAlready(in) {
 			continue
 		}
@@ -55,16 +56,8 @@ func (r *runner) beginReload(live map[*instance]bool, why string) *rolling {
 		in.proc.Signal(syscall.SIGTERM)
 		others = append(others, in.Name)
 	}
-	slices.SortFunc(roll.queue, func(a, b *instance) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
-	slices.Sort(others)
+	slices.SortFunc(roll.queue, func(a, b *instance) int { return compareNames(a.Name, b.Name) })
+	slices.SortFunc(others, compareNames)
 	msg := fmt.Sprintf("%s: replacing %d web instance(s) one at a time", why, len(roll.queue))
 	if len(others) > 0 {
 		msg += fmt.Sprintf("; restarting %v", others)
@@ -100,9 +93,10 @@ func (roll *rolling) done() bool { return roll.new == nil && roll.old == nil && 
 var errReloadAborted = errors.New("the instances not yet replaced keep serving")
 
 // advance moves the reload on as far as it can now, and says what it did.
-func (roll *rolling) advance(r *runner, live map[*instance]bool, start func(*instance) error) (string, error) {
+func (roll *rolling) advance(lp *loop) (string, error) {
+	r, live := lp.r, lp.live
 	if roll.stopFirst {
-		return roll.advanceStopFirst(r, live)
+		return roll.advanceStopFirst(lp)
 	}
 	if roll.new == nil {
 		for len(roll.queue) > 0 {
@@ -112,7 +106,7 @@ func (roll *rolling) advance(r *runner, live map[*instance]bool, start func(*ins
 				continue // crashed meanwhile: its restart is the new one
 			}
 			nw := &instance{Instance: old.Instance}
-			if err := start(nw); err != nil {
+			if err := lp.start(nw); err != nil {
 				return "", fmt.Errorf("starting a new %s: %w; %w", old.Name, err, errReloadAborted)
 			}
 			roll.old, roll.new, roll.idle, roll.since = old, nw, nil, time.Now()
@@ -161,7 +155,8 @@ func (r *runner) bootWait() time.Duration {
 
 // advanceStopFirst is advance for a stopFirst replacement: drain the old
 // instance, stop it, and let its exit start it again (instance.again).
-func (roll *rolling) advanceStopFirst(r *runner, live map[*instance]bool) (string, error) {
+func (roll *rolling) advanceStopFirst(lp *loop) (string, error) {
+	r, live := lp.r, lp.live
 	if roll.old == nil {
 		for len(roll.queue) > 0 {
 			old := roll.queue[0]

@@ -100,7 +100,7 @@ func (lp *loop) answer(req control.Request) control.Response {
 		if r.edge == nil {
 			return control.Response{Error: "reload replaces the web instances behind the edge, and this run has none"}
 		}
-		err = lp.replace(r.beginReload(lp.live, "corral reload"))
+		err = lp.replace(lp.beginReload("corral reload"))
 		msg = "reloading: web instances are replaced one at a time"
 	case "restart":
 		msg, err = lp.restart(req.Args)
