@@ -192,7 +192,7 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 		plan.Static = plan.detectedStatic(cfg.Edge.SPA)
 	}
 	plan.Build = plan.startBuild()
-	if err := plan.assignPorts(cfg.Port); err != nil {
+	if err := plan.assignPorts(); err != nil {
 		return nil, err
 	}
 	if err := plan.setAdmin(cfg); err != nil {
@@ -315,32 +315,21 @@ func checkLine(shell, path string, e procfile.Entry) error {
 // free loopback ports as they start; the k-th other type in Procfile order
 // gets port+100k+N-1, which keeps instances of different types apart;
 // release, which runs alone, gets the public port.
-func (p *Plan) assignPorts(base int) error {
-	k := 0
+func (p *Plan) assignPorts() error {
 	for _, e := range p.Procfile.Entries {
 		n := p.Formation[e.Name]
 		if e.Name == ReleaseType {
 			if n > 0 {
-				p.Release = &Instance{Name: e.Name + ".1", Type: e.Name, Command: e.Command, Line: e.Line, Port: base}
+				p.Release = &Instance{Name: e.Name + ".1", Type: e.Name, Command: e.Command, Line: e.Line, Port: p.PublicPort}
 			}
 			continue
 		}
-		offset := 0
-		if e.Name != "web" {
-			k++
-			offset = 100 * k
-		}
 		for i := 1; i <= n; i++ {
-			port := base + offset + i - 1
-			if e.Name == "web" && p.Edge {
-				port = 0 // a free loopback port, chosen at each start
+			inst, err := p.newInstance(e, i)
+			if err != nil {
+				return err
 			}
-			if port > 65535 {
-				return fmt.Errorf("port %d for %s.%d is above 65535: lower the base port (--port or $PORT is %d)", port, e.Name, i, base)
-			}
-			p.Instances = append(p.Instances, Instance{
-				Name: e.Name + "." + strconv.Itoa(i), Type: e.Name, Command: e.Command, Line: e.Line, Port: port,
-			})
+			p.Instances = append(p.Instances, inst)
 		}
 	}
 	// web first: it is what the platform waits for.
@@ -348,6 +337,37 @@ func (p *Plan) assignPorts(base int) error {
 		return boolInt(b.Type == "web") - boolInt(a.Type == "web")
 	})
 	return nil
+}
+
+// newInstance is instance i of the Procfile's type e, with its PORT by
+// assignPorts' scheme; corral scale makes more with it while running.
+func (p *Plan) newInstance(e procfile.Entry, i int) (Instance, error) {
+	port := 0 // web behind the edge: a free loopback port, chosen at each start
+	if e.Name != "web" || !p.Edge {
+		port = p.PublicPort + p.portOffset(e.Name) + i - 1
+	}
+	if port > 65535 {
+		return Instance{}, fmt.Errorf("port %d for %s.%d is above 65535: lower the base port (--port or $PORT is %d)", port, e.Name, i, p.PublicPort)
+	}
+	return Instance{Name: e.Name + "." + strconv.Itoa(i), Type: e.Name, Command: e.Command, Line: e.Line, Port: port}, nil
+}
+
+// portOffset is where the ports of type name start above the public
+// port: 0 for web, 100k for the k-th other type in Procfile order.
+func (p *Plan) portOffset(name string) int {
+	if name == "web" {
+		return 0
+	}
+	k := 0
+	for _, e := range p.Procfile.Entries {
+		if e.Name != ReleaseType && e.Name != "web" {
+			k++
+		}
+		if e.Name == name {
+			break
+		}
+	}
+	return 100 * k
 }
 
 func boolInt(b bool) int {

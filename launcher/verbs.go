@@ -290,29 +290,13 @@ func (lp *loop) scale(args []string) (string, error) {
 	return strings.Join(msgs, "; "), nil
 }
 
-// newInstance makes instance k of typ, its port by the scheme of
-// assignPorts, and its output prefix.
+// newInstance makes instance k of typ, with its output prefix.
 func (r *runner) newInstance(typ string, k int) (Instance, error) {
 	e, _ := r.plan.Procfile.Lookup(typ)
-	port := 0
-	if !(typ == "web" && r.edge != nil) {
-		offset := 0
-		if typ != "web" {
-			for _, o := range r.plan.Procfile.Entries {
-				if o.Name != ReleaseType && o.Name != "web" {
-					offset += 100
-				}
-				if o.Name == typ {
-					break
-				}
-			}
-		}
-		port = r.plan.PublicPort + offset + k - 1
-		if port > 65535 {
-			return Instance{}, fmt.Errorf("port %d for %s.%d is above 65535", port, typ, k)
-		}
+	inst, err := r.plan.newInstance(e, k)
+	if err != nil {
+		return Instance{}, err
 	}
-	inst := Instance{Name: typ + "." + strconv.Itoa(k), Type: typ, Command: e.Command, Line: e.Line, Port: port}
 	if r.prefixes[inst.Name] == nil {
 		r.prefixes[inst.Name] = r.mux.Prefix(inst.Name)
 	}
