@@ -72,9 +72,9 @@ func (lp *loop) sleepIfIdle() bool {
 	return true
 }
 
-// wakeAsleep starts the instances that sleepIfIdle stopped; one still
-// exiting starts as soon as it has. It returns the names of those woken.
-func (lp *loop) wakeAsleep() ([]string, error) {
+// wake starts the instances that sleepIfIdle stopped, as a request came
+// in; one still exiting starts as soon as it has.
+func (lp *loop) wake() {
 	var names []string
 	var err error
 	for in := range lp.live {
@@ -92,9 +92,15 @@ func (lp *loop) wakeAsleep() ([]string, error) {
 		in.again = "idle stop"
 		in.backoff = time.Nanosecond
 	}
-	slices.Sort(names)
 	if len(names) > 0 {
+		slices.Sort(names)
 		lp.r.edge.bal.SetAsleep(false)
+		lp.idle.reset(time.Now())
+		lp.r.log.Info("idle stop: a request came in; starting " + strings.Join(names, ", "))
 	}
-	return names, err
+	if err != nil {
+		lp.r.log.Error(err.Error())
+		lp.code = 1
+		lp.stopAll("could not start the web instances again")
+	}
 }

@@ -467,21 +467,6 @@ func (lp *loop) recycleServed() {
 	}
 }
 
-// wake starts the web instances --idle-stop stopped: a request came in.
-func (lp *loop) wake() {
-	r := lp.r
-	names, err := lp.wakeAsleep()
-	if len(names) > 0 {
-		lp.idle.reset(time.Now())
-		r.log.Info("idle stop: a request came in; starting " + strings.Join(names, ", "))
-	}
-	if err != nil {
-		r.log.Error(err.Error())
-		lp.code = 1
-		lp.stopAll("could not start the web instances again")
-	}
-}
-
 // checkMemory runs the memory guard, and recycles its victim first.
 func (lp *loop) checkMemory() {
 	r := lp.r
