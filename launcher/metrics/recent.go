@@ -62,6 +62,12 @@ const maxSamples = 64
 func (s *rateSampler) add(t time.Time, n float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.push(t, n)
+}
+
+// push appends a sample, dropping the oldest beyond maxSamples; s.mu is
+// held.
+func (s *rateSampler) push(t time.Time, n float64) {
 	s.samples = append(s.samples, rateSample{t, n})
 	if len(s.samples) > maxSamples {
 		s.samples = append(s.samples[:0], s.samples[len(s.samples)-maxSamples:]...)
@@ -85,10 +91,7 @@ func (s *rateSampler) rate(now time.Time, n float64) (perSecond float64, over ti
 	// Views closer together than a second add no sample: a reload storm
 	// must not shrink the window to nothing.
 	if len(s.samples) == 0 || now.Sub(s.samples[len(s.samples)-1].t) >= time.Second {
-		s.samples = append(s.samples, rateSample{now, n})
-		if len(s.samples) > maxSamples {
-			s.samples = append(s.samples[:0], s.samples[len(s.samples)-maxSamples:]...)
-		}
+		s.push(now, n)
 	}
 	over = now.Sub(base.t)
 	if base.t.IsZero() || over <= 0 {
