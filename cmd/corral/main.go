@@ -191,21 +191,12 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 					return nil
 				},
 			},
-			controlCommand(environ, stdout, "ps", "list the running corral's processes: state, pid, uptime, restarts, memory, requests", "", func(c *cli.Context) (control.Request, error) {
-				return control.Request{Verb: "ps"}, nil
-			}, &cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"}),
-			controlCommand(environ, stdout, "restart", "restart processes (web.1) or every process of a type (worker) in the running corral; web instances are replaced one at a time", "NAME|TYPE...", func(c *cli.Context) (control.Request, error) {
-				return control.Request{Verb: "restart", Args: c.Args().Slice()}, nil
-			}),
-			controlCommand(environ, stdout, "scale", "change the running formation: web=3,worker=0 (web instances leaving finish their requests first)", "TYPE=N[,TYPE=N...]", func(c *cli.Context) (control.Request, error) {
-				return control.Request{Verb: "scale", Args: c.Args().Slice()}, nil
-			}),
-			controlCommand(environ, stdout, "reload", "replace the running corral's web instances one at a time and restart the other processes, as SIGHUP does", "", func(c *cli.Context) (control.Request, error) {
-				return control.Request{Verb: "reload"}, nil
-			}),
-			controlCommand(environ, stdout, "stop", "stop the running corral gracefully, as SIGTERM does", "", func(c *cli.Context) (control.Request, error) {
-				return control.Request{Verb: "stop"}, nil
-			}),
+			controlCommand(environ, stdout, "ps", "list the running corral's processes: state, pid, uptime, restarts, memory, requests", "",
+				&cli.BoolFlag{Name: "json", Usage: "print JSON instead of a table"}),
+			controlCommand(environ, stdout, "restart", "restart processes (web.1) or every process of a type (worker) in the running corral; web instances are replaced one at a time", "NAME|TYPE..."),
+			controlCommand(environ, stdout, "scale", "change the running formation: web=3,worker=0 (web instances leaving finish their requests first)", "TYPE=N[,TYPE=N...]"),
+			controlCommand(environ, stdout, "reload", "replace the running corral's web instances one at a time and restart the other processes, as SIGHUP does", ""),
+			controlCommand(environ, stdout, "stop", "stop the running corral gracefully, as SIGTERM does", ""),
 			{
 				Name:  "version",
 				Usage: "print corral's version",
@@ -599,16 +590,14 @@ func source(c *cli.Context, environ []string, flag string, envVars ...string) st
 }
 
 // controlCommand is a verb that talks to the corral running the app in
-// --dir through its control socket.
-func controlCommand(environ []string, stdout io.Writer, name, usage, args string, request func(*cli.Context) (control.Request, error), flags ...cli.Flag) *cli.Command {
+// --dir through its control socket: the request is the verb, name, with
+// the command's arguments (those that take none ignore them).
+func controlCommand(environ []string, stdout io.Writer, name, usage, args string, flags ...cli.Flag) *cli.Command {
 	return &cli.Command{
 		Name: name, Usage: usage, ArgsUsage: args, OnUsageError: usageError,
 		Flags: append(appFlags()[:1], flags...),
 		Action: func(c *cli.Context) error {
-			req, err := request(c)
-			if err != nil {
-				return cli.Exit(err, 2)
-			}
+			req := control.Request{Verb: name, Args: c.Args().Slice()}
 			path, err := launcher.ControlPath(c.String("dir"), environ)
 			if err != nil {
 				return cli.Exit(err, 1)
