@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -67,11 +68,8 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 	if err != nil {
 		return nil, err
 	}
-	answers := edge.TCPProber
-	if cfg.Edge.ReadyPath != "" {
-		answers = edge.HTTPProber(cfg.Edge.ReadyPath)
-	}
 	fd := &frontDoor{owners: newPortOwners(log)}
+	answers := edge.AnswerProber(cfg.Edge.ReadyPath, func() string { return probeHost(https, pf, fd.proxy) })
 	probe := func(ctx context.Context, addr string) bool {
 		return answers(ctx, addr) && fd.owners.owned(addr)
 	}
@@ -80,6 +78,9 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 			log.Info(name + " is ready: the edge routes to it")
 		}
 	})
+	// A probe waits for its answer as long as a request would: a worker
+	// may take that long to import the app.
+	fd.bal.ProbeTimeout = cmp.Or(cfg.Edge.UpstreamTimeout, 60*time.Second)
 	opts := edge.Options{
 		BootWait:        cfg.Edge.BootWait,
 		MaxBody:         cfg.Edge.MaxBody,
@@ -129,6 +130,21 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		}
 	})
 	return fd, nil
+}
+
+// probeHost is the Host of the readiness probe: a name the app answers
+// for, as far as corral knows one (an app that checks Host, like Django
+// with ALLOWED_HOSTS, logs an error for any other): the first --domain,
+// the platform's hostname for the app, the Host of the latest request,
+// else localhost.
+func probeHost(https HTTPSConfig, pf platform.Platform, proxy *edge.Proxy) string {
+	switch {
+	case len(https.Domains) > 0:
+		return https.Domains[0]
+	case pf.Hostname != "":
+		return pf.Hostname
+	}
+	return cmp.Or(proxy.RecentHost(), "localhost")
 }
 
 // trustedProxies returns the peers whose X-Forwarded-* headers the edge

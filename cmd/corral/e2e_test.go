@@ -97,6 +97,25 @@ func helper(mode string, args []string) int {
 			}
 			fmt.Fprintf(w, "hello from %s\n", os.Getenv("PS"))
 		})
+	case "lateanswer": // "http", but the instance named $LATE_PS answers only once the file $LATE_FILE exists
+		w.Flush()
+		return serveAppAfter(func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, "hello from %s\n", os.Getenv("PS"))
+		}, func() {
+			if os.Getenv("PS") != os.Getenv("LATE_PS") {
+				return
+			}
+			// Listening, not answering: connections wait in the listen
+			// queue, as under gunicorn's master while its workers import
+			// the app.
+			for {
+				if _, err := os.Stat(os.Getenv("LATE_FILE")); err == nil {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			fmt.Println("answering now")
+		})
 	case "proto": // a web app: answers "proto=$X-Forwarded-Proto" on $PORT
 		w.Flush()
 		return serveApp(func(w http.ResponseWriter, r *http.Request) {
@@ -112,13 +131,18 @@ func helper(mode string, args []string) int {
 // serveApp is a helper web app: it serves h on 127.0.0.1:$PORT (or
 // $HOST:$PORT, for a test that sets HOST), after reading each request's
 // body, and says "listening" once it does.
-func serveApp(h http.HandlerFunc) int {
+func serveApp(h http.HandlerFunc) int { return serveAppAfter(h, func() {}) }
+
+// serveAppAfter is serveApp that calls boot between listening and
+// serving.
+func serveAppAfter(h http.HandlerFunc, boot func()) int {
 	ln, err := net.Listen("tcp", net.JoinHostPort(cmp.Or(os.Getenv("HOST"), "127.0.0.1"), os.Getenv("PORT")))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	fmt.Println("listening")
+	boot()
 	http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		h(w, r)
@@ -973,6 +997,51 @@ func TestBootGate(t *testing.T) {
 	resp, _ = get(t, "http://127.0.0.1:"+strconv.Itoa(port)+"/_corral/health", nil)
 	if resp.StatusCode != 503 {
 		t.Errorf("health while booting: %d", resp.StatusCode)
+	}
+	r.signal(syscall.SIGTERM)
+	r.wait(10 * time.Second)
+}
+
+// TestReadyOnlyWhenAnswering: an instance whose port accepts connections
+// but which does not answer yet (gunicorn's master, its workers still
+// importing the app) gets no request until it answers one: the instance
+// that answers serves them all meanwhile.
+func TestReadyOnlyWhenAnswering(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: CORRAL_TEST_HELPER=lateanswer exec " + helperBin + "\n"})
+	gate := filepath.Join(t.TempDir(), "answer")
+	port := freePort(t)
+	url := "http://127.0.0.1:" + strconv.Itoa(port) + "/"
+	r := start(t, dir, []string{"LATE_PS=web.2", "LATE_FILE=" + gate}, "start", "-p", strconv.Itoa(port), "-m", "web=2")
+	r.waitFor(`web\.1 is ready`)
+	r.waitFor(`web\.2 +\| listening`)
+	for i := range 10 {
+		resp, body := get(t, url, nil)
+		if resp.StatusCode != 200 || string(body) != "hello from web.1\n" {
+			t.Errorf("request %d, with web.2 listening but not answering: %d %q", i, resp.StatusCode, body)
+		}
+	}
+	if strings.Contains(r.output(), "web.2 is ready") {
+		t.Errorf("web.2 was taken for ready before it answered a request:\n%s", r.output())
+	}
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r.waitFor(`web\.2 is ready`)
+	seen := map[string]bool{}
+	for range 10 {
+		_, body := get(t, url, nil)
+		seen[string(body)] = true
+	}
+	if !seen["hello from web.2\n"] {
+		t.Errorf("once ready, web.2 got none of 10 requests: %v", seen)
+	}
+	for _, l := range r.lines() {
+		if strings.Contains(l, "answering now") {
+			break
+		}
+		if strings.Contains(l, "web.2 is ready") {
+			t.Errorf("web.2 ready before it answered:\n%s", r.output())
+		}
 	}
 	r.signal(syscall.SIGTERM)
 	r.wait(10 * time.Second)

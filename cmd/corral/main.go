@@ -330,7 +330,7 @@ func edgeFlags() []cli.Flag {
 		&cli.StringFlag{Name: "trusted-proxies", EnvVars: []string{"CORRAL_TRUSTED_PROXIES"},
 			Usage: "addresses or CIDRs whose X-Forwarded-* headers are believed, comma-separated, or none (default: any peer on a detected PaaS, none elsewhere)"},
 		&cli.StringFlag{Name: "health-path", EnvVars: []string{"CORRAL_HEALTH_PATH"},
-			Usage: "an instance is ready when GET `PATH` answers below 500 (default: when its port accepts connections)"},
+			Usage: "an instance is ready when GET `PATH` answers below 500 (default: when it answers HEAD / with any status)"},
 		&cli.StringFlag{Name: "edge-health-path", Value: "/_corral/health", EnvVars: []string{"CORRAL_EDGE_HEALTH_PATH"},
 			Usage: "the edge's own health check: 200 while a web instance is ready, else 503"},
 		&cli.BoolFlag{Name: "no-access-log", EnvVars: []string{"CORRAL_NO_ACCESS_LOG"},

@@ -1,9 +1,9 @@
 package edge
 
 import (
+	"cmp"
 	"context"
 	"net"
-	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -48,6 +48,9 @@ const (
 type Balancer struct {
 	probe    Prober
 	interval time.Duration
+	// ProbeTimeout bounds one probe (default: the interval, at least a
+	// second). Set it before the first Add.
+	ProbeTimeout time.Duration
 
 	mu       sync.Mutex
 	state    map[*Backend]backendState // every backend not removed
@@ -76,24 +79,6 @@ func TCPProber(ctx context.Context, addr string) bool {
 	}
 	c.Close()
 	return true
-}
-
-// HTTPProber returns a prober that is ready when GET path answers with a
-// status below 500.
-func HTTPProber(path string) Prober {
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	return func(ctx context.Context, addr string) bool {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
-		if err != nil {
-			return false
-		}
-		resp, err := client.Do(req)
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode < 500
-	}
 }
 
 // NewBalancer returns an empty balancer that checks backends with probe
@@ -149,7 +134,7 @@ func (b *Balancer) probeUntilReady(be *Backend) {
 			return
 		case <-t.C:
 		}
-		pctx, cancel := context.WithTimeout(ctx, max(b.interval, time.Second))
+		pctx, cancel := context.WithTimeout(ctx, cmp.Or(b.ProbeTimeout, max(b.interval, time.Second)))
 		ok := b.probe(pctx, be.Addr)
 		cancel()
 		if ok {

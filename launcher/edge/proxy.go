@@ -85,6 +85,7 @@ type Proxy struct {
 	bufs      sync.Pool // *spill for bodies
 	up        *upstream // for requests
 	comp      *compressor
+	host      recentHost
 }
 
 // NewProxy returns a Proxy routing to bal.
@@ -126,6 +127,11 @@ func (p *Proxy) Close() {
 	p.transport.CloseIdleConnections()
 }
 
+// RecentHost is the Host of the latest request forwarded to an instance,
+// or "" before the first: the readiness probe's Host where nothing better
+// is known (see AnswerProber).
+func (p *Proxy) RecentHost() string { return p.host.get() }
+
 // statusClientGone is logged, as nginx does, when the client left before
 // the response.
 const statusClientGone = 499
@@ -146,6 +152,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	p.host.see(r.Host)
 	upgrade := isUpgrade(r)
 	out := r.Header // the request is ours: its header is edited in place
 	if upgrade {
