@@ -69,11 +69,13 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		return nil, err
 	}
 	fd := &frontDoor{owners: newPortOwners(log)}
-	answers := edge.AnswerProber(cfg.Edge.ReadyPath, func() string { return probeHost(https, pf, fd.proxy) })
-	probe := func(ctx context.Context, addr string) bool {
-		return answers(ctx, addr) && fd.owners.owned(addr)
+	probe := edge.AnswerProbe{
+		Path: cfg.Edge.ReadyPath,
+		Host: func() string { return probeHost(https, pf, fd.proxy) },
+		// Asked before the request: a stranger on the port gets none.
+		Accept: fd.owners.owned,
 	}
-	fd.bal = edge.NewBalancer(probe, probeInterval, func(name string, ready bool) {
+	fd.bal = edge.NewBalancer(probe.Probe, probeInterval, func(name string, ready bool) {
 		if ready {
 			log.Info(name + " is ready: the edge routes to it")
 		}

@@ -13,53 +13,66 @@ import (
 // an app's access log can tell them from its users' requests.
 const ProbeUserAgent = "corral (readiness check)"
 
-// AnswerProber returns a prober that is ready when the instance answers an
-// HTTP request, whatever its status. A port that accepts connections is
-// not enough: gunicorn's master (puma's, a Node cluster's) accepts them
-// while its workers are still importing the app, and a request routed
-// there waits seconds while another instance is idle. A request answered
-// at all, even with a 400 or a 404, means a worker is serving.
+// AnswerProbe is the balancer's usual readiness check: an instance is
+// ready when it answers an HTTP request, whatever the status. A port that
+// accepts connections is not enough: gunicorn's master (puma's, a Node
+// cluster's) accepts them while its workers are still importing the app,
+// and a request routed there waits seconds while another instance is idle.
+// A request answered at all, even with a 400 or a 404, means a worker is
+// serving.
 //
-// With path empty it sends HEAD /, the cheapest request every framework
-// answers; else GET path, which must answer below 500 (--health-path).
-// host gives the Host header (see Proxy.RecentHost): an app that checks it
-// (Django's ALLOWED_HOSTS) logs an error for a Host it does not serve.
-//
-// The probe waits for the answer until ctx is done (the Balancer's
-// ProbeTimeout): the request sits in the instance's listen queue until a
-// worker takes it, and is better waited for than sent again on another
-// connection.
-func AnswerProber(path string, host func() string) Prober {
-	method, minBad := http.MethodHead, 1000 // any status will do
-	if path != "" {
-		method, minBad = http.MethodGet, http.StatusInternalServerError
-	} else {
-		path = "/"
+// The probe waits for the answer until its context is done (the
+// Balancer's ProbeTimeout): the request sits in the instance's listen
+// queue until a worker takes it, and is better waited for than sent again
+// on another connection.
+type AnswerProbe struct {
+	// Path, if set, is asked with GET and must answer below 500
+	// (--health-path); else the probe sends HEAD /, the cheapest request
+	// every framework answers.
+	Path string
+	// Host gives the Host header (see Proxy.RecentHost); nil or "" means
+	// localhost. An app that checks it (Django's ALLOWED_HOSTS) logs an
+	// error for a Host it does not serve.
+	Host func() string
+	// Accept, if not nil, is asked once a connection to addr is open and
+	// before any request is sent on it: false ends the probe (something
+	// other than the instance answers there, say).
+	Accept func(addr string) bool
+}
+
+// Probe is the AnswerProbe as a Prober.
+func (a AnswerProbe) Probe(ctx context.Context, addr string) bool {
+	method, path, minBad := http.MethodHead, "/", 1000 // any status will do
+	if a.Path != "" {
+		method, path, minBad = http.MethodGet, a.Path, http.StatusInternalServerError
 	}
-	return func(ctx context.Context, addr string) bool {
-		var d net.Dialer
-		c, err := d.DialContext(ctx, "tcp", addr)
-		if err != nil {
-			return false
-		}
-		defer c.Close()
-		stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo()) })
-		defer stop()
-		h := host()
-		if h == "" || !validHost(h) {
-			h = "localhost"
-		}
-		req := method + " " + path + " HTTP/1.1\r\nHost: " + h + "\r\nUser-Agent: " + ProbeUserAgent + "\r\nConnection: close\r\n\r\n"
-		if _, err := c.Write([]byte(req)); err != nil {
-			return false
-		}
-		resp, err := http.ReadResponse(bufio.NewReaderSize(c, 4<<10), &http.Request{Method: method})
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode < minBad
+	var d net.Dialer
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return false
 	}
+	defer c.Close()
+	if a.Accept != nil && !a.Accept(addr) {
+		return false
+	}
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo()) })
+	defer stop()
+	host := "localhost"
+	if a.Host != nil {
+		if h := a.Host(); h != "" && validHost(h) {
+			host = h
+		}
+	}
+	req := method + " " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUser-Agent: " + ProbeUserAgent + "\r\nConnection: close\r\n\r\n"
+	if _, err := c.Write([]byte(req)); err != nil {
+		return false
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(c, 4<<10), &http.Request{Method: method})
+	if err != nil {
+		return false
+	}
+	resp.Body.Close()
+	return resp.StatusCode < minBad
 }
 
 // recentHost keeps the Host of the latest request the proxy forwarded.

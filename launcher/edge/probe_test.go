@@ -5,13 +5,14 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
-// AnswerProber: any answer makes an instance ready, a port that only
+// AnswerProbe: any answer makes an instance ready, a port that only
 // accepts does not; with a path, an answer below 500.
-func TestAnswerProber(t *testing.T) {
+func TestAnswerProbe(t *testing.T) {
 	status := func(code int) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(code) }
 	}
@@ -46,7 +47,8 @@ func TestAnswerProber(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 			defer cancel()
-			if got := AnswerProber(tt.path, func() string { return "example.com" })(ctx, tt.addr); got != tt.want {
+			probe := AnswerProbe{Path: tt.path, Host: func() string { return "example.com" }}
+			if got := probe.Probe(ctx, tt.addr); got != tt.want {
 				t.Errorf("ready = %v, want %v", got, tt.want)
 			}
 		})
@@ -54,7 +56,7 @@ func TestAnswerProber(t *testing.T) {
 }
 
 // The probe says who it is and asks for a Host the app serves.
-func TestAnswerProberRequest(t *testing.T) {
+func TestAnswerProbeRequest(t *testing.T) {
 	var mu sync.Mutex
 	var got []*http.Request
 	be := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +71,8 @@ func TestAnswerProberRequest(t *testing.T) {
 		{"/healthz", "", http.MethodGet, "/healthz", "localhost"},
 		{"", "bad\r\nX-Injected: 1", http.MethodHead, "/", "localhost"},
 	} {
-		if !AnswerProber(tt.path, func() string { return tt.host })(ctx, be.addr) {
+		probe := AnswerProbe{Path: tt.path, Host: func() string { return tt.host }}
+		if !probe.Probe(ctx, be.addr) {
 			t.Fatalf("probe of %q failed", tt.path)
 		}
 		mu.Lock()
@@ -78,6 +81,20 @@ func TestAnswerProberRequest(t *testing.T) {
 		if r.Method != tt.method || r.RequestURI != tt.uri || r.Host != tt.wantHost || r.UserAgent() != ProbeUserAgent || r.Header.Get("X-Injected") != "" {
 			t.Errorf("host %q: the app got %s %s Host %q User-Agent %q %v", tt.host, r.Method, r.RequestURI, r.Host, r.UserAgent(), r.Header)
 		}
+	}
+}
+
+// A connection that Accept refuses carries no request: a stranger on the
+// instance's port is never sent the probe.
+func TestAnswerProbeAccept(t *testing.T) {
+	var hits atomic.Int64
+	be := newBackend(t, func(http.ResponseWriter, *http.Request) { hits.Add(1) })
+	var asked string
+	probe := AnswerProbe{Accept: func(addr string) bool { asked = addr; return false }}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if probe.Probe(ctx, be.addr) || asked != be.addr || hits.Load() != 0 {
+		t.Errorf("Accept said no: ready, asked %q (want %q), the backend served %d", asked, be.addr, hits.Load())
 	}
 }
 

@@ -129,7 +129,7 @@ func (p *Proxy) Close() {
 
 // RecentHost is the Host of the latest request forwarded to an instance,
 // or "" before the first: the readiness probe's Host where nothing better
-// is known (see AnswerProber).
+// is known (see AnswerProbe).
 func (p *Proxy) RecentHost() string { return p.host.get() }
 
 // statusClientGone is logged, as nginx does, when the client left before
