@@ -323,7 +323,7 @@ func TestAdminRestarts(t *testing.T) {
 		t.Errorf("web crash restarts: %v (present %v), want a 0", got, ok)
 	}
 	_, body := get(t, admin+"/", nil)
-	rows := regexp.MustCompile(`<tr><td class="mono">\d\d:\d\d:\d\d</td><td class="mono">worker\.1</td><td>crash</td><td>exited with code 3</td></tr>`).FindAllString(string(body), -1)
+	rows := regexp.MustCompile(`<tr><td class="mono">\d\d:\d\d:\d\d</td><td class="mono">worker\.1</td><td>crash</td><td class="why">exited with code 3</td></tr>`).FindAllString(string(body), -1)
 	if len(rows) != 2 {
 		t.Errorf("%d restart rows for worker.1, want 2:\n%s", len(rows), body)
 	}
@@ -426,13 +426,72 @@ func TestStatusPageChromium(t *testing.T) {
 	}
 }
 
+// TestStatusPageLayout: at 1280 px the page, the restarts table
+// included, fits the window, even with a memory guard's long reason (it
+// overflowed, unwrapped); on a phone the page fits too, a wide table
+// scrolling in its own box.
+func TestStatusPageLayout(t *testing.T) {
+	needTool(t, "chromium")
+	dir := app(t, map[string]string{"Procfile": fmt.Sprintf(webAndWorker, helperBin)})
+	// A guard at 1% of 1 GiB: corral's own memory is over it, so it
+	// recycles web.1 as soon as it is ready, and says why at length.
+	r, _, admin := startAdmin(t, dir, "--memory-limit", "1GiB", "--memory-guard", "1")
+	r.waitFor(`memory guard: the app's processes use .* recycling web\.1`)
+	_, body := get(t, admin+"/", nil)
+	if !regexp.MustCompile(`<td>memory_guard</td><td[^>]*>the app&#39;s processes use .{100,}</td>`).Match(body) {
+		t.Fatalf("no restart row with the memory guard's reason:\n%s", body)
+	}
+	// The page as served, with a script that measures it: by how many
+	// pixels the page, and each box of a wide table, are wider than
+	// their window.
+	measure := `<script>
+var d = document.documentElement, out = ["page " + (d.scrollWidth - d.clientWidth)];
+document.querySelectorAll("table").forEach(function (t) {
+	var box = t.parentElement.classList.contains("wide") ? t.parentElement : t;
+	out.push(t.id + " " + (box.scrollWidth - box.clientWidth) + (box === t ? "" : " in its box"));
+});
+document.body.setAttribute("data-overflow", out.join(", "));
+</script>`
+	page := strings.Replace(string(body), `<meta http-equiv="refresh" content="2">`, "", 1)
+	page = strings.Replace(page, "</body>", measure+"</body>", 1)
+	shots := t.TempDir()
+	file := filepath.Join(shots, "status.html")
+	if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	overflow := regexp.MustCompile(`data-overflow="([^"]*)"`)
+	for _, tt := range []struct {
+		size string
+		want *regexp.Regexp
+	}{
+		{"1280,800", regexp.MustCompile(`^page 0, formation 0( in its box)?, restarts 0( in its box)?$`)},
+		{"390,800", regexp.MustCompile(`^page 0, formation \d+ in its box, restarts \d+ in its box$`)},
+	} {
+		m := overflow.FindStringSubmatch(chromiumAt(t, tt.size, shots, "--dump-dom", "file://"+file))
+		if m == nil {
+			t.Fatalf("at %s: nothing measured", tt.size)
+		}
+		t.Logf("at %s: %s", tt.size, m[1])
+		if !tt.want.MatchString(m[1]) {
+			t.Errorf("at %s the page overflows: %s, want %s", tt.size, m[1], tt.want)
+		}
+	}
+	r.stop()
+}
+
 // chromium runs headless Chromium at 1200×800 with args and returns its
 // stdout (the DOM, for --dump-dom).
 func chromium(t *testing.T, profile string, args ...string) string {
 	t.Helper()
+	return chromiumAt(t, "1200,800", profile, args...)
+}
+
+// chromiumAt is chromium with a window of size ("W,H").
+func chromiumAt(t *testing.T, size, profile string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,800", "--hide-scrollbars",
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--window-size=" + size, "--hide-scrollbars",
 		"--user-data-dir=" + filepath.Join(profile, "profile"), "--no-first-run", "--disable-extensions"}
 	cmd := exec.CommandContext(ctx, "chromium", append(base, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+profile)

@@ -349,7 +349,7 @@ func TestStatusPage(t *testing.T) {
 		`<tr data-name="web.1"><td class="mono">web.1</td><td>web</td><td><span class="state state-up">up</span></td><td class="n">101</td><td class="n">1m30s</td><td class="n">0</td><td class="n">21.6 MB</td><td class="n">33179</td><td class="n">12</td><td class="n">2</td></tr>`,
 		`<tr data-name="web.2"><td class="mono">web.2</td><td>web</td><td><span class="state state-restarting">restarting</span></td><td class="n">-</td><td class="n">-</td><td class="n">3</td>`,
 		`<tr data-name="worker.1"><td class="mono">worker.1</td><td>worker</td>`,
-		`<td class="mono">12:00:00</td><td class="mono">worker.1</td><td>crash</td><td>exited with code 1</td>`,
+		`<td class="mono">12:00:00</td><td class="mono">worker.1</td><td>crash</td><td class="why">exited with code 1</td>`,
 		`<span class="v">2.0</span><span class="l">requests/s over the last 3s</span>`,
 		`<span class="v">6</span><span class="l">requests (6 app, 0 static, 0 health)</span>`,
 		`<div class="card bad"><span class="v">1</span><span class="l">answered 5xx</span>`,
