@@ -25,6 +25,8 @@ type psRow struct {
 	RSS    int64  `json:"rss_bytes"`
 	Port   int    `json:"port"`
 	Served int64  `json:"requests_served"`
+	// InFlight is the requests the edge has sent it and not had answered.
+	InFlight int64 `json:"requests_in_flight"`
 }
 
 // ps runs corral ps --json in dir.
