@@ -157,6 +157,29 @@ func TestControlVerbs(t *testing.T) {
 	}
 }
 
+// TestControlNamesDuringReload: while a reload replaces web.1, the old
+// and the new one run side by side; an unknown name's error lists the
+// running processes each once.
+func TestControlNamesDuringReload(t *testing.T) {
+	// The new web.1 takes its time to listen: the reload waits for it.
+	dir := app(t, map[string]string{"Procfile": "" +
+		"web: if [ -f started ]; then sleep 30; fi; touch started; CORRAL_TEST_HELPER=http exec " + helperBin + "\n" +
+		"worker: echo worker up; exec sleep 60\n"})
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(freePort(t)))
+	r.waitFor(`web\.1 is ready`)
+	r.waitFor(`worker\.1 +\| worker up`)
+	verb(t, dir, "reload")
+	r.waitForNth(`web\.1 started`, 2)
+	if rows := ps(t, dir); len(rows) != 2 {
+		t.Logf("ps: %+v", rows) // ps lists both web.1s; the map keeps one
+	}
+	code, _, errOut := corral(t, dir, nil, "restart", "nope")
+	if want := `no process or type "nope" is running (running: web.1, worker.1)`; code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("restart nope during a reload: status %d, stderr %q; want 1 and %q", code, errOut, want)
+	}
+	r.stop()
+}
+
 func TestControlErrors(t *testing.T) {
 	dir := app(t, map[string]string{"Procfile": "web: sleep 60\n"})
 	code, _, errOut := corral(t, dir, nil, "ps")
