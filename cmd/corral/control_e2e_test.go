@@ -121,6 +121,41 @@ func TestControlVerbs(t *testing.T) {
 		}
 	})
 
+	// Flags after the arguments are read, as before them: run from
+	// elsewhere, each verb reaches this corral only through its --dir.
+	t.Run("flags after the arguments", func(t *testing.T) {
+		elsewhere := t.TempDir()
+		for _, args := range [][]string{
+			{"restart", "worker", "-d", dir},
+			{"scale", "worker=1", "--dir", dir},
+			{"scale", "worker=1", "--dir=" + dir},
+			{"ps", "--json", "-d", dir},
+			{"ps", "-d", dir, "--json"},
+		} {
+			code, out, errOut := corral(t, elsewhere, nil, args...)
+			if code != 0 {
+				t.Errorf("corral %s: status %d\n%s\n%s", strings.Join(args, " "), code, out, errOut)
+			}
+			if args[0] == "ps" && !strings.HasPrefix(out, "[") {
+				t.Errorf("corral %s: not JSON:\n%s", strings.Join(args, " "), out)
+			}
+		}
+		r.waitForNth(`worker\.1 +\| worker up`, 3) // the restart's
+		for _, tt := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"restart", "worker", "--bogus"}, "corral: flag provided but not defined: -bogus (see corral restart --help)"},
+			{[]string{"scale", "web=1", "-d"}, "corral: flag needs an argument: -d (see corral scale --help)"},
+			{[]string{"stop", "now"}, `corral: stop takes no arguments, not "now" (see corral stop --help)`},
+		} {
+			code, out, errOut := corral(t, dir, nil, tt.args...)
+			if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
+				t.Errorf("corral %s: status %d, stdout %q, stderr %q; want 2 and %q", strings.Join(tt.args, " "), code, out, errOut, tt.want)
+			}
+		}
+	})
+
 	t.Run("bad requests", func(t *testing.T) {
 		for _, tt := range []struct {
 			args []string

@@ -405,6 +405,11 @@ func TestNamedTypesAndEnvFlags(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "worker.1 | worker on 7200") || strings.Contains(out, "web ran") {
 		t.Errorf("status %d, output:\n%s", code, out)
 	}
+	// Flags after the types are read too.
+	code, out, errOut := corral(t, t.TempDir(), nil, "start", "worker", "-d", dir, "-p", "7300")
+	if code != 0 || !strings.Contains(out, "worker.1 | worker on 7400") || strings.Contains(out, "web ran") {
+		t.Errorf("flags after the types: status %d, output:\n%s\n%s", code, out, errOut)
+	}
 }
 
 func TestEnvPrecedence(t *testing.T) {
