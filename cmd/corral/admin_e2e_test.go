@@ -377,26 +377,14 @@ func TestStatusPageChromium(t *testing.T) {
 	box, ink := tableInk(t, full)
 
 	// The same page with its rows taken out: the check must fail on it.
-	empty := regexp.MustCompile(`(?s)<tr data-name=.*?</tr>`).ReplaceAllString(dom, "")
-	empty = strings.Replace(empty, `<meta http-equiv="refresh" content="2">`, "", 1)
-	emptyHTML := filepath.Join(shots, "empty.html")
-	if err := os.WriteFile(emptyHTML, []byte(empty), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	emptyPNG := filepath.Join(shots, "empty.png")
-	chromium(t, shots, "--screenshot="+emptyPNG, "file://"+emptyHTML)
+	chromium(t, shots, "--screenshot="+emptyPNG, "file://"+pageCopy(t, shots, "empty.html", regexp.MustCompile(`(?s)<tr data-name=.*?</tr>`).ReplaceAllString(dom, "")))
 	emptyBox, emptyInk := tableInk(t, emptyPNG)
 
 	// The same page without the charts' lines: the check of their ink
 	// must fail on it.
-	noLines := regexp.MustCompile(`<polyline [^>]*>`).ReplaceAllString(dom, "")
-	noLines = strings.Replace(noLines, `<meta http-equiv="refresh" content="2">`, "", 1)
-	noLinesHTML := filepath.Join(shots, "nolines.html")
-	if err := os.WriteFile(noLinesHTML, []byte(noLines), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	noLinesPNG := filepath.Join(shots, "nolines.png")
-	chromium(t, shots, "--screenshot="+noLinesPNG, "file://"+noLinesHTML)
+	chromium(t, shots, "--screenshot="+noLinesPNG, "file://"+pageCopy(t, shots, "nolines.html", regexp.MustCompile(`<polyline [^>]*>`).ReplaceAllString(dom, "")))
 	// The legend's swatches are of the same colours: the lines' pixels
 	// are those beyond the page's without them.
 	withLines, noLinesInk := chartInk(t, full), chartInk(t, noLinesPNG)
@@ -452,13 +440,8 @@ document.querySelectorAll("table").forEach(function (t) {
 });
 document.body.setAttribute("data-overflow", out.join(", "));
 </script>`
-	page := strings.Replace(string(body), `<meta http-equiv="refresh" content="2">`, "", 1)
-	page = strings.Replace(page, "</body>", measure+"</body>", 1)
 	shots := t.TempDir()
-	file := filepath.Join(shots, "status.html")
-	if err := os.WriteFile(file, []byte(page), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	file := pageCopy(t, shots, "status.html", strings.Replace(string(body), "</body>", measure+"</body>", 1))
 	overflow := regexp.MustCompile(`data-overflow="([^"]*)"`)
 	for _, tt := range []struct {
 		size string
@@ -477,6 +460,19 @@ document.body.setAttribute("data-overflow", out.join(", "));
 		}
 	}
 	r.stop()
+}
+
+// pageCopy writes a copy of a status page, html, as dir/name, without
+// its refresh (a screenshot of a copy must not turn into one of the
+// page), and returns its path.
+func pageCopy(t *testing.T, dir, name, html string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	html = strings.Replace(html, `<meta http-equiv="refresh" content="2">`, "", 1)
+	if err := os.WriteFile(path, []byte(html), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
 
 // chromium runs headless Chromium at 1200×800 with args and returns its

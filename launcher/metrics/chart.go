@@ -215,19 +215,10 @@ func span() string {
 // rateChart draws the requests per second of each interval.
 func rateChart(w window, samples []sample) chart {
 	rs := runs(samples, func(s sample) (float64, bool) { return s.rate, s.interval })
-	pts := all(rs)
-	top := niceCeil(peak(pts).v)
+	top := niceCeil(peak(all(rs)).v)
 	c := newChart("rate", "Requests per second", "req/s", w, top, plain)
-	if len(pts) == 0 {
-		c.Empty = fmt.Sprintf("measuring: a point every %d s", SampleEvery/time.Second)
-		c.Summary = "Requests per second: " + c.Empty + "."
-		return c
-	}
-	c.Series = []series{line("requests/s", "c0", w, top, rs)}
-	last, hi := pts[len(pts)-1], peak(pts)
-	c.Latest = perSecond(last.v)
-	c.Summary = fmt.Sprintf("Requests per second, %s: %s at %s, the latest; peak %s at %s.",
-		span(), perSecond(last.v), timeOfDay(last.t), perSecond(hi.v), timeOfDay(hi.t))
+	c.drawOne("requests/s", "c0", "Requests per second", w, top, rs, perSecond,
+		fmt.Sprintf("measuring: a point every %d s", SampleEvery/time.Second))
 	return c
 }
 
@@ -235,24 +226,31 @@ func rateChart(w window, samples []sample) chart {
 // interval with requests.
 func latencyChart(w window, samples []sample) chart {
 	rs := runs(samples, func(s sample) (float64, bool) { return s.p99, s.answered })
-	pts := all(rs)
-	top := niceCeil(max(peak(pts).v, 0.01))
+	top := niceCeil(max(peak(all(rs)).v, 0.01))
 	unit, scale := "ms", 1000.0
 	if top >= 1 {
 		unit, scale = "s", 1
 	}
 	c := newChart("latency", "p99 response time", "p99, "+unit, w, top, func(v float64) string { return plain(v * scale) })
-	if len(pts) == 0 {
-		c.Empty = fmt.Sprintf("no request answered in the last %d minutes", HistorySpan/time.Minute)
-		c.Summary = "99th percentile of the time to answer a request: " + c.Empty + "."
-		return c
-	}
-	c.Series = []series{line("p99", "c1", w, top, rs)}
-	last, hi := pts[len(pts)-1], peak(pts)
-	c.Latest = seconds(last.v)
-	c.Summary = fmt.Sprintf("99th percentile of the time to answer a request, %s: %s at %s, the latest; peak %s at %s.",
-		span(), seconds(last.v), timeOfDay(last.t), seconds(hi.v), timeOfDay(hi.t))
+	c.drawOne("p99", "c1", "99th percentile of the time to answer a request", w, top, rs, seconds,
+		fmt.Sprintf("no request answered in the last %d minutes", HistorySpan/time.Minute))
 	return c
+}
+
+// drawOne draws rs as c's only series, and says in c's summary what it
+// shows, with the latest and the highest value as format writes them; or
+// with no point, says empty.
+func (c *chart) drawOne(name, class, what string, w window, top float64, rs [][]point, format func(float64) string, empty string) {
+	pts := all(rs)
+	if len(pts) == 0 {
+		c.Empty, c.Summary = empty, what+": "+empty+"."
+		return
+	}
+	c.Series = []series{line(name, class, w, top, rs)}
+	last, hi := pts[len(pts)-1], peak(pts)
+	c.Latest = format(last.v)
+	c.Summary = fmt.Sprintf("%s, %s: %s at %s, the latest; peak %s at %s.",
+		what, span(), format(last.v), timeOfDay(last.t), format(hi.v), timeOfDay(hi.t))
 }
 
 // memoryChart draws each process's resident memory, and the processes'

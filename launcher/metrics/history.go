@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -50,13 +51,11 @@ type procMemory struct {
 	rss  int64
 }
 
-// history is a ring of the last keepSamples samples. Sample writes it
-// from the admin listener's sampling goroutine; the status page reads it.
+// history is the last keepSamples samples. Sample writes it from the
+// admin listener's sampling goroutine; the status page reads it.
 type history struct {
-	mu   sync.Mutex
-	ring [keepSamples]sample
-	next int // where the next one goes
-	n    int // how many are kept
+	mu      sync.Mutex
+	samples []sample // the oldest first
 	// buckets are the duration histogram's cumulative counts (all kinds
 	// summed) at the newest sample: the next interval's p99 is read from
 	// the difference.
@@ -108,8 +107,8 @@ func (m *Metrics) durationCounts() []uint64 {
 func (h *history) add(s sample, buckets []uint64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.n > 0 && len(h.buckets) == len(buckets) {
-		prev := h.ring[(h.next-1+keepSamples)%keepSamples]
+	if len(h.samples) > 0 && len(h.buckets) == len(buckets) {
+		prev := h.samples[len(h.samples)-1]
 		if dt := s.t.Sub(prev.t).Seconds(); dt > 0 {
 			s.interval = true
 			s.rate = max(s.requests-prev.requests, 0) / dt
@@ -124,20 +123,17 @@ func (h *history) add(s sample, buckets []uint64) {
 		}
 	}
 	h.buckets = buckets
-	h.ring[h.next] = s
-	h.next = (h.next + 1) % keepSamples
-	h.n = min(h.n+1, keepSamples)
+	h.samples = append(h.samples, s)
+	if n := len(h.samples) - keepSamples; n > 0 {
+		h.samples = slices.Delete(h.samples, 0, n)
+	}
 }
 
 // list returns the samples kept, the oldest first.
 func (h *history) list() []sample {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	out := make([]sample, 0, h.n)
-	for i := h.n; i > 0; i-- {
-		out = append(out, h.ring[(h.next-i+keepSamples)%keepSamples])
-	}
-	return out
+	return slices.Clone(h.samples)
 }
 
 // rate returns the requests per second from the newest sample at least
@@ -147,12 +143,11 @@ func (h *history) list() []sample {
 func (h *history) rate(now time.Time, total float64) (perSecond float64, over time.Duration) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.n == 0 {
+	if len(h.samples) == 0 {
 		return 0, 0
 	}
-	base := h.ring[(h.next-h.n+keepSamples)%keepSamples]
-	for i := h.n; i > 0; i-- {
-		s := h.ring[(h.next-i+keepSamples)%keepSamples]
+	base := h.samples[0]
+	for _, s := range h.samples[1:] {
 		if now.Sub(s.t) < rateWindow {
 			break
 		}
