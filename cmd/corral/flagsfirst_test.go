@@ -41,3 +41,33 @@ func TestFlagsFirst(t *testing.T) {
 		}
 	}
 }
+
+// FuzzFlagsFirst: whatever the command line, flagsFirst only reorders
+// it: the same words, the program and the command first, and everything
+// from "--" on as it was, at the end.
+func FuzzFlagsFirst(f *testing.F) {
+	app := newApp(nil, io.Discard, io.Discard)
+	for _, s := range []string{"restart web -d app", "start web -- -m x", "scale web=2 --dir=. -d", "ps --json -d x", "run -- a -d b", "stop - --"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		args := append([]string{"corral"}, strings.Fields(line)...)
+		got, err := flagsFirst(app, args)
+		if err != nil {
+			return
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(got)), slices.Sorted(slices.Values(args))) || len(args) > 1 && got[1] != args[1] {
+			t.Fatalf("%q became %q", args, got)
+		}
+		// What follows "--" is the same, and last.
+		tail := func(a []string) []string {
+			if i := slices.Index(a[min(2, len(a)):], "--"); i >= 0 {
+				return a[2+i:]
+			}
+			return nil
+		}
+		if in, out := tail(args), tail(got); !slices.Equal(in, out) || !slices.Equal(got[len(got)-len(out):], out) {
+			t.Fatalf("%q became %q: what follows -- changed", args, got)
+		}
+	})
+}
