@@ -124,6 +124,12 @@ func (r *runner) newMetrics() *metrics.Metrics {
 		Types:     types,
 		App:       r.plan.Dir,
 	}
+	if m := r.plan.Machine; m != nil {
+		opts.Memory = metrics.MemoryLimits{Guard: m.Guard, PerInstance: m.PerInstance}
+		if m.Limits.Constrained() { // the host's RAM is no limit to draw
+			opts.Memory.Limit, opts.Memory.Source = m.Limits.Memory, m.Limits.MemorySource
+		}
+	}
 	if r.plan.staticSite() {
 		opts.Processes = nil // no run loop to ask: the edge serves alone
 	}
@@ -145,7 +151,12 @@ const psWait = 2 * time.Second
 
 // processes asks the run loop for the rows of corral ps.
 func (r *runner) processes() ([]control.Process, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), psWait)
+	return r.processesWithin(context.Background())
+}
+
+// processesWithin is processes, given up when parent is done.
+func (r *runner) processesWithin(parent context.Context) ([]control.Process, error) {
+	ctx, cancel := context.WithTimeout(parent, psWait)
 	defer cancel()
 	resp := r.ask(ctx, control.Request{Verb: "ps"})
 	if ctx.Err() != nil {
@@ -166,11 +177,13 @@ func (r *runner) observer() edge.Observer {
 	return r.metrics
 }
 
-// adminServer is the running admin listener.
+// adminServer is the running admin listener, and the sampling of the
+// status page's charts, which goes on as long as it is open.
 type adminServer struct {
-	srv       *http.Server
-	serving   sync.WaitGroup
-	listening string // logged after the edge's line (logListening)
+	srv          *http.Server
+	serving      sync.WaitGroup // the server and the sampling
+	stopSampling context.CancelFunc
+	listening    string // logged after the edge's line (logListening)
 }
 
 // openAdmin binds the admin listener, once the edge holds the public
@@ -195,6 +208,9 @@ func (r *runner) openAdmin() (*adminServer, error) {
 			r.log.Error("admin: " + err.Error())
 		}
 	})
+	var ctx context.Context
+	ctx, a.stopSampling = context.WithCancel(context.Background())
+	a.serving.Go(func() { r.sample(ctx) })
 	a.listening = fmt.Sprintf("admin: status page on http://%s/, metrics on http://%s/metrics%s", ln.Addr(), ln.Addr(), exposure(r.cfg.Admin))
 	return a, nil
 }
@@ -207,13 +223,41 @@ func (a *adminServer) logListening(log *slog.Logger) {
 	}
 }
 
-// close stops the admin listener at once and waits for it.
+// close stops the admin listener and the sampling at once, and waits
+// for them.
 func (a *adminServer) close() {
 	if a.srv == nil {
 		return
 	}
+	a.stopSampling()
 	a.srv.Close()
 	a.serving.Wait()
+}
+
+// sample feeds the status page's charts and its request rate until ctx
+// is done: a sample at once, then every metrics.SampleEvery, whether
+// anyone looks at the page or not. The request path pays nothing for
+// it; the run loop answers a corral ps per sample.
+func (r *runner) sample(ctx context.Context) {
+	t := time.NewTicker(metrics.SampleEvery)
+	defer t.Stop()
+	for {
+		procs := []control.Process{} // none: the edge serves a static site alone
+		if !r.plan.staticSite() {
+			// An unanswered ask (between the release phase and the app)
+			// is a gap in the memory chart.
+			procs, _ = r.processesWithin(ctx)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		r.metrics.Sample(procs)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // noteRestart tells the metrics that in, which ended with st, is to be

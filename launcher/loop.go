@@ -88,6 +88,7 @@ type loop struct {
 	stopSig    os.Signal
 	stopSigAt  time.Time // the signal that began the stop, and when
 	killTimer  <-chan time.Time
+	termAt     time.Time // when the stop's SIGTERMs were sent (after the edge's drain)
 
 	restartTimer *time.Timer // the next crashed instance due to start again
 
@@ -150,6 +151,7 @@ func (lp *loop) start(in *instance) error {
 // termAll sends SIGTERM to every running process (and the orphans the
 // app left, when stopping the app itself).
 func (lp *loop) termAll(reason string) {
+	lp.termAt = time.Now()
 	var names []string
 	for in := range lp.live {
 		if !in.restartAt.IsZero() || in.asleep && procDone(in) {
@@ -417,7 +419,11 @@ func (lp *loop) run(ctx context.Context) {
 			}
 		case <-lp.killTimer:
 			lp.killTimer = nil
-			lp.killAll(fmt.Sprintf("still running %v after SIGTERM", r.cfg.Timeout))
+			why := fmt.Sprintf("the shutdown budget of %v is spent", r.cfg.Timeout)
+			if !lp.termAt.IsZero() { // the drain may have taken up to half the budget
+				why = fmt.Sprintf("still running %v after SIGTERM (shutdown budget %v)", time.Since(lp.termAt).Truncate(100*time.Millisecond), r.cfg.Timeout)
+			}
+			lp.killAll(why)
 		case <-restartC:
 			lp.restartDue()
 		case ev := <-lp.events:

@@ -201,7 +201,9 @@ func (lp *loop) restart(names []string) (string, error) {
 	return "restarting " + strings.Join(all, ", "), nil
 }
 
-// names lists the running processes' names, in order.
+// names lists the running processes' names, in order, each once: during
+// a rolling replacement the new web.1 runs beside the old until it is
+// ready.
 func (r *runner) names(live map[*instance]bool) []string {
 	var out []string
 	for in := range live {
@@ -210,7 +212,7 @@ func (r *runner) names(live map[*instance]bool) []string {
 		}
 	}
 	slices.SortFunc(out, compareNames)
-	return out
+	return slices.Compact(out)
 }
 
 // scale changes the formation while it runs (corral scale web=3,worker=0):

@@ -323,7 +323,7 @@ func TestAdminRestarts(t *testing.T) {
 		t.Errorf("web crash restarts: %v (present %v), want a 0", got, ok)
 	}
 	_, body := get(t, admin+"/", nil)
-	rows := regexp.MustCompile(`<tr><td class="mono">\d\d:\d\d:\d\d</td><td class="mono">worker\.1</td><td>crash</td><td>exited with code 3</td></tr>`).FindAllString(string(body), -1)
+	rows := regexp.MustCompile(`<tr><td class="mono">\d\d:\d\d:\d\d</td><td class="mono">worker\.1</td><td>crash</td><td class="why">exited with code 3</td></tr>`).FindAllString(string(body), -1)
 	if len(rows) != 2 {
 		t.Errorf("%d restart rows for worker.1, want 2:\n%s", len(rows), body)
 	}
@@ -346,6 +346,7 @@ func TestStatusPageChromium(t *testing.T) {
 	for range 25 {
 		get(t, base+"/", nil)
 	}
+	waitForCharts(t, admin)
 	shots := t.TempDir()
 
 	dom := chromium(t, shots, "--dump-dom", admin+"/")
@@ -358,23 +359,45 @@ func TestStatusPageChromium(t *testing.T) {
 	if !strings.Contains(dom, `<td class="n">25</td>`) {
 		t.Errorf("the DOM does not show web.1's 25 requests served:\n%s", dom)
 	}
+	// The charts: an SVG each, labelled with its numbers, with lines.
+	for _, c := range []struct{ id, title, series string }{
+		{"rate", `Requests per second, a point every 5 s over the last 15 minutes: \d+\.\d/s at \d\d:\d\d:\d\d, the latest; peak \d+\.\d/s`, "requests/s"},
+		{"latency", `99th percentile of the time to answer a request, a point every 5 s over the last 15 minutes: [\d.]+ ms at`, "p99"},
+		{"memory", `Resident memory of each process .*; the latest: web\.1 \d+ MiB, worker\.1 \d+ MiB, all together \d+ MiB`, "web.1"},
+	} {
+		svg := regexp.MustCompile(`<svg viewBox="0 0 \d+ \d+" role="img" aria-labelledby="` + c.id + `-title">\s*<title id="` + c.id + `-title">` + c.title)
+		line := regexp.MustCompile(`<polyline class="line c\d" data-series="` + regexp.QuoteMeta(c.series) + `" points="[\d.]+,[\d.]+( [\d.]+,[\d.]+)+"`)
+		if !svg.MatchString(dom) || !line.MatchString(dom) {
+			t.Errorf("the DOM has no chart %s with a %s line:\n%s", c.id, c.series, dom)
+		}
+	}
 
 	full := filepath.Join(shots, "status.png")
 	chromium(t, shots, "--screenshot="+full, admin+"/")
 	box, ink := tableInk(t, full)
 
 	// The same page with its rows taken out: the check must fail on it.
-	empty := regexp.MustCompile(`(?s)<tr data-name=.*?</tr>`).ReplaceAllString(dom, "")
-	empty = strings.Replace(empty, `<meta http-equiv="refresh" content="2">`, "", 1)
-	emptyHTML := filepath.Join(shots, "empty.html")
-	if err := os.WriteFile(emptyHTML, []byte(empty), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	emptyPNG := filepath.Join(shots, "empty.png")
-	chromium(t, shots, "--screenshot="+emptyPNG, "file://"+emptyHTML)
+	chromium(t, shots, "--screenshot="+emptyPNG, "file://"+pageCopy(t, shots, "empty.html", regexp.MustCompile(`(?s)<tr data-name=.*?</tr>`).ReplaceAllString(dom, "")))
 	emptyBox, emptyInk := tableInk(t, emptyPNG)
 
-	t.Logf("table %v with %d ink pixels; without rows %v with %d; %v in all", box, ink, emptyBox, emptyInk, time.Since(began).Round(time.Millisecond))
+	// The same page without the charts' lines: the check of their ink
+	// must fail on it.
+	noLinesPNG := filepath.Join(shots, "nolines.png")
+	chromium(t, shots, "--screenshot="+noLinesPNG, "file://"+pageCopy(t, shots, "nolines.html", regexp.MustCompile(`<polyline [^>]*>`).ReplaceAllString(dom, "")))
+	// The legend's swatches are of the same colours: the lines' pixels
+	// are those beyond the page's without them.
+	withLines, noLinesInk := chartInk(t, full), chartInk(t, noLinesPNG)
+	lines := withLines - noLinesInk
+
+	t.Logf("table %v with %d ink pixels; without rows %v with %d; the charts' lines %d pixels; %v in all",
+		box, ink, emptyBox, emptyInk, lines, time.Since(began).Round(time.Millisecond))
+	// A few seconds of samples in a 15-minute chart are dots and short
+	// lines: a dot of 2.5 units is some 5 pixels.
+	const minLines = 20
+	if lines < minLines || noLinesInk == 0 {
+		t.Errorf("the screenshot's charts have %d pixels of their lines' colours beyond the legend's %d, want at least %d (screenshot %s)", lines, noLinesInk, minLines, full)
+	}
 	const minInk = 400 // two rows of text in ten columns leave thousands
 	if ink < minInk || box.Dx() < 600 || box.Dy() < 60 {
 		t.Errorf("the screenshot's table %v has %d ink pixels in its rows, want a table over 600×60 with at least %d (screenshot %s)", box, ink, minInk, full)
@@ -391,13 +414,80 @@ func TestStatusPageChromium(t *testing.T) {
 	}
 }
 
+// TestStatusPageLayout: at 1280 px the page, the restarts table
+// included, fits the window, even with a memory guard's long reason (it
+// overflowed, unwrapped); on a phone the page fits too, a wide table
+// scrolling in its own box.
+func TestStatusPageLayout(t *testing.T) {
+	needTool(t, "chromium")
+	dir := app(t, map[string]string{"Procfile": fmt.Sprintf(webAndWorker, helperBin)})
+	// A guard at 1% of 1 GiB: corral's own memory is over it, so it
+	// recycles web.1 as soon as it is ready, and says why at length.
+	r, _, admin := startAdmin(t, dir, "--memory-limit", "1GiB", "--memory-guard", "1")
+	r.waitFor(`memory guard: the app's processes use .* recycling web\.1`)
+	_, body := get(t, admin+"/", nil)
+	if !regexp.MustCompile(`<td>memory_guard</td><td[^>]*>the app&#39;s processes use .{100,}</td>`).Match(body) {
+		t.Fatalf("no restart row with the memory guard's reason:\n%s", body)
+	}
+	// The page as served, with a script that measures it: by how many
+	// pixels the page, and each box of a wide table, are wider than
+	// their window.
+	measure := `<script>
+var d = document.documentElement, out = ["page " + (d.scrollWidth - d.clientWidth)];
+document.querySelectorAll("table").forEach(function (t) {
+	var box = t.parentElement.classList.contains("wide") ? t.parentElement : t;
+	out.push(t.id + " " + (box.scrollWidth - box.clientWidth) + (box === t ? "" : " in its box"));
+});
+document.body.setAttribute("data-overflow", out.join(", "));
+</script>`
+	shots := t.TempDir()
+	file := pageCopy(t, shots, "status.html", strings.Replace(string(body), "</body>", measure+"</body>", 1))
+	overflow := regexp.MustCompile(`data-overflow="([^"]*)"`)
+	for _, tt := range []struct {
+		size string
+		want *regexp.Regexp
+	}{
+		{"1280,800", regexp.MustCompile(`^page 0, formation 0( in its box)?, restarts 0( in its box)?$`)},
+		{"390,800", regexp.MustCompile(`^page 0, formation \d+ in its box, restarts \d+ in its box$`)},
+	} {
+		m := overflow.FindStringSubmatch(chromiumAt(t, tt.size, shots, "--dump-dom", "file://"+file))
+		if m == nil {
+			t.Fatalf("at %s: nothing measured", tt.size)
+		}
+		t.Logf("at %s: %s", tt.size, m[1])
+		if !tt.want.MatchString(m[1]) {
+			t.Errorf("at %s the page overflows: %s, want %s", tt.size, m[1], tt.want)
+		}
+	}
+	r.stop()
+}
+
+// pageCopy writes a copy of a status page, html, as dir/name, without
+// its refresh (a screenshot of a copy must not turn into one of the
+// page), and returns its path.
+func pageCopy(t *testing.T, dir, name, html string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	html = strings.Replace(html, `<meta http-equiv="refresh" content="2">`, "", 1)
+	if err := os.WriteFile(path, []byte(html), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // chromium runs headless Chromium at 1200×800 with args and returns its
 // stdout (the DOM, for --dump-dom).
 func chromium(t *testing.T, profile string, args ...string) string {
 	t.Helper()
+	return chromiumAt(t, "1200,800", profile, args...)
+}
+
+// chromiumAt is chromium with a window of size ("W,H").
+func chromiumAt(t *testing.T, size, profile string, args ...string) string {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--window-size=1200,800", "--hide-scrollbars",
+	base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--window-size=" + size, "--hide-scrollbars",
 		"--user-data-dir=" + filepath.Join(profile, "profile"), "--no-first-run", "--disable-extensions"}
 	cmd := exec.CommandContext(ctx, "chromium", append(base, args...)...)
 	cmd.Env = append(os.Environ(), "HOME="+profile)
@@ -422,15 +512,7 @@ var (
 // background: the text and rules of its rows.
 func tableInk(t *testing.T, path string) (box image.Rectangle, ink int) {
 	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	img, err := png.Decode(f)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
+	img := readPNG(t, path)
 	if b := img.Bounds(); b.Dx() != 1200 || b.Dy() != 800 {
 		t.Errorf("screenshot %v, want 1200×800", b)
 	}
@@ -463,13 +545,74 @@ func tableInk(t *testing.T, path string) (box image.Rectangle, ink int) {
 	return box, ink
 }
 
+// The colours of the charts' first two lines (page.html's c0 and c1):
+// requests/s and web.1, p99 and worker.1.
+var (
+	chartLine0 = color.RGBA{0x0e, 0x7c, 0x86, 0xff}
+	chartLine1 = color.RGBA{0xc2, 0x41, 0x0c, 0xff}
+)
+
+// chartInk counts the pixels of the PNG at path that are of the charts'
+// lines' colours, or close: a line 2 pixels wide is mostly its
+// anti-aliased edges.
+func chartInk(t *testing.T, path string) (n int) {
+	t.Helper()
+	img := readPNG(t, path)
+	b := img.Bounds()
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			if c := img.At(x, y); within(c, chartLine0, 48) || within(c, chartLine1, 48) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// readPNG decodes the PNG at path.
+func readPNG(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := png.Decode(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return img
+}
+
+// waitForCharts waits until the status page at admin has drawn a line
+// of the request rate and of web.1's memory: two samples, 5 s apart.
+// (Viewing the page changes nothing of what it shows.)
+func waitForCharts(t *testing.T, admin string) {
+	t.Helper()
+	drawn := regexp.MustCompile(`data-series="requests/s" points="[\d.]+,[\d.]+ [\d.]+,[\d.]+`)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, body := get(t, admin+"/", nil)
+		if drawn.Match(body) && strings.Contains(string(body), `data-series="web.1"`) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the status page has drawn no line in 30 s:\n%s", body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
 // near reports whether c is within a small distance of want in every
 // channel (colour management may shift a value or two).
-func near(c color.Color, want color.RGBA) bool {
+func near(c color.Color, want color.RGBA) bool { return within(c, want, 6) }
+
+// within reports whether c is within dist of want in every channel.
+func within(c color.Color, want color.RGBA, dist int) bool {
 	r, g, b, _ := c.RGBA()
 	d := func(v uint32, w uint8) bool {
 		x := int(v>>8) - int(w)
-		return x >= -6 && x <= 6
+		return x >= -dist && x <= dist
 	}
 	return d(r, want.R) && d(g, want.G) && d(b, want.B)
 }

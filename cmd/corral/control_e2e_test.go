@@ -25,6 +25,8 @@ type psRow struct {
 	RSS    int64  `json:"rss_bytes"`
 	Port   int    `json:"port"`
 	Served int64  `json:"requests_served"`
+	// InFlight is the requests the edge has sent it and not had answered.
+	InFlight int64 `json:"requests_in_flight"`
 }
 
 // ps runs corral ps --json in dir.
@@ -119,6 +121,41 @@ func TestControlVerbs(t *testing.T) {
 		}
 	})
 
+	// Flags after the arguments are read, as before them: run from
+	// elsewhere, each verb reaches this corral only through its --dir.
+	t.Run("flags after the arguments", func(t *testing.T) {
+		elsewhere := t.TempDir()
+		for _, args := range [][]string{
+			{"restart", "worker", "-d", dir},
+			{"scale", "worker=1", "--dir", dir},
+			{"scale", "worker=1", "--dir=" + dir},
+			{"ps", "--json", "-d", dir},
+			{"ps", "-d", dir, "--json"},
+		} {
+			code, out, errOut := corral(t, elsewhere, nil, args...)
+			if code != 0 {
+				t.Errorf("corral %s: status %d\n%s\n%s", strings.Join(args, " "), code, out, errOut)
+			}
+			if args[0] == "ps" && !strings.HasPrefix(out, "[") {
+				t.Errorf("corral %s: not JSON:\n%s", strings.Join(args, " "), out)
+			}
+		}
+		r.waitForNth(`worker\.1 +\| worker up`, 3) // the restart's
+		for _, tt := range []struct {
+			args []string
+			want string
+		}{
+			{[]string{"restart", "worker", "--bogus"}, "corral: flag provided but not defined: -bogus (see corral restart --help)"},
+			{[]string{"scale", "web=1", "-d"}, "corral: flag needs an argument: -d (see corral scale --help)"},
+			{[]string{"stop", "now"}, `corral: stop takes no arguments, not "now" (see corral stop --help)`},
+		} {
+			code, out, errOut := corral(t, dir, nil, tt.args...)
+			if code != 2 || !strings.Contains(errOut, tt.want) || out != "" {
+				t.Errorf("corral %s: status %d, stdout %q, stderr %q; want 2 and %q", strings.Join(tt.args, " "), code, out, errOut, tt.want)
+			}
+		}
+	})
+
 	t.Run("bad requests", func(t *testing.T) {
 		for _, tt := range []struct {
 			args []string
@@ -153,6 +190,29 @@ func TestControlVerbs(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, ".corral", "control.sock")); err == nil {
 		t.Errorf("the control socket is left behind")
 	}
+}
+
+// TestControlNamesDuringReload: while a reload replaces web.1, the old
+// and the new one run side by side; an unknown name's error lists the
+// running processes each once.
+func TestControlNamesDuringReload(t *testing.T) {
+	// The new web.1 takes its time to listen: the reload waits for it.
+	dir := app(t, map[string]string{"Procfile": "" +
+		"web: if [ -f started ]; then sleep 30; fi; touch started; CORRAL_TEST_HELPER=http exec " + helperBin + "\n" +
+		"worker: echo worker up; exec sleep 60\n"})
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(freePort(t)))
+	r.waitFor(`web\.1 is ready`)
+	r.waitFor(`worker\.1 +\| worker up`)
+	verb(t, dir, "reload")
+	r.waitForNth(`web\.1 started`, 2)
+	if rows := ps(t, dir); len(rows) != 2 {
+		t.Logf("ps: %+v", rows) // ps lists both web.1s; the map keeps one
+	}
+	code, _, errOut := corral(t, dir, nil, "restart", "nope")
+	if want := `no process or type "nope" is running (running: web.1, worker.1)`; code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("restart nope during a reload: status %d, stderr %q; want 1 and %q", code, errOut, want)
+	}
+	r.stop()
 }
 
 func TestControlErrors(t *testing.T) {

@@ -429,6 +429,11 @@ func TestNamedTypesAndEnvFlags(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "worker.1 | worker on 7200") || strings.Contains(out, "web ran") {
 		t.Errorf("status %d, output:\n%s", code, out)
 	}
+	// Flags after the types are read too.
+	code, out, errOut := corral(t, t.TempDir(), nil, "start", "worker", "-d", dir, "-p", "7300")
+	if code != 0 || !strings.Contains(out, "worker.1 | worker on 7400") || strings.Contains(out, "web ran") {
+		t.Errorf("flags after the types: status %d, output:\n%s\n%s", code, out, errOut)
+	}
 }
 
 func TestEnvPrecedence(t *testing.T) {
@@ -542,6 +547,65 @@ func TestSIGTERMIgnored(t *testing.T) {
 		}
 	}
 	waitDead(t, pids)
+}
+
+// TestKillSaysSinceSIGTERM: the SIGKILL's reason says how long the
+// process had run since its SIGTERM, which the edge's drain of the
+// requests in flight puts off: not the whole shutdown budget.
+func TestKillSaysSinceSIGTERM(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "" +
+		"web: CORRAL_TEST_HELPER=http exec " + helperBin + "\n" +
+		"worker: trap '' TERM; echo stubborn; while :; do sleep 0.1; done\n"})
+	port := freePort(t)
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(port), "-t", "4", "--log-format", "json")
+	r.waitFor(`web\.1 is ready`)
+	r.waitFor(`"source":"worker\.1".*stubborn`)
+	slow := make(chan error, 1)
+	go func() {
+		resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/slow") // a second
+		if err == nil {
+			resp.Body.Close()
+		}
+		slow <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ps(t, dir)["web.1"].InFlight == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the slow request never reached web.1")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.signal(syscall.SIGTERM)
+	r.wait(10 * time.Second)
+	if err := <-slow; err != nil {
+		t.Errorf("the request in flight: %v", err)
+	}
+
+	var termAt, killAt time.Time
+	var claim time.Duration
+	var budget string
+	kill := regexp.MustCompile(`^sending SIGKILL to worker\.1 \(still running (\S+) after SIGTERM( \(shutdown budget 4s\))?\)$`)
+	for _, o := range parseLogLines(t, r.lines()) {
+		at, _ := time.Parse(time.RFC3339Nano, o.Time)
+		switch m := kill.FindStringSubmatch(o.Msg); {
+		case strings.Contains(o.Msg, "sending SIGTERM to web.1, worker.1"):
+			termAt = at
+		case m != nil:
+			killAt, budget = at, m[2]
+			claim, _ = time.ParseDuration(m[1])
+		}
+	}
+	if termAt.IsZero() || killAt.IsZero() || claim == 0 {
+		t.Fatalf("no SIGTERM line, or no SIGKILL line saying how long after it:\n%s", r.output())
+	}
+	// The drain took about the slow request's second of the 4 s.
+	took := killAt.Sub(termAt)
+	t.Logf("SIGKILL %v after the SIGTERM line, saying %v", took, claim)
+	if claim > took+100*time.Millisecond || claim < took-time.Second {
+		t.Errorf("the SIGKILL says %v after SIGTERM, but came %v after it:\n%s", claim, took, r.output())
+	}
+	if budget == "" {
+		t.Errorf("the SIGKILL's reason does not say the shutdown budget:\n%s", r.output())
+	}
 }
 
 func TestSecondSIGINTKillsAtOnce(t *testing.T) {

@@ -42,7 +42,12 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	app := newApp(environ, stdout, stderr)
 	unknown := ""
 	app.CommandNotFound = func(_ *cli.Context, name string) { unknown = name }
-	err := app.Run(args)
+	args, err := flagsFirst(app, args)
+	if err != nil {
+		printErrors(stderr, err)
+		return 2
+	}
+	err = app.Run(args)
 	if unknown != "" {
 		fmt.Fprintf(stderr, "corral: unknown command %q (the commands are start, run, check and version; see corral --help)\n", unknown)
 		return 2
@@ -59,6 +64,53 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	}
 	printErrors(stderr, err)
 	return 2 // usage: a bad flag or value
+}
+
+// flagsFirst moves the flags that follow a command's arguments before
+// them, as urfave/cli reads flags only up to the first argument: corral
+// restart web -d app is corral restart -d app web. Every command reads
+// its flags wherever they are but run, whose arguments are the one-off
+// command's own, and what follows "--" stays as it is. A flag it does
+// not know is moved all the same, for the command to refuse by name.
+func flagsFirst(app *cli.App, args []string) ([]string, error) {
+	if len(args) < 3 {
+		return args, nil
+	}
+	cmd := app.Command(args[1])
+	if cmd == nil || cmd.Name == "run" {
+		return args, nil
+	}
+	takesValue := map[string]bool{}
+	for _, f := range cmd.Flags {
+		if v, ok := f.(cli.DocGenerationFlag); ok {
+			for _, n := range f.Names() {
+				takesValue[n] = v.TakesValue()
+			}
+		}
+	}
+	var flags, rest []string
+	in := args[2:]
+	for i := 0; i < len(in); i++ {
+		a := in[i]
+		if a == "--" {
+			rest = append(rest, in[i:]...)
+			break
+		}
+		if len(a) < 2 || a[0] != '-' {
+			rest = append(rest, a)
+			continue
+		}
+		flags = append(flags, a)
+		if name := strings.TrimLeft(a, "-"); takesValue[name] && !strings.Contains(name, "=") {
+			if i+1 == len(in) {
+				// Moved, it would take the first argument for its value.
+				return nil, fmt.Errorf("flag needs an argument: -%s (see corral %s --help)", name, cmd.Name)
+			}
+			i++
+			flags = append(flags, in[i])
+		}
+	}
+	return slices.Concat(args[:2], flags, rest), nil
 }
 
 // printErrors prints each of the errors joined in err on its own line.
@@ -591,12 +643,15 @@ func source(c *cli.Context, environ []string, flag string, envVars ...string) st
 
 // controlCommand is a verb that talks to the corral running the app in
 // --dir through its control socket: the request is the verb, name, with
-// the command's arguments (those that take none ignore them).
+// the command's arguments (a verb that takes none refuses them).
 func controlCommand(environ []string, stdout io.Writer, name, usage, args string, flags ...cli.Flag) *cli.Command {
 	return &cli.Command{
 		Name: name, Usage: usage, ArgsUsage: args, OnUsageError: usageError,
 		Flags: append(appFlags()[:1], flags...),
 		Action: func(c *cli.Context) error {
+			if args == "" && c.NArg() > 0 {
+				return cli.Exit(fmt.Sprintf("%s takes no arguments, not %q (see corral %s --help)", name, strings.Join(c.Args().Slice(), " "), name), 2)
+			}
 			req := control.Request{Verb: name, Args: c.Args().Slice()}
 			path, err := launcher.ControlPath(c.String("dir"), environ)
 			if err != nil {

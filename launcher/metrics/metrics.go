@@ -41,6 +41,8 @@ type Options struct {
 	Types []string
 	// App names the app on the status page: its directory.
 	App string
+	// Memory is what the status page draws the processes' memory against.
+	Memory MemoryLimits
 	// Now is the clock; nil is time.Now. Tests set it.
 	Now func() time.Time
 }
@@ -81,7 +83,7 @@ type Metrics struct {
 	restarts       *prometheus.CounterVec
 
 	recent       recentRestarts
-	rate         rateSampler
+	history      history
 	pageTemplate *template.Template
 }
 
@@ -142,7 +144,6 @@ func New(opts Options) *Metrics {
 		m.restarts.WithLabelValues(t, ReasonCrash)
 	}
 	m.reg.MustRegister(requests, durations, m.upstreamErrors, m.retries, m.gateWaits, gateWait, m.restarts, &stateCollector{m: m})
-	m.rate.add(m.started, 0)
 	return m
 }
 

@@ -278,38 +278,44 @@ func TestRestarts(t *testing.T) {
 
 func TestRate(t *testing.T) {
 	c := newClock()
-	var s rateSampler
-	s.add(c.now(), 0)
+	var h history
+	if rate, over := h.rate(c.now(), 0); rate != 0 || over != 0 {
+		t.Errorf("no sample: %v/s over %v, want nothing", rate, over)
+	}
+	h.add(sample{t: c.now(), requests: 0}, nil)
 	tests := []struct {
-		step  time.Duration
-		total float64
-		rate  float64
-		over  time.Duration
+		step   time.Duration
+		total  float64
+		sample bool // a sample after the view
+		rate   float64
+		over   time.Duration
 	}{
-		{4 * time.Second, 40, 10, 4 * time.Second},       // since the start
-		{2 * time.Second, 40, 40.0 / 6, 6 * time.Second}, // none since: the rate falls
-		{2 * time.Second, 60, 7.5, 8 * time.Second},
-		{2 * time.Second, 60, 6, 10 * time.Second},
-		// The base is the newest sample at least 10 s old: still the start.
-		{2 * time.Second, 80, 80.0 / 12, 12 * time.Second},
-		// Now the sample of 4 s: 40 requests ago.
-		{2 * time.Second, 80, 40.0 / 10, 10 * time.Second},
+		{500 * time.Millisecond, 5, false, 0, 0},                  // under a second: not yet
+		{3500 * time.Millisecond, 40, false, 10, 4 * time.Second}, // since the first sample
+		{time.Second, 40, true, 8, 5 * time.Second},               // none since: the rate falls
+		{5 * time.Second, 60, true, 6, 10 * time.Second},
+		// The base is the newest sample at least 10 s old: 40 requests ago.
+		{5 * time.Second, 80, true, 4, 10 * time.Second},
+		{2 * time.Second, 100, false, 60.0 / 12, 12 * time.Second},
 	}
 	for i, tt := range tests {
 		c.advance(tt.step)
-		rate, over := s.rate(c.now(), tt.total)
+		rate, over := h.rate(c.now(), tt.total)
 		if over != tt.over || fmt.Sprintf("%.3f", rate) != fmt.Sprintf("%.3f", tt.rate) {
 			t.Errorf("view %d: %.3f/s over %v, want %.3f over %v", i, rate, over, tt.rate, tt.over)
 		}
+		if tt.sample {
+			h.add(sample{t: c.now(), requests: tt.total}, nil)
+		}
 	}
-	// Views in quick succession leave no sample: the window keeps its size.
-	before := len(s.samples)
+	// Views leave no sample.
+	before := len(h.list())
 	for range 9 {
 		c.advance(100 * time.Millisecond)
-		s.rate(c.now(), 80)
+		h.rate(c.now(), 80)
 	}
-	if len(s.samples) != before {
-		t.Errorf("%d samples after 9 quick views, want %d", len(s.samples), before)
+	if n := len(h.list()); n != before {
+		t.Errorf("%d samples after 9 views, want %d", n, before)
 	}
 }
 
@@ -324,6 +330,7 @@ func TestStatusPage(t *testing.T) {
 		App:          `/srv/<script>alert("x")</script>`,
 		Now:          c.now,
 	})
+	m.Sample(src.rows)
 	for range 5 {
 		m.Request(edge.KindApp, 200, time.Millisecond)
 	}
@@ -342,7 +349,7 @@ func TestStatusPage(t *testing.T) {
 		`<tr data-name="web.1"><td class="mono">web.1</td><td>web</td><td><span class="state state-up">up</span></td><td class="n">101</td><td class="n">1m30s</td><td class="n">0</td><td class="n">21.6 MB</td><td class="n">33179</td><td class="n">12</td><td class="n">2</td></tr>`,
 		`<tr data-name="web.2"><td class="mono">web.2</td><td>web</td><td><span class="state state-restarting">restarting</span></td><td class="n">-</td><td class="n">-</td><td class="n">3</td>`,
 		`<tr data-name="worker.1"><td class="mono">worker.1</td><td>worker</td>`,
-		`<td class="mono">12:00:00</td><td class="mono">worker.1</td><td>crash</td><td>exited with code 1</td>`,
+		`<td class="mono">12:00:00</td><td class="mono">worker.1</td><td>crash</td><td class="why">exited with code 1</td>`,
 		`<span class="v">2.0</span><span class="l">requests/s over the last 3s</span>`,
 		`<span class="v">6</span><span class="l">requests (6 app, 0 static, 0 health)</span>`,
 		`<div class="card bad"><span class="v">1</span><span class="l">answered 5xx</span>`,

@@ -39,6 +39,10 @@ type page struct {
 	Errors5xx, UpstreamErrors, Retries, GateWaits string
 	Bad5xx, BadUpstream                           bool // shown in red
 
+	Charts         []chart // request rate, p99 latency, memory
+	HistoryMinutes int
+	History        string // how the charts sample
+
 	Processes    []processRow
 	ProcessError string
 
@@ -103,12 +107,16 @@ func (m *Metrics) page() page {
 		BadUpstream:    t.upstreamErrors > 0,
 		KeepRestarts:   keepRestarts,
 	}
-	rate, over := m.rate.rate(now, t.all)
+	rate, over := m.history.rate(now, t.all)
 	p.Rate, p.RateOver = "–", "(measuring)"
 	if over > 0 {
 		p.Rate = strconv.FormatFloat(rate, 'f', 1, 64)
 		p.RateOver = "over the last " + roughDuration(over)
 	}
+
+	w, samples := window{now.Add(-HistorySpan), now}, m.history.list()
+	p.HistoryMinutes, p.History = int(HistorySpan/time.Minute), fmt.Sprintf("a point every %d s", SampleEvery/time.Second)
+	p.Charts = []chart{rateChart(w, samples), latencyChart(w, samples), memoryChart(w, samples, m.opts.Memory)}
 
 	procs, err := m.opts.Processes()
 	if err != nil {
