@@ -251,7 +251,7 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (*spill, int) {
 	case isTimeout(err):
 		return body, p.fail(w, r, http.StatusRequestTimeout, fmt.Sprintf("no part of the request body came for %v", p.opts.BodyTimeout))
 	default:
-		return body, statusClientGone // it went away: nobody to answer
+		return body, p.ended(w, r) // it went away, or Shutdown gave up on it
 	}
 }
 
@@ -284,7 +284,7 @@ func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend,
 		case expired:
 			return nil, p.fail(w, r, http.StatusServiceUnavailable, "the app is not ready yet")
 		case gone:
-			return nil, statusClientGone
+			return nil, p.ended(w, r)
 		}
 	}
 }
@@ -338,7 +338,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		be.inflight.Add(-1)
 		switch {
 		case r.Context().Err() != nil:
-			return statusClientGone, 0, false
+			return p.ended(w, r), 0, false
 		case isDialError(err):
 			// Nothing was sent: safe to try another instance, whatever the method.
 			p.unreachable(be, err)
@@ -393,7 +393,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 	}
 	if err != nil {
 		if r.Context().Err() != nil {
-			return statusClientGone, 0, false
+			return p.ended(w, r), 0, false
 		}
 		var store *storeError
 		if !errors.As(err, &store) { // the instance's fault, not the disk's

@@ -81,6 +81,7 @@ def slow(request):
         return HttpResponseBadRequest("ms must be an integer\n")
     if not 0 <= ms <= MAX_SLOW_MS:
         return HttpResponseBadRequest(f"ms must be between 0 and {MAX_SLOW_MS}\n")
+    log.info("sleeping %d ms", ms)
     time.sleep(ms / 1000)
     return JsonResponse({"slept_ms": ms, "ps": os.environ.get("PS"), "port": os.environ.get("PORT")})
 

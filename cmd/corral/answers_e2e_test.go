@@ -1,0 +1,54 @@
+package main
+
+// End-to-end tests that the edge never answers for the app: a request no
+// instance answered gets an error status (a 503 as corral stops), never an
+// empty 200 a health check would take for a success.
+
+import (
+	"net/http"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// check503 checks that resp is the edge's 503 as corral stops: with
+// Retry-After, and the connection closed after it.
+func check503(t *testing.T, resp *http.Response, body []byte) {
+	t.Helper()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("status %d %q, want 503", resp.StatusCode, body)
+	}
+	if resp.Header.Get("Retry-After") == "" {
+		t.Error("503 without Retry-After")
+	}
+	if !resp.Close {
+		t.Error("503 without Connection: close")
+	}
+}
+
+// TestStopDeadlineAnswers503: a request the app has not answered when
+// half of --timeout has passed since SIGTERM (the issue's Django app with
+// --timeout 2s, /slow?ms=5000, SIGTERM a moment later) gets a 503, and the
+// access log says so.
+func TestStopDeadlineAnswers503(t *testing.T) {
+	r, base := startDjango(t, "-t", "2s")
+	type result struct {
+		resp *http.Response
+		body []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, body, err := fetch(http.DefaultClient, base+"/slow?ms=5000", nil)
+		done <- result{resp, body, err}
+	}()
+	r.waitFor(`web\.\d +\| .*sleeping 5000 ms`)
+	r.signal(syscall.SIGTERM)
+	res := <-done
+	if res.err != nil {
+		t.Fatalf("GET /slow?ms=5000: %v\n%s", res.err, r.output())
+	}
+	check503(t, res.resp, res.body)
+	r.waitFor(`edge +\| GET /slow 503 \d+B .* web\.\d id=`)
+	r.wait(20 * time.Second)
+}
