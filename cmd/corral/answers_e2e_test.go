@@ -5,6 +5,7 @@ package main
 // empty 200 a health check would take for a success.
 
 import (
+	"io"
 	"net/http"
 	"syscall"
 	"testing"
@@ -50,5 +51,27 @@ func TestStopDeadlineAnswers503(t *testing.T) {
 	}
 	check503(t, res.resp, res.body)
 	r.waitFor(`edge +\| GET /slow 503 \d+B .* web\.\d id=`)
+	r.wait(20 * time.Second)
+}
+
+// TestStopDeadlineCutsStream: a response still streaming when half of
+// --timeout has passed since SIGTERM is cut off, so that the client sees
+// it incomplete, and the access log marks it cut.
+func TestStopDeadlineCutsStream(t *testing.T) {
+	r, base := startDjango(t, "-t", "400ms") // /stream takes 800 ms; the drain 200
+	resp, err := http.Get(base + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	first := make([]byte, len("id: 1\n"))
+	if _, err := io.ReadFull(resp.Body, first); err != nil || string(first) != "id: 1\n" {
+		t.Fatalf("first event: %q, %v", first, err)
+	}
+	r.signal(syscall.SIGTERM)
+	if rest, err := io.ReadAll(resp.Body); err == nil {
+		t.Errorf("the stream ended cleanly after %q, want it cut off\n%s", rest, r.output())
+	}
+	r.waitFor(`edge +\| GET /stream 200 \d+B .* web\.\d id=\S+ cut$`)
 	r.wait(20 * time.Second)
 }

@@ -98,13 +98,56 @@ func TestShutdownDeadlineAnswers503(t *testing.T) {
 			checkErrorPage(t, resp, body, http.StatusServiceUnavailable, false)
 			wait(t, cut, "the edge to cut its exchange with the instance")
 
-			if a := e.nextAccess(t); a.Status != http.StatusServiceUnavailable || a.Instance != "web.1" {
+			if a := e.nextAccess(t); a.Status != http.StatusServiceUnavailable || a.Instance != "web.1" || a.Cut {
 				t.Errorf("access record %+v, want 503 from web.1, not cut", a)
 			}
 			if requests, _, _, _ := obs.snapshot(); requests["app Service Unavailable"] != 1 || len(requests) != 1 {
 				t.Errorf("observed %v, want one app 503", requests)
 			}
 		})
+	}
+}
+
+// TestShutdownDeadlineCutsStream: a streamed response still coming when
+// Shutdown's deadline passes is broken off, so that the client sees it
+// incomplete (no last chunk) rather than complete; the access log says
+// what was sent, marked cut.
+func TestShutdownDeadlineCutsStream(t *testing.T) {
+	obs := &recorder{}
+	e := newEdge(t, Options{Observer: obs})
+	const event = "data: one\n\n"
+	b, held, cut := holdingBackend(t, func(w http.ResponseWriter) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, event)
+	})
+	e.add(t, "web.1", b.addr)
+
+	c := dialClient(t, e.addr)
+	c.send(t, "GET /events HTTP/1.1\r\nHost: app\r\n\r\n")
+	resp, _, err := c.readResponse(http.MethodGet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || len(resp.TransferEncoding) == 0 {
+		t.Fatalf("status %d, Transfer-Encoding %q: want a 200 streamed chunked", resp.StatusCode, resp.TransferEncoding)
+	}
+	got := make([]byte, len(event))
+	if _, err := io.ReadFull(resp.Body, got); err != nil || string(got) != event {
+		t.Fatalf("first event %q, %v", got, err)
+	}
+	wait(t, held, "the instance to hold the stream")
+	shutdownAbandoning(t, e.srv)
+	rest, err := io.ReadAll(resp.Body)
+	if err == nil {
+		t.Errorf("the stream ended cleanly after %q: a cut response must not look complete", rest)
+	}
+	wait(t, cut, "the edge to cut its exchange with the instance")
+
+	if a := e.nextAccess(t); a.Status != http.StatusOK || !a.Cut || a.Bytes != int64(len(event)) {
+		t.Errorf("access record %+v, want 200, cut, %d bytes", a, len(event))
+	}
+	if requests, _, _, _ := obs.snapshot(); requests["app OK"] != 1 || len(requests) != 1 {
+		t.Errorf("observed %v, want the one 200 the client got", requests)
 	}
 }
 

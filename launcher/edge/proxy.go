@@ -53,6 +53,10 @@ type Access struct {
 	Duration     time.Duration
 	Instance     string // "" if no instance served it
 	RequestID    string
+	// Cut says the response was broken off after it began (its status and
+	// Bytes were sent): the instance stopped sending, Shutdown gave up on
+	// it, or the client left. The client saw it incomplete.
+	Cut bool
 }
 
 func (o *Options) defaults() {
@@ -171,10 +175,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if status := p.route(w, r, func(be *Backend) (retry bool) {
 		acc.Instance = be.Name
-		acc.Status, acc.Bytes, retry = p.forward(w, r, body, be)
+		acc.Status, acc.Bytes, retry, acc.Cut = p.forward(w, r, body, be)
 		return retry
 	}); status != 0 {
 		acc.Status = status
+	}
+	if acc.Cut {
+		// The response began and cannot end as it should: the client must
+		// see it broken off, not complete. net/http's convention, which
+		// the edge's server keeps too: the connection is closed (HTTP/2:
+		// the stream is reset) without finishing the response.
+		panic(http.ErrAbortHandler)
 	}
 }
 
@@ -318,8 +329,9 @@ func (g *bootGate) stop() {
 // forward sends the request, whose header is the one for the instance
 // (see ServeHTTP), to be and relays the answer. It returns the
 // status and body size sent to the client, or retry if nothing was sent and
-// the request may go to another instance.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be *Backend) (status int, n int64, retry bool) {
+// the request may go to another instance; cut if a streamed response broke
+// off before its end.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be *Backend) (status int, n int64, retry, cut bool) {
 	req := r // its header was made the instance's in ServeHTTP
 	uri := r.RequestURI
 	if uri == "" || uri[0] != '/' && uri != "*" {
@@ -338,24 +350,24 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		be.inflight.Add(-1)
 		switch {
 		case r.Context().Err() != nil:
-			return p.ended(w, r), 0, false
+			return p.ended(w, r), 0, false, false
 		case isDialError(err):
 			// Nothing was sent: safe to try another instance, whatever the method.
 			p.unreachable(be, err)
-			return 0, 0, true
+			return 0, 0, true, false
 		case isTimeout(err):
 			p.upstreamFailed()
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s did not answer %s %s within %v", be.Name, r.Method, r.URL.Path, p.opts.UpstreamTimeout))
-			return p.fail(w, r, http.StatusGatewayTimeout, "the app did not answer in time"), 0, false
+			return p.fail(w, r, http.StatusGatewayTimeout, "the app did not answer in time"), 0, false, false
 		case idempotent(r.Method):
 			// The instance died mid-request; a GET can safely be asked again.
 			p.upstreamFailed()
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v; retrying elsewhere", be.Name, r.Method, r.URL.Path, err))
-			return 0, 0, true
+			return 0, 0, true, false
 		default:
 			p.upstreamFailed()
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v", be.Name, r.Method, r.URL.Path, err))
-			return p.fail(w, r, http.StatusBadGateway, "the app failed to answer"), 0, false
+			return p.fail(w, r, http.StatusBadGateway, "the app failed to answer"), 0, false, false
 		}
 	}
 	be.served.Add(1)
@@ -364,7 +376,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		defer be.inflight.Add(-1)
 		defer resp.Body.Close()
 		p.writeHeader(w, resp, -1)
-		return resp.StatusCode, flushCopy(w, resp.Body, nil), false
+		n, cut = flushCopy(w, resp.Body, nil)
+		return resp.StatusCode, n, false, cut
 	}
 
 	// Read the whole response, then free the instance, then send it. A
@@ -377,13 +390,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		stalled, ferr := fillUntilStall(buf, pm, flushStall)
 		if stalled {
 			p.writeHeader(w, resp, -1)
-			n = flushCopy(w, pm, buf.reader())
+			n, cut = flushCopy(w, pm, buf.reader())
 		}
 		resp.Body.Close()
 		pm.close()
 		be.inflight.Add(-1)
 		if stalled {
-			return resp.StatusCode, n, false
+			return resp.StatusCode, n, false, cut
 		}
 		err = ferr
 	} else {
@@ -393,7 +406,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 	}
 	if err != nil {
 		if r.Context().Err() != nil {
-			return p.ended(w, r), 0, false
+			return p.ended(w, r), 0, false, false
 		}
 		var store *storeError
 		if !errors.As(err, &store) { // the instance's fault, not the disk's
@@ -402,10 +415,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		if idempotent(r.Method) {
 			// Nothing has reached the client yet: ask another instance.
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v; retrying elsewhere", be.Name, r.Method, r.URL.Path, err))
-			return 0, 0, true
+			return 0, 0, true, false
 		}
 		p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v", be.Name, r.Method, r.URL.Path, err))
-		return p.fail(w, r, http.StatusBadGateway, "the app broke off its response"), 0, false
+		return p.fail(w, r, http.StatusBadGateway, "the app broke off its response"), 0, false, false
 	}
 	out := buf
 	if r.Method != http.MethodHead && p.comp.compressible(resp.Header, resp.StatusCode, buf.Len()) {
@@ -424,7 +437,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 	if r.Method != http.MethodHead {
 		n, _ = io.Copy(w, out.reader())
 	}
-	return resp.StatusCode, n, false
+	return resp.StatusCode, n, false, false
 }
 
 // flushStall is how long a response of unknown length may pause before the
@@ -566,16 +579,16 @@ func bodyless(status int) bool {
 }
 
 // flushCopy copies a streamed response, flushing after every read, and
-// returns how many bytes it wrote. head, if not nil, is what was buffered
-// before streaming began; it goes first.
-func flushCopy(w http.ResponseWriter, r io.Reader, head io.Reader) int64 {
+// returns how many bytes it wrote, and whether r broke off before its end
+// (not when the client left: there is nobody to show it to). head, if not
+// nil, is what was buffered before streaming began; it goes first.
+func flushCopy(w http.ResponseWriter, r io.Reader, head io.Reader) (total int64, broken bool) {
 	rc := http.NewResponseController(w)
-	var total int64
 	if head != nil {
 		n, err := io.Copy(w, head)
 		total += n
 		if err != nil {
-			return total
+			return total, false
 		}
 		rc.Flush()
 	}
@@ -584,13 +597,13 @@ func flushCopy(w http.ResponseWriter, r io.Reader, head io.Reader) int64 {
 		n, err := r.Read(buf[:])
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return total
+				return total, false
 			}
 			total += int64(n)
 			rc.Flush()
 		}
 		if err != nil {
-			return total
+			return total, err != io.EOF
 		}
 	}
 }

@@ -128,7 +128,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 func (c *conn) serve() {
 	hijacked := false
 	defer func() {
-		if err := recover(); err != nil {
+		if err := recover(); err != nil && err != http.ErrAbortHandler { // that one cuts the response short
 			c.srv.cfg.Log.Error(fmt.Sprintf("edge: panic serving %s: %v\n%s", c.remote, err, debug.Stack()))
 		}
 		c.disarm()
