@@ -232,8 +232,11 @@ func (fd *frontDoor) findDjangoStatic(ctx context.Context, plan *Plan, run func(
 }
 
 // drain stops accepting connections and waits, until ctx is done, for the
-// requests in flight to be answered.
+// requests in flight to be answered; those still in flight then get a 503.
+// corral is stopping: a request waiting at the boot gate, where no
+// instance is coming now, gets its 503 at once.
 func (fd *frontDoor) drain(ctx context.Context) {
+	fd.bal.CloseGate()
 	fd.srv.Shutdown(ctx)
 }
 

@@ -5,8 +5,11 @@ package main
 // empty 200 a health check would take for a success.
 
 import (
+	"bufio"
 	"io"
+	"net"
 	"net/http"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -74,4 +77,51 @@ func TestStopDeadlineCutsStream(t *testing.T) {
 	}
 	r.waitFor(`edge +\| GET /stream 200 \d+B .* web\.\d id=\S+ cut$`)
 	r.wait(20 * time.Second)
+}
+
+// TestStopWhileWaitingAtBootGate: a request waiting at the boot gate for
+// an instance that never gets ready (the issue's `web: sleep 30`) gets its
+// 503 as soon as corral stops, not after --boot-wait or the stop's
+// deadline.
+func TestStopWhileWaitingAtBootGate(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: sleep 30\n"})
+	port := freePort(t)
+	r := start(t, dir, []string{"PORT=" + strconv.Itoa(port)}, "start", "--boot-wait", "60s", "-t", "20s")
+	r.waitFor(`web\.1 started`)
+
+	c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	// The health check is answered at once: once it is, the edge serves
+	// this connection, and reads the next request as it comes.
+	io.WriteString(c, "GET /_corral/health HTTP/1.1\r\nHost: app\r\n\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("health with no instance ready: %d, want 503", resp.StatusCode)
+	}
+	io.WriteString(c, "GET /waiting HTTP/1.1\r\nHost: app\r\n\r\n")
+	time.Sleep(100 * time.Millisecond) // read, and at the gate
+	r.signal(syscall.SIGTERM)
+	stopped := time.Now()
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("no answer: %v\n%s", err, r.output())
+	}
+	body, _ := io.ReadAll(resp.Body)
+	// At once: not after the drain's 10 s (half of --timeout) nor
+	// --boot-wait's 60 s.
+	if d := time.Since(stopped); d > 5*time.Second {
+		t.Errorf("answered %v after SIGTERM, want at once", d)
+	}
+	check503(t, resp, body)
+	r.waitFor(`edge +\| GET /waiting 503 \d+B .* - id=`)
+	r.wait(30 * time.Second)
 }

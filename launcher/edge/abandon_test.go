@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -247,5 +248,51 @@ func TestClientGoneGetsNothing(t *testing.T) {
 	}
 	if requests, _, _, _ := obs.snapshot(); requests["app "] != 1 || len(requests) != 1 {
 		t.Errorf("observed %v, want one app 499", requests) // StatusText(499) is ""
+	}
+}
+
+// TestBootGateClosedWhenStopping: once the balancer is told no instance is
+// coming (corral is stopping), a request waiting at the boot gate gets its
+// 503 at once rather than after BootWait, and so does one that comes
+// later; an instance still ready keeps answering.
+func TestBootGateClosedWhenStopping(t *testing.T) {
+	obs := &recorder{}
+	e := newEdge(t, Options{BootWait: time.Hour, Observer: obs})
+	e.bal.Add("web.1", freeAddr(t)) // booting, and never ready
+
+	c := dialClient(t, e.addr)
+	c.send(t, "GET /waiting HTTP/1.1\r\nHost: app\r\n\r\n")
+	select {
+	case <-e.bal.Wanted(): // it waits at the gate
+	case <-time.After(testTimeout):
+		t.Fatal("the request did not reach the boot gate")
+	}
+	e.bal.CloseGate()
+	resp, body := c.read(t, http.MethodGet) // within testTimeout, not BootWait
+	check503(t, resp, body)
+	if !strings.Contains(string(body), "stopping") {
+		t.Errorf("503 page %q does not say the app is stopping", body)
+	}
+	later := dialClient(t, e.addr)
+	later.send(t, "GET /later HTTP/1.1\r\nHost: app\r\n\r\n")
+	resp, body = later.read(t, http.MethodGet)
+	check503(t, resp, body)
+
+	b := newBackend(t, named("web.2"))
+	e.add(t, "web.2", b.addr)
+	if resp, body := e.get(t, "/ready"); resp.StatusCode != http.StatusOK || string(body) != "web.2" {
+		t.Errorf("with a ready instance after the gate closed: %d %q, want 200 web.2", resp.StatusCode, body)
+	}
+	for _, want := range []int{503, 503, 200} {
+		if a := e.nextAccess(t); a.Status != want {
+			t.Errorf("access record %+v, want %d", a, want)
+		}
+	}
+	requests, _, _, waits := obs.snapshot()
+	if requests["app Service Unavailable"] != 2 || requests["app OK"] != 1 {
+		t.Errorf("observed %v, want two app 503s and one 200", requests)
+	}
+	if len(waits) != 1 {
+		t.Errorf("gate waits %v, want the one request that waited", waits)
 	}
 }

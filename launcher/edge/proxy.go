@@ -194,7 +194,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // BootWait), and picks another, not tried yet, when attempt asks to
 // retry. It returns 0 once an attempt is done, or the status of the error
 // it answered itself (502 when every instance failed, 503 when none was
-// ready in time, 499 when the client left).
+// ready in time or none is coming as corral stops, 499 when the client
+// left).
 func (p *Proxy) route(w http.ResponseWriter, r *http.Request, attempt func(*Backend) (retry bool)) int {
 	var tried []*Backend
 	gate := bootGate{wait: p.opts.BootWait, obs: p.opts.Observer}
@@ -267,8 +268,9 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (*spill, int) {
 }
 
 // choose picks the instance for a request, skipping those tried. With none
-// ready it waits at the boot gate until one is, or until deadline fires
-// (503). It returns a nil Backend with the status it answered with.
+// ready it waits at the boot gate until one is, or until the gate's wait
+// expires or the gate is closed (503). It returns a nil Backend with the
+// status it answered with.
 func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend, gate *bootGate) (*Backend, int) {
 	for {
 		if be := p.bal.Pick(tried); be != nil {
@@ -279,12 +281,16 @@ func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend,
 			return nil, p.fail(w, r, http.StatusBadGateway, "no instance could answer this request")
 		}
 		// None ready (booting, restarting, asleep, or all just failed).
+		if p.bal.gateClosed() {
+			return nil, p.stopping(w, r) // and none is coming
+		}
 		p.bal.want()
 		began := time.Now()
 		var expired, gone bool
 		select {
 		case <-p.bal.Ready():
 			tried = nil // the ready ones may be new, or back
+		case <-p.bal.closed: // answered above, unless one just got ready
 		case <-gate.expired():
 			expired = true
 		case <-r.Context().Done():
