@@ -2,13 +2,19 @@ package main
 
 // End-to-end tests that the edge never answers for the app: a request no
 // instance answered gets an error status (a 503 as corral stops), never an
-// empty 200 a health check would take for a success.
+// empty 200 a health check would take for a success; an answer the app
+// gave gets to the client, even one given before the request's body was
+// all sent.
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"syscall"
 	"testing"
@@ -124,4 +130,52 @@ func TestStopWhileWaitingAtBootGate(t *testing.T) {
 	check503(t, resp, body)
 	r.waitFor(`edge +\| GET /waiting 503 \d+B .* - id=`)
 	r.wait(30 * time.Second)
+}
+
+// TestEarlyAnswerReachesClient: a POST whose body Django refuses before
+// reading it (over DATA_UPLOAD_MAX_MEMORY_SIZE) gets Django's 400, not
+// the edge's 502, and it is no upstream error: gunicorn answers and closes
+// the connection while the edge is still sending the body.
+func TestEarlyAnswerReachesClient(t *testing.T) {
+	env := filepath.Join(t.TempDir(), "small-uploads.env")
+	if err := os.WriteFile(env, []byte("DJANGO_DATA_UPLOAD_MAX_MEMORY_SIZE=1048576\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	adminPort := strconv.Itoa(freePort(t))
+	r, base := startDjango(t, "-e", env, "--admin", adminPort)
+	admin := "http://127.0.0.1:" + adminPort
+
+	resp, err := http.Post(base+"/body", "application/octet-stream", bytes.NewReader(make([]byte, 5<<20)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("5 MB POST to /body: %d %q, want Django's 400\n%s", resp.StatusCode, body, r.output())
+	}
+	r.waitFor(`edge +\| POST /body 400 \d+B .* web\.\d id=`)
+	// Under the limit, the same view reads the body.
+	resp, err = http.Post(base+"/body", "application/octet-stream", bytes.NewReader(make([]byte, 512<<10)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !regexp.MustCompile(`"bytes": ?524288\b`).Match(body) {
+		t.Fatalf("512 KiB POST to /body: %d %q, want 200 with its size", resp.StatusCode, body)
+	}
+
+	fams := scrapeMetrics(t, admin)
+	if n, _ := metric(fams, "corral_upstream_errors_total"); n != 0 {
+		t.Errorf("%v upstream errors, want none", n)
+	}
+	if n, _ := metric(fams, "corral_http_requests_total", "kind=app", "code=4xx"); n != 1 {
+		t.Errorf("%v app 4xx, want 1", n)
+	}
+	if n, _ := metric(fams, "corral_http_requests_total", "kind=app", "code=5xx"); n != 0 {
+		t.Errorf("%v app 5xx, want none", n)
+	}
+	r.signal(syscall.SIGTERM)
+	r.wait(20 * time.Second)
 }

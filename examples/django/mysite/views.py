@@ -74,6 +74,14 @@ def upload(request):
     )
 
 
+@csrf_exempt
+@require_POST
+def body(request):
+    # request.body holds the whole body in memory: Django refuses one larger
+    # than DATA_UPLOAD_MAX_MEMORY_SIZE with a 400, before reading any of it.
+    return JsonResponse({"bytes": len(request.body), "ps": os.environ.get("PS")})
+
+
 def slow(request):
     try:
         ms = int(request.GET.get("ms", "1000"))
