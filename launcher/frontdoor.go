@@ -96,18 +96,26 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		opts.AccessLog = func(a edge.Access) {
 			if mux.Format() == output.JSON {
 				// Hand-built (output.Event): a line per request under load.
-				access.Event(slog.LevelInfo, "request").Str("method", a.Method).Str("path", a.Path).
+				e := access.Event(slog.LevelInfo, "request").Str("method", a.Method).Str("path", a.Path).
 					Int("status", int64(a.Status)).Int("bytes", a.Bytes).
 					Float("duration_ms", float64(a.Duration.Round(time.Microsecond))/float64(time.Millisecond)).
-					Str("instance", a.Instance).Str("request_id", a.RequestID).Write()
+					Str("instance", a.Instance).Str("request_id", a.RequestID)
+				if a.Cut {
+					e.Bool("cut", true)
+				}
+				e.Write()
 				return
 			}
 			inst := a.Instance
 			if inst == "" {
 				inst = "-"
 			}
-			access.WriteLine(fmt.Sprintf("%s %s %d %dB %s %s id=%s", a.Method, a.Path, a.Status, a.Bytes,
-				a.Duration.Round(time.Microsecond), inst, a.RequestID))
+			cut := ""
+			if a.Cut {
+				cut = " cut" // the client saw the response broken off
+			}
+			access.WriteLine(fmt.Sprintf("%s %s %d %dB %s %s id=%s%s", a.Method, a.Path, a.Status, a.Bytes,
+				a.Duration.Round(time.Microsecond), inst, a.RequestID, cut))
 		}
 	}
 	fd.proxy = edge.NewProxy(fd.bal, opts)
@@ -242,8 +250,11 @@ func (fd *frontDoor) findDjangoStatic(ctx context.Context, plan *Plan, run func(
 }
 
 // drain stops accepting connections and waits, until ctx is done, for the
-// requests in flight to be answered.
+// requests in flight to be answered; those still in flight then get a 503.
+// corral is stopping: a request waiting at the boot gate, where no
+// instance is coming now, gets its 503 at once.
 func (fd *frontDoor) drain(ctx context.Context) {
+	fd.bal.CloseGate()
 	fd.srv.Shutdown(ctx)
 }
 

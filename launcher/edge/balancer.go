@@ -62,8 +62,10 @@ type Balancer struct {
 	readyList atomic.Pointer[[]*Backend] // snapshot for Pick, without the lock
 	next      atomic.Uint64              // rotates ties
 
-	wanted chan struct{} // a request waits with no backend ready (see Wanted)
-	asleep atomic.Bool   // the web instances were stopped for idleness
+	wanted    chan struct{} // a request waits with no backend ready (see Wanted)
+	asleep    atomic.Bool   // the web instances were stopped for idleness
+	closed    chan struct{} // closed by CloseGate
+	closeOnce sync.Once
 }
 
 // Prober reports whether a backend answers.
@@ -92,6 +94,7 @@ func NewBalancer(probe Prober, interval time.Duration, onChange func(name string
 		readyCh:  make(chan struct{}),
 		onChange: onChange,
 		wanted:   make(chan struct{}, 1),
+		closed:   make(chan struct{}),
 	}
 	b.readyList.Store(&[]*Backend{})
 	return b
@@ -317,6 +320,23 @@ func (b *Balancer) want() {
 	select {
 	case b.wanted <- struct{}{}:
 	default:
+	}
+}
+
+// CloseGate closes the boot gate for good: corral is stopping, and no
+// instance that is not ready now is coming. A request that finds none
+// ready, or waits for one, gets its 503 at once rather than after
+// BootWait; the instances still ready keep answering. (A reload, a scale
+// or a wake from idle stop brings instances: only a stop closes the gate.)
+func (b *Balancer) CloseGate() { b.closeOnce.Do(func() { close(b.closed) }) }
+
+// gateClosed reports whether CloseGate was called.
+func (b *Balancer) gateClosed() bool {
+	select {
+	case <-b.closed:
+		return true
+	default:
+		return false
 	}
 }
 

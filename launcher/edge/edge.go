@@ -57,7 +57,7 @@ type Server struct {
 	staticWait atomic.Pointer[chan struct{}]
 
 	ctx      context.Context // parent of every connection's context
-	cancel   context.CancelFunc
+	cancel   context.CancelCauseFunc
 	shutting atomic.Bool
 	mu       sync.Mutex
 	listen   map[net.Listener]struct{}
@@ -110,7 +110,7 @@ func NewServer(cfg Config) *Server {
 		listen: make(map[net.Listener]struct{}),
 		conns:  make(map[*conn]struct{}),
 	}
-	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	s.readers.New = func() any { return bufio.NewReaderSize(nil, 4<<10) }
 	s.writers.New = func() any { return bufio.NewWriterSize(nil, 4<<10) }
 	if cfg.Static != nil {

@@ -1,6 +1,8 @@
 package edge
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"html"
 	"net/http"
@@ -11,13 +13,43 @@ import (
 // within seconds.
 const retryAfter = "5"
 
+// errShutdown is the cause of the context of a request that Server.Shutdown
+// gave up on, its deadline passed: unlike a client that left, its client
+// still waits for an answer.
+var errShutdown = errors.New("edge: the server shut down before the request was answered")
+
+// abandoned reports whether ctx, a request's, ended because Shutdown gave
+// up on the request.
+func abandoned(ctx context.Context) bool {
+	return errors.Is(context.Cause(ctx), errShutdown)
+}
+
+// ended answers a request whose context ended before its response began,
+// and returns the status for the log: a request Shutdown gave up on gets
+// a 503; nothing is written for a client that left (499, as nginx logs it).
+func (p *Proxy) ended(w http.ResponseWriter, r *http.Request) int {
+	if !abandoned(r.Context()) {
+		return statusClientGone
+	}
+	return p.stopping(w, r)
+}
+
+// stopping answers 503 for a request no instance will answer as corral
+// stops, and closes the connection: the client may ask again in a moment,
+// of the app's next run.
+func (p *Proxy) stopping(w http.ResponseWriter, r *http.Request) int {
+	w.Header().Set("Connection", "close")
+	return p.fail(w, r, http.StatusServiceUnavailable, "the app is stopping")
+}
+
 // fail answers with an error of the edge's own: a small HTML page, or JSON
 // when the client asks for JSON; never a raw Go error string. It returns
 // status.
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, status int, msg string) int {
 	h := w.Header()
 	for k := range h {
-		if k != "X-Request-Id" {
+		// Kept: the request's id, and the Connection: close of stopping.
+		if k != "X-Request-Id" && k != "Connection" {
 			delete(h, k)
 		}
 	}

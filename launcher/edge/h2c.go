@@ -41,6 +41,9 @@ func newH2C(s *Server) *h2c {
 			ReadHeaderTimeout: s.cfg.HeaderTimeout,
 			IdleTimeout:       s.cfg.IdleTimeout,
 			ErrorLog:          log.New(slogWriter{s.cfg.Log}, "", 0),
+			// Shutdown abandons HTTP/2's requests as it does HTTP/1's
+			// (Server.abandon): the cause of their contexts tells.
+			BaseContext: func(net.Listener) context.Context { return s.ctx },
 		},
 		ln:   &handoffListener{conns: make(chan net.Conn), closed: make(chan struct{})},
 		done: make(chan struct{}),
@@ -72,7 +75,8 @@ func (h *h2c) serve(nc net.Conn, br *bufio.Reader) bool {
 
 // shutdown stops the HTTP/2 server the way Server.Shutdown stops the
 // HTTP/1 one: no new connections, in-flight streams finish until ctx is
-// done. It waits for Serve to return if it ever started.
+// done, then have abandonGrace to answer. It waits for Serve to return if
+// it ever started.
 func (h *h2c) shutdown(ctx context.Context) error {
 	h.ln.Close()
 	h.start.Do(func() {}) // never start from now on
@@ -81,6 +85,9 @@ func (h *h2c) shutdown(ctx context.Context) error {
 	}
 	err := h.srv.Shutdown(ctx)
 	if err != nil {
+		grace, cancel := context.WithTimeout(context.Background(), abandonGrace)
+		h.srv.Shutdown(grace)
+		cancel()
 		h.srv.Close()
 	}
 	<-h.done

@@ -53,6 +53,10 @@ type Access struct {
 	Duration     time.Duration
 	Instance     string // "" if no instance served it
 	RequestID    string
+	// Cut says the response was broken off after it began (its status and
+	// Bytes were sent): the instance stopped sending, Shutdown gave up on
+	// it, or the client left. The client saw it incomplete.
+	Cut bool
 }
 
 func (o *Options) defaults() {
@@ -178,10 +182,17 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	if status := p.route(w, r, func(be *Backend) (retry bool) {
 		acc.Instance = be.Name
-		acc.Status, acc.Bytes, retry = p.forward(w, r, body, be)
+		acc.Status, acc.Bytes, retry, acc.Cut = p.forward(w, r, body, be)
 		return retry
 	}); status != 0 {
 		acc.Status = status
+	}
+	if acc.Cut {
+		// The response began and cannot end as it should: the client must
+		// see it broken off, not complete. net/http's convention, which
+		// the edge's server keeps too: the connection is closed (HTTP/2:
+		// the stream is reset) without finishing the response.
+		panic(http.ErrAbortHandler)
 	}
 }
 
@@ -190,7 +201,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // BootWait), and picks another, not tried yet, when attempt asks to
 // retry. It returns 0 once an attempt is done, or the status of the error
 // it answered itself (502 when every instance failed, 503 when none was
-// ready in time, 499 when the client left).
+// ready in time or none is coming as corral stops, 499 when the client
+// left).
 func (p *Proxy) route(w http.ResponseWriter, r *http.Request, attempt func(*Backend) (retry bool)) int {
 	var tried []*Backend
 	gate := bootGate{wait: p.opts.BootWait, obs: p.opts.Observer}
@@ -258,13 +270,14 @@ func (p *Proxy) readBody(w http.ResponseWriter, r *http.Request) (*spill, int) {
 	case isTimeout(err):
 		return body, p.fail(w, r, http.StatusRequestTimeout, fmt.Sprintf("no part of the request body came for %v", p.opts.BodyTimeout))
 	default:
-		return body, statusClientGone // it went away: nobody to answer
+		return body, p.ended(w, r) // it went away, or Shutdown gave up on it
 	}
 }
 
 // choose picks the instance for a request, skipping those tried. With none
-// ready it waits at the boot gate until one is, or until deadline fires
-// (503). It returns a nil Backend with the status it answered with.
+// ready it waits at the boot gate until one is, or until the gate's wait
+// expires or the gate is closed (503). It returns a nil Backend with the
+// status it answered with.
 func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend, gate *bootGate) (*Backend, int) {
 	for {
 		if be := p.bal.Pick(tried); be != nil {
@@ -275,12 +288,16 @@ func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend,
 			return nil, p.fail(w, r, http.StatusBadGateway, "no instance could answer this request")
 		}
 		// None ready (booting, restarting, asleep, or all just failed).
+		if p.bal.gateClosed() {
+			return nil, p.stopping(w, r) // and none is coming
+		}
 		p.bal.want()
 		began := time.Now()
 		var expired, gone bool
 		select {
 		case <-p.bal.Ready():
 			tried = nil // the ready ones may be new, or back
+		case <-p.bal.closed: // answered above, unless one just got ready
 		case <-gate.expired():
 			expired = true
 		case <-r.Context().Done():
@@ -291,7 +308,7 @@ func (p *Proxy) choose(w http.ResponseWriter, r *http.Request, tried []*Backend,
 		case expired:
 			return nil, p.fail(w, r, http.StatusServiceUnavailable, "the app is not ready yet")
 		case gone:
-			return nil, statusClientGone
+			return nil, p.ended(w, r)
 		}
 	}
 }
@@ -325,8 +342,9 @@ func (g *bootGate) stop() {
 // forward sends the request, whose header is the one for the instance
 // (see ServeHTTP), to be and relays the answer. It returns the
 // status and body size sent to the client, or retry if nothing was sent and
-// the request may go to another instance.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be *Backend) (status int, n int64, retry bool) {
+// the request may go to another instance; cut if a streamed response broke
+// off before its end.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be *Backend) (status int, n int64, retry, cut bool) {
 	req := r // its header was made the instance's in ServeHTTP
 	uri := r.RequestURI
 	if uri == "" || uri[0] != '/' && uri != "*" {
@@ -345,24 +363,24 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		be.inflight.Add(-1)
 		switch {
 		case r.Context().Err() != nil:
-			return statusClientGone, 0, false
+			return p.ended(w, r), 0, false, false
 		case isDialError(err):
 			// Nothing was sent: safe to try another instance, whatever the method.
 			p.unreachable(be, err)
-			return 0, 0, true
+			return 0, 0, true, false
 		case isTimeout(err):
 			p.upstreamFailed()
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s did not answer %s %s within %v", be.Name, r.Method, r.URL.Path, p.opts.UpstreamTimeout))
-			return p.fail(w, r, http.StatusGatewayTimeout, "the app did not answer in time"), 0, false
+			return p.fail(w, r, http.StatusGatewayTimeout, "the app did not answer in time"), 0, false, false
 		case idempotent(r.Method):
 			// The instance died mid-request; a GET can safely be asked again.
 			p.upstreamFailed()
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v; retrying elsewhere", be.Name, r.Method, r.URL.Path, err))
-			return 0, 0, true
+			return 0, 0, true, false
 		default:
 			p.upstreamFailed()
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v", be.Name, r.Method, r.URL.Path, err))
-			return p.fail(w, r, http.StatusBadGateway, "the app failed to answer"), 0, false
+			return p.fail(w, r, http.StatusBadGateway, "the app failed to answer"), 0, false, false
 		}
 	}
 	be.served.Add(1)
@@ -371,7 +389,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		defer be.inflight.Add(-1)
 		defer resp.Body.Close()
 		p.writeHeader(w, resp, -1)
-		return resp.StatusCode, flushCopy(w, resp.Body, nil), false
+		n, cut = flushCopy(w, resp.Body, nil)
+		return resp.StatusCode, n, false, cut
 	}
 
 	// Read the whole response, then free the instance, then send it. A
@@ -384,13 +403,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		stalled, ferr := fillUntilStall(buf, pm, flushStall)
 		if stalled {
 			p.writeHeader(w, resp, -1)
-			n = flushCopy(w, pm, buf.reader())
+			n, cut = flushCopy(w, pm, buf.reader())
 		}
 		resp.Body.Close()
 		pm.close()
 		be.inflight.Add(-1)
 		if stalled {
-			return resp.StatusCode, n, false
+			return resp.StatusCode, n, false, cut
 		}
 		err = ferr
 	} else {
@@ -400,7 +419,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 	}
 	if err != nil {
 		if r.Context().Err() != nil {
-			return statusClientGone, 0, false
+			return p.ended(w, r), 0, false, false
 		}
 		var store *storeError
 		if !errors.As(err, &store) { // the instance's fault, not the disk's
@@ -409,10 +428,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		if idempotent(r.Method) {
 			// Nothing has reached the client yet: ask another instance.
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v; retrying elsewhere", be.Name, r.Method, r.URL.Path, err))
-			return 0, 0, true
+			return 0, 0, true, false
 		}
 		p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v", be.Name, r.Method, r.URL.Path, err))
-		return p.fail(w, r, http.StatusBadGateway, "the app broke off its response"), 0, false
+		return p.fail(w, r, http.StatusBadGateway, "the app broke off its response"), 0, false, false
 	}
 	out := buf
 	if r.Method != http.MethodHead && p.comp.compressible(resp.Header, resp.StatusCode, buf.Len()) {
@@ -431,7 +450,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 	if r.Method != http.MethodHead {
 		n, _ = io.Copy(w, out.reader())
 	}
-	return resp.StatusCode, n, false
+	return resp.StatusCode, n, false, false
 }
 
 // flushStall is how long a response of unknown length may pause before the
@@ -573,16 +592,16 @@ func bodyless(status int) bool {
 }
 
 // flushCopy copies a streamed response, flushing after every read, and
-// returns how many bytes it wrote. head, if not nil, is what was buffered
-// before streaming began; it goes first.
-func flushCopy(w http.ResponseWriter, r io.Reader, head io.Reader) int64 {
+// returns how many bytes it wrote, and whether r broke off before its end
+// (not when the client left: there is nobody to show it to). head, if not
+// nil, is what was buffered before streaming began; it goes first.
+func flushCopy(w http.ResponseWriter, r io.Reader, head io.Reader) (total int64, broken bool) {
 	rc := http.NewResponseController(w)
-	var total int64
 	if head != nil {
 		n, err := io.Copy(w, head)
 		total += n
 		if err != nil {
-			return total
+			return total, false
 		}
 		rc.Flush()
 	}
@@ -591,13 +610,13 @@ func flushCopy(w http.ResponseWriter, r io.Reader, head io.Reader) int64 {
 		n, err := r.Read(buf[:])
 		if n > 0 {
 			if _, werr := w.Write(buf[:n]); werr != nil {
-				return total
+				return total, false
 			}
 			total += int64(n)
 			rc.Flush()
 		}
 		if err != nil {
-			return total
+			return total, err != io.EOF
 		}
 	}
 }

@@ -46,6 +46,10 @@ const (
 	// reading what the client still sends, so that the kernel does not
 	// reset it before the client has read the answer.
 	lingerTime = 500 * time.Millisecond
+	// abandonGrace is how long the requests Shutdown gives up on have to
+	// send their 503 and close: the answer takes microseconds once their
+	// exchanges are cut, the linger after it a little more.
+	abandonGrace = 2 * lingerTime
 )
 
 // Connection states, for Shutdown.
@@ -124,7 +128,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 func (c *conn) serve() {
 	hijacked := false
 	defer func() {
-		if err := recover(); err != nil {
+		if err := recover(); err != nil && err != http.ErrAbortHandler { // that one cuts the response short
 			c.srv.cfg.Log.Error(fmt.Sprintf("edge: panic serving %s: %v\n%s", c.remote, err, debug.Stack()))
 		}
 		c.disarm()
@@ -667,6 +671,17 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 
 // finish completes the response after the handler returned.
 func (w *response) finish() {
+	if !w.wroteHead && w.c.ctx.Err() != nil {
+		// The handler gave up on a request whose context ended, and wrote
+		// nothing: no 200 is made up for it. A client that left gets
+		// nothing; one Shutdown abandoned still waits, and gets a 503.
+		w.closeAfter = true
+		if !abandoned(w.c.ctx) {
+			return
+		}
+		w.header["Retry-After"] = []string{retryAfter}
+		writeError(w, w.req, http.StatusServiceUnavailable, "the server is stopping")
+	}
 	if !w.wroteHead {
 		w.WriteHeader(http.StatusOK)
 	}
@@ -863,9 +878,11 @@ func (s *Server) forget(c *conn) {
 
 // Shutdown stops accepting connections, closes idle ones, and waits until
 // ctx is done for the requests in flight to finish; connections that
-// carried one are closed after it. Upgraded connections are their
-// handler's.
-func (s *Server) Shutdown(ctx context.Context) error {
+// carried one are closed after it. What is still in flight then is
+// abandoned (see abandon) and has abandonGrace more to answer. Upgraded
+// connections are their handler's. It returns ctx's error if ctx ended
+// before it was done.
+func (s *Server) Shutdown(ctx context.Context) (err error) {
 	s.mu.Lock()
 	s.shutting.Store(true)
 	for ln := range s.listen {
@@ -873,12 +890,28 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	defer s.cfg.Proxy.Close()
+	abandoned := make(chan struct{})
+	stopAbandon := context.AfterFunc(ctx, func() {
+		defer close(abandoned)
+		s.abandon()
+	})
+	defer func() {
+		if !stopAbandon() {
+			<-abandoned
+		}
+	}()
 	h2done := make(chan error, 1)
 	go func() { h2done <- s.h2.shutdown(ctx) }()
-	defer func() { <-h2done }()
+	defer func() {
+		if h2err := <-h2done; err == nil {
+			err = h2err
+		}
+	}()
 
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
+	done := ctx.Done()
+	var graceOver <-chan time.Time
 	for {
 		s.mu.Lock()
 		n := 0
@@ -892,13 +925,31 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		}
 		s.mu.Unlock()
 		if n == 0 {
-			return nil
+			return ctx.Err()
 		}
 		select {
-		case <-ctx.Done():
-			s.cancel() // what is still in flight is abandoned
+		case <-done: // what is still in flight is abandoned
+			done = nil
+			grace := time.NewTimer(abandonGrace)
+			defer grace.Stop()
+			graceOver = grace.C
+		case <-graceOver:
 			return ctx.Err()
 		case <-tick.C:
 		}
+	}
+}
+
+// abandon gives up on the requests still in flight when Shutdown's
+// deadline has passed: their contexts end with errShutdown as the cause,
+// so that the proxy answers them 503 rather than take them for requests
+// whose client left, and their exchanges with the instances are cut, so
+// that none waits for an answer that would come too late.
+func (s *Server) abandon() {
+	s.cancel(errShutdown)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.x.abort.abort()
 	}
 }

@@ -185,11 +185,14 @@ func (e *errStale) Unwrap() error { return e.err }
 
 // roundTrip sends req (method, request URI, Host and headers taken from
 // it; body and its length given) to addr and returns the response with its
-// header read. The caller must read the body to EOF and close it, which
-// returns the connection to the pool when it can be reused.
+// header read, which may come before the request's body is all written
+// (an app refusing an upload). The caller must read the body to EOF and
+// close it, which returns the connection to the pool when it can be
+// reused, and stops writing a request body the app left unread.
 //
 // body returns the request body from its start; it is called again if the
-// request has to be sent again.
+// request has to be sent again. req and the body are read until the
+// response's body is closed.
 func (u *upstream) roundTrip(ctx context.Context, addr string, req *http.Request, uri string, body func() io.Reader, length int64) (*http.Response, error) {
 	resp, err := u.try(ctx, addr, req, uri, body(), length, false)
 	var stale *errStale
@@ -214,25 +217,24 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 	x, _ := ctx.Value(exchangeKey{}).(*exchange)
 	stop := abortOnDone(ctx, x, c)
 
-	bw, _ := u.bufs.Get().(*bufio.Writer)
-	if bw == nil {
-		bw = bufio.NewWriterSize(c, 16<<10)
+	var bw *bodyWriter
+	if length > 0 {
+		// The body is written while the response is read: an app may
+		// answer before it has read the body (a 400 or a 413 for an upload
+		// it refuses), and then close the connection or stop reading.
+		bw = u.startWrite(c, req, uri, body, length)
 	} else {
-		bw.Reset(c)
-	}
-	err = writeRequest(bw, req, uri, body, length)
-	bw.Reset(nil)
-	u.bufs.Put(bw)
-	if err != nil {
-		stop.stop()
-		c.Close()
-		if reused && ctx.Err() == nil {
-			return nil, &errStale{err: err}
+		if err := u.write(c, req, uri, nil, 0); err != nil {
+			stop.stop()
+			c.Close()
+			if reused && ctx.Err() == nil {
+				return nil, &errStale{err: err}
+			}
+			return nil, err
 		}
-		return nil, err
+		c.readBy(u.readTimeout)
 	}
 
-	c.readBy(u.readTimeout)
 	var resp *http.Response
 	var ra *respAlloc
 	if x != nil {
@@ -247,10 +249,11 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 	}
 	if err != nil {
 		stop.stop()
+		sent := bw.end() == nil
 		unread := c.br.Buffered()
 		c.Close()
 		if reused && ctx.Err() == nil && !isTimeout(err) && unread == 0 {
-			return nil, &errStale{err: err, sent: true}
+			return nil, &errStale{err: err, sent: sent}
 		}
 		return nil, err
 	}
@@ -260,9 +263,69 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 	} else {
 		ub = new(upBody)
 	}
-	*ub = upBody{u: u, addr: addr, c: c, rc: resp.Body, stop: stop, keep: !resp.Close}
+	*ub = upBody{u: u, addr: addr, c: c, rc: resp.Body, stop: stop, keep: !resp.Close, bw: bw}
 	resp.Body = ub
 	return resp, nil
+}
+
+// write writes req's head and body to c.
+func (u *upstream) write(c *upConn, req *http.Request, uri string, body io.Reader, length int64) error {
+	bw, _ := u.bufs.Get().(*bufio.Writer)
+	if bw == nil {
+		bw = bufio.NewWriterSize(c, 16<<10)
+	} else {
+		bw.Reset(c)
+	}
+	err := writeRequest(bw, req, uri, body, length)
+	bw.Reset(nil)
+	u.bufs.Put(bw)
+	return err
+}
+
+// bodyWriter writes a request with a body in a goroutine of its own, so
+// that the response can be read meanwhile. try owns it, then the body of
+// the response it returns: end waits for it.
+type bodyWriter struct {
+	c     *upConn
+	done  chan error
+	err   error
+	ended bool
+}
+
+// startWrite starts writing req with its body to c. The read deadline
+// for the response is set once the body is in, as when it was written
+// before the response was read: the app has readTimeout from then.
+func (u *upstream) startWrite(c *upConn, req *http.Request, uri string, body io.Reader, length int64) *bodyWriter {
+	c.deadline = time.Time{} // readBy sets the next one afresh
+	c.SetReadDeadline(time.Time{})
+	w := &bodyWriter{c: c, done: make(chan error, 1)}
+	go func() {
+		err := u.write(c, req, uri, body, length)
+		c.SetReadDeadline(time.Now().Add(u.readTimeout))
+		w.done <- err
+	}()
+	return w
+}
+
+// end stops the write if it still runs (the app answered without reading
+// the whole body, or did not answer), waits for it, and returns its
+// error: nil if the whole request was written. A nil w wrote nothing.
+func (w *bodyWriter) end() error {
+	if w == nil {
+		return nil
+	}
+	if !w.ended {
+		w.ended = true
+		select {
+		case w.err = <-w.done:
+		default:
+			w.c.SetWriteDeadline(aLongTimeAgo())
+			if w.err = <-w.done; w.err == nil {
+				w.c.SetWriteDeadline(time.Time{}) // done just before: the connection may be kept
+			}
+		}
+	}
+	return w.err
 }
 
 // writeRequest writes an HTTP/1.1 request head and body to bw and flushes.
@@ -306,6 +369,7 @@ type upBody struct {
 	c    *upConn
 	rc   io.ReadCloser
 	stop stopFunc
+	bw   *bodyWriter // nil if the request had no body
 	keep bool
 	eof  bool
 	done bool
@@ -330,7 +394,10 @@ func (b *upBody) Close() error {
 	b.done = true
 	canceled := !b.stop.stop()
 	b.rc.Close()
-	if b.eof && b.keep && !canceled && b.c.br.Buffered() == 0 {
+	// An app that answered before it read the whole body has the rest of
+	// it still to come on this connection: it is not used again.
+	whole := b.bw.end() == nil
+	if b.eof && b.keep && whole && !canceled && b.c.br.Buffered() == 0 {
 		b.u.put(b.addr, b.c)
 		return nil
 	}

@@ -81,6 +81,13 @@ func (e *Event) Int(key string, v int64) *Event {
 	return e
 }
 
+// Bool adds a true or false field.
+func (e *Event) Bool(key string, v bool) *Event {
+	e.key(key)
+	e.b = strconv.AppendBool(e.b, v)
+	return e
+}
+
 // Float adds a number field, in the shortest form that reads back the
 // same; NaN and infinities, which JSON lacks, are null.
 func (e *Event) Float(key string, v float64) *Event {

@@ -366,11 +366,11 @@ func TestEvent(t *testing.T) {
 		}, `{"time":"` + fixedStamp + `","level":"INFO","msg":"request","source":"edge","method":"GET","path":"/caf\ufffd \"x\"",` +
 			`"status":200,"bytes":13,"duration_ms":1.234,"instance":"web.1","request_id":"abc"}` + "\n"},
 		{"json levels and odd numbers", JSON, slog.LevelWarn, func(e *Event) {
-			e.Float("nan", math.NaN()).Float("inf", math.Inf(-1)).Float("big", 1e21).Float("zero", 0).Int("neg", -5).Write()
-		}, `{"time":"` + fixedStamp + `","level":"WARN","msg":"request","source":"edge","nan":null,"inf":null,"big":1000000000000000000000,"zero":0,"neg":-5}` + "\n"},
+			e.Float("nan", math.NaN()).Float("inf", math.Inf(-1)).Float("big", 1e21).Float("zero", 0).Int("neg", -5).Bool("cut", true).Bool("no", false).Write()
+		}, `{"time":"` + fixedStamp + `","level":"WARN","msg":"request","source":"edge","nan":null,"inf":null,"big":1000000000000000000000,"zero":0,"neg":-5,"cut":true,"no":false}` + "\n"},
 		{"text", Text, slog.LevelInfo, func(e *Event) {
-			e.Str("method", "GET").Str("path", "/a b").Int("status", 200).Float("ms", 1.5).Str("empty", "").Write()
-		}, `edge   | request method=GET path="/a b" status=200 ms=1.5 empty=""` + "\n"},
+			e.Str("method", "GET").Str("path", "/a b").Int("status", 200).Float("ms", 1.5).Str("empty", "").Bool("cut", true).Write()
+		}, `edge   | request method=GET path="/a b" status=200 ms=1.5 empty="" cut=true` + "\n"},
 		{"text error", Text, slog.LevelError, func(e *Event) { e.Write() }, "edge   | error: request\n"},
 	}
 	for _, tt := range tests {

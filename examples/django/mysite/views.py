@@ -74,6 +74,14 @@ def upload(request):
     )
 
 
+@csrf_exempt
+@require_POST
+def body(request):
+    # request.body holds the whole body in memory: Django refuses one larger
+    # than DATA_UPLOAD_MAX_MEMORY_SIZE with a 400, before reading any of it.
+    return JsonResponse({"bytes": len(request.body), "ps": os.environ.get("PS")})
+
+
 def slow(request):
     try:
         ms = int(request.GET.get("ms", "1000"))
@@ -81,6 +89,7 @@ def slow(request):
         return HttpResponseBadRequest("ms must be an integer\n")
     if not 0 <= ms <= MAX_SLOW_MS:
         return HttpResponseBadRequest(f"ms must be between 0 and {MAX_SLOW_MS}\n")
+    log.info("sleeping %d ms", ms)
     time.sleep(ms / 1000)
     return JsonResponse({"slept_ms": ms, "ps": os.environ.get("PS"), "port": os.environ.get("PORT")})
 
