@@ -108,7 +108,8 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		}
 	}
 	fd.proxy = edge.NewProxy(fd.bal, opts)
-	fd.srv = edge.NewServer(edge.Config{Proxy: fd.proxy, HealthPath: cfg.Edge.HealthPath, HSTS: https.HSTS, NoApp: plan.staticSite(), Log: log, Observer: obs})
+	fd.srv = edge.NewServer(edge.Config{Proxy: fd.proxy, HealthPath: cfg.Edge.HealthPath, HSTS: https.HSTS, NoApp: plan.staticSite(),
+		AllowUnderscoreHeaders: cfg.Edge.AllowUnderscoreHeaders, Log: log, Observer: obs})
 	if plan.staticSite() {
 		fd.site = fd.srv.HoldStatic()
 	}

@@ -41,6 +41,12 @@ type testEdge struct {
 // Everything it starts is stopped when the test ends.
 func newEdge(t *testing.T, opts Options) *testEdge {
 	t.Helper()
+	return newEdgeConfig(t, opts, Config{})
+}
+
+// newEdgeConfig is newEdge with the server's cfg (its Proxy is the edge's).
+func newEdgeConfig(t *testing.T, opts Options, cfg Config) *testEdge {
+	t.Helper()
 	e := &testEdge{access: make(chan Access, 1024)}
 	if opts.AccessLog == nil {
 		opts.AccessLog = func(a Access) {
@@ -55,7 +61,8 @@ func newEdge(t *testing.T, opts Options) *testEdge {
 	}
 	e.bal = NewBalancer(TCPProber, probeInterval, nil)
 	e.proxy = NewProxy(e.bal, opts)
-	e.srv = NewServer(Config{Proxy: e.proxy})
+	cfg.Proxy = e.proxy
+	e.srv = NewServer(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -546,7 +546,7 @@ func reqTraffic(rng *rand.Rand) (stream []byte, n int) {
 		fmt.Fprintf(&b, "%s %s HTTP/1.%d%s", method, target, map[bool]int{false: 0, true: 1}[v11], eol())
 		fmt.Fprintf(&b, "%s: example.com%s", name("Host"), eol())
 		for range rng.IntN(6) {
-			k := []string{"X-A", "Cookie", "Content-Type", "Content-Lengths", "TE", "Connection", "Accept", "Pragma", "Cache-Control", "Expect", "Trailer"}[rng.IntN(11)]
+			k := []string{"X-A", "Cookie", "Content-Type", "Content-Lengths", "TE", "Connection", "Accept", "Pragma", "Cache-Control", "Expect", "Trailer", "X_Forwarded_For", "Content_Length"}[rng.IntN(13)]
 			v := []string{"chunked", "Content-Length: 1", "keep-alive", "a=b; c=d", "close", "no-cache", "100-continue", "X-Sum"}[rng.IntN(8)]
 			if k == "Expect" {
 				v = "100-continue" // anything else is refused
@@ -598,6 +598,8 @@ func reqTraffic(rng *rand.Rand) (stream []byte, n int) {
 //   - Trailers: net/http's trailer reader wants a CRLF CRLF within its
 //     buffer and unfolds obs-folds; readTrailer accepts a bare LF end and
 //     refuses folds. Compared when both accept.
+//   - Header names with an underscore: read drops them, as nginx does;
+//     they are dropped from net/http's header too.
 func reqAgree(t testing.TB, stream []byte, bufSize, max int, all bool) int {
 	t.Helper()
 	r1, r2 := bytes.NewReader(stream), bytes.NewReader(stream)
@@ -632,6 +634,7 @@ func reqAgree(t testing.TB, stream []byte, bufSize, max int, all bool) int {
 			t.Fatalf("request %d: head ends at %d, net/http: %d\n%q", i, p1, p2, stream)
 		}
 		delete(want.Header, "Host") // as net/http's server does
+		dropUnderscoreHeaders(want.Header, false)
 		type view struct {
 			Method, RequestURI, Proto, Host string
 			ProtoMajor, ProtoMinor          int
@@ -788,3 +791,35 @@ func reqBench(b *testing.B, goRead bool) {
 
 func BenchmarkReadRequest(b *testing.B)        { reqBench(b, false) }
 func BenchmarkReadRequestNetHTTP(b *testing.B) { reqBench(b, true) }
+
+// TestReadRequestUnderscores: names with an underscore are dropped from
+// the header, or with underscores allowed, only the edge's own; they
+// never count as the fields the framing depends on.
+func TestReadRequestUnderscores(t *testing.T) {
+	const in = "POST / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: 6.6.6.6\r\nx_real_ip: 6.6.6.6\r\nContent_Length: 99\r\n" +
+		"Transfer_Encoding: chunked\r\nX_Custom: 1\r\nX-Dashed: 2\r\nContent-Length: 0\r\n\r\n"
+	for _, c := range []struct {
+		allow bool
+		want  string
+	}{
+		{false, "map[Content-Length:[0] X-Dashed:[2]]"},
+		{true, "map[Content-Length:[0] X-Dashed:[2] X_custom:[1]]"},
+	} {
+		h := headReader{underscores: c.allow}
+		req, fr, err := h.read(bufio.NewReader(strings.NewReader(in)), reqMax)
+		if err != nil || fmt.Sprint(req.Header) != c.want || fr.chunked || fr.length != 0 {
+			t.Errorf("allow %v: %v %+v %v, want %s and no body", c.allow, req.Header, fr, err, c.want)
+		}
+	}
+	for _, name := range []string{"X_Forwarded_For", "x_forwarded_proto", "X_FORWARDED_HOST", "X_Real_Ip", "Forwarded", "X_Request_Id",
+		"Http2_Settings", "Proxy_Authorization", "Content_Length", "Transfer_Encoding", "Host"} {
+		if !edgeOwned(name) {
+			t.Errorf("%s is not the edge's", name)
+		}
+	}
+	for _, name := range []string{"X_Custom", "X_Forwarded_Fo", "X_Forwarded_For_", "Cookie", "", strings.Repeat("x_", 20)} {
+		if edgeOwned(name) {
+			t.Errorf("%s is the edge's", name)
+		}
+	}
+}

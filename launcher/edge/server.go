@@ -115,6 +115,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		c.x.abort.abort()
 	}
 	c.hr.base = new(http.Request).WithContext(c.ctx)
+	c.hr.underscores = s.cfg.AllowUnderscoreHeaders
 	c.timer = time.AfterFunc(time.Hour, c.watch)
 	c.timer.Stop()
 	return c
