@@ -155,6 +155,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delete(out, "Expect") // the body is read here; the instance gets it whole
 	acc.RequestID = p.forwardHeaders(out, r)
 	w.Header()["X-Request-Id"] = []string{acc.RequestID}
+	if tunnelMethod(r.Method) {
+		acc.Status = refuseTunnel(w, r)
+		return
+	}
 	if upgrade {
 		acc.Status, acc.Instance = p.serveUpgrade(w, r, out)
 		return

@@ -167,3 +167,61 @@ func TestUpgradeBootGate(t *testing.T) {
 		t.Fatalf("status %d, want 101 once the instance is up", resp.StatusCode)
 	}
 }
+
+// TestTunnelMethodsRefused: CONNECT (a tunnel to anywhere) and TRACE (an
+// echo of the request, cookies included) get the edge's 405 with an
+// Allow, over HTTP/1.1 and HTTP/2, and never reach the app; after a
+// CONNECT the HTTP/1 connection closes, since what follows it may be the
+// tunnel's bytes rather than a request.
+func TestTunnelMethodsRefused(t *testing.T) {
+	e := newEdge(t, Options{})
+	b := newBackend(t, named("web.1"))
+	e.add(t, "web.1", b.addr)
+	mark := testMark(t)
+	for _, req := range []string{
+		"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+		"CONNECT /x HTTP/1.1\r\nHost: app\r\n\r\n",
+		"TRACE / HTTP/1.1\r\nHost: app\r\nCookie: secret=1\r\n\r\n",
+		"TRACE / HTTP/1.1\r\nHost: app\r\nContent-Length: 5\r\n\r\nhello",
+	} {
+		c := rawConn(t, e.addr)
+		io.WriteString(c, markRaw(req, mark))
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", req, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		checkErrorPage(t, resp, body, http.StatusMethodNotAllowed, false)
+		if allow := resp.Header.Get("Allow"); !strings.Contains(allow, "GET") || strings.Contains(allow, "CONNECT") || strings.Contains(allow, "TRACE") {
+			t.Errorf("%q: Allow %q", req, allow)
+		}
+		if a := e.nextAccess(t); a.Status != http.StatusMethodNotAllowed || a.Instance != "" {
+			t.Errorf("%q: access %+v, want 405 from the edge", req, a)
+		}
+		if strings.HasPrefix(req, "CONNECT") {
+			if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+				t.Errorf("%q: the connection stays open after the 405 (%d, %v)", req, n, err)
+			}
+		}
+	}
+
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &p}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: testTimeout}
+	for _, method := range []string{http.MethodConnect, http.MethodTrace} {
+		req, _ := http.NewRequest(method, e.url+"/", nil)
+		req.Header.Set(markHeader, mark)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("HTTP/2 %s: %v", method, err)
+		}
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") == "" {
+			t.Errorf("HTTP/2 %s: %s %d, Allow %q; want HTTP/2 405 with an Allow", method, resp.Proto, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+	b.checkNotReached(t, mark, "a CONNECT or TRACE reached the app")
+}
