@@ -8,11 +8,12 @@ import (
 	"strings"
 )
 
-// hopHeaders are meaningful for one connection only (RFC 9110, 7.6.1) and
+// hopHeaders are meaningful for one connection only (RFC 9110, 7.6.1;
+// HTTP2-Settings, RFC 7540 3.2.1, whether Connection names it or not) and
 // are never forwarded, in either direction.
 var hopHeaders = []string{
 	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Http2-Settings",
 }
 
 // removeHopHeaders deletes the hop-by-hop headers of h, including any that

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 )
 
 // tunnelMethod reports whether method is one the edge never forwards, as
@@ -34,9 +35,15 @@ func refuseTunnel(w http.ResponseWriter, r *http.Request) int {
 	return http.StatusMethodNotAllowed
 }
 
-// isUpgrade reports whether r asks to switch protocols (WebSocket).
+// isUpgrade reports whether r asks to switch to WebSocket, the one
+// protocol the edge lets a connection switch to. Any other Upgrade (h2c,
+// TLS) is dropped with the hop-by-hop headers and the request proxied as
+// a plain one: an app that switched to h2c would take the connection past
+// the edge, its later requests reaching the app without the edge's
+// headers or checks.
 func isUpgrade(r *http.Request) bool {
-	return first(r.Header, "Upgrade") != "" && headerHasToken(r.Header, "Connection", "upgrade")
+	up := r.Header["Upgrade"]
+	return len(up) == 1 && asciiEqualFold(strings.Trim(up[0], " \t"), "websocket") && headerHasToken(r.Header, "Connection", "upgrade")
 }
 
 // headerHasToken reports whether a field key of h lists token, a

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bufio"
+	"cmp"
 	"io"
 	"net/http"
 	"strings"
@@ -224,4 +225,86 @@ func TestTunnelMethodsRefused(t *testing.T) {
 		}
 	}
 	b.checkNotReached(t, mark, "a CONNECT or TRACE reached the app")
+}
+
+// h2cUpgrade asks to switch to HTTP/2 (RFC 7540 3.2, gone from RFC 9113).
+const h2cUpgrade = "GET /up HTTP/1.1\r\nHost: app\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+
+// TestUpgradeOnlyWebSocket: an Upgrade to anything but WebSocket is
+// dropped, with HTTP2-Settings, and the request proxied as a plain one.
+func TestUpgradeOnlyWebSocket(t *testing.T) {
+	e := newEdge(t, Options{})
+	b := newBackend(t, echoHeaders)
+	e.add(t, "web.1", b.addr)
+	for _, req := range []string{
+		h2cUpgrade + "\r\n",
+		"GET /up HTTP/1.1\r\nHost: app\r\nConnection: upgrade\r\nUpgrade: websocket, h2c\r\n\r\n",
+		"GET /up HTTP/1.1\r\nHost: app\r\nConnection: upgrade\r\nUpgrade: TLS/1.2\r\nHTTP2-Settings: AAMAAABk\r\n\r\n",
+	} {
+		resp, body := rawRoundTrip(t, e.addr, req)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%q: %d %q", req, resp.StatusCode, body)
+		}
+		s := decodeSeen(t, body)
+		for _, k := range []string{"Upgrade", "Http2-Settings", "Connection"} {
+			if v, ok := s.Header[k]; ok {
+				t.Errorf("%q: the app saw %s %q", req, k, v)
+			}
+		}
+	}
+}
+
+// switcher is an app that answers every request with 101 and then reads
+// what comes on the connection, sent on got: what reached it past the
+// edge.
+func switcher(got chan<- string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "+cmp.Or(r.Header.Get("Upgrade"), "h2c")+"\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		rest, _ := io.ReadAll(brw)
+		select {
+		case got <- string(rest):
+		default:
+		}
+	}
+}
+
+// TestUnaskedSwitchIs502: a 101 from the app to a request the edge
+// forwarded as a plain one (it asked for h2c, or for nothing) is a 502,
+// and the client's connection stays the edge's: the next request on it
+// gets the edge's headers rather than going to the app raw.
+func TestUnaskedSwitchIs502(t *testing.T) {
+	e := newEdge(t, Options{})
+	got := make(chan string, 8)
+	b := newBackend(t, switcher(got))
+	e.add(t, "web.1", b.addr)
+	c := rawConn(t, e.addr)
+	br := bufio.NewReader(c)
+	io.WriteString(c, h2cUpgrade+"\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	checkErrorPage(t, resp, body, http.StatusBadGateway, false)
+	io.WriteString(c, "GET /next HTTP/1.1\r\nHost: app\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n")
+	if resp, err := http.ReadResponse(br, nil); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		checkErrorPage(t, resp, body, http.StatusBadGateway, false)
+	}
+	c.Close()
+	for range 2 {
+		select {
+		case rest := <-got:
+			if strings.Contains(rest, "6.6.6.6") {
+				t.Fatalf("the client's bytes reached the app past the edge: %q", rest)
+			}
+		case <-time.After(testTimeout):
+		}
+	}
 }
