@@ -47,12 +47,15 @@ type Options struct {
 
 // Access describes one proxied request, for the access log.
 type Access struct {
-	Method, Path string
-	Status       int
-	Bytes        int64
-	Duration     time.Duration
-	Instance     string // "" if no instance served it
-	RequestID    string
+	Method string
+	// Target is the request target as the client sent it (RequestURI),
+	// raw: what a log writes of it must be escaped (internal/logesc).
+	Target    string
+	Status    int
+	Bytes     int64
+	Duration  time.Duration
+	Instance  string // "" if no instance served it
+	RequestID string
 }
 
 func (o *Options) defaults() {
@@ -132,7 +135,7 @@ const statusClientGone = 499
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	acc := Access{Method: r.Method, Path: r.URL.Path}
+	acc := Access{Method: r.Method, Target: r.RequestURI}
 	defer func() {
 		if p.opts.AccessLog == nil && p.opts.Observer == nil {
 			return
