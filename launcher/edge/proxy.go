@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/corral-run/corral/internal/logesc"
 )
 
 // Options configures a Proxy. Zero values take the defaults noted.
@@ -352,16 +354,16 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 			return 0, 0, true
 		case isTimeout(err):
 			p.upstreamFailed()
-			p.opts.Log.Warn(fmt.Sprintf("edge: %s did not answer %s %s within %v", be.Name, r.Method, r.URL.Path, p.opts.UpstreamTimeout))
+			p.opts.Log.Warn(fmt.Sprintf("edge: %s did not answer %s %s within %v", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), p.opts.UpstreamTimeout))
 			return p.fail(w, r, http.StatusGatewayTimeout, "the app did not answer in time"), 0, false
 		case idempotent(r.Method):
 			// The instance died mid-request; a GET can safely be asked again.
 			p.upstreamFailed()
-			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v; retrying elsewhere", be.Name, r.Method, r.URL.Path, err))
+			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v; retrying elsewhere", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), err))
 			return 0, 0, true
 		default:
 			p.upstreamFailed()
-			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v", be.Name, r.Method, r.URL.Path, err))
+			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), err))
 			return p.fail(w, r, http.StatusBadGateway, "the app failed to answer"), 0, false
 		}
 	}
@@ -408,10 +410,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		}
 		if idempotent(r.Method) {
 			// Nothing has reached the client yet: ask another instance.
-			p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v; retrying elsewhere", be.Name, r.Method, r.URL.Path, err))
+			p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v; retrying elsewhere", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), err))
 			return 0, 0, true
 		}
-		p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v", be.Name, r.Method, r.URL.Path, err))
+		p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), err))
 		return p.fail(w, r, http.StatusBadGateway, "the app broke off its response"), 0, false
 	}
 	out := buf
