@@ -209,9 +209,7 @@ var underscoreSent = []struct{ name, value string }{
 // allowed, they reach the app, but never a spelling of a header the edge
 // sets or drops itself.
 func TestUnderscoreHeaders(t *testing.T) {
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	h2c := &http.Transport{Protocols: &p}
+	h2c := h2cClient()
 	defer h2c.CloseIdleConnections()
 	for _, allow := range []bool{false, true} {
 		e := newEdgeConfig(t, Options{}, Config{AllowUnderscoreHeaders: allow})
@@ -233,7 +231,7 @@ func TestUnderscoreHeaders(t *testing.T) {
 						req.Header[h.name] = []string{h.value}
 					}
 					var err error
-					if resp, err = (&http.Client{Transport: h2c, Timeout: testTimeout}).Do(req); err != nil {
+					if resp, err = h2c.Do(req); err != nil {
 						t.Fatal(err)
 					}
 					body, _ = io.ReadAll(resp.Body)

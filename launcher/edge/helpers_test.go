@@ -308,6 +308,15 @@ func decodeSeen(t *testing.T, b []byte) seen {
 	return s
 }
 
+// h2cClient is a client that speaks HTTP/2 over plain TCP from the first
+// byte (prior knowledge). Close its idle connections before the edge's
+// Shutdown, which waits for them.
+func h2cClient() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &p}, Timeout: testTimeout}
+}
+
 // rawConn dials the edge for a hand-written request.
 func rawConn(t *testing.T, addr string) net.Conn {
 	t.Helper()

@@ -207,11 +207,8 @@ func TestTunnelMethodsRefused(t *testing.T) {
 		}
 	}
 
-	var p http.Protocols
-	p.SetUnencryptedHTTP2(true)
-	tr := &http.Transport{Protocols: &p}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: testTimeout}
+	client := h2cClient()
+	defer client.CloseIdleConnections()
 	for _, method := range []string{http.MethodConnect, http.MethodTrace} {
 		req, _ := http.NewRequest(method, e.url+"/", nil)
 		req.Header.Set(markHeader, mark)
