@@ -100,6 +100,9 @@ type EdgeConfig struct {
 	HealthPath     string // the edge's own health endpoint
 	ReadyPath      string // if set, an instance is ready when GET ReadyPath answers < 500
 	NoAccessLog    bool
+	// AllowUnderscoreHeaders lets request headers with an underscore in
+	// their name reach the app (edge.Config's field says why they do not).
+	AllowUnderscoreHeaders bool
 	// MaxRequests, if positive, replaces a web instance (as a reload does)
 	// once it has served that many requests plus up to MaxRequestsJitter,
 	// as gunicorn's max_requests does for its workers: a cure for leaks.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/corral-run/corral/buildpack"
+	"github.com/corral-run/corral/internal/logesc"
 	"github.com/corral-run/corral/launcher/certs"
 	"github.com/corral-run/corral/launcher/edge"
 	"github.com/corral-run/corral/launcher/output"
@@ -92,34 +93,11 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		Observer:        obs,
 	}
 	if !cfg.Edge.NoAccessLog {
-		access := mux.Prefix("edge")
-		opts.AccessLog = func(a edge.Access) {
-			if mux.Format() == output.JSON {
-				// Hand-built (output.Event): a line per request under load.
-				e := access.Event(slog.LevelInfo, "request").Str("method", a.Method).Str("path", a.Path).
-					Int("status", int64(a.Status)).Int("bytes", a.Bytes).
-					Float("duration_ms", float64(a.Duration.Round(time.Microsecond))/float64(time.Millisecond)).
-					Str("instance", a.Instance).Str("request_id", a.RequestID)
-				if a.Cut {
-					e.Bool("cut", true)
-				}
-				e.Write()
-				return
-			}
-			inst := a.Instance
-			if inst == "" {
-				inst = "-"
-			}
-			cut := ""
-			if a.Cut {
-				cut = " cut" // the client saw the response broken off
-			}
-			access.WriteLine(fmt.Sprintf("%s %s %d %dB %s %s id=%s%s", a.Method, a.Path, a.Status, a.Bytes,
-				a.Duration.Round(time.Microsecond), inst, a.RequestID, cut))
-		}
+		opts.AccessLog = accessLog(mux)
 	}
 	fd.proxy = edge.NewProxy(fd.bal, opts)
-	fd.srv = edge.NewServer(edge.Config{Proxy: fd.proxy, HealthPath: cfg.Edge.HealthPath, HSTS: https.HSTS, NoApp: plan.staticSite(), Log: log, Observer: obs})
+	fd.srv = edge.NewServer(edge.Config{Proxy: fd.proxy, HealthPath: cfg.Edge.HealthPath, HSTS: https.HSTS, NoApp: plan.staticSite(),
+		AllowUnderscoreHeaders: cfg.Edge.AllowUnderscoreHeaders, Log: log, Observer: obs})
 	if plan.staticSite() {
 		fd.site = fd.srv.HoldStatic()
 	}
@@ -155,6 +133,39 @@ func probeHost(https HTTPSConfig, pf platform.Platform, proxy *edge.Proxy) strin
 		return pf.Hostname
 	}
 	return cmp.Or(proxy.RecentHost(), "localhost")
+}
+
+// accessLog returns the edge's access log: a line per request from
+// "edge", in mux's format. The method and target are the client's, so
+// they are escaped as nginx escapes them: a target cannot end the line,
+// forge another, or send a terminal an escape.
+func accessLog(mux *output.Mux) func(edge.Access) {
+	access := mux.Prefix("edge")
+	return func(a edge.Access) {
+		method, target := logesc.String(a.Method), logesc.String(a.Target)
+		if mux.Format() == output.JSON {
+			// Hand-built (output.Event): a line per request under load.
+			e := access.Event(slog.LevelInfo, "request").Str("method", method).Str("uri", target).
+				Int("status", int64(a.Status)).Int("bytes", a.Bytes).
+				Float("duration_ms", float64(a.Duration.Round(time.Microsecond))/float64(time.Millisecond)).
+				Str("instance", a.Instance).Str("request_id", a.RequestID)
+			if a.Cut {
+				e.Bool("cut", true)
+			}
+			e.Write()
+			return
+		}
+		inst := a.Instance
+		if inst == "" {
+			inst = "-"
+		}
+		cut := ""
+		if a.Cut {
+			cut = " cut" // the client saw the response broken off
+		}
+		access.WriteLine(fmt.Sprintf("%s %s %d %dB %s %s id=%s%s", method, target, a.Status, a.Bytes,
+			a.Duration.Round(time.Microsecond), inst, a.RequestID, cut))
+	}
 }
 
 // trustedProxies returns the peers whose X-Forwarded-* headers the edge

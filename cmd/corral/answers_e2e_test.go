@@ -59,7 +59,7 @@ func TestStopDeadlineAnswers503(t *testing.T) {
 		t.Fatalf("GET /slow?ms=5000: %v\n%s", res.err, r.output())
 	}
 	check503(t, res.resp, res.body)
-	r.waitFor(`edge +\| GET /slow 503 \d+B .* web\.\d id=`)
+	r.waitFor(`edge +\| GET /slow\?ms=5000 503 \d+B .* web\.\d id=`)
 	r.wait(20 * time.Second)
 }
 

@@ -121,6 +121,9 @@ func helper(mode string, args []string) int {
 		return serveApp(func(w http.ResponseWriter, r *http.Request) {
 			fmt.Fprintf(w, "proto=%s\n", r.Header.Get("X-Forwarded-Proto"))
 		})
+	case "relay": // relay ADDR: a web app that passes $PORT's connections to ADDR
+		w.Flush()
+		return relay(args[0])
 	default:
 		fmt.Fprintln(os.Stderr, "unknown helper mode", mode)
 		return 2

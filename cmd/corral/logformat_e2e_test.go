@@ -4,12 +4,18 @@ package main
 // stdout is one JSON object, whoever wrote it.
 
 import (
+	"bufio"
 	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // logObject is one line of corral's JSON output; Raw is the line.
@@ -20,7 +26,7 @@ type logObject struct {
 	Type      string   `json:"type"`
 	Msg       string   `json:"msg"`
 	Method    string   `json:"method"`
-	Path      string   `json:"path"`
+	URI       string   `json:"uri"`
 	Status    int      `json:"status"`
 	Bytes     int64    `json:"bytes"`
 	Duration  *float64 `json:"duration_ms"`
@@ -131,7 +137,7 @@ func TestLogFormatJSON(t *testing.T) {
 		t.Fatalf("%d access-log objects, want 2:\n%s", len(access), r.output())
 	}
 	for i, a := range access {
-		if a.Level != "INFO" || a.Msg != "request" || a.Method != "GET" || a.Path != []string{"/", "/two"}[i] ||
+		if a.Level != "INFO" || a.Msg != "request" || a.Method != "GET" || a.URI != []string{"/", "/two"}[i] ||
 			a.Status != 200 || a.Bytes != int64(len("hello from web.1\n")) || a.Duration == nil || *a.Duration <= 0 ||
 			a.Instance != "web.1" || a.RequestID != ids[i] {
 			t.Errorf("access-log object %d: %s; want GET, status 200, request_id %s", i, a.Raw, ids[i])
@@ -180,5 +186,69 @@ func TestLogFormatErrors(t *testing.T) {
 	objs := parseLogLines(t, strings.Split(out, "\n"))
 	if len(objs) != 1 || objs[0].Source != "corral" || objs[0].Level != "INFO" || !strings.Contains(objs[0].Msg, "corral build: nothing to build") {
 		t.Errorf("build --log-format json: %q", out)
+	}
+}
+
+// TestAccessLogInjection: a request target with encoded line ends and
+// escapes, or raw bytes past ASCII, is logged as the client sent it,
+// those bytes escaped as nginx escapes them (\xHH): one access line per
+// request, never a forged line nor a terminal escape, in text and JSON.
+func TestAccessLogInjection(t *testing.T) {
+	const forged = "/x%0d%0acorral%20|%20web.1%20is%20ready%1b[2J?q=%0a%1b]0;title%07"
+	const rawBytes = "/caf\xc3\xa9/\xff\"\\"
+	const rawEscaped = `/caf\xC3\xA9/\xFF\x22\x5C`
+	for _, format := range []string{"text", "json"} {
+		t.Run(format, func(t *testing.T) {
+			dir := app(t, map[string]string{"Procfile": "web: CORRAL_TEST_HELPER=http exec " + helperBin + "\n"})
+			port := freePort(t)
+			r := start(t, dir, nil, "start", "-p", strconv.Itoa(port), "--log-format", format)
+			r.waitFor(`web\.1 is ready`)
+			for _, target := range []string{forged, rawBytes} {
+				c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+				if err != nil {
+					t.Fatal(err)
+				}
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				io.WriteString(c, "GET "+target+" HTTP/1.1\r\nHost: app\r\nConnection: close\r\n\r\n")
+				resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+				c.Close()
+				if err != nil || resp.StatusCode != 200 {
+					t.Fatalf("GET %q: %v %v", target, resp, err)
+				}
+			}
+			r.waitForNth(`(edge|"source":"edge").*(GET|"method":"GET")`, 2)
+			r.signal(syscall.SIGTERM)
+			r.wait(15 * time.Second)
+			lines := r.lines()
+			ready := 0
+			for _, l := range lines {
+				if strings.ContainsAny(l, "\r\x1b\x07\x7f") || !utf8.ValidString(l) {
+					t.Errorf("raw control bytes in a log line: %q", l)
+				}
+				if strings.Contains(l, "web.1 is ready") {
+					ready++
+				}
+			}
+			if ready != 1 {
+				t.Errorf("%d lines say web.1 is ready, want 1:\n%s", ready, strings.Join(lines, "\n"))
+			}
+			var access []string
+			if format == "json" {
+				for _, o := range parseLogLines(t, lines) {
+					if o.Source == "edge" {
+						access = append(access, o.URI)
+					}
+				}
+			} else {
+				for _, l := range lines {
+					if _, rest, ok := strings.Cut(l, "| GET "); ok && strings.HasPrefix(l, "edge") {
+						access = append(access, strings.Fields(rest)[0])
+					}
+				}
+			}
+			if want := []string{forged, rawEscaped}; !slices.Equal(access, want) {
+				t.Errorf("logged targets %q, want %q:\n%s", access, want, strings.Join(lines, "\n"))
+			}
+		})
 	}
 }

@@ -387,6 +387,8 @@ func edgeFlags() []cli.Flag {
 			Usage: "the edge's own health check: 200 while a web instance is ready, else 503"},
 		&cli.BoolFlag{Name: "no-access-log", EnvVars: []string{"CORRAL_NO_ACCESS_LOG"},
 			Usage: "no access log line per request"},
+		&cli.BoolFlag{Name: "allow-underscore-headers", EnvVars: []string{"CORRAL_ALLOW_UNDERSCORE_HEADERS"},
+			Usage: "pass request headers with an underscore in their name (X_Api_Key) to the app; dropped by default, as nginx does, since WSGI/CGI servers merge X_Forwarded_For with X-Forwarded-For and a client could pose as another address or as HTTPS (X-Forwarded-* and the edge's other headers stay dropped in any spelling)"},
 		&cli.IntFlag{Name: "max-requests", EnvVars: []string{"CORRAL_MAX_REQUESTS"},
 			Usage: "replace a web instance, without downtime, after it has served `N` requests (0: never)"},
 		&cli.IntFlag{Name: "max-requests-jitter", EnvVars: []string{"CORRAL_MAX_REQUESTS_JITTER"},
@@ -500,6 +502,7 @@ func edgeConfig(c *cli.Context, environ []string) (launcher.EdgeConfig, error) {
 	e.HealthPath = c.String("edge-health-path")
 	e.ReadyPath = c.String("health-path")
 	e.NoAccessLog = c.Bool("no-access-log")
+	e.AllowUnderscoreHeaders = c.Bool("allow-underscore-headers")
 	e.MaxRequests, e.MaxRequestsJitter = c.Int("max-requests"), c.Int("max-requests-jitter")
 	if e.MaxRequests < 0 || e.MaxRequestsJitter < 0 {
 		return e, cli.Exit(fmt.Sprintf("--max-requests %d and --max-requests-jitter %d must not be negative", e.MaxRequests, e.MaxRequestsJitter), 2)

@@ -140,6 +140,12 @@ func TestRequestBodyTooLarge(t *testing.T) {
 		{"chunked one byte over", "POST /up HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\n" +
 			"401\r\n" + strings.Repeat("x", 1025) + "\r\n0\r\n\r\n"},
 		{"expect 100-continue", "POST /up HTTP/1.1\r\nHost: app\r\nContent-Length: 2048\r\nExpect: 100-continue\r\n\r\n"},
+		// A chunk larger than what is left is refused at its size line:
+		// its data is never sent here, and need not be.
+		{"chunk size over, no data", "POST /up HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\n401\r\n"},
+		{"huge chunk size, no data", "POST /up HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffff;x=1\r\n"},
+		{"second chunk over, no data", "POST /up HTTP/1.1\r\nHost: app\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"200\r\n" + strings.Repeat("x", 512) + "\r\n201\r\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,6 +157,9 @@ func TestRequestBodyTooLarge(t *testing.T) {
 			mark := testMark(t)
 			resp, body := rawRoundTrip(t, e.addr, markRaw(tt.req, mark))
 			checkErrorPage(t, resp, body, http.StatusRequestEntityTooLarge, false)
+			if !resp.Close {
+				t.Errorf("413 without Connection: close: %v", resp.Header)
+			}
 			if !strings.Contains(string(body), "1 KiB") {
 				t.Errorf("413 page does not name the limit: %q", body)
 			}

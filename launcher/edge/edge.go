@@ -40,7 +40,14 @@ type Config struct {
 	// NoApp says nothing runs behind the edge (a static site): the health
 	// path answers 200 whenever the edge is up.
 	NoApp bool
-	Log   *slog.Logger
+	// AllowUnderscoreHeaders passes request headers whose names hold an
+	// underscore on to the app, which by default are dropped, as nginx
+	// drops them (underscores_in_headers off): WSGI and CGI servers merge
+	// X_Forwarded_For with X-Forwarded-For, so a client could pose as a
+	// proxy the app trusts. Even allowed, an underscore spelling of a
+	// header the edge sets or drops never reaches the app.
+	AllowUnderscoreHeaders bool
+	Log                    *slog.Logger
 	// Observer, if not nil, is told of each static file and health check
 	// answered (the Proxy has its own, for the requests it answers).
 	Observer Observer
@@ -121,6 +128,9 @@ func NewServer(cfg Config) *Server {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ProtoMajor == 2 { // HTTP/1 heads are cleaned as they are read
+		dropUnderscoreHeaders(r.Header, s.cfg.AllowUnderscoreHeaders)
+	}
 	if r.TLS != nil && s.cfg.HSTS != "" {
 		w.Header()["Strict-Transport-Security"] = []string{s.cfg.HSTS}
 	}

@@ -8,11 +8,12 @@ import (
 	"strings"
 )
 
-// hopHeaders are meaningful for one connection only (RFC 9110, 7.6.1) and
+// hopHeaders are meaningful for one connection only (RFC 9110, 7.6.1;
+// HTTP2-Settings, RFC 7540 3.2.1, whether Connection names it or not) and
 // are never forwarded, in either direction.
 var hopHeaders = []string{
 	"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate",
-	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+	"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Http2-Settings",
 }
 
 // removeHopHeaders deletes the hop-by-hop headers of h, including any that
@@ -152,4 +153,46 @@ func first(h http.Header, key string) string {
 		return v[0]
 	}
 	return ""
+}
+
+// edgeOwned reports whether name, a header name with an underscore, is a
+// spelling of one the edge sets or drops itself (the forwarding headers,
+// the request id, framing and hop-by-hop ones): WSGI and CGI servers turn
+// X_Forwarded_For and X-Forwarded-For alike into HTTP_X_FORWARDED_FOR, and
+// take whichever comes first, so such a name must never reach the app,
+// even when --allow-underscore-headers lets the others through.
+func edgeOwned[T string | []byte](name T) bool {
+	var b [24]byte // longer than any name below
+	if len(name) > len(b) {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c == '_':
+			c = '-'
+		case 'A' <= c && c <= 'Z':
+			c += 'a' - 'A'
+		}
+		b[i] = c
+	}
+	switch string(b[:len(name)]) {
+	case "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded", "x-request-id",
+		"host", "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection",
+		"proxy-authenticate", "proxy-authorization", "te", "trailer", "upgrade", "expect", "http2-settings":
+		return true
+	}
+	return false
+}
+
+// dropUnderscoreHeaders deletes the fields of h whose names hold an
+// underscore: all of them, or with allow only the edge's own (edgeOwned).
+// The edge's HTTP/1 parser drops them as it reads a head; this is for
+// heads it did not read (HTTP/2's).
+func dropUnderscoreHeaders(h http.Header, allow bool) {
+	for k := range h {
+		if strings.IndexByte(k, '_') >= 0 && (!allow || edgeOwned(k)) {
+			delete(h, k)
+		}
+	}
 }

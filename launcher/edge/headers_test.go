@@ -1,9 +1,13 @@
 package edge
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"regexp"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -181,6 +185,83 @@ func TestRequestURIPreserved(t *testing.T) {
 		}
 		if g := <-got; g != uri {
 			t.Errorf("app saw %q, want %q", g, uri)
+		}
+	}
+}
+
+// underscoreSent are header names with underscores a client sends to pose
+// as the edge's own headers, which WSGI and CGI servers (gunicorn, uWSGI,
+// PHP-FPM) merge with the dashed ones (HTTP_X_FORWARDED_FOR), and two
+// harmless ones.
+var underscoreSent = []struct{ name, value string }{
+	{"X_Forwarded_For", "6.6.6.6"},
+	{"X_Forwarded_Proto", "https"},
+	{"x_forwarded_host", "evil.example"},
+	{"X_REAL_IP", "6.6.6.6"},
+	{"X_Request_Id", "forged"},
+	{"Transfer_Encoding", "chunked"},
+	{"X_Custom", "kept"},
+	{"My_Header", "kept"},
+}
+
+// TestUnderscoreHeaders: header names with underscores are dropped, as
+// nginx does (underscores_in_headers off), over HTTP/1.1 and HTTP/2 alike;
+// allowed, they reach the app, but never a spelling of a header the edge
+// sets or drops itself.
+func TestUnderscoreHeaders(t *testing.T) {
+	h2c := h2cClient()
+	defer h2c.CloseIdleConnections()
+	for _, allow := range []bool{false, true} {
+		e := newEdgeConfig(t, Options{}, Config{AllowUnderscoreHeaders: allow})
+		b := newBackend(t, echoHeaders)
+		e.add(t, "web.1", b.addr)
+		for _, proto := range []string{"HTTP/1.1", "HTTP/2"} {
+			t.Run(fmt.Sprintf("%s allow=%v", proto, allow), func(t *testing.T) {
+				var resp *http.Response
+				var body []byte
+				if proto == "HTTP/1.1" {
+					raw := "GET /h HTTP/1.1\r\nHost: app\r\n"
+					for _, h := range underscoreSent {
+						raw += h.name + ": " + h.value + "\r\n"
+					}
+					resp, body = rawRoundTrip(t, e.addr, raw+"\r\n")
+				} else {
+					req, _ := http.NewRequest(http.MethodGet, e.url+"/h", nil)
+					for _, h := range underscoreSent {
+						req.Header[h.name] = []string{h.value}
+					}
+					var err error
+					if resp, err = h2c.Do(req); err != nil {
+						t.Fatal(err)
+					}
+					body, _ = io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.ProtoMajor != 2 {
+						t.Fatalf("answered over %s", resp.Proto)
+					}
+				}
+				if resp.StatusCode != 200 {
+					t.Fatalf("status %d %q", resp.StatusCode, body)
+				}
+				s := decodeSeen(t, body)
+				var got []string
+				for k, v := range s.Header {
+					if strings.Contains(k, "_") {
+						got = append(got, k+"="+strings.Join(v, ","))
+					}
+				}
+				slices.Sort(got)
+				want := []string(nil)
+				if allow {
+					want = []string{"My_header=kept", "X_custom=kept"}
+				}
+				if !slices.Equal(got, want) {
+					t.Errorf("the app saw underscore headers %q, want %q", got, want)
+				}
+				if s.Header.Get("X-Forwarded-For") != "127.0.0.1" || s.Header.Get("X-Forwarded-Proto") != "http" {
+					t.Errorf("the app saw X-Forwarded-For %q, X-Forwarded-Proto %q", s.Header.Get("X-Forwarded-For"), s.Header.Get("X-Forwarded-Proto"))
+				}
+			})
 		}
 	}
 }

@@ -41,6 +41,12 @@ type testEdge struct {
 // Everything it starts is stopped when the test ends.
 func newEdge(t *testing.T, opts Options) *testEdge {
 	t.Helper()
+	return newEdgeConfig(t, opts, Config{})
+}
+
+// newEdgeConfig is newEdge with the server's cfg (its Proxy is the edge's).
+func newEdgeConfig(t *testing.T, opts Options, cfg Config) *testEdge {
+	t.Helper()
 	e := &testEdge{access: make(chan Access, 1024)}
 	if opts.AccessLog == nil {
 		opts.AccessLog = func(a Access) {
@@ -55,7 +61,8 @@ func newEdge(t *testing.T, opts Options) *testEdge {
 	}
 	e.bal = NewBalancer(TCPProber, probeInterval, nil)
 	e.proxy = NewProxy(e.bal, opts)
-	e.srv = NewServer(Config{Proxy: e.proxy})
+	cfg.Proxy = e.proxy
+	e.srv = NewServer(cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -299,6 +306,15 @@ func decodeSeen(t *testing.T, b []byte) seen {
 		t.Fatalf("backend answer %q: %v", b, err)
 	}
 	return s
+}
+
+// h2cClient is a client that speaks HTTP/2 over plain TCP from the first
+// byte (prior knowledge). Close its idle connections before the edge's
+// Shutdown, which waits for them.
+func h2cClient() *http.Client {
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	return &http.Client{Transport: &http.Transport{Protocols: &p}, Timeout: testTimeout}
 }
 
 // rawConn dials the edge for a hand-written request.

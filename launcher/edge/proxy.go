@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/corral-run/corral/internal/logesc"
 )
 
 // Options configures a Proxy. Zero values take the defaults noted.
@@ -47,12 +49,15 @@ type Options struct {
 
 // Access describes one proxied request, for the access log.
 type Access struct {
-	Method, Path string
-	Status       int
-	Bytes        int64
-	Duration     time.Duration
-	Instance     string // "" if no instance served it
-	RequestID    string
+	Method string
+	// Target is the request target as the client sent it (RequestURI),
+	// raw: what a log writes of it must be escaped (internal/logesc).
+	Target    string
+	Status    int
+	Bytes     int64
+	Duration  time.Duration
+	Instance  string // "" if no instance served it
+	RequestID string
 	// Cut says the response was broken off after it began (its status and
 	// Bytes were sent): the instance stopped sending, Shutdown gave up on
 	// it, or the client left. The client saw it incomplete.
@@ -142,7 +147,7 @@ const statusClientGone = 499
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	acc := Access{Method: r.Method, Path: r.URL.Path}
+	acc := Access{Method: r.Method, Target: r.RequestURI}
 	defer func() {
 		if p.opts.AccessLog == nil && p.opts.Observer == nil {
 			return
@@ -166,6 +171,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delete(out, "Expect") // the body is read here; the instance gets it whole
 	acc.RequestID = p.forwardHeaders(out, r)
 	w.Header()["X-Request-Id"] = []string{acc.RequestID}
+	if tunnelMethod(r.Method) {
+		acc.Status = refuseTunnel(w, r)
+		return
+	}
 	if upgrade {
 		acc.Status, acc.Instance = p.serveUpgrade(w, r, out)
 		return
@@ -370,16 +379,16 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 			return 0, 0, true, false
 		case isTimeout(err):
 			p.upstreamFailed()
-			p.opts.Log.Warn(fmt.Sprintf("edge: %s did not answer %s %s within %v", be.Name, r.Method, r.URL.Path, p.opts.UpstreamTimeout))
+			p.opts.Log.Warn(fmt.Sprintf("edge: %s did not answer %s %s within %v", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), p.opts.UpstreamTimeout))
 			return p.fail(w, r, http.StatusGatewayTimeout, "the app did not answer in time"), 0, false, false
 		case idempotent(r.Method):
 			// The instance died mid-request; a GET can safely be asked again.
 			p.upstreamFailed()
-			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v; retrying elsewhere", be.Name, r.Method, r.URL.Path, err))
+			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v; retrying elsewhere", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), err))
 			return 0, 0, true, false
 		default:
 			p.upstreamFailed()
-			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v", be.Name, r.Method, r.URL.Path, err))
+			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), err))
 			return p.fail(w, r, http.StatusBadGateway, "the app failed to answer"), 0, false, false
 		}
 	}
@@ -427,10 +436,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		}
 		if idempotent(r.Method) {
 			// Nothing has reached the client yet: ask another instance.
-			p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v; retrying elsewhere", be.Name, r.Method, r.URL.Path, err))
+			p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v; retrying elsewhere", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), err))
 			return 0, 0, true, false
 		}
-		p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v", be.Name, r.Method, r.URL.Path, err))
+		p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), err))
 		return p.fail(w, r, http.StatusBadGateway, "the app broke off its response"), 0, false, false
 	}
 	out := buf

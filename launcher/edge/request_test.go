@@ -106,6 +106,8 @@ var reqRefusals = []struct {
 	{"TE twice", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n", 501, "unsupported Transfer-Encoding"},
 	{"TE empty", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n\r\n", 501, "unsupported Transfer-Encoding"},
 	{"TE chunked;", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked;q=1\r\n\r\n", 501, "unsupported Transfer-Encoding"},
+	{"TE after a tab", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\tchunked\r\n\r\n0\r\n\r\n", 501, "unsupported Transfer-Encoding"},
+	{"TE before a tab", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked \t\r\n\r\n0\r\n\r\n", 501, "unsupported Transfer-Encoding"},
 	{"TE Unicode fold", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: \u212aHUNKED\r\n\r\n", 501, "unsupported Transfer-Encoding"},
 
 	// Content-Length values.
@@ -113,6 +115,8 @@ var reqRefusals = []struct {
 	{"CL minus", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n", 400, "invalid Content-Length"},
 	{"CL two numbers", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5 5\r\n\r\nhello", 400, "invalid Content-Length"},
 	{"CL list", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5,5\r\n\r\nhello", 400, "invalid Content-Length"},
+	{"CL after a tab", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\t5\r\n\r\nhello", 400, "invalid Content-Length"},
+	{"CL before a tab", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\t\r\n\r\nhello", 400, "invalid Content-Length"},
 	{"CL empty", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:\r\n\r\n", 400, "invalid Content-Length"},
 	{"CL hex", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0x5\r\n\r\nhello", 400, "invalid Content-Length"},
 	{"CL too large", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 9223372036854775808\r\n\r\n", 400, "invalid Content-Length"},
@@ -224,7 +228,7 @@ var reqLegit = []struct {
 	{"POST body that looks like a head",
 		"POST /f HTTP/1.1\r\nHost: a\r\nContent-Length: " + strconv.Itoa(len(reqFakeHead)) + "\r\n\r\n" + reqFakeHead +
 			"GET / HTTP/1.1\r\nHost: a\r\n\r\n", 2, 0},
-	{"CL with white space and zeros", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \t 0003 \t\r\n\r\nabc", 1, 0},
+	{"CL with spaces and zeros", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length:   0003  \r\n\r\nabc", 1, 0},
 	{"CL zero", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\n\r\n", 1, 0},
 	{"GET with a body", "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\n\r\n\r\n\r\n", 1, 0},
 	{"names that are nearly ours",
@@ -232,7 +236,7 @@ var reqLegit = []struct {
 			"Transfer-Encodings: chunked\r\nTE: trailers\r\nTransfer-Encodin: chunked\r\nContent-Length-X: 1\r\nCookie: a=b\r\nConnection: keep-alive\r\n\r\n", 1, 0},
 	{"values that look like ours", "GET / HTTP/1.1\r\nHost: a\r\nX-A: Content-Length: 5\r\nX-B: Transfer-Encoding: chunked\r\n\r\n", 1, 0},
 	{"chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", 1, 0},
-	{"chunked any case and white space", "POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding: \t ChUnKeD \t\r\n\r\n0\r\n\r\n", 1, 0},
+	{"chunked any case and spaces", "POST / HTTP/1.1\r\nHost: a\r\ntransfer-encoding:   ChUnKeD  \r\n\r\n0\r\n\r\n", 1, 0},
 	{"chunked extensions, trailers, header-like data",
 		"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n" +
 			fmt.Sprintf("%X;name=\"va;l\\\"ue\";x\r\n%s\r\n", len(reqFakeHead), reqFakeHead) +
@@ -546,7 +550,7 @@ func reqTraffic(rng *rand.Rand) (stream []byte, n int) {
 		fmt.Fprintf(&b, "%s %s HTTP/1.%d%s", method, target, map[bool]int{false: 0, true: 1}[v11], eol())
 		fmt.Fprintf(&b, "%s: example.com%s", name("Host"), eol())
 		for range rng.IntN(6) {
-			k := []string{"X-A", "Cookie", "Content-Type", "Content-Lengths", "TE", "Connection", "Accept", "Pragma", "Cache-Control", "Expect", "Trailer"}[rng.IntN(11)]
+			k := []string{"X-A", "Cookie", "Content-Type", "Content-Lengths", "TE", "Connection", "Accept", "Pragma", "Cache-Control", "Expect", "Trailer", "X_Forwarded_For", "Content_Length"}[rng.IntN(13)]
 			v := []string{"chunked", "Content-Length: 1", "keep-alive", "a=b; c=d", "close", "no-cache", "100-continue", "X-Sum"}[rng.IntN(8)]
 			if k == "Expect" {
 				v = "100-continue" // anything else is refused
@@ -556,7 +560,7 @@ func reqTraffic(rng *rand.Rand) (stream []byte, n int) {
 		switch body := rng.IntN(3); {
 		case body == 1:
 			data := text(300)
-			fmt.Fprintf(&b, "%s:%s%s%d%s%s%s", name("Content-Length"), []string{"", " ", "\t"}[rng.IntN(3)], strings.Repeat("0", rng.IntN(3)), len(data), []string{"", " "}[rng.IntN(2)], eol(), eol())
+			fmt.Fprintf(&b, "%s:%s%s%d%s%s%s", name("Content-Length"), []string{"", " ", "  "}[rng.IntN(3)], strings.Repeat("0", rng.IntN(3)), len(data), []string{"", " "}[rng.IntN(2)], eol(), eol())
 			b.WriteString(data)
 		case body == 2 && v11:
 			fmt.Fprintf(&b, "%s: %s%s%s", name("Transfer-Encoding"), []string{"chunked", "Chunked", "CHUNKED"}[rng.IntN(3)], eol(), eol())
@@ -598,6 +602,8 @@ func reqTraffic(rng *rand.Rand) (stream []byte, n int) {
 //   - Trailers: net/http's trailer reader wants a CRLF CRLF within its
 //     buffer and unfolds obs-folds; readTrailer accepts a bare LF end and
 //     refuses folds. Compared when both accept.
+//   - Header names with an underscore: read drops them, as nginx does;
+//     they are dropped from net/http's header too.
 func reqAgree(t testing.TB, stream []byte, bufSize, max int, all bool) int {
 	t.Helper()
 	r1, r2 := bytes.NewReader(stream), bytes.NewReader(stream)
@@ -632,6 +638,7 @@ func reqAgree(t testing.TB, stream []byte, bufSize, max int, all bool) int {
 			t.Fatalf("request %d: head ends at %d, net/http: %d\n%q", i, p1, p2, stream)
 		}
 		delete(want.Header, "Host") // as net/http's server does
+		dropUnderscoreHeaders(want.Header, false)
 		type view struct {
 			Method, RequestURI, Proto, Host string
 			ProtoMajor, ProtoMinor          int
@@ -788,3 +795,35 @@ func reqBench(b *testing.B, goRead bool) {
 
 func BenchmarkReadRequest(b *testing.B)        { reqBench(b, false) }
 func BenchmarkReadRequestNetHTTP(b *testing.B) { reqBench(b, true) }
+
+// TestReadRequestUnderscores: names with an underscore are dropped from
+// the header, or with underscores allowed, only the edge's own; they
+// never count as the fields the framing depends on.
+func TestReadRequestUnderscores(t *testing.T) {
+	const in = "POST / HTTP/1.1\r\nHost: a\r\nX_Forwarded_For: 6.6.6.6\r\nx_real_ip: 6.6.6.6\r\nContent_Length: 99\r\n" +
+		"Transfer_Encoding: chunked\r\nX_Custom: 1\r\nX-Dashed: 2\r\nContent-Length: 0\r\n\r\n"
+	for _, c := range []struct {
+		allow bool
+		want  string
+	}{
+		{false, "map[Content-Length:[0] X-Dashed:[2]]"},
+		{true, "map[Content-Length:[0] X-Dashed:[2] X_custom:[1]]"},
+	} {
+		h := headReader{underscores: c.allow}
+		req, fr, err := h.read(bufio.NewReader(strings.NewReader(in)), reqMax)
+		if err != nil || fmt.Sprint(req.Header) != c.want || fr.chunked || fr.length != 0 {
+			t.Errorf("allow %v: %v %+v %v, want %s and no body", c.allow, req.Header, fr, err, c.want)
+		}
+	}
+	for _, name := range []string{"X_Forwarded_For", "x_forwarded_proto", "X_FORWARDED_HOST", "X_Real_Ip", "Forwarded", "X_Request_Id",
+		"Http2_Settings", "Proxy_Authorization", "Content_Length", "Transfer_Encoding", "Host"} {
+		if !edgeOwned(name) {
+			t.Errorf("%s is not the edge's", name)
+		}
+	}
+	for _, name := range []string{"X_Custom", "X_Forwarded_Fo", "X_Forwarded_For_", "Cookie", "", strings.Repeat("x_", 20)} {
+		if edgeOwned(name) {
+			t.Errorf("%s is the edge's", name)
+		}
+	}
+}

@@ -20,7 +20,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httputil"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -119,6 +118,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 		c.x.abort.abort()
 	}
 	c.hr.base = new(http.Request).WithContext(c.ctx)
+	c.hr.underscores = s.cfg.AllowUnderscoreHeaders
 	c.timer = time.AfterFunc(time.Hour, c.watch)
 	c.timer.Stop()
 	return c
@@ -208,7 +208,7 @@ func (c *conn) serveRequest(req *http.Request, fr reqFrame) (keep, hijacked bool
 	if fr.chunked || fr.length > 0 {
 		b = &body{c: c, req: req, expect: fr.expect, chunked: fr.chunked, fixed: fixedBody{r: c.br, left: fr.length}}
 		if fr.chunked {
-			b.cr = httputil.NewChunkedReader(c.br)
+			b.cr = newChunkedReader(c.br, c.srv.cfg.Proxy.opts.MaxBody)
 		}
 		req.Body = b
 	}
@@ -399,7 +399,7 @@ func (b *body) Read(p []byte) (int, error) {
 		n, err = b.cr.Read(p)
 		if err == io.EOF {
 			err = b.trailer()
-		} else if err != nil && !isNetError(err) {
+		} else if err != nil && err != errTooLarge && !isNetError(err) {
 			err = &headError{status: http.StatusBadRequest, reason: "malformed chunked body"}
 		}
 	} else {

@@ -1033,7 +1033,7 @@ func TestServerClientGone(t *testing.T) {
 			c.Close()
 			select {
 			case a := <-e.access:
-				if a.Status != statusClientGone || a.Path != "/gone" {
+				if a.Status != statusClientGone || a.Target != "/gone" {
 					t.Errorf("access record %+v, want 499 for /gone", a)
 				}
 				if d := time.Since(left); d > time.Second {

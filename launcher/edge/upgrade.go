@@ -5,11 +5,45 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"strings"
 )
 
-// isUpgrade reports whether r asks to switch protocols (WebSocket).
+// tunnelMethod reports whether method is one the edge never forwards, as
+// nginx does not: CONNECT asks for a tunnel to anywhere (an app that
+// answers it 200 makes the edge an open proxy's front), TRACE for an echo
+// of the request, cookies and the edge's own headers included (cross-site
+// tracing).
+func tunnelMethod(method string) bool {
+	return method == http.MethodConnect || method == http.MethodTrace
+}
+
+// allowedMethods is the Allow of the edge's 405: the methods apps serve.
+// It cannot know a resource's own; it knows these are not refused.
+const allowedMethods = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
+
+// refuseTunnel answers a tunnelMethod with 405, and returns it. An HTTP/1
+// connection closes after a CONNECT: the client may already be sending
+// the tunnel's bytes, which must not be read as the next request.
+func refuseTunnel(w http.ResponseWriter, r *http.Request) int {
+	h := w.Header()
+	h.Set("Allow", allowedMethods)
+	h.Set("Cache-Control", "no-store")
+	if r.Method == http.MethodConnect && r.ProtoMajor == 1 {
+		h.Set("Connection", "close")
+	}
+	writeError(w, r, http.StatusMethodNotAllowed, "the edge does not forward "+r.Method+" requests")
+	return http.StatusMethodNotAllowed
+}
+
+// isUpgrade reports whether r asks to switch to WebSocket, the one
+// protocol the edge lets a connection switch to. Any other Upgrade (h2c,
+// TLS) is dropped with the hop-by-hop headers and the request proxied as
+// a plain one: an app that switched to h2c would take the connection past
+// the edge, its later requests reaching the app without the edge's
+// headers or checks.
 func isUpgrade(r *http.Request) bool {
-	return first(r.Header, "Upgrade") != "" && headerHasToken(r.Header, "Connection", "upgrade")
+	up := r.Header["Upgrade"]
+	return len(up) == 1 && asciiEqualFold(strings.Trim(up[0], " \t"), "websocket") && headerHasToken(r.Header, "Connection", "upgrade")
 }
 
 // headerHasToken reports whether a field key of h lists token, a

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"bufio"
+	"cmp"
 	"io"
 	"net/http"
 	"strings"
@@ -165,5 +166,142 @@ func TestUpgradeBootGate(t *testing.T) {
 	resp, _, _ = dialWS(t, e2.addr, "")
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		t.Fatalf("status %d, want 101 once the instance is up", resp.StatusCode)
+	}
+}
+
+// TestTunnelMethodsRefused: CONNECT (a tunnel to anywhere) and TRACE (an
+// echo of the request, cookies included) get the edge's 405 with an
+// Allow, over HTTP/1.1 and HTTP/2, and never reach the app; after a
+// CONNECT the HTTP/1 connection closes, since what follows it may be the
+// tunnel's bytes rather than a request.
+func TestTunnelMethodsRefused(t *testing.T) {
+	e := newEdge(t, Options{})
+	b := newBackend(t, named("web.1"))
+	e.add(t, "web.1", b.addr)
+	mark := testMark(t)
+	for _, req := range []string{
+		"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+		"CONNECT /x HTTP/1.1\r\nHost: app\r\n\r\n",
+		"TRACE / HTTP/1.1\r\nHost: app\r\nCookie: secret=1\r\n\r\n",
+		"TRACE / HTTP/1.1\r\nHost: app\r\nContent-Length: 5\r\n\r\nhello",
+	} {
+		c := rawConn(t, e.addr)
+		io.WriteString(c, markRaw(req, mark))
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("%q: %v", req, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		checkErrorPage(t, resp, body, http.StatusMethodNotAllowed, false)
+		if allow := resp.Header.Get("Allow"); !strings.Contains(allow, "GET") || strings.Contains(allow, "CONNECT") || strings.Contains(allow, "TRACE") {
+			t.Errorf("%q: Allow %q", req, allow)
+		}
+		if a := e.nextAccess(t); a.Status != http.StatusMethodNotAllowed || a.Instance != "" {
+			t.Errorf("%q: access %+v, want 405 from the edge", req, a)
+		}
+		if strings.HasPrefix(req, "CONNECT") {
+			if n, err := br.Read(make([]byte, 1)); n != 0 || err != io.EOF {
+				t.Errorf("%q: the connection stays open after the 405 (%d, %v)", req, n, err)
+			}
+		}
+	}
+
+	client := h2cClient()
+	defer client.CloseIdleConnections()
+	for _, method := range []string{http.MethodConnect, http.MethodTrace} {
+		req, _ := http.NewRequest(method, e.url+"/", nil)
+		req.Header.Set(markHeader, mark)
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("HTTP/2 %s: %v", method, err)
+		}
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") == "" {
+			t.Errorf("HTTP/2 %s: %s %d, Allow %q; want HTTP/2 405 with an Allow", method, resp.Proto, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+	b.checkNotReached(t, mark, "a CONNECT or TRACE reached the app")
+}
+
+// h2cUpgrade asks to switch to HTTP/2 (RFC 7540 3.2, gone from RFC 9113).
+const h2cUpgrade = "GET /up HTTP/1.1\r\nHost: app\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\n"
+
+// TestUpgradeOnlyWebSocket: an Upgrade to anything but WebSocket is
+// dropped, with HTTP2-Settings, and the request proxied as a plain one.
+func TestUpgradeOnlyWebSocket(t *testing.T) {
+	e := newEdge(t, Options{})
+	b := newBackend(t, echoHeaders)
+	e.add(t, "web.1", b.addr)
+	for _, req := range []string{
+		h2cUpgrade + "\r\n",
+		"GET /up HTTP/1.1\r\nHost: app\r\nConnection: upgrade\r\nUpgrade: websocket, h2c\r\n\r\n",
+		"GET /up HTTP/1.1\r\nHost: app\r\nConnection: upgrade\r\nUpgrade: TLS/1.2\r\nHTTP2-Settings: AAMAAABk\r\n\r\n",
+	} {
+		resp, body := rawRoundTrip(t, e.addr, req)
+		if resp.StatusCode != 200 {
+			t.Fatalf("%q: %d %q", req, resp.StatusCode, body)
+		}
+		s := decodeSeen(t, body)
+		for _, k := range []string{"Upgrade", "Http2-Settings", "Connection"} {
+			if v, ok := s.Header[k]; ok {
+				t.Errorf("%q: the app saw %s %q", req, k, v)
+			}
+		}
+	}
+}
+
+// switcher is an app that answers every request with 101 and then reads
+// what comes on the connection, sent on got: what reached it past the
+// edge.
+func switcher(got chan<- string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: "+cmp.Or(r.Header.Get("Upgrade"), "h2c")+"\r\n\r\n")
+		c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+		rest, _ := io.ReadAll(brw)
+		select {
+		case got <- string(rest):
+		default:
+		}
+	}
+}
+
+// TestUnaskedSwitchIs502: a 101 from the app to a request the edge
+// forwarded as a plain one (it asked for h2c, or for nothing) is a 502,
+// and the client's connection stays the edge's: the next request on it
+// gets the edge's headers rather than going to the app raw.
+func TestUnaskedSwitchIs502(t *testing.T) {
+	e := newEdge(t, Options{})
+	got := make(chan string, 8)
+	b := newBackend(t, switcher(got))
+	e.add(t, "web.1", b.addr)
+	c := rawConn(t, e.addr)
+	br := bufio.NewReader(c)
+	io.WriteString(c, h2cUpgrade+"\r\n")
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	checkErrorPage(t, resp, body, http.StatusBadGateway, false)
+	io.WriteString(c, "GET /next HTTP/1.1\r\nHost: app\r\nX-Forwarded-For: 6.6.6.6\r\n\r\n")
+	if resp, err := http.ReadResponse(br, nil); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		checkErrorPage(t, resp, body, http.StatusBadGateway, false)
+	}
+	c.Close()
+	for range 2 {
+		select {
+		case rest := <-got:
+			if strings.Contains(rest, "6.6.6.6") {
+				t.Fatalf("the client's bytes reached the app past the edge: %q", rest)
+			}
+		case <-time.After(testTimeout):
+		}
 	}
 }

@@ -257,6 +257,14 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 		}
 		return nil, err
 	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		// This client sends no Upgrade (a WebSocket goes through
+		// serveUpgrade): an app that switches anyway would have the
+		// client's connection pass the edge from now on.
+		stop.stop()
+		c.Close()
+		return nil, &errBadResponse{"101 Switching Protocols to a request that asked for no switch"}
+	}
 	var ub *upBody
 	if ra != nil {
 		ub = &ra.body

@@ -1,0 +1,61 @@
+package launcher
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/corral-run/corral/internal/logesc"
+	"github.com/corral-run/corral/launcher/edge"
+	"github.com/corral-run/corral/launcher/output"
+)
+
+// FuzzAccessLog: whatever method and target a client sends, the access
+// log writes one line per request, in text and JSON, with no raw control
+// byte (CR, LF, ESC, BEL…) and nothing that is not UTF-8, the target
+// escaped as nginx escapes it; JSON lines are valid JSON.
+func FuzzAccessLog(f *testing.F) {
+	for _, s := range []string{
+		"/", "/x%0d%0acorral%20|%20web.1%20is%20ready", "/x\r\ncorral | web.1 is ready\x1b[2J",
+		"/caf\xc3\xa9\xff", "\x1b]0;title\x07", "/\u2028\"\\", "example.com:443",
+	} {
+		f.Add("GET", s)
+	}
+	f.Add("TR\nACE", "*")
+	f.Fuzz(func(t *testing.T, method, target string) {
+		a := edge.Access{Method: method, Target: target, Status: 200, Bytes: 5, Duration: time.Millisecond, Instance: "web.1", RequestID: "abc"}
+		for _, format := range []output.Format{output.Text, output.JSON} {
+			var buf bytes.Buffer
+			accessLog(output.New(&buf, 6, output.Options{Format: format}))(a)
+			line := buf.String()
+			if strings.Count(line, "\n") != 1 || !strings.HasSuffix(line, "\n") {
+				t.Fatalf("%s: not one line: %q", format, line)
+			}
+			for _, c := range []byte(line[:len(line)-1]) {
+				if c < ' ' || c == 0x7f {
+					t.Fatalf("%s: raw control byte %#x in %q", format, c, line)
+				}
+			}
+			if !utf8.ValidString(line) {
+				t.Fatalf("%s: not UTF-8: %q", format, line)
+			}
+			wantMethod, wantTarget := logesc.String(method), logesc.String(target)
+			if format == output.Text {
+				if !strings.HasPrefix(line, "edge   | "+wantMethod+" "+wantTarget+" 200 5B ") {
+					t.Fatalf("text: %q, want method %q and target %q", line, wantMethod, wantTarget)
+				}
+				continue
+			}
+			var o struct{ Method, URI string }
+			if err := json.Unmarshal([]byte(line), &o); err != nil {
+				t.Fatalf("json: %v: %q", err, line)
+			}
+			if o.Method != wantMethod || o.URI != wantTarget {
+				t.Fatalf("json: method %q, uri %q; want %q, %q", o.Method, o.URI, wantMethod, wantTarget)
+			}
+		}
+	})
+}
