@@ -188,6 +188,7 @@ func TestCheckMachine(t *testing.T) {
 		"512 MiB (--memory-limit), 0.1 CPU (--cpus)",
 		"WEB_CONCURRENCY=1",
 		"(512 MiB − 1 other process(es) × 128 MiB) / 256 MiB per worker = 1",
+		"2 × 1 CPU (0.1 rounded up) + 1 = 3",
 		"GOMEMLIMIT=64 MiB",
 		"shutdown: 27s budget: render gives 30s",
 		"memory:   guard at 460 MiB",

@@ -60,7 +60,12 @@ func WebConcurrency(m Machine) (int, string) {
 	if m.CPU > 0 {
 		cores := int(math.Ceil(m.CPU - 1e-9))
 		byCPU := 2*cores + 1
-		why = append(why, fmt.Sprintf("2 × %.3g CPU + 1 = %d", m.CPU, byCPU))
+		cpu := fmt.Sprintf("%d CPU", cores)
+		if float64(cores) != m.CPU {
+			// Say so: "2 × 0.5 CPU + 1 = 3" reads as a wrong sum.
+			cpu += fmt.Sprintf(" (%.3g rounded up)", m.CPU)
+		}
+		why = append(why, fmt.Sprintf("2 × %s + 1 = %d", cpu, byCPU))
 		total = min(total, byCPU)
 	}
 	if total == math.MaxInt {
