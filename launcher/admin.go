@@ -216,9 +216,10 @@ func (a *adminServer) close() {
 	a.serving.Wait()
 }
 
-// noteRestart tells the metrics that in, which ended with st, is to be
-// started again.
+// noteRestart counts, for corral ps and the metrics, that in, which ended
+// with st, is to be started again.
 func (r *runner) noteRestart(in *instance, st process.Status) {
+	in.timesRestarted++
 	if r.metrics == nil {
 		return
 	}
@@ -229,9 +230,11 @@ func (r *runner) noteRestart(in *instance, st process.Status) {
 	r.metrics.Restarted(metrics.Restart{Name: in.Name, Type: in.Type, Reason: reason, Status: st.String()})
 }
 
-// noteRecycle tells the metrics that in is replaced on purpose (reason
-// is metrics.ReasonMemoryGuard or ReasonMaxRequests), and why.
+// noteRecycle counts, for corral ps and the metrics, that in is replaced
+// on purpose (reason is metrics.ReasonMemoryGuard or ReasonMaxRequests),
+// and why.
 func (r *runner) noteRecycle(in *instance, reason, why string) {
+	in.timesRestarted++
 	if r.metrics == nil {
 		return
 	}

@@ -105,7 +105,7 @@ func (roll *rolling) advance(lp *loop) (string, error) {
 			if !live[old] || exitedAlready(old) {
 				continue // crashed meanwhile: its restart is the new one
 			}
-			nw := &instance{Instance: old.Instance}
+			nw := &instance{Instance: old.Instance, timesRestarted: old.timesRestarted}
 			if err := lp.start(nw); err != nil {
 				return "", fmt.Errorf("starting a new %s: %w; %w", old.Name, err, errReloadAborted)
 			}

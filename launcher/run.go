@@ -309,6 +309,9 @@ type instance struct {
 	// bindChecked: where it listens has been looked at once it was
 	// ready, for a port open beyond loopback.
 	bindChecked bool
+	// timesRestarted counts its crashes, exits and recycles so far,
+	// carried to its replacement: corral ps's RESTARTS.
+	timesRestarted int
 }
 
 // pooled reports whether in is a web instance behind the edge: it gets an

@@ -120,7 +120,7 @@ func (r *runner) ps(live map[*instance]bool) []control.Process {
 	rss, _ := procstat.GroupRSS(filepath.Join(r.plan.sysRoot, "proc"))
 	rows := make([]control.Process, 0, len(live))
 	for in := range live {
-		p := control.Process{Name: in.Name, Type: in.Type, Port: in.Port, Restarts: in.restarts, State: "up"}
+		p := control.Process{Name: in.Name, Type: in.Type, Port: in.Port, Restarts: in.timesRestarted, State: "up"}
 		if in.proc != nil && !procDone(in) {
 			p.Pid = in.proc.Pid()
 			p.RSS = rss[p.Pid]

@@ -25,6 +25,8 @@ type psRow struct {
 	RSS    int64  `json:"rss_bytes"`
 	Port   int    `json:"port"`
 	Served int64  `json:"requests_served"`
+	// Restarts counts crashes, exits and recycles, not corral restart.
+	Restarts int `json:"restarts"`
 }
 
 // ps runs corral ps --json in dir.

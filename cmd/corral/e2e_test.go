@@ -1039,6 +1039,9 @@ func TestMaxRequests(t *testing.T) {
 	if counts[200] < 200 || len(counts) != 1 {
 		t.Errorf("answers by status: %v; want only 200s", counts)
 	}
+	if rows := ps(t, dir); rows["web.1"].Restarts+rows["web.2"].Restarts == 0 {
+		t.Errorf("corral ps after a recycle counts no restart: %+v", rows)
+	}
 	r.signal(syscall.SIGTERM)
 	r.wait(10 * time.Second)
 }
