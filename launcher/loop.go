@@ -81,6 +81,9 @@ type loop struct {
 	// the new one, wait until it is ready, drain the old one, stop it.
 	roll       *rolling
 	rollTicker *time.Ticker
+	// reshareDue: corral scale changed the web instances' share of the
+	// workers' budget while a replacement was under way (reshare).
+	reshareDue bool
 
 	stopping   bool
 	draining   bool   // the edge is finishing the requests in flight before the SIGTERMs
@@ -113,11 +116,12 @@ func (lp *loop) start(in *instance) error {
 		}
 		in.Port = port
 	}
+	env := r.plan.InstanceEnv(in.Instance)
 	p, err := process.Start(process.Spec{
 		Command: in.Command,
 		Shell:   r.plan.Shell,
 		Dir:     r.plan.Dir,
-		Env:     r.plan.InstanceEnv(in.Instance),
+		Env:     env,
 		Grace:   r.cfg.Timeout,
 		Out:     r.prefixes[in.Name],
 		Reaper:  r.reaper,
@@ -126,6 +130,7 @@ func (lp *loop) start(in *instance) error {
 		return fmt.Errorf("starting %s: %w", in.Name, err)
 	}
 	in.proc, in.started = p, time.Now()
+	in.webConcurrency = webConcurrency(env)
 	if n := r.cfg.Edge.MaxRequests; n > 0 && r.pooled(in) {
 		// Jitter, so that instances started together are not all
 		// replaced at the same moment.
@@ -269,6 +274,9 @@ func (lp *loop) advance() {
 	}
 	if lp.roll == nil {
 		lp.rollTicker.Stop()
+		if lp.reshareDue {
+			lp.reshare()
+		}
 	}
 }
 

@@ -312,6 +312,9 @@ type instance struct {
 	// timesRestarted counts its crashes, exits and recycles so far,
 	// carried to its replacement: corral ps's RESTARTS.
 	timesRestarted int
+	// webConcurrency is the WEB_CONCURRENCY it was started with; 0 for
+	// none (or not a number).
+	webConcurrency int
 }
 
 // pooled reports whether in is a web instance behind the edge: it gets an
@@ -342,13 +345,16 @@ func (r *runner) logMachine() {
 	}
 	line := "limits: " + m.Limits.String()
 	if m.WebConcurrency > 0 {
-		line += fmt.Sprintf("; WEB_CONCURRENCY=%d for web", m.WebConcurrency)
+		line += fmt.Sprintf("; %s (a budget of %s)", m.webShare(), workers(m.WebBudget))
 	}
 	if m.Guard > 0 {
 		line += "; memory guard at " + limits.MiB(m.Guard)
 	}
 	line += fmt.Sprintf("; shutdown budget %v", m.Timeout)
 	r.log.Info(line)
+	if m.overBudget() {
+		r.log.Warn("WEB_CONCURRENCY: " + m.shared())
+	}
 	if m.OneService != "" {
 		r.log.Info(m.OneService)
 	}

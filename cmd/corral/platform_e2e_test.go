@@ -203,6 +203,14 @@ func TestCheckMachine(t *testing.T) {
 		}
 	}
 
+	// The budget is shared between the web instances, and says when they
+	// run more workers than it allows.
+	code, out, _ = corral(t, dir, nil, "check", "--memory-limit", "512MiB", "--cpus", "2", "-m", "web=3,worker=0")
+	if code != 0 || !strings.Contains(out, "web:      WEB_CONCURRENCY=1 for each of 3 web instances") ||
+		!strings.Contains(out, "a budget of 2 workers, the least of 512 MiB / 256 MiB per worker = 2 and 2 × 2 CPU + 1 = 5; 3 web instances run 1 worker each, over the budget of 2") {
+		t.Errorf("check with 3 web instances over a budget of 2:\n%s", out)
+	}
+
 	// The app's own WEB_CONCURRENCY wins, and a laptop has no platform.
 	code, out, _ = corral(t, dir, []string{"WEB_CONCURRENCY=7"}, "check", "--memory-limit", "512MiB")
 	if code != 0 || !strings.Contains(out, "WEB_CONCURRENCY=7 is set by the app's environment") || !strings.Contains(out, "platform: none detected") {
