@@ -102,8 +102,8 @@ func (roll *rolling) advance(lp *loop) (string, error) {
 		for len(roll.queue) > 0 {
 			old := roll.queue[0]
 			roll.queue = roll.queue[1:]
-			if !live[old] || exitedAlready(old) {
-				continue // crashed meanwhile: its restart is the new one
+			if !live[old] || exitedAlready(old) || old.retiring {
+				continue // crashed meanwhile (its restart is the new one), or scaled away
 			}
 			nw := &instance{Instance: old.Instance, timesRestarted: old.timesRestarted}
 			if err := lp.start(nw); err != nil {

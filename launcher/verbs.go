@@ -220,7 +220,7 @@ func (r *runner) names(live map[*instance]bool) []string {
 		}
 	}
 	slices.SortFunc(out, compareNames)
-	return out
+	return slices.Compact(out) // a replacement under way has its old one's name
 }
 
 // scale changes the formation while it runs (corral scale web=3,worker=0):
@@ -250,7 +250,9 @@ func (lp *loop) scale(args []string) (string, error) {
 	running := map[string][]*instance{}
 	left := 0
 	for in := range lp.live {
-		if in.retiring {
+		// A replacement under way counts as the instance it replaces,
+		// whose name it has.
+		if in.retiring || lp.roll != nil && in == lp.roll.new {
 			continue
 		}
 		running[in.Type] = append(running[in.Type], in)
@@ -277,6 +279,12 @@ func (lp *loop) scale(args []string) (string, error) {
 			in := ins[len(ins)-1]
 			ins = ins[:len(ins)-1]
 			lp.retire(in, "scale")
+			if roll := lp.roll; roll != nil && in == roll.old && roll.new != nil {
+				// Its replacement leaves with it; the replacement goes
+				// on with the others.
+				lp.retire(roll.new, "scale")
+				roll.old, roll.new, roll.idle = nil, nil, nil
+			}
 			msgs = append(msgs, "stopping "+in.Name)
 		}
 		next := 1
