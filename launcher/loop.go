@@ -267,7 +267,7 @@ func (lp *loop) advance() {
 		switch {
 		case roll.why == "":
 			r.log.Info("reload: every web instance replaced")
-		case !roll.stopFirst:
+		default:
 			r.log.Info(roll.why + ": done")
 		}
 		lp.roll = nil
@@ -306,6 +306,13 @@ func (lp *loop) retire(in *instance, why string) {
 		return
 	}
 	in.retiring, in.leaving = true, why
+	lp.termWhenIdle(in, nil)
+}
+
+// termWhenIdle takes in out of the edge's rotation and sends it SIGTERM
+// once its requests are answered, the timeout has passed, it has exited,
+// or hurry is closed (nil: never).
+func (lp *loop) termWhenIdle(in *instance, hurry <-chan struct{}) {
 	if in.backend == nil || exitedAlready(in) {
 		in.proc.Signal(syscall.SIGTERM)
 		return
@@ -319,6 +326,7 @@ func (lp *loop) retire(in *instance, why string) {
 		case <-idle:
 		case <-t.C:
 		case <-p.Exited():
+		case <-hurry:
 		}
 		p.Signal(syscall.SIGTERM)
 	})
@@ -365,10 +373,17 @@ func (lp *loop) run(ctx context.Context) {
 		wanted = r.edge.bal.Wanted()
 	}
 	// The memory guard recycles the web instance using the most memory
-	// before the kernel's OOM killer picks a victim.
+	// before the kernel's OOM killer picks a victim, and reports the
+	// kernel's OOM kills; it samples at its own pace (checkMemory's), and
+	// at once when the kernel says memory is short (memWake).
 	lp.guard = r.newGuard(ph)
-	guardTicker := ticker(lp.guard != nil, guardEvery)
-	defer guardTicker.Stop()
+	defer lp.guard.close()
+	guardTimer := time.NewTimer(guardEvery)
+	defer guardTimer.Stop()
+	if lp.guard == nil {
+		guardTimer.Stop()
+	}
+	memWake := lp.guard.wake()
 
 	signals := r.cfg.Signals
 	ctxDone := ctx.Done()
@@ -419,10 +434,10 @@ func (lp *loop) run(ctx context.Context) {
 			if !lp.stopping {
 				lp.wake()
 			}
-		case <-guardTicker.C:
-			if !lp.stopping && lp.roll == nil {
-				lp.checkMemory()
-			}
+		case <-guardTimer.C:
+			guardTimer.Reset(lp.checkMemory())
+		case <-memWake:
+			guardTimer.Reset(lp.memorySignal())
 		case <-lp.killTimer:
 			lp.killTimer = nil
 			lp.killAll(fmt.Sprintf("still running %v after SIGTERM", r.cfg.Timeout))
@@ -473,21 +488,6 @@ func (lp *loop) recycleServed() {
 			return
 		}
 	}
-}
-
-// checkMemory runs the memory guard, and recycles its victim first.
-func (lp *loop) checkMemory() {
-	r := lp.r
-	victim, why := lp.guard.check(lp.live, r.pooled)
-	if victim == nil {
-		if why != "" {
-			r.log.Warn("memory guard: " + why)
-		}
-		return
-	}
-	r.log.Warn("memory guard: " + why)
-	r.noteRecycle(victim, metrics.ReasonMemoryGuard, why)
-	lp.begin(&rolling{queue: []*instance{victim}, why: "memory guard", stopFirst: true})
 }
 
 // restartDue starts the crashed instances whose backoff has passed.

@@ -90,7 +90,8 @@ func adapt(cfg Config, plan *Plan) *Machine {
 		m.GuardWhy = "off: no memory limit on this machine but the host's (--memory-limit sets one)"
 	default:
 		m.Guard = m.Limits.Memory * int64(cfg.MemoryGuard) / 100
-		m.GuardWhy = fmt.Sprintf("recycles the web instance using the most memory when the app's processes use %d%% of %s", cfg.MemoryGuard, limits.MiB(m.Limits.Memory))
+		m.GuardWhy = fmt.Sprintf("recycles the web instance using the most memory when the app's processes use %d%% of %s, past %s without waiting for its requests",
+			cfg.MemoryGuard, limits.MiB(m.Limits.Memory), limits.MiB(m.guardHard()))
 	}
 
 	if others > 0 && m.Platform.IsPaaS() && !m.Platform.OwnWorkerService {
@@ -104,6 +105,13 @@ func adapt(cfg Config, plan *Plan) *Machine {
 		m.OneService = fmt.Sprintf("%s run inside this web service, next to web: %s", strings.Join(types, " and "), m.Platform.WorkerNote)
 	}
 	return m
+}
+
+// guardHard is the memory guard's hard line, halfway from the guard to
+// the limit: past it, the guard does not wait for the requests of the
+// instance it recycles.
+func (m *Machine) guardHard() int64 {
+	return m.Guard + (m.Limits.Memory-m.Guard)/2
 }
 
 // sizeWeb sets the web workers' budget, for the limits less others other

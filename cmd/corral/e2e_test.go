@@ -157,7 +157,12 @@ type session struct {
 // environment (minus variables that would change corral's behaviour).
 func start(t *testing.T, dir string, env []string, args ...string) *session {
 	t.Helper()
-	cmd := exec.Command(corralBin, args...)
+	return startCmd(t, exec.Command(corralBin, args...), dir, env)
+}
+
+// startCmd is start for a command that runs corral (or execs it).
+func startCmd(t *testing.T, cmd *exec.Cmd, dir string, env []string) *session {
+	t.Helper()
 	cmd.Dir = dir
 	cmd.Env = append(baseEnv(), env...)
 	stdout, err := cmd.StdoutPipe()

@@ -109,8 +109,11 @@ func TestMemoryGuard(t *testing.T) {
 	if !proctest.Gone(first, 5*time.Second) {
 		t.Errorf("the old web.1 (pid %d) still runs", first)
 	}
-	if rows := ps(t, dir); rows["web.1"].Restarts != 1 {
-		t.Errorf("corral ps after a memory guard recycle: %+v; want web.1 with 1 restart", rows["web.1"])
+	// The guard may recycle the new web.1 too, if the /grow requests
+	// sent meanwhile reached it: each recycle logged counts.
+	recycles := strings.Count(r.output(), "memory guard: the app's processes use")
+	if rows := ps(t, dir); rows["web.1"].Restarts < max(recycles, 1) {
+		t.Errorf("corral ps after %d memory guard recycle(s): %+v; want as many restarts", recycles, rows["web.1"])
 	}
 	// The old one held at least 96 MiB when the guard acted (150 MiB less
 	// corral's and its own baseline); the new one only what /grow
