@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -19,7 +20,8 @@ import (
 // a web instance to recycle before the kernel's OOM killer picks a
 // victim of its own, which would be the app's biggest worker, mid-request.
 // Where the kernel tells (memwatch), it hears at once of usage near the
-// limit.
+// limit and of OOM kills, and reports every OOM kill in the app's cgroup
+// with the instance that lost a process.
 //
 // It samples faster as the total nears the threshold (pace), and keeps
 // sampling while it recycles. A victim still draining when the total
@@ -36,7 +38,16 @@ type memoryGuard struct {
 	self        int // corral's pid: its own memory counts against the limit too
 	bootWait    time.Duration
 
-	watch *memwatch.Watch // nil: no kernel signals (no cgroup, or not readable)
+	watch    *memwatch.Watch // nil: no kernel signals (no cgroup, or not readable)
+	oomKills uint64          // the kernel's count of OOM kills when last read
+	// oomBefore is the sample before OOM kills were counted that are
+	// not yet attributed (oomPending of them): its processes are the
+	// candidates. oomWoken is when the kernel last said it is out of
+	// memory, whose kill may be counted a moment later.
+	oomBefore  *memSample
+	oomPending uint64
+	oomSince   time.Time
+	oomWoken   time.Time
 
 	last      *memSample // the last sample
 	growth    float64    // bytes per second the total grew by between the last two samples
@@ -61,16 +72,18 @@ type recycle struct {
 
 // memSample is the app's memory at one moment.
 type memSample struct {
-	at    time.Time
-	total int64               // the instances' process groups and corral
-	procs map[int]procMem     // every process, by pid
-	used  map[*instance]int64 // each instance's group's RSS
+	at     time.Time
+	total  int64               // the instances' process groups and corral
+	procs  map[int]procMem     // every process, by pid
+	groups map[int]*instance   // the instances' process groups, by id
+	used   map[*instance]int64 // each instance's group's RSS
 }
 
 // procMem is one process of a sample.
 type procMem struct {
-	pgrp int
-	rss  int64
+	pgrp  int
+	rss   int64
+	state byte
 }
 
 // The guard's pace: far from the threshold a sample a second, as close
@@ -86,6 +99,10 @@ const (
 	guardEvery = time.Second
 	guardNear  = 100 * time.Millisecond
 	guardFast  = 50 * time.Millisecond
+	// oomWait is how long after the kernel said it is out of memory the
+	// guard looks, at guardFast, for the kill to be counted and the
+	// victim gone.
+	oomWait = 2 * time.Second
 	// guardSettle is how long a replacement has, once ready, before its
 	// memory counts as the app's own: a gunicorn master is ready when it
 	// binds its port, and its workers import the app after.
@@ -96,7 +113,7 @@ const (
 const guardLabel = "memory guard"
 
 // newGuard returns the memory guard of the app's phase, or nil when it is
-// off.
+// off and there is no cgroup whose OOM kills to report.
 func (r *runner) newGuard(ph phase) *memoryGuard {
 	m := r.plan.Machine
 	if !ph.final || m == nil {
@@ -115,23 +132,30 @@ func (r *runner) newGuard(ph phase) *memoryGuard {
 			g.hard = m.guardHard()
 		}
 	}
-	if g.threshold == 0 && g.perInstance == 0 {
-		return nil
-	}
-	if g.threshold > 0 && m.Limits.MemoryCgroup != "" {
-		opts := memwatch.Options{Root: r.plan.sysRoot, Dir: m.Limits.MemoryCgroup, Version: m.Limits.MemoryCgroupVersion, Pressure: true,
-			Thresholds: []int64{g.threshold, g.hard}}
+	if m.Limits.Constrained() && m.Limits.MemoryCgroup != "" {
+		opts := memwatch.Options{Root: r.plan.sysRoot, Dir: m.Limits.MemoryCgroup, Version: m.Limits.MemoryCgroupVersion, Pressure: true}
+		if g.threshold > 0 {
+			opts.Thresholds = []int64{g.threshold, g.hard}
+		}
 		w, err := memwatch.Open(opts)
 		if err != nil {
-			r.log.Warn("memory guard: the kernel's word on memory cannot be heard, so the guard only samples: " + err.Error())
+			r.log.Warn("memory: the kernel's OOM kills cannot be heard, so they are not reported: " + err.Error())
 		} else {
 			g.watch = w
 			where := fmt.Sprintf("cgroup v%d %s", opts.Version, opts.Dir)
 			for _, n := range w.Notes() {
-				r.log.Info(fmt.Sprintf("memory guard: %s: %s", where, n))
+				r.log.Info(fmt.Sprintf("memory: %s: %s", where, n))
 			}
-			r.log.Info(fmt.Sprintf("memory guard: listening to the kernel for memory use in %s", where))
+			n, err := w.OOMKills()
+			if err != nil {
+				r.log.Warn(fmt.Sprintf("memory: %s: the kernel's OOM kills cannot be counted, so they are not reported: %v", where, err))
+			}
+			g.oomKills = n
+			r.log.Info(fmt.Sprintf("memory: listening to the kernel for OOM kills and memory use in %s", where))
 		}
+	}
+	if g.threshold == 0 && g.perInstance == 0 && g.watch == nil {
+		return nil
 	}
 	return g
 }
@@ -154,9 +178,9 @@ func (g *memoryGuard) wake() <-chan struct{} {
 
 // sample reads the memory of every process, and sums it by instance.
 func (g *memoryGuard) sample(live map[*instance]bool) (*memSample, error) {
-	s := &memSample{at: time.Now(), procs: make(map[int]procMem), used: make(map[*instance]int64)}
+	s := &memSample{at: time.Now(), procs: make(map[int]procMem), groups: make(map[int]*instance), used: make(map[*instance]int64)}
 	err := procstat.Each(g.procRoot, func(pid int, st procstat.Stat) {
-		s.procs[pid] = procMem{pgrp: st.Pgrp, rss: st.RSS}
+		s.procs[pid] = procMem{pgrp: st.Pgrp, rss: st.RSS, state: st.State}
 	})
 	if err != nil {
 		return nil, err
@@ -171,6 +195,7 @@ func (g *memoryGuard) sample(live map[*instance]bool) (*memSample, error) {
 			continue
 		}
 		pid := in.proc.Pid()
+		s.groups[pid] = in
 		s.used[in] = byGroup[pid]
 		s.total += byGroup[pid]
 	}
@@ -300,8 +325,8 @@ func pace(total, target int64, growth float64) time.Duration {
 	return max(d, guardFast)
 }
 
-// checkMemory samples memory, acts on it, and returns when to sample
-// next.
+// checkMemory samples memory, acts on it, reports the OOM kills the
+// kernel counted, and returns when to sample next.
 func (lp *loop) checkMemory() time.Duration {
 	g, r := lp.guard, lp.r
 	s, err := g.sample(lp.live)
@@ -315,6 +340,7 @@ func (lp *loop) checkMemory() time.Duration {
 			g.growth = max(float64(s.total-prev.total)/dt, 0)
 		}
 	}
+	lp.countOOMKills(prev, s)
 	if lp.stopping {
 		return g.next(s.total, progress{}) // everything gets SIGTERM anyway
 	}
@@ -365,7 +391,7 @@ func (lp *loop) checkMemory() time.Duration {
 
 // next is the pace after a sample of total, the recycles standing at p.
 func (g *memoryGuard) next(total int64, p progress) time.Duration {
-	target := g.limit // --max-memory-per-instance only
+	target := g.limit // reporting OOM kills only
 	switch {
 	case g.raised || p.settling:
 		target = g.hard
@@ -375,6 +401,9 @@ func (g *memoryGuard) next(total int64, p progress) time.Duration {
 	d := pace(total, target, g.growth)
 	if p.running {
 		d = min(d, guardNear)
+	}
+	if g.oomPending > 0 || time.Since(g.oomWoken) < oomWait {
+		d = guardFast
 	}
 	return d
 }
@@ -447,11 +476,89 @@ func isClosed(c <-chan struct{}) bool {
 // and this returns when to sample next.
 func (lp *loop) memorySignal() time.Duration {
 	g := lp.guard
-	g.watch.Take()
+	if g.watch.Take()&memwatch.OOM != 0 {
+		g.oomWoken = time.Now()
+	}
 	if g.last != nil {
 		if age := time.Since(g.last.at); age < guardFast {
 			return guardFast - age
 		}
 	}
 	return lp.checkMemory()
+}
+
+// oomVictim is a process the OOM killer may have killed: one of an
+// instance's process group at the sample before the kill, gone since.
+type oomVictim struct {
+	pid    int
+	rss    int64     // at that sample
+	in     *instance // nil: in no instance's process group
+	leader bool      // the instance's main process, whose exit restarts it
+}
+
+// countOOMKills reads the kernel's count of OOM kills in the cgroup and
+// reports each new one, naming the instance whose process group lost a
+// process. A worker the kernel kills is reaped by its own parent (a
+// gunicorn master), never seen by corral: the victim is found among the
+// processes of the sample before the kill that are gone (or zombies)
+// since, the biggest first, as the OOM killer picks the biggest. The
+// count comes a moment after the kernel's notification, and the victim
+// takes a moment to exit: the guard looks for it for oomWait.
+func (lp *loop) countOOMKills(prev, s *memSample) {
+	g := lp.guard
+	if g.watch == nil {
+		return
+	}
+	if n, err := g.watch.OOMKills(); err == nil && n != g.oomKills {
+		if n > g.oomKills {
+			if g.oomPending == 0 {
+				g.oomBefore, g.oomSince = cmp.Or(prev, s), s.at
+			}
+			g.oomPending += n - g.oomKills
+		}
+		g.oomKills = n
+	}
+	if g.oomPending == 0 {
+		return
+	}
+	var gone []oomVictim
+	for pid, p := range g.oomBefore.procs {
+		in, ours := g.oomBefore.groups[p.pgrp]
+		if !ours {
+			continue // not the app's: /proc shows the whole machine
+		}
+		if q, ok := s.procs[pid]; ok && q.state != 'Z' && q.state != 'X' {
+			continue
+		}
+		gone = append(gone, oomVictim{pid: pid, rss: p.rss, in: in, leader: pid == p.pgrp})
+	}
+	if uint64(len(gone)) < g.oomPending && s.at.Sub(g.oomSince) < oomWait {
+		return // not yet exited: look again at the next sample
+	}
+	slices.SortFunc(gone, func(a, b oomVictim) int { return cmp.Compare(b.rss, a.rss) })
+	for i := range g.oomPending {
+		v := oomVictim{}
+		if i < uint64(len(gone)) {
+			v = gone[i]
+		}
+		lp.reportOOMKill(v)
+	}
+	g.oomPending, g.oomBefore = 0, nil
+}
+
+// reportOOMKill logs an OOM kill and counts it.
+func (lp *loop) reportOOMKill(v oomVictim) {
+	r, g := lp.r, lp.guard
+	limit := limits.MiB(g.limit)
+	// Counted first: whoever reads the log line finds it counted.
+	r.noteOOMKill(v.in, v.pid, v.leader)
+	if v.in == nil {
+		r.log.Error(fmt.Sprintf("the kernel's OOM killer killed a process in corral's memory cgroup (limit %s) that was in none of the instances' process groups at the last sample", limit))
+		return
+	}
+	what := fmt.Sprintf("pid %d, a process of its group (%s at the last sample)", v.pid, limits.MiB(v.rss))
+	if v.leader {
+		what = fmt.Sprintf("its main process, pid %d (%s at the last sample)", v.pid, limits.MiB(v.rss))
+	}
+	r.log.Error(fmt.Sprintf("%s: the kernel's OOM killer killed %s: the app's processes reached the %s limit", v.in.Name, what, limit))
 }

@@ -199,6 +199,10 @@ func (m *Machine) describe(w io.Writer) {
 	if m.PerInstance > 0 {
 		fmt.Fprintf(w, "          a web instance using more than %s is recycled (--max-memory-per-instance)\n", limits.MiB(m.PerInstance))
 	}
+	if m.Limits.Constrained() && m.Limits.MemoryCgroup != "" {
+		fmt.Fprintf(w, "          the kernel's OOM kills in cgroup v%d %s are logged with the instance that lost a process, and counted (corral ps, /metrics)\n",
+			m.Limits.MemoryCgroupVersion, m.Limits.MemoryCgroup)
+	}
 	if m.OneService != "" {
 		fmt.Fprintf(w, "services: %s\n", m.OneService)
 	}

@@ -309,8 +309,9 @@ type instance struct {
 	// bindChecked: where it listens has been looked at once it was
 	// ready, for a port open beyond loopback.
 	bindChecked bool
-	// timesRestarted counts its crashes, exits and recycles so far,
-	// carried to its replacement: corral ps's RESTARTS.
+	// timesRestarted counts its crashes, exits, recycles and the
+	// processes the kernel's OOM killer took from it so far, carried to
+	// its replacement: corral ps's RESTARTS.
 	timesRestarted int
 	// webConcurrency is the WEB_CONCURRENCY it was started with; 0 for
 	// none (or not a number).

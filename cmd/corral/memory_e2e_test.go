@@ -1,6 +1,7 @@
 package main
 
-// End-to-end tests of the memory guard in a real memory cgroup: corral runs inside one with a limit, as on a platform,
+// End-to-end tests of the memory guard and the OOM kill reports in a real
+// memory cgroup: corral runs inside one with a limit, as on a platform,
 // and finds the limit itself. They need root and a writable cgroup v1
 // memory hierarchy (proctest.MemoryCgroup skips the test otherwise).
 
@@ -8,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -93,7 +95,7 @@ func TestMemoryGuardBeatsTheKernel(t *testing.T) {
 	dir := app(t, map[string]string{"Procfile": "web: exec python3 app.py\n", "app.py": hogApp})
 	r := startInCgroup(t, cg, dir, []string{"GROW_MB_PER_S=250"}, "start", "-p", strconv.Itoa(freePort(t)), "--no-access-log")
 	r.waitFor(`limits: 512 MiB \(cgroup v1 memory\.limit_in_bytes\)`)
-	r.waitFor(`memory guard: listening to the kernel for memory use in cgroup v1 /`)
+	r.waitFor(`memory: listening to the kernel for OOM kills and memory use in cgroup v1 /`)
 	for n := 1; n <= 3; n++ {
 		r.waitForNth(`memory guard: the app's processes use \d+ MiB, \d+% of the 512 MiB limit \(guard at (460|486) MiB\): recycling web\.1`, n)
 		r.waitForNth(`memory guard: web\.1 .*; starting it again`, n)
@@ -103,5 +105,38 @@ func TestMemoryGuardBeatsTheKernel(t *testing.T) {
 	}
 	if rows := ps(t, dir); rows["web.1"].Restarts < 3 {
 		t.Errorf("corral ps after three recycles: %+v", rows["web.1"])
+	}
+}
+
+// TestOOMKillReported: with the guard off, the kernel's OOM killer kills
+// the app's biggest process, a worker its master then starts again (as
+// gunicorn's does), unseen by corral's own supervision: corral says so,
+// naming the instance and the process, counts it in /metrics, and in
+// corral ps's restarts.
+func TestOOMKillReported(t *testing.T) {
+	needTool(t, "python3")
+	cg := proctest.MemoryCgroup(t, 256<<20)
+	dir := app(t, map[string]string{"Procfile": "web: exec python3 app.py\n", "app.py": hogApp})
+	ports := freeBase(t, 0, 1)
+	admin := "http://127.0.0.1:" + strconv.Itoa(ports+1)
+	r := startInCgroup(t, cg, dir, []string{"GROW_MB_PER_S=250"}, "start", "-p", strconv.Itoa(ports), "--no-access-log",
+		"--memory-guard", "0", "--admin", strconv.Itoa(ports+1))
+	r.waitFor(`memory: listening to the kernel for OOM kills and memory use in cgroup v1 /`)
+	worker := regexp.MustCompile(`pid (\d+)`).FindStringSubmatch(r.waitFor(`web\.1 +\| worker started: pid \d+`))[1]
+	r.waitFor(`web\.1 +\| worker ` + worker + ` killed by signal 9`)
+	r.waitFor(`web\.1: the kernel's OOM killer killed pid ` + worker + `, a process of its group \(\d+ MiB at the last sample\): the app's processes reached the 256 MiB limit`)
+	if n := cgroupOOMKills(t, cg); n == 0 {
+		t.Fatalf("the kernel counts no OOM kill\n%s", r.output())
+	}
+
+	fams := scrapeMetrics(t, admin)
+	if v, _ := metric(fams, "corral_oom_kills_total", "name=web.1", "type=web"); v < 1 {
+		t.Errorf("corral_oom_kills_total{name=web.1} = %v, want at least 1", v)
+	}
+	if v, _ := metric(fams, "corral_instance_restarts_total", "type=web", "reason=oom_kill"); v < 1 {
+		t.Errorf("corral_instance_restarts_total{reason=oom_kill} = %v, want at least 1", v)
+	}
+	if rows := ps(t, dir); rows["web.1"].Restarts < 1 {
+		t.Errorf("corral ps after an OOM kill: %+v; want a restart counted", rows["web.1"])
 	}
 }
