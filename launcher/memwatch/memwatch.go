@@ -218,15 +218,11 @@ func (w *Watch) openV2(pressure bool) {
 
 // watchEvents adds an inotify watch on memory.events.
 func (w *Watch) watchEvents() error {
+	last, err := parseFile(w.dir, "memory.events", ParseEvents)
+	if err != nil {
+		return err
+	}
 	name := filepath.Join(w.dir, "memory.events")
-	b, err := readFile(name)
-	if err != nil {
-		return err
-	}
-	last, err := ParseEvents(b)
-	if err != nil {
-		return err
-	}
 	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
 	if err != nil {
 		return fmt.Errorf("inotify: %w", err)
@@ -320,13 +316,9 @@ func (s *source) drain(dir string, buf []byte) Signal {
 			break // EAGAIN: read them all
 		}
 	}
-	b, err := readFile(filepath.Join(dir, "memory.events"))
+	e, err := parseFile(dir, "memory.events", ParseEvents)
 	if err != nil {
 		return OOM | Usage // cannot tell which: let the owner look
-	}
-	e, err := ParseEvents(b)
-	if err != nil {
-		return OOM | Usage
 	}
 	var sig Signal
 	if e.OOM != s.last.OOM || e.OOMKill != s.last.OOMKill || e.OOMGroupKill != s.last.OOMGroupKill {
@@ -343,28 +335,14 @@ func (s *source) drain(dir string, buf []byte) Signal {
 // cgroup since it was made (v2: in it and its descendants).
 func (w *Watch) OOMKills() (uint64, error) {
 	if w.version == 1 {
-		b, err := readFile(filepath.Join(w.dir, "memory.oom_control"))
-		if err != nil {
-			return 0, err
+		c, err := parseFile(w.dir, "memory.oom_control", ParseOOMControl)
+		if err == nil && !c.HasOOMKill {
+			err = errors.New("memory.oom_control has no oom_kill count (Linux 4.13 and later have)")
 		}
-		c, err := ParseOOMControl(b)
-		if err != nil {
-			return 0, fmt.Errorf("memory.oom_control: %w", err)
-		}
-		if !c.HasOOMKill {
-			return 0, errors.New("memory.oom_control has no oom_kill count (Linux 4.13 and later have)")
-		}
-		return c.OOMKill, nil
+		return c.OOMKill, err
 	}
-	b, err := readFile(filepath.Join(w.dir, "memory.events"))
-	if err != nil {
-		return 0, err
-	}
-	e, err := ParseEvents(b)
-	if err != nil {
-		return 0, fmt.Errorf("memory.events: %w", err)
-	}
-	return e.OOMKill, nil
+	e, err := parseFile(w.dir, "memory.events", ParseEvents)
+	return e.OOMKill, err
 }
 
 // Pressure returns the cgroup's memory pressure (v2 only).
@@ -372,15 +350,7 @@ func (w *Watch) Pressure() (PSI, error) {
 	if w.version != 2 {
 		return PSI{}, errors.New("cgroup v1 has no memory.pressure")
 	}
-	b, err := readFile(filepath.Join(w.dir, "memory.pressure"))
-	if err != nil {
-		return PSI{}, err
-	}
-	p, err := ParsePressure(b)
-	if err != nil {
-		return PSI{}, fmt.Errorf("memory.pressure: %w", err)
-	}
-	return p, nil
+	return parseFile(w.dir, "memory.pressure", ParsePressure)
 }
 
 // Close stops watching and waits for the watcher's goroutine. Closing
@@ -407,6 +377,21 @@ func (w *Watch) closeSources() {
 			s.file.Close()
 		}
 	}
+}
+
+// parseFile reads the cgroup file name in dir and parses it; an error
+// names the file.
+func parseFile[T any](dir, name string, parse func([]byte) (T, error)) (T, error) {
+	b, err := readFile(filepath.Join(dir, name))
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	v, err := parse(b)
+	if err != nil {
+		return v, fmt.Errorf("%s: %w", name, err)
+	}
+	return v, nil
 }
 
 // readFile reads a cgroup file, bounded.

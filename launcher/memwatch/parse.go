@@ -85,6 +85,20 @@ func ParseOOMControl(b []byte) (OOMControl, error) {
 // parseKeyed calls fn with the key and value of each "key number" line of
 // a cgroup's flat keyed file; an empty line is skipped.
 func parseKeyed(b []byte, fn func(key []byte, v uint64)) error {
+	return eachLine(b, func(line []byte) error {
+		key, val, ok := bytes.Cut(line, []byte(" "))
+		v, err := strconv.ParseUint(string(val), 10, 64)
+		if !ok || len(key) == 0 || err != nil {
+			return fmt.Errorf("%q is not \"key number\"", clip(line))
+		}
+		fn(key, v)
+		return nil
+	})
+}
+
+// eachLine calls fn with each line of b that is not empty, without its
+// newline; an error says on which line.
+func eachLine(b []byte, fn func(line []byte) error) error {
 	n := 0
 	for line := range bytes.Lines(b) {
 		n++
@@ -92,15 +106,9 @@ func parseKeyed(b []byte, fn func(key []byte, v uint64)) error {
 		if len(line) == 0 {
 			continue
 		}
-		key, val, ok := bytes.Cut(line, []byte(" "))
-		if !ok || len(key) == 0 {
-			return fmt.Errorf("line %d: %q is not \"key number\"", n, clip(line))
+		if err := fn(line); err != nil {
+			return fmt.Errorf("line %d: %w", n, err)
 		}
-		v, err := strconv.ParseUint(string(val), 10, 64)
-		if err != nil {
-			return fmt.Errorf("line %d: %q is not \"key number\"", n, clip(line))
-		}
-		fn(key, v)
 	}
 	return nil
 }
@@ -132,13 +140,7 @@ type Stall struct {
 func ParsePressure(b []byte) (PSI, error) {
 	var p PSI
 	hasSome := false
-	n := 0
-	for line := range bytes.Lines(b) {
-		n++
-		line = bytes.TrimRight(line, "\n")
-		if len(line) == 0 {
-			continue
-		}
+	err := eachLine(b, func(line []byte) error {
 		kind, rest, _ := bytes.Cut(line, []byte(" "))
 		var dst *Stall
 		switch {
@@ -147,13 +149,14 @@ func ParsePressure(b []byte) (PSI, error) {
 		case string(kind) == "full" && !p.HasFull:
 			dst, p.HasFull = &p.Full, true
 		default:
-			return PSI{}, fmt.Errorf("line %d: %q is not a some or full line (each once)", n, clip(line))
+			return fmt.Errorf("%q is not a some or full line (each once)", clip(line))
 		}
-		st, err := parseStall(rest)
-		if err != nil {
-			return PSI{}, fmt.Errorf("line %d: %w", n, err)
-		}
-		*dst = st
+		var err error
+		*dst, err = parseStall(rest)
+		return err
+	})
+	if err != nil {
+		return PSI{}, err
 	}
 	if !hasSome {
 		return PSI{}, errors.New("no some line")
