@@ -260,9 +260,10 @@ func (r *runner) sample(ctx context.Context) {
 	}
 }
 
-// noteRestart tells the metrics that in, which ended with st, is to be
-// started again.
+// noteRestart counts, for corral ps and the metrics, that in, which ended
+// with st, is to be started again.
 func (r *runner) noteRestart(in *instance, st process.Status) {
+	in.timesRestarted++
 	if r.metrics == nil {
 		return
 	}
@@ -273,9 +274,31 @@ func (r *runner) noteRestart(in *instance, st process.Status) {
 	r.metrics.Restarted(metrics.Restart{Name: in.Name, Type: in.Type, Reason: reason, Status: st.String()})
 }
 
-// noteRecycle tells the metrics that in is replaced on purpose (reason
-// is metrics.ReasonMemoryGuard or ReasonMaxRequests), and why.
+// noteOOMKill counts, for corral ps and the metrics, a process of in (nil:
+// of no instance) that the kernel's OOM killer killed. When that was in's
+// main process, its exit counts as in's restart (noteRestart) instead.
+func (r *runner) noteOOMKill(in *instance, pid int, leader bool) {
+	var name, typ string
+	if in != nil {
+		name, typ = in.Name, in.Type
+		if !leader {
+			in.timesRestarted++
+		}
+	}
+	if r.metrics == nil {
+		return
+	}
+	r.metrics.OOMKilled(name, typ)
+	if in != nil && !leader {
+		r.metrics.Restarted(metrics.Restart{Name: name, Type: typ, Reason: metrics.ReasonOOMKill, Status: fmt.Sprintf("pid %d killed by the kernel's OOM killer", pid)})
+	}
+}
+
+// noteRecycle counts, for corral ps and the metrics, that in is replaced
+// on purpose (reason is metrics.ReasonMemoryGuard or ReasonMaxRequests),
+// and why.
 func (r *runner) noteRecycle(in *instance, reason, why string) {
+	in.timesRestarted++
 	if r.metrics == nil {
 		return
 	}

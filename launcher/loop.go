@@ -81,6 +81,9 @@ type loop struct {
 	// the new one, wait until it is ready, drain the old one, stop it.
 	roll       *rolling
 	rollTicker *time.Ticker
+	// reshareDue: corral scale changed the web instances' share of the
+	// workers' budget while a replacement was under way (reshare).
+	reshareDue bool
 
 	stopping   bool
 	draining   bool   // the edge is finishing the requests in flight before the SIGTERMs
@@ -114,11 +117,12 @@ func (lp *loop) start(in *instance) error {
 		}
 		in.Port = port
 	}
+	env := r.plan.InstanceEnv(in.Instance)
 	p, err := process.Start(process.Spec{
 		Command: in.Command,
 		Shell:   r.plan.Shell,
 		Dir:     r.plan.Dir,
-		Env:     r.plan.InstanceEnv(in.Instance),
+		Env:     env,
 		Grace:   r.cfg.Timeout,
 		Out:     r.prefixes[in.Name],
 		Reaper:  r.reaper,
@@ -127,6 +131,7 @@ func (lp *loop) start(in *instance) error {
 		return fmt.Errorf("starting %s: %w", in.Name, err)
 	}
 	in.proc, in.started = p, time.Now()
+	in.webConcurrency = webConcurrency(env)
 	if n := r.cfg.Edge.MaxRequests; n > 0 && r.pooled(in) {
 		// Jitter, so that instances started together are not all
 		// replaced at the same moment.
@@ -264,13 +269,16 @@ func (lp *loop) advance() {
 		switch {
 		case roll.why == "":
 			r.log.Info("reload: every web instance replaced")
-		case !roll.stopFirst:
+		default:
 			r.log.Info(roll.why + ": done")
 		}
 		lp.roll = nil
 	}
 	if lp.roll == nil {
 		lp.rollTicker.Stop()
+		if lp.reshareDue {
+			lp.reshare()
+		}
 	}
 }
 
@@ -300,6 +308,13 @@ func (lp *loop) retire(in *instance, why string) {
 		return
 	}
 	in.retiring, in.leaving = true, why
+	lp.termWhenIdle(in, nil)
+}
+
+// termWhenIdle takes in out of the edge's rotation and sends it SIGTERM
+// once its requests are answered, the timeout has passed, it has exited,
+// or hurry is closed (nil: never).
+func (lp *loop) termWhenIdle(in *instance, hurry <-chan struct{}) {
 	if in.backend == nil || exitedAlready(in) {
 		in.proc.Signal(syscall.SIGTERM)
 		return
@@ -313,6 +328,7 @@ func (lp *loop) retire(in *instance, why string) {
 		case <-idle:
 		case <-t.C:
 		case <-p.Exited():
+		case <-hurry:
 		}
 		p.Signal(syscall.SIGTERM)
 	})
@@ -359,10 +375,17 @@ func (lp *loop) run(ctx context.Context) {
 		wanted = r.edge.bal.Wanted()
 	}
 	// The memory guard recycles the web instance using the most memory
-	// before the kernel's OOM killer picks a victim.
+	// before the kernel's OOM killer picks a victim, and reports the
+	// kernel's OOM kills; it samples at its own pace (checkMemory's), and
+	// at once when the kernel says memory is short (memWake).
 	lp.guard = r.newGuard(ph)
-	guardTicker := ticker(lp.guard != nil, guardEvery)
-	defer guardTicker.Stop()
+	defer lp.guard.close()
+	guardTimer := time.NewTimer(guardEvery)
+	defer guardTimer.Stop()
+	if lp.guard == nil {
+		guardTimer.Stop()
+	}
+	memWake := lp.guard.wake()
 
 	signals := r.cfg.Signals
 	ctxDone := ctx.Done()
@@ -413,10 +436,10 @@ func (lp *loop) run(ctx context.Context) {
 			if !lp.stopping {
 				lp.wake()
 			}
-		case <-guardTicker.C:
-			if !lp.stopping && lp.roll == nil {
-				lp.checkMemory()
-			}
+		case <-guardTimer.C:
+			guardTimer.Reset(lp.checkMemory())
+		case <-memWake:
+			guardTimer.Reset(lp.memorySignal())
 		case <-lp.killTimer:
 			lp.killTimer = nil
 			why := fmt.Sprintf("the shutdown budget of %v is spent", r.cfg.Timeout)
@@ -471,21 +494,6 @@ func (lp *loop) recycleServed() {
 			return
 		}
 	}
-}
-
-// checkMemory runs the memory guard, and recycles its victim first.
-func (lp *loop) checkMemory() {
-	r := lp.r
-	victim, why := lp.guard.check(lp.live, r.pooled)
-	if victim == nil {
-		if why != "" {
-			r.log.Warn("memory guard: " + why)
-		}
-		return
-	}
-	r.log.Warn("memory guard: " + why)
-	r.noteRecycle(victim, metrics.ReasonMemoryGuard, why)
-	lp.begin(&rolling{queue: []*instance{victim}, why: "memory guard", stopFirst: true})
 }
 
 // restartDue starts the crashed instances whose backoff has passed.

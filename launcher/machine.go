@@ -21,9 +21,14 @@ type Machine struct {
 
 	Timeout    time.Duration // the shutdown budget
 	TimeoutWhy string
-	// WebConcurrency is set in the web command's environment, unless the
-	// app's environment sets it (then it is 0 and Why says so).
+	// WebBudget is the number of workers the web instances may run in
+	// all (sizing.WebBudget), and WebConcurrency each of the WebInstances
+	// web instances' share of it, set in the web command's environment;
+	// corral scale shares it anew. Both are 0 when the app's environment
+	// sets WEB_CONCURRENCY (then Why says so).
+	WebBudget         int
 	WebConcurrency    int
+	WebInstances      int
 	WebConcurrencyWhy string
 	GoMemLimit        int64 // corral's own soft memory limit; 0: none set
 	GoMemLimitWhy     string
@@ -66,9 +71,7 @@ func adapt(cfg Config, plan *Plan) *Machine {
 	if v, ok := environ.Lookup(plan.Env, "WEB_CONCURRENCY"); ok {
 		m.WebConcurrencyWhy = "WEB_CONCURRENCY=" + v + " is set by the app's environment: left as it is"
 	} else if webs > 0 {
-		m.WebConcurrency, m.WebConcurrencyWhy = sizing.WebConcurrency(sizing.Machine{
-			Memory: m.Limits.Memory, CPU: m.Limits.CPU, WebInstances: webs, Others: others,
-		})
+		m.sizeWeb(webs, others)
 	}
 
 	if _, ok := environ.Lookup(cfg.Environ, "GOMEMLIMIT"); ok {
@@ -87,7 +90,8 @@ func adapt(cfg Config, plan *Plan) *Machine {
 		m.GuardWhy = "off: no memory limit on this machine but the host's (--memory-limit sets one)"
 	default:
 		m.Guard = m.Limits.Memory * int64(cfg.MemoryGuard) / 100
-		m.GuardWhy = fmt.Sprintf("recycles the web instance using the most memory when the app's processes use %d%% of %s", cfg.MemoryGuard, limits.MiB(m.Limits.Memory))
+		m.GuardWhy = fmt.Sprintf("recycles the web instance using the most memory when the app's processes use %d%% of %s, past %s without waiting for its requests",
+			cfg.MemoryGuard, limits.MiB(m.Limits.Memory), limits.MiB(m.guardHard()))
 	}
 
 	if others > 0 && m.Platform.IsPaaS() && !m.Platform.OwnWorkerService {
@@ -103,6 +107,68 @@ func adapt(cfg Config, plan *Plan) *Machine {
 	return m
 }
 
+// guardHard is the memory guard's hard line, halfway from the guard to
+// the limit: past it, the guard does not wait for the requests of the
+// instance it recycles.
+func (m *Machine) guardHard() int64 {
+	return m.Guard + (m.Limits.Memory-m.Guard)/2
+}
+
+// sizeWeb sets the web workers' budget, for the limits less others other
+// long-running processes, and each of webs web instances' share of it.
+func (m *Machine) sizeWeb(webs, others int) {
+	m.WebInstances = webs
+	m.WebBudget, m.WebConcurrencyWhy = sizing.WebBudget(sizing.Machine{Memory: m.Limits.Memory, CPU: m.Limits.CPU, Others: others})
+	m.WebConcurrency = 0
+	if m.WebBudget == 0 {
+		return
+	}
+	m.WebConcurrency, _ = sizing.Share(m.WebBudget, webs)
+	m.WebConcurrencyWhy = fmt.Sprintf("a budget of %s, %s", workers(m.WebBudget), m.WebConcurrencyWhy)
+	if s := m.shared(); s != "" {
+		m.WebConcurrencyWhy += "; " + s
+	}
+}
+
+// shared says how the budget is shared between the web instances, and
+// when they run more workers than it allows; "" for one instance within
+// it.
+func (m *Machine) shared() string {
+	per, over := sizing.Share(m.WebBudget, m.WebInstances)
+	switch {
+	case over:
+		return fmt.Sprintf("%d web instances run %s each, over the budget of %d: scale web down, or give the app more memory or CPU",
+			m.WebInstances, workers(per), m.WebBudget)
+	case m.WebInstances > 1:
+		return fmt.Sprintf("%d shared by %d web instances, %d each", m.WebBudget, m.WebInstances, per)
+	}
+	return ""
+}
+
+// overBudget reports whether the web instances run more workers in all
+// than the budget allows (at least 1 each).
+func (m *Machine) overBudget() bool {
+	_, over := sizing.Share(m.WebBudget, m.WebInstances)
+	return m.WebBudget > 0 && over
+}
+
+// webShare names WEB_CONCURRENCY and the instances it is for, e.g.
+// "WEB_CONCURRENCY=1 for each of 2 web instances".
+func (m *Machine) webShare() string {
+	if m.WebInstances > 1 {
+		return fmt.Sprintf("WEB_CONCURRENCY=%d for each of %d web instances", m.WebConcurrency, m.WebInstances)
+	}
+	return fmt.Sprintf("WEB_CONCURRENCY=%d", m.WebConcurrency)
+}
+
+// workers is "1 worker" or "n workers".
+func workers(n int) string {
+	if n == 1 {
+		return "1 worker"
+	}
+	return fmt.Sprintf("%d workers", n)
+}
+
 // describe prints the machine section of `corral check`.
 func (m *Machine) describe(w io.Writer) {
 	pf := "none detected (a laptop, a VPS or an unknown host)"
@@ -116,7 +182,7 @@ func (m *Machine) describe(w io.Writer) {
 	}
 	fmt.Fprintf(w, "shutdown: %v budget: %s\n", m.Timeout, m.TimeoutWhy)
 	if m.WebConcurrency > 0 {
-		fmt.Fprintf(w, "web:      WEB_CONCURRENCY=%d (gunicorn, uvicorn, puma and Node cluster read it): %s\n", m.WebConcurrency, m.WebConcurrencyWhy)
+		fmt.Fprintf(w, "web:      %s (gunicorn, uvicorn, puma and Node cluster read it): %s\n", m.webShare(), m.WebConcurrencyWhy)
 	} else if m.WebConcurrencyWhy != "" {
 		fmt.Fprintf(w, "web:      %s\n", m.WebConcurrencyWhy)
 	}
@@ -132,6 +198,10 @@ func (m *Machine) describe(w io.Writer) {
 	}
 	if m.PerInstance > 0 {
 		fmt.Fprintf(w, "          a web instance using more than %s is recycled (--max-memory-per-instance)\n", limits.MiB(m.PerInstance))
+	}
+	if m.Limits.Constrained() && m.Limits.MemoryCgroup != "" {
+		fmt.Fprintf(w, "          the kernel's OOM kills in cgroup v%d %s are logged with the instance that lost a process, and counted (corral ps, /metrics)\n",
+			m.Limits.MemoryCgroupVersion, m.Limits.MemoryCgroup)
 	}
 	if m.OneService != "" {
 		fmt.Fprintf(w, "services: %s\n", m.OneService)

@@ -21,13 +21,8 @@ type rolling struct {
 	since time.Time       // when the current wait began
 	again bool            // another reload was asked for meanwhile
 	// why names a replacement that is not a reload: "recycle" for
-	// --max-requests, "memory guard".
+	// --max-requests, "restart", "scale".
 	why string
-	// stopFirst drains and stops the old instance before its replacement
-	// starts (it starts once the old one has exited), instead of after:
-	// when memory is short, two copies of the app would not fit. Requests
-	// wait at the boot gate meanwhile, if no other instance is ready.
-	stopFirst bool
 }
 
 // label prefixes the replacement's log lines.
@@ -95,17 +90,14 @@ var errReloadAborted = errors.New("the instances not yet replaced keep serving")
 // advance moves the reload on as far as it can now, and says what it did.
 func (roll *rolling) advance(lp *loop) (string, error) {
 	r, live := lp.r, lp.live
-	if roll.stopFirst {
-		return roll.advanceStopFirst(lp)
-	}
 	if roll.new == nil {
 		for len(roll.queue) > 0 {
 			old := roll.queue[0]
 			roll.queue = roll.queue[1:]
-			if !live[old] || exitedAlready(old) {
-				continue // crashed meanwhile: its restart is the new one
+			if !live[old] || exitedAlready(old) || old.again != "" || old.retiring {
+				continue // crashed, recycled or scaled away meanwhile
 			}
-			nw := &instance{Instance: old.Instance}
+			nw := &instance{Instance: old.Instance, timesRestarted: old.timesRestarted}
 			if err := lp.start(nw); err != nil {
 				return "", fmt.Errorf("starting a new %s: %w; %w", old.Name, err, errReloadAborted)
 			}
@@ -151,37 +143,4 @@ func (r *runner) bootWait() time.Duration {
 		return r.cfg.Edge.BootWait
 	}
 	return 30 * time.Second
-}
-
-// advanceStopFirst is advance for a stopFirst replacement: drain the old
-// instance, stop it, and let its exit start it again (instance.again).
-func (roll *rolling) advanceStopFirst(lp *loop) (string, error) {
-	r, live := lp.r, lp.live
-	if roll.old == nil {
-		for len(roll.queue) > 0 {
-			old := roll.queue[0]
-			roll.queue = roll.queue[1:]
-			if !live[old] || exitedAlready(old) || old.backend == nil {
-				continue
-			}
-			roll.old, roll.idle, roll.since = old, r.edge.bal.Drain(old.backend), time.Now()
-			return fmt.Sprintf("draining %s (pid %d)", old.Name, old.proc.Pid()), nil
-		}
-		return "", nil
-	}
-	select {
-	case <-roll.idle:
-	default:
-		if time.Since(roll.since) < r.cfg.Timeout && !exitedAlready(roll.old) {
-			return "", nil // requests still in flight
-		}
-	}
-	old := roll.old
-	roll.old, roll.idle = nil, nil
-	if exitedAlready(old) {
-		return "", nil // crashed meanwhile: it restarts anyway
-	}
-	old.again = roll.why
-	old.proc.Signal(syscall.SIGTERM)
-	return fmt.Sprintf("stopping %s (pid %d); it starts again once it has exited", old.Name, old.proc.Pid()), nil
 }

@@ -309,6 +309,13 @@ type instance struct {
 	// bindChecked: where it listens has been looked at once it was
 	// ready, for a port open beyond loopback.
 	bindChecked bool
+	// timesRestarted counts its crashes, exits, recycles and the
+	// processes the kernel's OOM killer took from it so far, carried to
+	// its replacement: corral ps's RESTARTS.
+	timesRestarted int
+	// webConcurrency is the WEB_CONCURRENCY it was started with; 0 for
+	// none (or not a number).
+	webConcurrency int
 }
 
 // pooled reports whether in is a web instance behind the edge: it gets an
@@ -339,13 +346,16 @@ func (r *runner) logMachine() {
 	}
 	line := "limits: " + m.Limits.String()
 	if m.WebConcurrency > 0 {
-		line += fmt.Sprintf("; WEB_CONCURRENCY=%d for web", m.WebConcurrency)
+		line += fmt.Sprintf("; %s (a budget of %s)", m.webShare(), workers(m.WebBudget))
 	}
 	if m.Guard > 0 {
 		line += "; memory guard at " + limits.MiB(m.Guard)
 	}
 	line += fmt.Sprintf("; shutdown budget %v", m.Timeout)
 	r.log.Info(line)
+	if m.overBudget() {
+		r.log.Warn("WEB_CONCURRENCY: " + m.shared())
+	}
 	if m.OneService != "" {
 		r.log.Info(m.OneService)
 	}

@@ -120,7 +120,7 @@ func (r *runner) ps(live map[*instance]bool) []control.Process {
 	rss, _ := procstat.GroupRSS(filepath.Join(r.plan.sysRoot, "proc"))
 	rows := make([]control.Process, 0, len(live))
 	for in := range live {
-		p := control.Process{Name: in.Name, Type: in.Type, Port: in.Port, Restarts: in.restarts, State: "up"}
+		p := control.Process{Name: in.Name, Type: in.Type, Port: in.Port, Restarts: in.timesRestarted, State: "up"}
 		if in.proc != nil && !procDone(in) {
 			p.Pid = in.proc.Pid()
 			p.RSS = rss[p.Pid]
@@ -139,10 +139,20 @@ func (r *runner) ps(live map[*instance]bool) []control.Process {
 		if in.backend != nil {
 			p.Served, p.InFlight = in.backend.Served(), in.backend.Inflight()
 		}
+		if in.Type == "web" {
+			p.WebConcurrency = in.webConcurrency
+		}
 		rows = append(rows, p)
 	}
 	slices.SortFunc(rows, func(a, b control.Process) int { return compareNames(a.Name, b.Name) })
 	return rows
+}
+
+// webConcurrency is the WEB_CONCURRENCY in env, or 0.
+func webConcurrency(env []string) int {
+	v, _ := environ.Lookup(env, "WEB_CONCURRENCY")
+	n, _ := strconv.Atoi(v)
+	return n
 }
 
 // compareNames orders "web.2" before "web.10".
@@ -212,7 +222,7 @@ func (r *runner) names(live map[*instance]bool) []string {
 		}
 	}
 	slices.SortFunc(out, compareNames)
-	return slices.Compact(out)
+	return slices.Compact(out) // a replacement under way has its old one's name
 }
 
 // scale changes the formation while it runs (corral scale web=3,worker=0):
@@ -242,7 +252,9 @@ func (lp *loop) scale(args []string) (string, error) {
 	running := map[string][]*instance{}
 	left := 0
 	for in := range lp.live {
-		if in.retiring {
+		// A replacement under way counts as the instance it replaces,
+		// whose name it has.
+		if in.retiring || lp.roll != nil && in == lp.roll.new {
 			continue
 		}
 		running[in.Type] = append(running[in.Type], in)
@@ -256,6 +268,10 @@ func (lp *loop) scale(args []string) (string, error) {
 	if left == 0 {
 		return "", errors.New("that would leave nothing running: corral stop stops corral")
 	}
+	// The web instances started here get their share of the workers'
+	// budget for the new formation; the running ones are replaced after
+	// (reshare).
+	share := lp.shareBudget(names, want)
 	var msgs []string
 	for _, typ := range order {
 		ins := running[typ]
@@ -265,6 +281,12 @@ func (lp *loop) scale(args []string) (string, error) {
 			in := ins[len(ins)-1]
 			ins = ins[:len(ins)-1]
 			lp.retire(in, "scale")
+			if roll := lp.roll; roll != nil && in == roll.old && roll.new != nil {
+				// Its replacement leaves with it; the replacement goes
+				// on with the others.
+				lp.retire(roll.new, "scale")
+				roll.old, roll.new, roll.idle = nil, nil, nil
+			}
 			msgs = append(msgs, "stopping "+in.Name)
 		}
 		next := 1
@@ -286,10 +308,96 @@ func (lp *loop) scale(args []string) (string, error) {
 		}
 		r.plan.Formation[typ] = n
 	}
+	if share != "" {
+		msgs = append(msgs, share)
+		if s := lp.reshare(); s != "" {
+			msgs = append(msgs, s)
+		}
+	}
 	if len(msgs) == 0 {
 		return "nothing to change", nil
 	}
 	return strings.Join(msgs, "; "), nil
+}
+
+// shareBudget shares the web workers' budget anew for the formation that
+// corral scale asks for (want, over the Procfile's types names), and says
+// what each web instance gets; "" when corral sets no WEB_CONCURRENCY or
+// the change does not touch it.
+func (lp *loop) shareBudget(names []string, want map[string]int) string {
+	r, m := lp.r, lp.r.plan.Machine
+	if m == nil || m.WebBudget == 0 {
+		return ""
+	}
+	webs, others := 0, 0
+	for _, name := range names {
+		n, ok := want[name]
+		if !ok {
+			n = r.plan.Formation[name]
+		}
+		if name == "web" {
+			webs = n
+		} else {
+			others += n
+		}
+	}
+	was := m.WebConcurrency
+	m.sizeWeb(webs, others) // fewer other processes leave more memory for web, more less
+	if _, ok := want["web"]; !ok && m.WebConcurrency == was {
+		return ""
+	}
+	if m.overBudget() {
+		r.log.Warn("WEB_CONCURRENCY: " + m.shared())
+		return m.shared()
+	}
+	return fmt.Sprintf("%s (a budget of %s)", m.webShare(), workers(m.WebBudget))
+}
+
+// reshare replaces, one at a time as a reload does, the running web
+// instances whose WEB_CONCURRENCY is not their share of the budget, so
+// that their workers fit in it once scaled up (and use it once scaled
+// down); their replacements start with the share. A replacement under
+// way finishes first (advance calls it again). It says what it began.
+func (lp *loop) reshare() string {
+	r := lp.r
+	m := r.plan.Machine
+	lp.reshareDue = false
+	if m == nil || m.WebBudget == 0 || lp.stopping {
+		return ""
+	}
+	var queue []*instance
+	var keep []string // without the edge, no replacement without a gap
+	for in := range lp.live {
+		if in.Type != "web" || in.webConcurrency == m.WebConcurrency || in.retiring || in.again != "" ||
+			!in.restartAt.IsZero() || in.asleep || exitedAlready(in) {
+			continue
+		}
+		if r.pooled(in) {
+			queue = append(queue, in)
+		} else {
+			keep = append(keep, in.Name)
+		}
+	}
+	if len(keep) > 0 {
+		slices.SortFunc(keep, compareNames)
+		return fmt.Sprintf("%s keep(s) the WEB_CONCURRENCY it started with until restarted (corral restart web)", strings.Join(keep, ", "))
+	}
+	if len(queue) == 0 {
+		return ""
+	}
+	if lp.roll != nil {
+		lp.reshareDue = true
+		return "the running web instances get it once the replacement under way is done"
+	}
+	slices.SortFunc(queue, func(a, b *instance) int { return compareNames(a.Name, b.Name) })
+	names := make([]string, len(queue))
+	for i, in := range queue {
+		names[i] = in.Name
+	}
+	msg := fmt.Sprintf("replacing %s one at a time for WEB_CONCURRENCY=%d", strings.Join(names, ", "), m.WebConcurrency)
+	r.log.Info("scale: " + msg)
+	lp.begin(&rolling{queue: queue, why: "scale"})
+	return msg
 }
 
 // newInstance makes instance k of typ, with its output prefix.

@@ -27,6 +27,10 @@ type psRow struct {
 	Served int64  `json:"requests_served"`
 	// InFlight is the requests the edge has sent it and not had answered.
 	InFlight int64 `json:"requests_in_flight"`
+	// Restarts counts crashes, exits and recycles, not corral restart.
+	Restarts int `json:"restarts"`
+	// WebConcurrency is the WEB_CONCURRENCY a web instance was given.
+	WebConcurrency int `json:"web_concurrency"`
 }
 
 // ps runs corral ps --json in dir.
@@ -213,6 +217,50 @@ func TestControlNamesDuringReload(t *testing.T) {
 		t.Errorf("restart nope during a reload: status %d, stderr %q; want 1 and %q", code, errOut, want)
 	}
 	r.stop()
+}
+
+// TestScaleSharesWebConcurrency: corral scale shares the web workers'
+// budget between the web instances. 512 MiB and 2 CPUs give 2 workers:
+// web=1 runs 2; after scale web=2 the new instance starts with 1 and the
+// first is replaced by one with 1 (no request fails meanwhile); at web=3
+// each still runs 1, over the budget, and corral says so.
+func TestScaleSharesWebConcurrency(t *testing.T) {
+	dir := app(t, map[string]string{"Procfile": "web: echo WEB_CONCURRENCY=$WEB_CONCURRENCY; CORRAL_TEST_HELPER=http exec " + helperBin + "\n"})
+	port := freePort(t)
+	base := "http://127.0.0.1:" + strconv.Itoa(port)
+	r := start(t, dir, nil, "start", "-p", strconv.Itoa(port), "--no-access-log", "--memory-limit", "512MiB", "--cpus", "2")
+	r.waitFor(`web\.1 +\| WEB_CONCURRENCY=2$`)
+	r.waitFor(`web\.1 is ready`)
+	if rows := ps(t, dir); rows["web.1"].WebConcurrency != 2 {
+		t.Errorf("ps before scaling: %+v; want web.1 with WEB_CONCURRENCY 2", rows)
+	}
+
+	stop := make(chan struct{})
+	counts, wait := load(base, "/", 4, stop)
+	if out := verb(t, dir, "scale", "web=2"); !strings.Contains(out, "WEB_CONCURRENCY=1 for each of 2 web instances") {
+		t.Errorf("scale web=2 says %q; want the new share", out)
+	}
+	r.waitFor(`web\.2 +\| WEB_CONCURRENCY=1$`)
+	r.waitFor(`web\.1 +\| WEB_CONCURRENCY=1$`)
+	r.waitFor(`scale: done`)
+	close(stop)
+	wait()
+	if counts[200] == 0 || len(counts) != 1 {
+		t.Errorf("answers by status while scaling: %v; want only 200s", counts)
+	}
+	rows := ps(t, dir)
+	if len(rows) != 2 || rows["web.1"].WebConcurrency != 1 || rows["web.2"].WebConcurrency != 1 {
+		t.Errorf("ps after scale web=2: %+v; want web.1 and web.2, 1 worker each (a budget of 2)", rows)
+	}
+
+	out := verb(t, dir, "scale", "web=3")
+	if !strings.Contains(out, "3 web instances run 1 worker each, over the budget of 2") {
+		t.Errorf("scale web=3 says %q; want the budget exceeded", out)
+	}
+	r.waitFor(`web\.3 +\| WEB_CONCURRENCY=1$`)
+	r.waitFor(`3 web instances run 1 worker each, over the budget of 2`)
+	verb(t, dir, "stop")
+	r.wait(10 * time.Second)
 }
 
 func TestControlErrors(t *testing.T) {

@@ -184,7 +184,12 @@ type session struct {
 // environment (minus variables that would change corral's behaviour).
 func start(t *testing.T, dir string, env []string, args ...string) *session {
 	t.Helper()
-	cmd := exec.Command(corralBin, args...)
+	return startCmd(t, exec.Command(corralBin, args...), dir, env)
+}
+
+// startCmd is start for a command that runs corral (or execs it).
+func startCmd(t *testing.T, cmd *exec.Cmd, dir string, env []string) *session {
+	t.Helper()
 	cmd.Dir = dir
 	cmd.Env = append(baseEnv(), env...)
 	stdout, err := cmd.StdoutPipe()
@@ -1174,6 +1179,9 @@ func TestMaxRequests(t *testing.T) {
 	wait()
 	if counts[200] < 200 || len(counts) != 1 {
 		t.Errorf("answers by status: %v; want only 200s", counts)
+	}
+	if rows := ps(t, dir); rows["web.1"].Restarts+rows["web.2"].Restarts == 0 {
+		t.Errorf("corral ps after a recycle counts no restart: %+v", rows)
 	}
 	r.signal(syscall.SIGTERM)
 	r.wait(10 * time.Second)

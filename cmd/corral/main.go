@@ -681,14 +681,17 @@ func printPs(w io.Writer, procs []control.Process, asJSON bool) error {
 		return enc.Encode(procs)
 	}
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tRSS\tPORT\tSERVED\tIN FLIGHT")
+	fmt.Fprintln(tw, "NAME\tSTATE\tPID\tUPTIME\tRESTARTS\tRSS\tWEB_CONCURRENCY\tPORT\tSERVED\tIN FLIGHT")
 	for _, p := range procs {
-		pid, rss, port, served, inflight := "-", "-", "-", "-", "-"
+		pid, rss, conc, port, served, inflight := "-", "-", "-", "-", "-", "-"
 		if p.Pid > 0 {
 			pid = strconv.Itoa(p.Pid)
 		}
 		if p.RSS > 0 {
 			rss = fmt.Sprintf("%.1f MB", float64(p.RSS)/1e6)
+		}
+		if p.WebConcurrency > 0 {
+			conc = strconv.Itoa(p.WebConcurrency)
 		}
 		if p.Port > 0 {
 			port = strconv.Itoa(p.Port)
@@ -697,7 +700,7 @@ func printPs(w io.Writer, procs []control.Process, asJSON bool) error {
 			served, inflight = strconv.FormatInt(p.Served, 10), strconv.FormatInt(p.InFlight, 10)
 		}
 		uptime := (time.Duration(p.Uptime) * time.Second).String()
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", p.Name, p.State, pid, uptime, p.Restarts, rss, port, served, inflight)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\n", p.Name, p.State, pid, uptime, p.Restarts, rss, conc, port, served, inflight)
 	}
 	return tw.Flush()
 }

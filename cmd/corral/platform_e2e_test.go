@@ -109,6 +109,12 @@ func TestMemoryGuard(t *testing.T) {
 	if !proctest.Gone(first, 5*time.Second) {
 		t.Errorf("the old web.1 (pid %d) still runs", first)
 	}
+	// The guard may recycle the new web.1 too, if the /grow requests
+	// sent meanwhile reached it: each recycle logged counts.
+	recycles := strings.Count(r.output(), "memory guard: the app's processes use")
+	if rows := ps(t, dir); rows["web.1"].Restarts < max(recycles, 1) {
+		t.Errorf("corral ps after %d memory guard recycle(s): %+v; want as many restarts", recycles, rows["web.1"])
+	}
 	// The old one held at least 96 MiB when the guard acted (150 MiB less
 	// corral's and its own baseline); the new one only what /grow
 	// requests sent after the guard acted gave it.
@@ -188,6 +194,7 @@ func TestCheckMachine(t *testing.T) {
 		"512 MiB (--memory-limit), 0.1 CPU (--cpus)",
 		"WEB_CONCURRENCY=1",
 		"(512 MiB − 1 other process(es) × 128 MiB) / 256 MiB per worker = 1",
+		"2 × 1 CPU (0.1 rounded up) + 1 = 3",
 		"GOMEMLIMIT=64 MiB",
 		"shutdown: 27s budget: render gives 30s",
 		"memory:   guard at 460 MiB",
@@ -197,6 +204,14 @@ func TestCheckMachine(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("check output lacks %q:\n%s", want, out)
 		}
+	}
+
+	// The budget is shared between the web instances, and says when they
+	// run more workers than it allows.
+	code, out, _ = corral(t, dir, nil, "check", "--memory-limit", "512MiB", "--cpus", "2", "-m", "web=3,worker=0")
+	if code != 0 || !strings.Contains(out, "web:      WEB_CONCURRENCY=1 for each of 3 web instances") ||
+		!strings.Contains(out, "a budget of 2 workers, the least of 512 MiB / 256 MiB per worker = 2 and 2 × 2 CPU + 1 = 5; 3 web instances run 1 worker each, over the budget of 2") {
+		t.Errorf("check with 3 web instances over a budget of 2:\n%s", out)
 	}
 
 	// The app's own WEB_CONCURRENCY wins, and a laptop has no platform.

@@ -47,6 +47,9 @@ type Process struct {
 	Port     int     `json:"port"`
 	Served   int64   `json:"requests_served"`    // web instances behind the edge
 	InFlight int64   `json:"requests_in_flight"` // web instances behind the edge
+	// WebConcurrency is the WEB_CONCURRENCY a web instance was started
+	// with; 0 for none.
+	WebConcurrency int `json:"web_concurrency,omitempty"`
 }
 
 // maxSocketPath is the room a Unix socket path has on Linux (sun_path,

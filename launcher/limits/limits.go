@@ -54,6 +54,13 @@ type Limits struct {
 	// 2, 1 (also on a hybrid system, which keeps its controllers in v1),
 	// or 0 when corral is in no cgroup it can see.
 	CgroupVersion int
+	// MemoryCgroup is the directory, inside the root, of the memory
+	// cgroup corral runs in (or, when that one is not to be seen, its
+	// nearest ancestor that is): where the kernel counts the OOM kills
+	// and the pressure of corral's processes. "" when there is none;
+	// MemoryCgroupVersion says which kind it is (1 or 2).
+	MemoryCgroup        string
+	MemoryCgroupVersion int
 
 	// Warnings are the files whose contents made no sense, each naming
 	// the file and what it held; their limits were ignored.
@@ -141,6 +148,7 @@ func read(root string, hostCPUs int) Limits {
 	if cgCPU > 0 && (l.CPU == 0 || cgCPU < l.CPU) {
 		l.CPU, l.CPUSource = cgCPU, cpuSrc
 	}
+	l.MemoryCgroup, l.MemoryCgroupVersion = r.memCgroup, r.memVersion
 	l.Warnings = r.warnings
 	return l
 }
@@ -149,6 +157,9 @@ func read(root string, hostCPUs int) Limits {
 type reader struct {
 	root     string
 	warnings []string
+
+	memCgroup  string // what Limits.MemoryCgroup says
+	memVersion int
 }
 
 // maxFile bounds what is read of one file: the largest, mountinfo, is a
@@ -357,6 +368,12 @@ func (r *reader) cgroup() (mem int64, memSrc string, cpu float64, cpuSrc string,
 	}
 	memC := r.find(lines, "memory", mounts)
 	cpuC := r.find(lines, "cpu", mounts)
+	for _, d := range memC.dirs {
+		if fi, err := os.Stat(r.path(d)); err == nil && fi.IsDir() {
+			r.memCgroup, r.memVersion = d, memC.version
+			break
+		}
+	}
 
 	switch memC.version {
 	case 2:

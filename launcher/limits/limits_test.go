@@ -662,3 +662,36 @@ func TestMiB(t *testing.T) {
 		}
 	}
 }
+
+// TestMemoryCgroup: the memory cgroup corral runs in is found where its
+// limits are looked for: the process's own cgroup, or its nearest
+// ancestor to be seen.
+func TestMemoryCgroup(t *testing.T) {
+	for _, tt := range []struct {
+		name    string
+		files   map[string]string
+		dir     string
+		version int
+	}{
+		{"v2 own cgroup", merge(host, v2Mount, map[string]string{
+			"/proc/self/cgroup": "0::/user.slice/app.service\n",
+			"/sys/fs/cgroup/user.slice/app.service/memory.events": "oom_kill 0\n",
+		}), "/sys/fs/cgroup/user.slice/app.service", 2},
+		{"v2 path not inside the container", merge(host, v2Mount, map[string]string{
+			"/proc/self/cgroup":            "0::/system.slice/docker-abc.scope\n",
+			"/sys/fs/cgroup/memory.events": "oom_kill 0\n",
+		}), "/sys/fs/cgroup", 2},
+		{"hybrid: the v1 memory hierarchy", merge(host, hybrid, map[string]string{
+			"/sys/fs/cgroup/memory/process_api/bf1d/memory.oom_control": "oom_kill 0\n",
+			"/sys/fs/cgroup/unified/memory.events":                      "oom_kill 0\n",
+		}), "/sys/fs/cgroup/memory/process_api/bf1d", 1},
+		{"no cgroup file", host, "", 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			l := read(tree(t, tt.files), hostCPUs)
+			if l.MemoryCgroup != tt.dir || l.MemoryCgroupVersion != tt.version {
+				t.Errorf("memory cgroup %q (v%d), want %q (v%d)", l.MemoryCgroup, l.MemoryCgroupVersion, tt.dir, tt.version)
+			}
+		})
+	}
+}

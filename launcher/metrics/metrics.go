@@ -53,6 +53,10 @@ const (
 	ReasonExit        = "exit"         // a web instance behind the edge exited with 0: it is restarted all the same
 	ReasonMemoryGuard = "memory_guard" // recycled by the memory guard (--memory-guard, --max-memory-per-instance)
 	ReasonMaxRequests = "max_requests" // recycled after --max-requests
+	// ReasonOOMKill: the kernel's OOM killer killed one of its processes
+	// (a gunicorn worker, which its master replaces); the main process
+	// killed counts as a crash.
+	ReasonOOMKill = "oom_kill"
 )
 
 // statusClasses are the values of the code label: 1xx is a protocol
@@ -81,6 +85,7 @@ type Metrics struct {
 	gateWaits      prometheus.Counter
 	gateWait       prometheus.Observer
 	restarts       *prometheus.CounterVec
+	oomKills       *prometheus.CounterVec
 
 	recent       recentRestarts
 	history      history
@@ -138,12 +143,16 @@ func New(opts Options) *Metrics {
 	m.gateWait = gateWait
 	m.restarts = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "corral_instance_restarts_total",
-		Help: "Instances started again after they ended unasked (reason crash or exit) or were recycled (memory_guard, max_requests), by process type.",
+		Help: "Instances started again after they ended unasked (reason crash or exit) or were recycled (memory_guard, max_requests), and processes of theirs the kernel's OOM killer killed (oom_kill), by process type.",
 	}, []string{"type", "reason"})
 	for _, t := range opts.Types {
 		m.restarts.WithLabelValues(t, ReasonCrash)
 	}
-	m.reg.MustRegister(requests, durations, m.upstreamErrors, m.retries, m.gateWaits, gateWait, m.restarts, &stateCollector{m: m})
+	m.oomKills = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "corral_oom_kills_total",
+		Help: "Processes the kernel's OOM killer killed in corral's memory cgroup, by the instance whose process group held them (name and type empty: none did).",
+	}, []string{"name", "type"})
+	m.reg.MustRegister(requests, durations, m.upstreamErrors, m.retries, m.gateWaits, gateWait, m.restarts, m.oomKills, &stateCollector{m: m})
 	return m
 }
 
@@ -197,6 +206,12 @@ func (m *Metrics) Restarted(r Restart) {
 	}
 	m.restarts.WithLabelValues(r.Type, r.Reason).Inc()
 	m.recent.add(r)
+}
+
+// OOMKilled counts a process of the instance name (of type typ) that the
+// kernel's OOM killer killed; "" for a process of no instance.
+func (m *Metrics) OOMKilled(name, typ string) {
+	m.oomKills.WithLabelValues(name, typ).Inc()
 }
 
 // Handler serves GET /metrics (Prometheus's text format, or OpenMetrics

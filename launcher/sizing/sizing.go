@@ -31,20 +31,17 @@ const (
 type Machine struct {
 	Memory int64   // bytes; 0 when unknown
 	CPU    float64 // cores; 0 when unknown
-	// WebInstances is the number of web instances the formation runs;
-	// each gets its share.
-	WebInstances int
 	// Others is the number of other long-running processes (worker,
 	// clock, …) that share the memory.
 	Others int
 }
 
-// WebConcurrency is the number of workers each web instance should run:
-// the smaller of the memory bound, (memory − PerOther × others) /
-// PerWorker, and the CPU bound, gunicorn's 2 × cores + 1 with a fraction
-// of a core counting as one; at least 1, divided between the web
-// instances.
-func WebConcurrency(m Machine) (int, string) {
+// WebBudget is the number of workers the web instances may run in all
+// (Share divides it between them): the smaller of the memory bound,
+// (memory − PerOther × others) / PerWorker, and the CPU bound, gunicorn's
+// 2 × cores + 1 with a fraction of a core counting as one; at least 1. 0
+// when neither limit is known.
+func WebBudget(m Machine) (int, string) {
 	total := math.MaxInt
 	var why []string
 	if m.Memory > 0 {
@@ -60,23 +57,30 @@ func WebConcurrency(m Machine) (int, string) {
 	if m.CPU > 0 {
 		cores := int(math.Ceil(m.CPU - 1e-9))
 		byCPU := 2*cores + 1
-		why = append(why, fmt.Sprintf("2 × %.3g CPU + 1 = %d", m.CPU, byCPU))
+		cpu := fmt.Sprintf("%d CPU", cores)
+		if float64(cores) != m.CPU {
+			// Say so: "2 × 0.5 CPU + 1 = 3" reads as a wrong sum.
+			cpu += fmt.Sprintf(" (%.3g rounded up)", m.CPU)
+		}
+		why = append(why, fmt.Sprintf("2 × %s + 1 = %d", cpu, byCPU))
 		total = min(total, byCPU)
 	}
 	if total == math.MaxInt {
 		return 0, "neither the memory nor the CPU limit is known"
 	}
-	n := max(total, 1)
-	instances := max(m.WebInstances, 1)
-	per := max(n/instances, 1)
 	reason := "the least of " + strings.Join(why, " and ")
 	if len(why) == 1 {
 		reason = why[0]
 	}
-	if instances > 1 {
-		reason += fmt.Sprintf("; %d shared by %d web instances", n, instances)
-	}
-	return per, reason
+	return max(total, 1), reason
+}
+
+// Share is the WEB_CONCURRENCY of each of n web instances under a budget
+// of workers: budget / n, rounded down, and at least 1, so over says that
+// the n instances run more workers in all than the budget allows.
+func Share(budget, n int) (per int, over bool) {
+	n = max(n, 1)
+	return max(budget/n, 1), n > budget
 }
 
 // GoMemLimit is the soft limit for corral's own heap: an eighth of the
