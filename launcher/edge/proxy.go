@@ -189,10 +189,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if status := p.route(w, r, func(be *Backend) (retry bool) {
+	if status := p.route(w, r, func(be *Backend) (again retry) {
 		acc.Instance = be.Name
-		acc.Status, acc.Bytes, retry, acc.Cut = p.forward(w, r, body, be)
-		return retry
+		acc.Status, acc.Bytes, again, acc.Cut = p.forward(w, r, body, be)
+		return again
 	}); status != 0 {
 		acc.Status = status
 	}
@@ -212,10 +212,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // it answered itself (502 when every instance failed, 503 when none was
 // ready in time or none is coming as corral stops, 499 when the client
 // left).
-func (p *Proxy) route(w http.ResponseWriter, r *http.Request, attempt func(*Backend) (retry bool)) int {
+func (p *Proxy) route(w http.ResponseWriter, r *http.Request, attempt func(*Backend) retry) int {
 	var tried []*Backend
 	gate := bootGate{wait: p.opts.BootWait, obs: p.opts.Observer}
 	defer gate.stop()
+	deaths := 0
 	for {
 		be, status := p.choose(w, r, tried, &gate)
 		if be == nil {
@@ -224,12 +225,36 @@ func (p *Proxy) route(w http.ResponseWriter, r *http.Request, attempt func(*Back
 		if len(tried) > 0 && p.opts.Observer != nil {
 			p.opts.Observer.Retry()
 		}
-		if !attempt(be) {
+		switch attempt(be) {
+		case retryNo:
 			return 0
+		case retryDied:
+			if deaths++; deaths > maxResends {
+				p.opts.Log.Warn(fmt.Sprintf("edge: %s %s: the instances it was sent to died with it %d times; not sending it again",
+					logesc.String(r.Method), logesc.String(r.RequestURI), deaths))
+				return p.fail(w, r, http.StatusBadGateway, "the app failed to answer this request")
+			}
 		}
 		tried = append(tried, be)
 	}
 }
+
+// retry says whether a request goes to another instance after an
+// attempt, and why.
+type retry uint8
+
+const (
+	retryNo        retry = iota // answered, or failed for good
+	retryUnreached              // nothing reached the instance: safe whatever the method
+	retryDied                   // the instance died with an idempotent request
+)
+
+// maxResends bounds how many times a request whose instance died with it
+// is sent again. Once covers an instance that crashed or was killed for
+// another reason; a request that kills every instance it reaches (a
+// worker OOM-killed by the kernel, a segfault) would otherwise kill each
+// restart in turn, as long as the client waits.
+const maxResends = 1
 
 // unreachable takes be out of rotation after a failed dial.
 func (p *Proxy) unreachable(be *Backend, err error) {
@@ -350,10 +375,10 @@ func (g *bootGate) stop() {
 
 // forward sends the request, whose header is the one for the instance
 // (see ServeHTTP), to be and relays the answer. It returns the
-// status and body size sent to the client, or retry if nothing was sent and
-// the request may go to another instance; cut if a streamed response broke
-// off before its end.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be *Backend) (status int, n int64, retry, cut bool) {
+// status and body size sent to the client, or, when nothing was sent to
+// the client and the request may go to another instance, why (again);
+// cut if a streamed response broke off before its end.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be *Backend) (status int, n int64, again retry, cut bool) {
 	req := r // its header was made the instance's in ServeHTTP
 	uri := r.RequestURI
 	if uri == "" || uri[0] != '/' && uri != "*" {
@@ -372,24 +397,24 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		be.inflight.Add(-1)
 		switch {
 		case r.Context().Err() != nil:
-			return p.ended(w, r), 0, false, false
+			return p.ended(w, r), 0, retryNo, false
 		case isDialError(err):
 			// Nothing was sent: safe to try another instance, whatever the method.
 			p.unreachable(be, err)
-			return 0, 0, true, false
+			return 0, 0, retryUnreached, false
 		case isTimeout(err):
 			p.upstreamFailed()
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s did not answer %s %s within %v", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), p.opts.UpstreamTimeout))
-			return p.fail(w, r, http.StatusGatewayTimeout, "the app did not answer in time"), 0, false, false
+			return p.fail(w, r, http.StatusGatewayTimeout, "the app did not answer in time"), 0, retryNo, false
 		case idempotent(r.Method):
 			// The instance died mid-request; a GET can safely be asked again.
 			p.upstreamFailed()
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v; retrying elsewhere", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), err))
-			return 0, 0, true, false
+			return 0, 0, retryDied, false
 		default:
 			p.upstreamFailed()
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s failed %s %s: %v", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), err))
-			return p.fail(w, r, http.StatusBadGateway, "the app failed to answer"), 0, false, false
+			return p.fail(w, r, http.StatusBadGateway, "the app failed to answer"), 0, retryNo, false
 		}
 	}
 	be.served.Add(1)
@@ -399,7 +424,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		defer resp.Body.Close()
 		p.writeHeader(w, resp, -1)
 		n, cut = flushCopy(w, resp.Body, nil)
-		return resp.StatusCode, n, false, cut
+		return resp.StatusCode, n, retryNo, cut
 	}
 
 	// Read the whole response, then free the instance, then send it. A
@@ -418,7 +443,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		pm.close()
 		be.inflight.Add(-1)
 		if stalled {
-			return resp.StatusCode, n, false, cut
+			return resp.StatusCode, n, retryNo, cut
 		}
 		err = ferr
 	} else {
@@ -428,7 +453,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 	}
 	if err != nil {
 		if r.Context().Err() != nil {
-			return p.ended(w, r), 0, false, false
+			return p.ended(w, r), 0, retryNo, false
 		}
 		var store *storeError
 		if !errors.As(err, &store) { // the instance's fault, not the disk's
@@ -437,10 +462,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 		if idempotent(r.Method) {
 			// Nothing has reached the client yet: ask another instance.
 			p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v; retrying elsewhere", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), err))
-			return 0, 0, true, false
+			return 0, 0, retryDied, false
 		}
 		p.opts.Log.Warn(fmt.Sprintf("edge: %s broke off the response to %s %s: %v", be.Name, logesc.String(r.Method), logesc.String(r.RequestURI), err))
-		return p.fail(w, r, http.StatusBadGateway, "the app broke off its response"), 0, false, false
+		return p.fail(w, r, http.StatusBadGateway, "the app broke off its response"), 0, retryNo, false
 	}
 	out := buf
 	if r.Method != http.MethodHead && p.comp.compressible(resp.Header, resp.StatusCode, buf.Len()) {
@@ -459,7 +484,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 	if r.Method != http.MethodHead {
 		n, _ = io.Copy(w, out.reader())
 	}
-	return resp.StatusCode, n, false, false
+	return resp.StatusCode, n, retryNo, false
 }
 
 // flushStall is how long a response of unknown length may pause before the

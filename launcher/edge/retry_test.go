@@ -4,6 +4,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -200,5 +202,39 @@ func TestInstanceDiesWithIdleConnections(t *testing.T) {
 	}
 	if failed > 0 {
 		t.Errorf("%d of %d rounds answered a POST 502 although web.1 was up", failed, rounds)
+	}
+}
+
+// A GET that kills every instance it reaches (a worker the kernel
+// OOM-kills for it) is sent again once, not to every restart in turn for
+// as long as the client waits: the second death is the client's 502.
+func TestPoisonRequestResentOnce(t *testing.T) {
+	e := newEdge(t, Options{BootWait: testTimeout})
+	var hits atomic.Int64
+	var restart func()
+	die := func(w http.ResponseWriter, r *http.Request) {
+		if hits.Add(1) > 5 {
+			io.WriteString(w, "survived") // end the loop of a broken edge
+			return
+		}
+		// The instance goes, and another starts in its place, as the
+		// launcher restarts a crashed one.
+		restart()
+		dieBeforeHeaders(w, r)
+	}
+	var mu sync.Mutex
+	var current *Backend
+	restart = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		e.bal.Remove(current)
+		current = e.bal.Add("web.1", newBackend(t, die).addr)
+	}
+	mu.Lock()
+	current = e.bal.Add("web.1", newBackend(t, die).addr)
+	mu.Unlock()
+	resp, body := e.get(t, "/grow")
+	if resp.StatusCode != http.StatusBadGateway || hits.Load() != 2 {
+		t.Errorf("%d %q after %d attempts; want a 502 after 2", resp.StatusCode, body, hits.Load())
 	}
 }

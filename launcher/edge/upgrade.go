@@ -62,7 +62,7 @@ func headerHasToken(h http.Header, key, token string) bool {
 // headers. httputil.ReverseProxy already does the switching correctly, and
 // upgrades are rare enough that its cost does not matter.
 func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, out http.Header) (status int, instance string) {
-	failed := p.route(w, r, func(be *Backend) (retry bool) {
+	failed := p.route(w, r, func(be *Backend) retry {
 		var dialErr error
 		rec := &statusRecorder{ResponseWriter: w}
 		rp := &httputil.ReverseProxy{
@@ -94,13 +94,13 @@ func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, out http.He
 		be.inflight.Add(-1)
 		if dialErr != nil {
 			p.unreachable(be, dialErr)
-			return true
+			return retryUnreached
 		}
 		if rec.status == 0 && rec.hijacked {
 			rec.status = http.StatusSwitchingProtocols // written on the hijacked connection
 		}
 		status, instance = rec.status, be.Name
-		return false
+		return retryNo
 	})
 	if failed != 0 {
 		return failed, ""
