@@ -64,6 +64,14 @@ func (p *Proxy) forwardHeaders(h http.Header, r *http.Request) string {
 		delete(h, "X-Forwarded-Proto")
 		delete(h, "X-Forwarded-Host")
 		delete(h, "X-Real-Ip")
+		// The edge does not set these, but frameworks believe them:
+		// Rack (Rails, Sinatra) takes X-Forwarded-Ssl: on and
+		// X-Forwarded-Scheme for HTTPS and X-Forwarded-Port for the port,
+		// as IIS-era apps do Front-End-Https.
+		delete(h, "X-Forwarded-Ssl")
+		delete(h, "X-Forwarded-Scheme")
+		delete(h, "X-Forwarded-Port")
+		delete(h, "Front-End-Https")
 	}
 	// The values set below share one array: one allocation, not five.
 	// Each is a slice of its own capacity, so an append reallocates.
@@ -178,6 +186,7 @@ func edgeOwned[T string | []byte](name T) bool {
 	}
 	switch string(b[:len(name)]) {
 	case "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-real-ip", "forwarded", "x-request-id",
+		"x-forwarded-ssl", "x-forwarded-scheme", "x-forwarded-port", "front-end-https",
 		"host", "content-length", "transfer-encoding", "connection", "keep-alive", "proxy-connection",
 		"proxy-authenticate", "proxy-authorization", "te", "trailer", "upgrade", "expect", "http2-settings":
 		return true

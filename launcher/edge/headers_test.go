@@ -37,10 +37,13 @@ func TestForwardedHeaders(t *testing.T) {
 				"X-Forwarded-For": "6.6.6.6", "X-Forwarded-Proto": "https",
 				"X-Forwarded-Host": "evil.example", "X-Real-Ip": "6.6.6.6",
 				"Forwarded": "for=6.6.6.6;proto=https", "X-Request-Id": "client-chosen-id",
+				// Rack's and IIS's other ways to say HTTPS.
+				"X-Forwarded-Ssl": "on", "X-Forwarded-Scheme": "https", "X-Forwarded-Port": "443", "Front-End-Https": "on",
 			},
 			want: map[string]string{
 				"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http",
 				"X-Forwarded-Host": "app.example", "X-Real-Ip": "127.0.0.1", "Forwarded": "",
+				"X-Forwarded-Ssl": "", "X-Forwarded-Scheme": "", "X-Forwarded-Port": "", "Front-End-Https": "",
 			},
 		},
 		{
@@ -49,11 +52,12 @@ func TestForwardedHeaders(t *testing.T) {
 			send: map[string]string{
 				"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https",
 				"X-Forwarded-Host": "www.example", "X-Real-Ip": "203.0.113.7",
-				"X-Request-Id": "lb-1234:abcd_EF.9",
+				"X-Request-Id": "lb-1234:abcd_EF.9", "X-Forwarded-Ssl": "on", "X-Forwarded-Port": "443",
 			},
 			want: map[string]string{
 				"X-Forwarded-For": "203.0.113.7, 127.0.0.1", "X-Forwarded-Proto": "https",
 				"X-Forwarded-Host": "www.example", "X-Real-Ip": "203.0.113.7",
+				"X-Forwarded-Ssl": "on", "X-Forwarded-Port": "443",
 			},
 			keepID: true,
 		},
