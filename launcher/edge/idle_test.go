@@ -1,0 +1,232 @@
+package edge
+
+// Tests of idle connections (idle.go, conn's cold states): they give
+// back what serving a request took.
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// waiting is the state a connection waits in once cold.
+const waiting = connCold
+
+// growStack uses about n bytes of stack, as serving a proxied request
+// does, so that a goroutine that served one has grown its stack.
+func growStack(n int) byte {
+	var pad [1 << 10]byte
+	pad[n%len(pad)] = byte(n)
+	if n <= len(pad) {
+		return pad[0]
+	}
+	return growStack(n-len(pad)) + pad[n%len(pad)]
+}
+
+// countConns counts the server's connections in state st.
+func countConns(s *Server, st int32) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for c := range s.conns {
+		if c.state.Load() == st {
+			n++
+		}
+	}
+	return n
+}
+
+// inUse returns the bytes of heap and goroutine stacks in use, after a
+// collection.
+func inUse() uint64 {
+	var m runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
+}
+
+// TestServerIdleConnsAreCheap proves that kept-alive connections waiting
+// for their next request give back their buffers, their request storage
+// and the stack that serving grew: a few hundred of them cost at most
+// 8 KB each, client side included, not the 20 to 28 KB they did.
+func TestServerIdleConnsAreCheap(t *testing.T) {
+	const n, budget = 400, 8 << 10
+	ts := startServer(t, Config{Static: handlerStatic{"/", func(w http.ResponseWriter, r *http.Request) {
+		growStack(16 << 10)
+		io.WriteString(w, "hello")
+	}}, coolAfter: 10 * time.Millisecond})
+	dialClient(t, ts.addr).get(t, "/", "hello") // the server's pools are made
+	waitFor(t, "the first connection to go cold", func() bool { return countConns(ts.srv, waiting) == 1 })
+	// The hot states kept for the next connections to warm with are the
+	// server's, not the idle connections': they are not counted.
+	dropHots := func() {
+		ts.srv.hots.mu.Lock()
+		ts.srv.hots.free = nil
+		ts.srv.hots.mu.Unlock()
+	}
+	dropHots()
+	before := inUse()
+	conns := make([]net.Conn, 0, n)
+	t.Cleanup(func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	buf := make([]byte, 4<<10)
+	for range n {
+		c, err := net.DialTimeout("tcp", ts.addr, testTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+		c.SetDeadline(time.Now().Add(testTimeout))
+		if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: app\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		for got := 0; !bytes.HasSuffix(buf[:got], []byte("\r\n\r\nhello")); {
+			k, err := c.Read(buf[got:])
+			if err != nil {
+				t.Fatalf("reading a response: %v (got %q)", err, buf[:got])
+			}
+			got += k
+		}
+	}
+	waitFor(t, "the connections to go cold", func() bool { return countConns(ts.srv, waiting) == n+1 })
+	dropHots()
+	per := int64(inUse()-before) / n
+	t.Logf("%d idle connections: %d bytes each, client side included", n, per)
+	if per > budget {
+		t.Errorf("an idle connection costs %d bytes, want at most %d", per, budget)
+	}
+}
+
+// waitWaiting waits until n of ts's connections wait cold (parked where
+// the parker runs).
+func waitWaiting(t *testing.T, ts *testServer, n int) {
+	t.Helper()
+	waitFor(t, "connections to go cold", func() bool { return countConns(ts.srv, waiting) == n })
+}
+
+// TestServerColdConnections proves that a connection that went cold, or
+// parked, before its first request or between two serves the next, keeps
+// HeaderTimeout and IdleTimeout, and is forgotten when its client leaves.
+func TestServerColdConnections(t *testing.T) {
+	tests := []struct {
+		name         string
+		header, idle time.Duration
+		run          func(t *testing.T, ts *testServer, c *clientConn)
+		closedMin    time.Duration // the connection closes at least this late, within a second more; 0: stays open
+	}{
+		{"kept alive after going cold", 5 * time.Second, 5 * time.Second, func(t *testing.T, ts *testServer, c *clientConn) {
+			c.get(t, "/", "hello")
+			waitWaiting(t, ts, 1)
+			c.get(t, "/", "hello")
+			waitWaiting(t, ts, 1)
+			c.send(t, "GET / HTTP/1.1\r\nHost: app\r\n\r\nGET /2 HTTP/1.1\r\nHost: app\r\n\r\n") // pipelined
+			for range 2 {
+				if resp, body := c.read(t, http.MethodGet); string(body) != "hello" {
+					t.Fatalf("%d %q, want hello", resp.StatusCode, body)
+				}
+			}
+		}, 0},
+		{"first request after going cold", 5 * time.Second, 5 * time.Second, func(t *testing.T, ts *testServer, c *clientConn) {
+			waitWaiting(t, ts, 1)
+			c.get(t, "/", "hello")
+		}, 0},
+		{"first byte alone while cold", 5 * time.Second, 5 * time.Second, func(t *testing.T, ts *testServer, c *clientConn) {
+			c.get(t, "/", "hello")
+			waitWaiting(t, ts, 1)
+			c.send(t, "G")
+			time.Sleep(50 * time.Millisecond)
+			c.send(t, "ET / HTTP/1.1\r\nHost: app\r\n\r\n")
+			if resp, body := c.read(t, http.MethodGet); string(body) != "hello" {
+				t.Fatalf("%d %q, want hello", resp.StatusCode, body)
+			}
+		}, 0},
+		{"IdleTimeout while cold", 5 * time.Second, 300 * time.Millisecond, func(t *testing.T, ts *testServer, c *clientConn) {
+			c.get(t, "/", "hello")
+			waitWaiting(t, ts, 1)
+		}, 250 * time.Millisecond},
+		{"HeaderTimeout of a new connection gone cold", 300 * time.Millisecond, 5 * time.Second, func(t *testing.T, ts *testServer, c *clientConn) {
+			waitWaiting(t, ts, 1)
+		}, 250 * time.Millisecond},
+		{"the client leaves while cold", 5 * time.Second, 5 * time.Second, func(t *testing.T, ts *testServer, c *clientConn) {
+			c.get(t, "/", "hello")
+			waitWaiting(t, ts, 1)
+			c.Close()
+			waitFor(t, "the server to forget the connection", func() bool {
+				ts.srv.mu.Lock()
+				defer ts.srv.mu.Unlock()
+				return len(ts.srv.conns) == 0
+			})
+		}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, Config{Static: handlerStatic{"/", func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "hello")
+			}}, HeaderTimeout: tt.header, IdleTimeout: tt.idle, coolAfter: 10 * time.Millisecond})
+			c := dialClient(t, ts.addr)
+			start := time.Now()
+			tt.run(t, ts, c)
+			if tt.closedMin == 0 {
+				return
+			}
+			c.closedWithin(t, tt.closedMin+time.Second)
+			if d := time.Since(start); d < tt.closedMin {
+				t.Errorf("closed after %v, want at least %v", d, tt.closedMin)
+			}
+		})
+	}
+}
+
+// TestServerShutdownClosesColdConns proves that Shutdown closes a
+// connection gone cold at once, and returns.
+func TestServerShutdownClosesColdConns(t *testing.T) {
+	ts := startServer(t, Config{Static: handlerStatic{"/", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	}}, coolAfter: 10 * time.Millisecond})
+	kept, fresh := dialClient(t, ts.addr), dialClient(t, ts.addr)
+	kept.get(t, "/", "hello")
+	waitWaiting(t, ts, 2)
+	if err := ts.shutdown(context.Background(), 2*time.Second); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	for _, c := range []*clientConn{kept, fresh} {
+		if d := c.closedWithin(t, time.Second); d > 100*time.Millisecond {
+			t.Errorf("closed %v after Shutdown, want at once", d)
+		}
+	}
+}
+
+// TestServerH2CAfterGoingCold proves that a new connection that sends the
+// HTTP/2 preface only once it has gone cold is served as HTTP/2.
+func TestServerH2CAfterGoingCold(t *testing.T) {
+	ts := startServer(t, Config{Static: handlerStatic{"/", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.Proto)
+	}}, coolAfter: 10 * time.Millisecond})
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &p, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			waitWaiting(t, ts, 1)
+		}
+		return c, err
+	}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: testTimeout}).Get("http://" + ts.addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || string(body) != "HTTP/2.0" {
+		t.Errorf("%d %q, want 200 HTTP/2.0", resp.StatusCode, body)
+	}
+}
