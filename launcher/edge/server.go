@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -56,7 +57,8 @@ const (
 	connClosed                // closed by Shutdown: its goroutine must stop
 	connHijacked              // taken over by its handler: not Shutdown's to wait for
 	connCold                  // between requests, cold (see conn): Shutdown may close it
-	connCooling               // hot and idle, being told to go cold (idle.go's cool)
+	connCooling               // idle, being told to go cold, or to park (idle.go's cool)
+	connParked                // cold, in the parker (park_linux.go): no goroutine of its own
 )
 
 // aLongTimeAgo returns a deadline in the past: it makes a blocked read return.
@@ -66,18 +68,24 @@ func aLongTimeAgo() time.Time { return time.Unix(1, 0) }
 // has waited coolAfter: it gives back its hot state (buffers, request and
 // response storage) and a fresh goroutine, whose stack is the smallest,
 // waits for the next request's first byte in place of the one that
-// served, whose stack grew. A new connection starts cold. So an idle
-// connection costs little more than that goroutine, while a busy one
-// keeps its hot state from one request to the next.
+// served, whose stack grew; or, a plain TCP connection, no goroutine at
+// all: it parks (park_linux.go). A new connection starts cold, and parks
+// if it sends nothing for coolAfter. So an idle connection costs little
+// more than its socket, while a busy one keeps its hot state from one
+// request to the next.
 type conn struct {
-	*hot   // nil while cold
-	srv    *Server
-	nc     net.Conn
-	remote string
-	raw    rawReader
-	state  atomic.Int32
-	idleAt atomic.Int64 // when it began to wait for a request, in UnixNano: the oldest idle are closed first
-	rdl    time.Time    // the read deadline set last (readDeadline)
+	*hot     // nil while cold
+	srv      *Server
+	nc       net.Conn
+	remote   string
+	raw      rawReader
+	state    atomic.Int32
+	idleAt   atomic.Int64 // when it began to wait for a request, in UnixNano: the oldest idle are closed first
+	until    atomic.Int64 // while parked: its read deadline, in UnixNano
+	rdl      time.Time    // the read deadline set last (readDeadline)
+	parkable bool         // over TCP: it can park
+	epolled  bool         // the parker's: c has a registration in its epoll instance
+	fd       int32        // the parker's: c's descriptor, once parked
 }
 
 // hot is what a connection holds while it reads and serves requests. A
@@ -136,8 +144,15 @@ func (r *rawReader) Read(p []byte) (int, error) {
 func (s *Server) newConn(nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
 	c.raw.nc = nc
+	_, c.parkable = tcpConn(nc)
 	c.state.Store(connCold)
-	c.idleAt.Store(time.Now().UnixNano())
+	if _, ok := nc.(*tls.Conn); ok {
+		// Not waiting for a request until the handshake is done: the
+		// tender must not cut it.
+		c.idleAt.Store(math.MaxInt64)
+	} else {
+		c.idleAt.Store(time.Now().UnixNano())
+	}
 	return c
 }
 
@@ -160,7 +175,9 @@ func (c *conn) start() {
 		c.end(false)
 	case "http/1.1", "": // no h2c preface over TLS
 		// The handshake grew this goroutine's stack: a fresh one waits.
-		c.readDeadline(time.Now().Add(c.srv.cfg.HeaderTimeout))
+		now := time.Now()
+		c.idleAt.Store(now.UnixNano())
+		c.readDeadline(now.Add(c.srv.cfg.HeaderTimeout))
 		go c.awaitCold(false)
 	default:
 		c.end(false) // the ACME TLS-ALPN challenge, done with the handshake, or a failure
@@ -169,13 +186,35 @@ func (c *conn) start() {
 
 // awaitCold is a cold connection's goroutine: it waits, holding nothing,
 // for the first byte of a request (within the read deadline set), then
-// takes a hot state and serves. first says the connection is new.
+// takes a hot state and serves; or it parks if the tender says so. first
+// says the connection is new.
 func (c *conn) awaitCold(first bool) {
 	defer c.recoverPanic()
-	n, _ := c.nc.Read(c.raw.stash[:])
-	if n == 0 || !c.state.CompareAndSwap(connCold, connActive) {
-		c.end(false) // gone, idle too long, or closed by Shutdown
-		return
+	for {
+		n, err := c.nc.Read(c.raw.stash[:])
+		if !c.state.CompareAndSwap(connCold, connActive) {
+			if c.state.Load() != connCooling {
+				c.end(false) // closed by Shutdown
+				return
+			}
+			// Told to park: see awaitHot.
+			c.srv.mu.Lock()
+			c.srv.mu.Unlock()
+			c.state.Store(connActive)
+			if n == 0 && isTimeout(err) {
+				c.readDeadline(c.rdl) // the tender moved it
+				if c.park(first) {
+					return
+				}
+				c.state.Store(connCold)
+				continue
+			}
+		}
+		if n == 0 {
+			c.end(false) // gone, or idle too long
+			return
+		}
+		break
 	}
 	c.raw.stashed = true
 	c.warm()
@@ -322,13 +361,34 @@ func (c *conn) awaitHot() int {
 	return awaitCold
 }
 
-// goCold gives back c's hot state and leaves the wait for the next
-// request to a fresh goroutine; the caller's goroutine must return.
+// goCold gives back c's hot state and parks c, or leaves the wait for
+// the next request to a fresh goroutine; the caller's goroutine must
+// return.
 func (c *conn) goCold() {
 	c.readDeadline(time.Unix(0, c.idleAt.Load()).Add(c.srv.cfg.IdleTimeout))
 	c.release()
+	if c.park(false) {
+		return
+	}
 	c.state.Store(connCold)
 	go c.awaitCold(false)
+}
+
+// park has c wait in the parker until its read deadline, if it can.
+func (c *conn) park(first bool) bool {
+	c.until.Store(c.rdl.UnixNano())
+	return c.srv.idle.park.park(c, first)
+}
+
+// unparked is called by the parker when c, parked, has something to read
+// or the parker closes: a fresh goroutine reads it, unless c was closed
+// meanwhile by one that did not find it parked.
+func (c *conn) unparked(first bool) {
+	if c.state.CompareAndSwap(connParked, connCold) {
+		go c.awaitCold(first)
+		return
+	}
+	c.end(false)
 }
 
 // serveRequest runs the handler for one request and finishes its response.
