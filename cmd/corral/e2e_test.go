@@ -157,7 +157,13 @@ type session struct {
 // environment (minus variables that would change corral's behaviour).
 func start(t *testing.T, dir string, env []string, args ...string) *session {
 	t.Helper()
-	cmd := exec.Command(corralBin, args...)
+	return startCommand(t, exec.Command(corralBin, args...), dir, env)
+}
+
+// startCommand starts cmd, which runs corral (through a shell, say), as
+// start does.
+func startCommand(t *testing.T, cmd *exec.Cmd, dir string, env []string) *session {
+	t.Helper()
 	cmd.Dir = dir
 	cmd.Env = append(baseEnv(), env...)
 	stdout, err := cmd.StdoutPipe()

@@ -43,6 +43,13 @@ type Config struct {
 	// Observer, if not nil, is told of each static file and health check
 	// answered (the Proxy has its own, for the requests it answers).
 	Observer Observer
+	// MaxConns is how many client connections may be open before the
+	// oldest idle ones are closed to make room for new ones, as they are
+	// when accepting fails for want of file descriptors. 0 derives it
+	// from the process's file-descriptor limit (maxConnsFor); below 0,
+	// only running out of descriptors closes idle connections.
+	MaxConns int
+
 	// coolAfter is how long a connection waits for its next request
 	// holding its buffers before it gives them back (1s); for tests.
 	coolAfter time.Duration
@@ -113,6 +120,9 @@ func NewServer(cfg Config) *Server {
 		conns:  make(map[*conn]struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	if s.cfg.MaxConns == 0 {
+		s.cfg.MaxConns = maxConnsFor(fdLimit())
+	}
 	if s.cfg.coolAfter <= 0 {
 		s.cfg.coolAfter = time.Second
 	}

@@ -1,7 +1,8 @@
 package edge
 
 // Tests of idle connections (idle.go, park_linux.go, conn's cold states):
-// they give back what serving a request took, and they park.
+// they give back what serving a request took, they park, and the oldest
+// are closed when the edge runs short of file descriptors.
 
 import (
 	"bufio"
@@ -9,9 +10,14 @@ import (
 	"context"
 	"crypto/tls"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime"
+	"strings"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -113,6 +119,26 @@ func TestServerIdleConnsAreCheap(t *testing.T) {
 	}
 	if more := runtime.NumGoroutine() - goroutines; waiting == connParked && more > n/10 {
 		t.Errorf("%d idle connections, %d goroutines more: they should park", n, more)
+	}
+}
+
+func TestMaxConnsFor(t *testing.T) {
+	tests := []struct {
+		limit uint64
+		want  int
+	}{
+		{0, -1},          // unknown
+		{^uint64(0), -1}, // RLIM_INFINITY
+		{256, 96},
+		{1024, 480},
+		{20000, 9968},
+		{64, 1},
+		{10, 1},
+	}
+	for _, tt := range tests {
+		if got := maxConnsFor(tt.limit); got != tt.want {
+			t.Errorf("maxConnsFor(%d) = %d, want %d", tt.limit, got, tt.want)
+		}
 	}
 }
 
@@ -239,6 +265,148 @@ func TestServerH2CAfterGoingCold(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || string(body) != "HTTP/2.0" {
 		t.Errorf("%d %q, want 200 HTTP/2.0", resp.StatusCode, body)
+	}
+}
+
+// logBuffer collects a logger's lines.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// count counts the lines with s.
+func (l *logBuffer) count(s string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Count(l.b.String(), s)
+}
+
+// fdListener fails to accept with EMFILE, as a process out of file
+// descriptors does, while max of the connections it accepted are open:
+// the connection waits, as in the kernel's backlog, for the next Accept.
+type fdListener struct {
+	net.Listener
+	max     int
+	mu      sync.Mutex
+	open    int
+	pending net.Conn
+}
+
+func (l *fdListener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	c := l.pending
+	l.pending = nil
+	l.mu.Unlock()
+	if c == nil {
+		var err error
+		if c, err = l.Listener.Accept(); err != nil {
+			return nil, err
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.open >= l.max {
+		l.pending = c
+		return nil, &net.OpError{Op: "accept", Net: "tcp", Addr: l.Addr(), Err: os.NewSyscallError("accept4", syscall.EMFILE)}
+	}
+	l.open++
+	return &fdConn{Conn: c, l: l}, nil
+}
+
+type fdConn struct {
+	net.Conn
+	l    *fdListener
+	once sync.Once
+}
+
+func (c *fdConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(func() {
+		c.l.mu.Lock()
+		c.l.open--
+		c.l.mu.Unlock()
+	})
+	return err
+}
+
+// TestServerMakesRoom proves that when accepting fails for want of file
+// descriptors, or MaxConns are open, the oldest idle connections are
+// closed and the new one is served; that a request in flight is never
+// closed for it, even the oldest; and that it is logged once.
+func TestServerMakesRoom(t *testing.T) {
+	tests := []struct {
+		name     string
+		maxConns int
+		fds      int // the descriptors fdListener allows; 0: no fdListener
+		log      string
+	}{
+		{"out of file descriptors", -1, 4, "edge: out of file descriptors (4 connections open): closed 2 idle connections, the oldest, to keep accepting"},
+		{"MaxConns open", 4, 0, "edge: 4 connections open, the most the file-descriptor limit allows: closed 2 idle connections, the oldest, to keep accepting"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			release := make(chan struct{})
+			var logged logBuffer
+			cfg := Config{Static: handlerStatic{"/", func(w http.ResponseWriter, r *http.Request) {
+				if r.URL.Path == "/block" {
+					<-release
+				}
+				io.WriteString(w, "hello")
+			}}, MaxConns: tt.maxConns, Log: slog.New(slog.NewTextHandler(&logged, nil))}
+			bal := NewBalancer(TCPProber, probeInterval, nil)
+			t.Cleanup(bal.Close)
+			cfg.Proxy = NewProxy(bal, Options{})
+			var ln net.Listener
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.fds > 0 {
+				ln = &fdListener{Listener: ln, max: tt.fds}
+			}
+			srv := NewServer(cfg)
+			served := make(chan error, 1)
+			go func() { served <- srv.Serve(ln) }()
+			addr := ln.Addr().String()
+
+			busy := dialClient(t, addr) // the oldest, but in flight
+			busy.send(t, "GET /block HTTP/1.1\r\nHost: app\r\n\r\n")
+			waitFor(t, "the request in flight", func() bool { return countConns(srv, connActive) == 1 })
+			var idle []*clientConn
+			for range 3 {
+				c := dialClient(t, addr)
+				c.get(t, "/", "hello")
+				idle = append(idle, c)
+			}
+			// Each new connection makes room: the oldest idle one goes.
+			for i := range 2 {
+				dialClient(t, addr).get(t, "/", "hello")
+				idle[i].closedWithin(t, time.Second)
+			}
+			idle[2].get(t, "/", "hello")
+			close(release)
+			if resp, body := busy.read(t, http.MethodGet); string(body) != "hello" {
+				t.Errorf("the request in flight: %d %q, want hello", resp.StatusCode, body)
+			}
+
+			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				t.Errorf("Shutdown: %v", err)
+			}
+			if err := <-served; err != nil {
+				t.Errorf("Serve: %v", err)
+			}
+			if n := logged.count("closed"); n != 1 || logged.count(tt.log) != 1 {
+				t.Errorf("log:\n%s\nwant one line: %s", logged.b.String(), tt.log)
+			}
+		})
 	}
 }
 

@@ -49,8 +49,8 @@ const (
 	lingerTime = 500 * time.Millisecond
 )
 
-// Connection states, for Shutdown and for the tender of idle connections
-// (idle.go).
+// Connection states, for Shutdown and for closing idle connections to
+// make room (idle.go).
 const (
 	connIdle     int32 = iota // between requests, hot: Shutdown may close it
 	connActive                // a request is being read or served
@@ -148,7 +148,7 @@ func (s *Server) newConn(nc net.Conn) *conn {
 	c.state.Store(connCold)
 	if _, ok := nc.(*tls.Conn); ok {
 		// Not waiting for a request until the handshake is done: the
-		// tender must not cut it.
+		// tender must not cut it, nor makeRoom take it for the oldest.
 		c.idleAt.Store(math.MaxInt64)
 	} else {
 		c.idleAt.Store(time.Now().UnixNano())
@@ -194,7 +194,7 @@ func (c *conn) awaitCold(first bool) {
 		n, err := c.nc.Read(c.raw.stash[:])
 		if !c.state.CompareAndSwap(connCold, connActive) {
 			if c.state.Load() != connCooling {
-				c.end(false) // closed by Shutdown
+				c.end(false) // closed by Shutdown or to make room
 				return
 			}
 			// Told to park: see awaitHot.
@@ -325,7 +325,7 @@ func (c *conn) serve(first bool) {
 // What awaitHot found.
 const (
 	awaitRequest = iota // the first bytes of a request
-	awaitEnd            // the end: the client left, IdleTimeout passed, or Shutdown closed it
+	awaitEnd            // the end: the client left, IdleTimeout passed, or Shutdown or makeRoom closed it
 	awaitCold           // nothing for coolAfter: go cold
 )
 
@@ -994,6 +994,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.shutting.Load() {
 				return nil
 			}
+			if outOfFDs(err) && s.makeRoom(true) > 0 {
+				continue // accept again at once: their descriptors are free
+			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
 				// Out of file descriptors, say: wait and try again, as
@@ -1006,6 +1009,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
+		s.makeRoom(false) // if MaxConns are open
 		c := s.newConn(nc)
 		if !s.add(c) {
 			nc.Close()
