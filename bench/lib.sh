@@ -155,11 +155,14 @@ http {
 
 EOF
 }
-start_nginx() { # start_nginx DIR: check DIR/nginx.conf, run nginx in the foreground as PID[nginx]
+start_nginx() { # start_nginx DIR [NOFILE]: check DIR/nginx.conf, run nginx in the foreground as PID[nginx] (with ulimit -n NOFILE)
   local n="$1"
   nginx -t -q -e "$n/logs/error.log" -c "$n/nginx.conf" -p "$n" >"$P/nginx.log" 2>&1 ||
     die "nginx rejects $n/nginx.conf: $(cat "$P/nginx.log")"
-  nginx -e "$n/logs/error.log" -c "$n/nginx.conf" -p "$n" -g 'daemon off;' >>"$P/nginx.log" 2>&1 </dev/null &
+  (
+    if [[ -n "${2:-}" ]]; then ulimit -n "$2"; fi
+    exec nginx -e "$n/logs/error.log" -c "$n/nginx.conf" -p "$n" -g 'daemon off;'
+  ) >>"$P/nginx.log" 2>&1 </dev/null &
   PID[nginx]=$!
 }
 

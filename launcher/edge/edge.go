@@ -5,7 +5,6 @@
 package edge
 
 import (
-	"bufio"
 	"context"
 	"log/slog"
 	"net"
@@ -51,6 +50,16 @@ type Config struct {
 	// Observer, if not nil, is told of each static file and health check
 	// answered (the Proxy has its own, for the requests it answers).
 	Observer Observer
+	// MaxConns is how many client connections may be open before the
+	// oldest idle ones are closed to make room for new ones, as they are
+	// when accepting fails for want of file descriptors. 0 derives it
+	// from the process's file-descriptor limit (maxConnsFor); below 0,
+	// only running out of descriptors closes idle connections.
+	MaxConns int
+
+	// coolAfter is how long a connection waits for its next request
+	// holding its buffers before it gives them back (1s); for tests.
+	coolAfter time.Duration
 }
 
 // Server is the edge's HTTP server: it serves the health path and static
@@ -69,8 +78,8 @@ type Server struct {
 	mu       sync.Mutex
 	listen   map[net.Listener]struct{}
 	conns    map[*conn]struct{}
-	readers  sync.Pool // *bufio.Reader
-	writers  sync.Pool // *bufio.Writer
+	hots     hotPool
+	idle     idleConns // see idle.go
 	date     dateCache
 	h2       *h2c
 }
@@ -118,8 +127,12 @@ func NewServer(cfg Config) *Server {
 		conns:  make(map[*conn]struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
-	s.readers.New = func() any { return bufio.NewReaderSize(nil, 4<<10) }
-	s.writers.New = func() any { return bufio.NewWriterSize(nil, 4<<10) }
+	if s.cfg.MaxConns == 0 {
+		s.cfg.MaxConns = maxConnsFor(fdLimit())
+	}
+	if s.cfg.coolAfter <= 0 {
+		s.cfg.coolAfter = time.Second
+	}
 	if cfg.Static != nil {
 		s.SetStatic(cfg.Static)
 	}

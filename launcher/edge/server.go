@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"runtime/debug"
@@ -51,33 +52,61 @@ const (
 	abandonGrace = 2 * lingerTime
 )
 
-// Connection states, for Shutdown.
+// Connection states, for Shutdown and for closing idle connections to
+// make room (idle.go).
 const (
-	connIdle     int32 = iota // between requests: Shutdown may close it
+	connIdle     int32 = iota // between requests, hot: Shutdown may close it
 	connActive                // a request is being read or served
 	connClosed                // closed by Shutdown: its goroutine must stop
 	connHijacked              // taken over by its handler: not Shutdown's to wait for
+	connCold                  // between requests, cold (see conn): Shutdown may close it
+	connCooling               // idle, being told to go cold, or to park (idle.go's cool)
+	connParked                // cold, in the parker (park_linux.go): no goroutine of its own
 )
 
 // aLongTimeAgo returns a deadline in the past: it makes a blocked read return.
 func aLongTimeAgo() time.Time { return time.Unix(1, 0) }
 
-// conn is one client connection.
+// conn is one client connection. Between requests it goes cold once it
+// has waited coolAfter: it gives back its hot state (buffers, request and
+// response storage) and a fresh goroutine, whose stack is the smallest,
+// waits for the next request's first byte in place of the one that
+// served, whose stack grew; or, a plain TCP connection, no goroutine at
+// all: it parks (park_linux.go). A new connection starts cold, and parks
+// if it sends nothing for coolAfter. So an idle connection costs little
+// more than its socket, while a busy one keeps its hot state from one
+// request to the next.
 type conn struct {
-	srv    *Server
-	nc     net.Conn
-	remote string
-	br     *bufio.Reader // reads from raw, not nc: see raw
-	bw     *bufio.Writer
-	hr     headReader
-	raw    rawReader
-	ctx    context.Context // canceled when the client is seen gone, or the connection ends
-	cancel context.CancelFunc
-	state  atomic.Int32
-	x      exchange  // the upstream exchange: to cut when the client leaves, its response's storage
-	resp   response  // reused for each request: handlers do not keep it
-	rdl    time.Time // the read deadline set last (readDeadline)
-	body   *body     // the current request's body, if it has one
+	*hot     // nil while cold
+	srv      *Server
+	nc       net.Conn
+	remote   string
+	raw      rawReader
+	state    atomic.Int32
+	idleAt   atomic.Int64 // when it began to wait for a request, in UnixNano: the oldest idle are closed first
+	until    atomic.Int64 // while parked: its read deadline, in UnixNano
+	rdl      time.Time    // the read deadline set last (readDeadline)
+	parkable bool         // over TCP: it can park
+	epolled  bool         // the parker's: c has a registration in its epoll instance
+	fd       int32        // the parker's: c's descriptor, once parked
+	// abort cuts the upstream exchange of c's request: when its client
+	// leaves, when c ends, or when Shutdown abandons it. It is c's, not
+	// its hot state's, so that Shutdown can reach it whatever c's state.
+	abort abortSlot
+}
+
+// hot is what a connection holds while it reads and serves requests. A
+// connection that goes cold or ends gives it back (Server.hots).
+type hot struct {
+	c    *conn
+	br   *bufio.Reader // reads from raw, not nc: see raw
+	bw   *bufio.Writer
+	hr   headReader
+	ctx  context.Context // canceled when the client is seen gone, or the connection ends or goes cold
+	stop context.CancelFunc
+	x    exchange // the upstream exchange: to cut when the client leaves, its response's storage
+	resp response // reused for each request: handlers do not keep it
+	body *body    // the current request's body, if it has one
 
 	// The watcher: see arm.
 	wmu      sync.Mutex
@@ -87,17 +116,32 @@ type conn struct {
 	aborting atomic.Bool
 }
 
-// rawReader reads the connection for br, first giving back the byte the
-// watcher read if it found the next request rather than the end.
+func newHot() *hot {
+	h := &hot{br: bufio.NewReaderSize(nil, 4<<10), bw: bufio.NewWriterSize(nil, 4<<10)}
+	h.timer = time.AfterFunc(time.Hour, h.watch)
+	h.timer.Stop()
+	return h
+}
+
+// cancel cancels the requests' context and cuts the upstream exchange:
+// the client is gone, or the connection ends.
+func (h *hot) cancel() {
+	h.stop()
+	h.x.abort.abort()
+}
+
+// rawReader reads the connection for br, first giving back the byte read
+// ahead: by the watcher, if it found the next request rather than the
+// end, or by a cold connection's wait.
 type rawReader struct {
 	nc      net.Conn
-	stash   byte
+	stash   [1]byte
 	stashed bool
 }
 
 func (r *rawReader) Read(p []byte) (int, error) {
 	if r.stashed && len(p) > 0 {
-		p[0] = r.stash
+		p[0] = r.stash[0]
 		r.stashed = false
 		return 1, nil
 	}
@@ -107,97 +151,254 @@ func (r *rawReader) Read(p []byte) (int, error) {
 func (s *Server) newConn(nc net.Conn) *conn {
 	c := &conn{srv: s, nc: nc, remote: nc.RemoteAddr().String()}
 	c.raw.nc = nc
-	c.br = s.readers.Get().(*bufio.Reader)
-	c.br.Reset(&c.raw)
-	c.bw = s.writers.Get().(*bufio.Writer)
-	c.bw.Reset(nc)
-	ctx, cancel := context.WithCancel(s.ctx)
-	c.ctx = context.WithValue(ctx, exchangeKey{}, &c.x)
-	c.cancel = func() {
-		cancel()
-		c.x.abort.abort()
+	_, c.parkable = tcpConn(nc)
+	c.state.Store(connCold)
+	if _, ok := nc.(*tls.Conn); ok {
+		// Not waiting for a request until the handshake is done: the
+		// tender must not cut it, nor makeRoom take it for the oldest.
+		c.idleAt.Store(math.MaxInt64)
+	} else {
+		c.idleAt.Store(time.Now().UnixNano())
 	}
-	c.hr.base = new(http.Request).WithContext(c.ctx)
-	c.hr.underscores = s.cfg.AllowUnderscoreHeaders
-	c.timer = time.AfterFunc(time.Hour, c.watch)
-	c.timer.Stop()
 	return c
 }
 
-// serve reads requests off c and answers them until the connection ends.
-func (c *conn) serve() {
-	hijacked := false
-	defer func() {
-		if err := recover(); err != nil && err != http.ErrAbortHandler { // that one cuts the response short
-			c.srv.cfg.Log.Error(fmt.Sprintf("edge: panic serving %s: %v\n%s", c.remote, err, debug.Stack()))
-		}
-		c.disarm()
-		c.cancel()
-		if !hijacked {
-			c.nc.Close()
-			c.br.Reset(nil)
-			c.srv.readers.Put(c.br)
-			c.bw.Reset(nil)
-			c.srv.writers.Put(c.bw)
-		}
-		c.srv.forget(c)
-	}()
-	first := true
-	wait := c.srv.cfg.HeaderTimeout // a new connection owes us a request at once
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		switch c.handshake(tc) {
-		case "h2":
-			hijacked = c.srv.h2.serve(tc, nil) // HTTP/2's server owns it now
-			return
-		case "http/1.1", "":
-			first = false // no h2c preface over TLS
-		default:
-			return // the ACME TLS-ALPN challenge, done with the handshake, or a failure
-		}
+// start is a new connection's first goroutine: it does a TLS connection's
+// handshake, and waits cold for the first request.
+func (c *conn) start() {
+	defer c.recoverPanic()
+	tc, ok := c.nc.(*tls.Conn)
+	if !ok {
+		c.readDeadline(time.Now().Add(c.srv.cfg.HeaderTimeout)) // a new connection owes us a request at once
+		c.awaitCold(true)
+		return
 	}
+	switch c.handshake(tc) {
+	case "h2":
+		if c.state.CompareAndSwap(connCold, connHijacked) {
+			c.end(c.srv.h2.serve(tc, nil)) // HTTP/2's server owns it now
+			return
+		}
+		c.end(false)
+	case "http/1.1", "": // no h2c preface over TLS
+		// The handshake grew this goroutine's stack: a fresh one waits.
+		now := time.Now()
+		c.idleAt.Store(now.UnixNano())
+		c.readDeadline(now.Add(c.srv.cfg.HeaderTimeout))
+		go c.awaitCold(false)
+	default:
+		c.end(false) // the ACME TLS-ALPN challenge, done with the handshake, or a failure
+	}
+}
+
+// awaitCold is a cold connection's goroutine: it waits, holding nothing,
+// for the first byte of a request (within the read deadline set), then
+// takes a hot state and serves; or it parks if the tender says so. first
+// says the connection is new.
+func (c *conn) awaitCold(first bool) {
+	defer c.recoverPanic()
 	for {
-		if c.br.Buffered() == 0 { // wait for the next request
-			c.readWithin(wait)
-			if _, err := c.br.Peek(1); err != nil {
+		n, err := c.nc.Read(c.raw.stash[:])
+		if !c.state.CompareAndSwap(connCold, connActive) {
+			if c.state.Load() != connCooling {
+				c.end(false) // closed by Shutdown or to make room
 				return
 			}
+			// Told to park: see awaitHot.
+			c.srv.mu.Lock()
+			c.srv.mu.Unlock()
+			c.state.Store(connActive)
+			if n == 0 && isTimeout(err) {
+				c.readDeadline(c.rdl) // the tender moved it
+				if c.park(first) {
+					return
+				}
+				c.state.Store(connCold)
+				continue
+			}
 		}
-		if !c.state.CompareAndSwap(connIdle, connActive) {
-			return // Shutdown closed it
+		if n == 0 {
+			c.end(false) // gone, or idle too long
+			return
+		}
+		break
+	}
+	c.raw.stashed = true
+	c.warm()
+	c.serve(first)
+}
+
+// warm gives c a hot state.
+func (c *conn) warm() {
+	h := c.srv.hots.get()
+	h.c = c
+	h.br.Reset(&c.raw)
+	h.bw.Reset(c.nc)
+	h.x.abort = &c.abort
+	ctx, stop := context.WithCancel(c.srv.ctx)
+	h.ctx, h.stop = context.WithValue(ctx, exchangeKey{}, &h.x), stop
+	h.hr.base = new(http.Request).WithContext(h.ctx)
+	h.hr.underscores = c.srv.cfg.AllowUnderscoreHeaders
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		h.hr.base.TLS = &st
+	}
+	c.hot = h
+}
+
+// release gives c's hot state back to the pool; c is cold or ends.
+func (c *conn) release() {
+	h := c.hot
+	c.hot = nil
+	h.stop()
+	h.c, h.ctx, h.body, h.hr.base, h.resp.c, h.x.abort = nil, nil, nil, nil, nil, nil
+	h.br.Reset(nil)
+	h.bw.Reset(nil)
+	c.srv.hots.put(h)
+}
+
+// end closes the connection, unless its handler took it over, and
+// forgets it.
+func (c *conn) end(hijacked bool) {
+	if c.hot != nil {
+		c.disarm()
+		c.cancel()
+	}
+	if !hijacked {
+		c.nc.Close()
+		if c.hot != nil {
+			c.release()
+		}
+	}
+	c.srv.forget(c)
+}
+
+// recoverPanic logs a panic of a connection's goroutine (a handler's):
+// the connection ends.
+func (c *conn) recoverPanic() {
+	if err := recover(); err != nil {
+		if err != http.ErrAbortHandler { // that one cuts the response short, on purpose
+			c.srv.cfg.Log.Error(fmt.Sprintf("edge: panic serving %s: %v\n%s", c.remote, err, debug.Stack()))
+		}
+		c.end(false)
+	}
+}
+
+// serve reads requests off c and answers them until the connection ends,
+// or goes cold: then a fresh goroutine waits for the next request.
+func (c *conn) serve(first bool) {
+	for {
+		if c.br.Buffered() == 0 && !c.raw.stashed { // wait for the next request
+			switch c.awaitHot() {
+			case awaitEnd:
+				c.end(false)
+				return
+			case awaitCold:
+				c.goCold()
+				return
+			}
 		}
 		if !headBuffered(c.br) { // the rest of the head is still to come
 			c.readDeadline(time.Now().Add(c.srv.cfg.HeaderTimeout))
 		}
 		if first && isH2Preface(c.br) {
 			c.readDeadline(time.Time{})
-			hijacked = c.srv.h2.serve(c.nc, c.br) // HTTP/2's server owns it now
+			c.end(c.srv.h2.serve(c.nc, c.br)) // HTTP/2's server owns it now
 			return
 		}
-		first, wait = false, c.srv.cfg.IdleTimeout
+		first = false
 		req, fr, err := c.hr.read(c.br, maxHeaderBytes)
 		if err != nil {
 			var he *headError
 			if errors.As(err, &he) {
 				c.refuse(he)
 			}
+			c.end(false)
 			return
 		}
 		// The head's deadline is left: the body's reads set their own, the
 		// watcher takes a timeout for "no news", and a hijack clears it.
 		keep, hj := c.serveRequest(req, fr)
 		if hj {
-			hijacked = true
+			c.end(true)
 			return
 		}
 		c.hr.recycle() // the handler has returned: the request is done with
 		if !keep || c.srv.shutting.Load() {
 			c.closeWrite()
-			return
-		}
-		if !c.state.CompareAndSwap(connActive, connIdle) {
+			c.end(false)
 			return
 		}
 	}
+}
+
+// What awaitHot found.
+const (
+	awaitRequest = iota // the first bytes of a request
+	awaitEnd            // the end: the client left, IdleTimeout passed, or Shutdown or makeRoom closed it
+	awaitCold           // nothing for coolAfter: go cold
+)
+
+// awaitHot waits for the next request holding c's hot state, until
+// IdleTimeout, or until the server's tender tells it to go cold.
+func (c *conn) awaitHot() int {
+	now := time.Now()
+	c.idleAt.Store(now.UnixNano())
+	c.readWithin(now, c.srv.cfg.IdleTimeout)
+	c.state.Store(connIdle)
+	_, err := c.br.Peek(1)
+	if c.state.CompareAndSwap(connIdle, connActive) {
+		if err != nil {
+			return awaitEnd
+		}
+		return awaitRequest
+	}
+	if c.state.Load() != connCooling {
+		return awaitEnd
+	}
+	// The tender moved the read deadline to the past, under the server's
+	// lock: once it is through, the deadline is ours again.
+	c.srv.mu.Lock()
+	c.srv.mu.Unlock()
+	c.state.Store(connActive)
+	if err == nil { // the request came first
+		c.readDeadline(time.Now().Add(c.srv.cfg.HeaderTimeout))
+		return awaitRequest
+	}
+	if !isTimeout(err) {
+		return awaitEnd
+	}
+	return awaitCold
+}
+
+// goCold gives back c's hot state and parks c, or leaves the wait for
+// the next request to a fresh goroutine; the caller's goroutine must
+// return.
+func (c *conn) goCold() {
+	c.readDeadline(time.Unix(0, c.idleAt.Load()).Add(c.srv.cfg.IdleTimeout))
+	c.release()
+	if c.park(false) {
+		return
+	}
+	c.state.Store(connCold)
+	go c.awaitCold(false)
+}
+
+// park has c wait in the parker until its read deadline, if it can.
+func (c *conn) park(first bool) bool {
+	c.until.Store(c.rdl.UnixNano())
+	return c.srv.idle.park.park(c, first)
+}
+
+// unparked is called by the parker when c, parked, has something to read
+// or the parker closes: a fresh goroutine reads it, unless c was closed
+// meanwhile by one that did not find it parked.
+func (c *conn) unparked(first bool) {
+	if c.state.CompareAndSwap(connParked, connCold) {
+		go c.awaitCold(first)
+		return
+	}
+	c.end(false)
 }
 
 // serveRequest runs the handler for one request and finishes its response.
@@ -217,7 +418,7 @@ func (c *conn) serveRequest(req *http.Request, fr reqFrame) (keep, hijacked bool
 		req.Body = http.NoBody
 		c.arm()
 	}
-	w := &c.resp // req has c.ctx already: see newConn
+	w := &c.resp // req has c.ctx already: see warm
 	w.reset(c, req, fr)
 
 	c.srv.ServeHTTP(w, req)
@@ -256,17 +457,15 @@ func (c *conn) refuse(he *headError) {
 
 // handshake runs tc's TLS handshake within the head timeout and returns
 // the protocol ALPN chose; "-" if it failed. The requests that follow
-// carry its state (Request.TLS).
+// carry its state (Request.TLS: see warm).
 func (c *conn) handshake(tc *tls.Conn) string {
 	tc.SetDeadline(time.Now().Add(c.srv.cfg.HeaderTimeout))
-	if err := tc.HandshakeContext(c.ctx); err != nil {
+	if err := tc.HandshakeContext(c.srv.ctx); err != nil {
 		c.srv.cfg.Log.Debug(fmt.Sprintf("edge: TLS handshake with %s: %v", c.remote, err))
 		return "-"
 	}
 	tc.SetDeadline(time.Time{})
-	st := tc.ConnectionState()
-	c.hr.base.TLS = &st
-	return st.NegotiatedProtocol
+	return tc.ConnectionState().NegotiatedProtocol
 }
 
 // readDeadline sets the connection's read deadline, and remembers it for
@@ -276,10 +475,9 @@ func (c *conn) readDeadline(t time.Time) error {
 	return c.nc.SetReadDeadline(t)
 }
 
-// readWithin makes reads fail if nothing comes within d (see
+// readWithin makes reads fail if nothing comes within d of now (see
 // recentDeadline).
-func (c *conn) readWithin(d time.Duration) {
-	now := time.Now()
+func (c *conn) readWithin(now time.Time, d time.Duration) {
 	if recentDeadline(c.rdl, now, d) {
 		return
 	}
@@ -317,12 +515,13 @@ func (c *conn) arm() {
 }
 
 // watch runs in the timer's goroutine.
-func (c *conn) watch() {
-	c.wmu.Lock()
-	if !c.armed || c.watching != nil {
-		c.wmu.Unlock()
+func (h *hot) watch() {
+	h.wmu.Lock()
+	if !h.armed || h.watching != nil {
+		h.wmu.Unlock()
 		return
 	}
+	c := h.c
 	done := make(chan struct{})
 	c.watching = done
 	c.wmu.Unlock()
@@ -330,7 +529,7 @@ func (c *conn) watch() {
 	var b [1]byte
 	n, err := c.nc.Read(b[:])
 	if n == 1 {
-		c.raw.stash, c.raw.stashed = b[0], true // the next request: disarm waits for us
+		c.raw.stash[0], c.raw.stashed = b[0], true // the next request: disarm waits for us
 		return
 	}
 	if c.aborting.Load() {
@@ -816,6 +1015,9 @@ func (s *Server) Serve(ln net.Listener) error {
 			if s.shutting.Load() {
 				return nil
 			}
+			if outOfFDs(err) && s.makeRoom(true) > 0 {
+				continue // accept again at once: their descriptors are free
+			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() || isTemporary(err) {
 				// Out of file descriptors, say: wait and try again, as
@@ -828,12 +1030,13 @@ func (s *Server) Serve(ln net.Listener) error {
 			return err
 		}
 		backoff = 0
+		s.makeRoom(false) // if MaxConns are open
 		c := s.newConn(nc)
 		if !s.add(c) {
 			nc.Close()
 			return nil
 		}
-		go c.serve()
+		go c.start()
 	}
 }
 
@@ -851,6 +1054,7 @@ func (s *Server) track(ln net.Listener) bool {
 		return false
 	}
 	s.listen[ln] = struct{}{}
+	s.startTending()
 	return true
 }
 
@@ -889,6 +1093,7 @@ func (s *Server) Shutdown(ctx context.Context) (err error) {
 		ln.Close()
 	}
 	s.mu.Unlock()
+	s.stopTending()
 	defer s.cfg.Proxy.Close()
 	abandoned := make(chan struct{})
 	stopAbandon := context.AfterFunc(ctx, func() {
@@ -916,7 +1121,7 @@ func (s *Server) Shutdown(ctx context.Context) (err error) {
 		s.mu.Lock()
 		n := 0
 		for c := range s.conns {
-			if c.state.CompareAndSwap(connIdle, connClosed) {
+			if s.closeIdle(c) {
 				c.nc.Close()
 			}
 			if c.state.Load() != connHijacked {
@@ -950,6 +1155,6 @@ func (s *Server) abandon() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for c := range s.conns {
-		c.x.abort.abort()
+		c.abort.abort()
 	}
 }

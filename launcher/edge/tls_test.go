@@ -22,14 +22,7 @@ func TestTLS(t *testing.T) {
 	e := newEdge(t, Options{})
 	e.add(t, "web.1", strings.TrimPrefix(backend.URL, "http://"))
 
-	// A certificate for the test, from httptest's own.
-	ts := httptest.NewUnstartedServer(nil)
-	ts.StartTLS()
-	cert := ts.TLS.Certificates[0]
-	pool := x509.NewCertPool()
-	pool.AddCert(ts.Certificate())
-	ts.Close()
-
+	cert, pool := testCertificate()
 	srv := NewServer(Config{Proxy: e.proxy, HSTS: "max-age=31536000"})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -97,4 +90,15 @@ func TestTLS(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Strict-Transport-Security") != "" {
 		t.Errorf("plain HTTP: %d, HSTS %q; want 200 and no HSTS", resp.StatusCode, resp.Header.Get("Strict-Transport-Security"))
 	}
+}
+
+// testCertificate returns a certificate for example.com, httptest's own,
+// and a pool of the root that verifies it.
+func testCertificate() (tls.Certificate, *x509.CertPool) {
+	ts := httptest.NewUnstartedServer(nil)
+	ts.StartTLS()
+	defer ts.Close()
+	pool := x509.NewCertPool()
+	pool.AddCert(ts.Certificate())
+	return ts.TLS.Certificates[0], pool
 }

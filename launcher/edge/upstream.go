@@ -429,7 +429,7 @@ type abortSlot struct {
 // leaves, and the storage of the response, reused from one request to the
 // next since a connection carries one request at a time.
 type exchange struct {
-	abort abortSlot
+	abort *abortSlot // the client connection's
 	resp  respAlloc
 }
 
@@ -475,7 +475,7 @@ func abortOnDone(ctx context.Context, x *exchange, c net.Conn) stopFunc {
 		if !x.abort.set(c) {
 			c.SetDeadline(aLongTimeAgo())
 		}
-		return stopFunc{slot: &x.abort}
+		return stopFunc{slot: x.abort}
 	}
 	return stopFunc{after: context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo()) })}
 }
