@@ -90,7 +90,9 @@ func adapt(cfg Config, plan *Plan) *Machine {
 		m.GuardWhy = fmt.Sprintf("recycles the web instance using the most memory when the app's processes use %d%% of %s", cfg.MemoryGuard, limits.MiB(m.Limits.Memory))
 	}
 
-	if others > 0 && m.Platform.IsPaaS() && !m.Platform.OwnWorkerService {
+	// With corral's own line, leaveToPlatform decided, and Self says so.
+	decided := plan.Self != nil && len(plan.Self.Services) > 0
+	if others > 0 && !decided && m.Platform.IsPaaS() && !m.Platform.OwnWorkerService {
 		var types []string
 		for name, n := range plan.Formation {
 			if n > 0 && name != "web" && name != ReleaseType {

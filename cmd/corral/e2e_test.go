@@ -116,6 +116,9 @@ func helper(mode string, args []string) int {
 			}
 			fmt.Println("answering now")
 		})
+	case "bind": // bind --bind ADDR: a web app that listens on ADDR, not $PORT
+		w.Flush()
+		return bindApp(args)
 	case "proto": // a web app: answers "proto=$X-Forwarded-Proto" on $PORT
 		w.Flush()
 		return serveApp(func(w http.ResponseWriter, r *http.Request) {
@@ -181,7 +184,12 @@ type session struct {
 // environment (minus variables that would change corral's behaviour).
 func start(t *testing.T, dir string, env []string, args ...string) *session {
 	t.Helper()
-	cmd := exec.Command(corralBin, args...)
+	return startCmd(t, exec.Command(corralBin, args...), dir, env)
+}
+
+// startCmd is start for a command that runs corral: a shell, say.
+func startCmd(t *testing.T, cmd *exec.Cmd, dir string, env []string) *session {
+	t.Helper()
 	cmd.Dir = dir
 	cmd.Env = append(baseEnv(), env...)
 	stdout, err := cmd.StdoutPipe()
