@@ -80,14 +80,14 @@ type Plan struct {
 }
 
 // InstanceEnv returns the environment of inst: the shared one plus its own
-// PORT and PS (the name foreman and honcho give it).
+// PORT and PS (the name foreman and honcho give it), and AppDirVar.
 //
 // A web instance behind the edge also gets HOST=127.0.0.1, unless the
 // app sets HOST: only the edge talks to it, and the servers that read HOST
 // (Nuxt, Astro, SvelteKit, Remix… and corral's detected commands) then
 // keep its port off the network, where it would be served past the edge.
 func (p *Plan) InstanceEnv(inst Instance) []string {
-	env := append(slices.Clip(p.Env), "PORT="+strconv.Itoa(inst.Port), "PS="+inst.Name)
+	env := append(slices.Clip(p.Env), "PORT="+strconv.Itoa(inst.Port), "PS="+inst.Name, AppDirVar+"="+p.Dir)
 	if inst.Type == "web" && p.Machine != nil && p.Machine.WebConcurrency > 0 {
 		env = append(env, "WEB_CONCURRENCY="+strconv.Itoa(p.Machine.WebConcurrency))
 	}

@@ -46,6 +46,9 @@ const (
 // has finished), a signal arrives or ctx is done. It returns the exit status
 // corral should exit with. An error means nothing was started.
 func Run(ctx context.Context, cfg Config) (int, error) {
+	if err := nested(cfg.Dir, cfg.Environ); err != nil {
+		return 126, err
+	}
 	plan, err := load(cfg, false)
 	if err != nil {
 		return 1, err

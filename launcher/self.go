@@ -1,9 +1,11 @@
 package launcher
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,6 +16,13 @@ import (
 	"github.com/corral-run/corral/launcher/selfcmd"
 	"github.com/corral-run/corral/procfile"
 )
+
+// AppDirVar is set in the environment of every process corral starts, to
+// the app directory: a corral start that finds its own app directory
+// there was started by the corral running the app, through a line or a
+// script Find could not see into, and refuses to run (corral never runs
+// itself).
+const AppDirVar = "CORRAL_APP_DIR"
 
 // Self is what corral made of its own start command: the Procfile line
 // that runs corral (web: corral start), which is the platform's start
@@ -390,4 +399,23 @@ func (s *Self) describeServices(w io.Writer) {
 	for _, n := range s.Services {
 		fmt.Fprintln(w, "services: "+n)
 	}
+}
+
+// nested returns the error for a corral start run by a process of the
+// corral running the same app, which environ (corral's own) says: a line
+// or a script that starts corral in a way corral could not see in the
+// Procfile. It exits 126, so that the corral that started it stops
+// rather than start it again and again.
+func nested(dir string, env []string) error {
+	parent, ok := environ.Lookup(env, AppDirVar)
+	if !ok || parent == "" {
+		return nil
+	}
+	a, errA := os.Stat(parent)
+	b, errB := os.Stat(cmp.Or(dir, "."))
+	if errA != nil || errB != nil || !os.SameFile(a, b) {
+		return nil // started by the corral of another app: not itself
+	}
+	ps, _ := environ.Lookup(env, "PS")
+	return &ExitError{Code: 126, Err: fmt.Errorf("corral start runs as %s of the corral already running the app in %s (%s says so): a Procfile line, or a script it runs, starts corral inside itself. corral never runs itself: make the web line corral's own start command alone (web: corral start), and give each other type its own command", cmp.Or(ps, "a process"), parent, AppDirVar)}
 }

@@ -192,3 +192,22 @@ func TestSelfFlags(t *testing.T) {
 		t.Errorf("compared %q: %q", got, plan.Self.Warnings)
 	}
 }
+
+func TestNested(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	err := nested(dir, []string{AppDirVar + "=" + dir, "PS=web.1"})
+	var exit *ExitError
+	if !errors.As(err, &exit) || exit.Code != 126 || !strings.Contains(err.Error(), "corral start runs as web.1 of the corral already running the app in "+dir) {
+		t.Errorf("nested in the same app: %v", err)
+	}
+	if err := nested(other, []string{AppDirVar + "=" + dir}); err != nil {
+		t.Errorf("nested in another app: %v", err)
+	}
+	if err := nested(dir, nil); err != nil {
+		t.Errorf("not nested: %v", err)
+	}
+	plan := &Plan{Dir: dir}
+	if env := plan.InstanceEnv(Instance{Name: "web.1", Port: 1}); !slices.Contains(env, AppDirVar+"="+dir) {
+		t.Errorf("InstanceEnv lacks %s: %q", AppDirVar, env)
+	}
+}

@@ -280,6 +280,10 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 					signal.Notify(pipes, syscall.SIGPIPE)
 					defer signal.Stop(pipes)
 					code, err := launcher.Run(context.Background(), cfg)
+					var exit *launcher.ExitError
+					if errors.As(err, &exit) {
+						return cli.Exit(err, exit.Code) // a corral start that would run itself: 126
+					}
 					if err != nil {
 						return cli.Exit(err, 1)
 					}

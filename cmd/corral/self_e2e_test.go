@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // bindApp is the helper "bind": a web app that listens where its --bind
@@ -194,6 +195,27 @@ func TestRecursiveLines(t *testing.T) {
 	code, _, errOut = corral(t, goApp(t, ""), nil, "start", "--")
 	if code != 2 || !strings.Contains(errOut, `nothing after "--"`) {
 		t.Errorf("corral start --: status %d, %s", code, errOut)
+	}
+}
+
+// TestNestedCorral: a corral start that corral cannot see in the Procfile
+// (a script runs it) refuses to run inside the corral running the same
+// app, and that corral stops, rather than start it again and again.
+func TestNestedCorral(t *testing.T) {
+	dir := goApp(t, "web: ./start.sh\n")
+	if err := os.WriteFile(filepath.Join(dir, "start.sh"), []byte("#!/bin/sh\nexec corral start\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, dir, []string{"PORT=" + strconv.Itoa(freePort(t)), pathWithCorral(t)}, "start", "-t", "5")
+	if code := r.wait(30 * time.Second); code != 126 {
+		t.Errorf("exit status %d, want 126", code)
+	}
+	out := r.output()
+	if want := "corral start runs as web.1 of the corral already running the app in " + dir; !strings.Contains(out, want) {
+		t.Errorf("output lacks %q:\n%s", want, out)
+	}
+	if n := strings.Count(out, "web.1 started"); n != 1 {
+		t.Errorf("web.1 started %d times:\n%s", n, out)
 	}
 }
 
