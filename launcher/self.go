@@ -401,6 +401,22 @@ func (s *Self) describeServices(w io.Writer) {
 	}
 }
 
+// portClash says why inst, a web instance behind the edge that exited
+// before it ever answered, may have: its command names the public port,
+// which the edge holds, so listening there fails with "address in use".
+// "" when its command does not name it.
+func (p *Plan) portClash(inst Instance) string {
+	if inst.Type != "web" || !p.Edge {
+		return ""
+	}
+	words := selfcmd.PortWords(inst.Command, p.PublicPort)
+	if len(words) == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s's command names %d, the public port, in %q: corral's edge holds that port, so an instance that listens there fails with \"address in use\". Write $PORT there, which is each instance's own port (quoted for a platform's shell, '$PORT', in corral start -- CMD)",
+		inst.Name, p.PublicPort, words)
+}
+
 // nested returns the error for a corral start run by a process of the
 // corral running the same app, which environ (corral's own) says: a line
 // or a script that starts corral in a way corral could not see in the

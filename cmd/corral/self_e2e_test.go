@@ -257,3 +257,15 @@ func TestThreeForms(t *testing.T) {
 		})
 	}
 }
+
+// TestPublicPortClash: a web command that listens on the public port,
+// which the edge holds, fails with "address in use" at each start; corral
+// says why with each restart, rather than leave an obscure crash loop.
+func TestPublicPortClash(t *testing.T) {
+	port := freePort(t)
+	dir := app(t, map[string]string{"Procfile": "web: env CORRAL_TEST_HELPER=bind " + helperBin + " --bind 127.0.0.1:" + strconv.Itoa(port) + "\n"})
+	r := start(t, dir, []string{"PORT=" + strconv.Itoa(port)}, "start", "-t", "5")
+	r.waitFor(`web\.1 +\| .*address already in use`)
+	r.waitFor(regexp.QuoteMeta(fmt.Sprintf(`web.1's command names %d, the public port, in ["127.0.0.1:%d"]: corral's edge holds that port, so an instance that listens there fails with "address in use". Write $PORT there`, port, port)))
+	r.stop()
+}
