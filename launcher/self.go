@@ -258,7 +258,7 @@ func (p *Plan) leaveToPlatform(cfg Config, formation procfile.Formation) {
 	}
 	if len(found) > 0 {
 		says = append(says, fmt.Sprintf("%s (detected: the Procfile has no line for %s, so only corral can run %s) %s here, next to web; %s leaves %s out",
-			strings.Join(found, " and "), them(found), them(found), runs(found), formationFlag(found, 0), them(found)))
+			strings.Join(found, " and "), number(found, "it", "them"), number(found, "it", "them"), number(found, "runs", "run"), formationFlag(found, 0), number(found, "it", "them")))
 	}
 	named, _ := procfile.ParseChange(cfg.Formation, p.Procfile.Names()) // checked already
 	var left, here, release []string
@@ -289,16 +289,16 @@ func (p *Plan) leaveToPlatform(cfg Config, formation procfile.Formation) {
 	}
 	if len(left) > 0 {
 		says = append(says, fmt.Sprintf("%s (%s) %s left to %s, not run here, where %s would do every job a second time: %s; %s runs %s here instead, inside this web service",
-			strings.Join(left, " and "), where(leftAt), isAre(left), pf.Title, they(left), pf.WorkerNote, formationFlag(left, 1), them(left)))
+			strings.Join(left, " and "), where(leftAt), number(left, "is", "are"), pf.Title, number(left, "it", "they"), pf.WorkerNote, formationFlag(left, 1), number(left, "it", "them")))
 	}
 	if len(here) > 0 {
 		why := "no platform detected (a laptop or a VPS, where corral is all there is)"
-		leave := "leaves " + them(here) + " out"
+		leave := "leaves " + number(here, "it", "them") + " out"
 		if pf.IsPaaS() {
-			why, leave = pf.WorkerNote, "leaves "+them(here)+" to a service of its own"
+			why, leave = pf.WorkerNote, "leaves "+number(here, "it", "them")+" to a service of its own"
 		}
 		says = append(says, fmt.Sprintf("%s (%s) %s here, inside this web service, next to web: %s; %s %s",
-			strings.Join(here, " and "), where(hereAt), runs(here), why, formationFlag(here, 0), leave))
+			strings.Join(here, " and "), where(hereAt), number(here, "runs", "run"), why, formationFlag(here, 0), leave))
 	}
 	s.Services = says
 }
@@ -311,32 +311,12 @@ func formationFlag(types []string, n int) string {
 	return "--formation " + strings.Join(items, ",")
 }
 
-func isAre(types []string) string {
+// number is one when types holds one type, else many: "is" or "are".
+func number(types []string, one, many string) string {
 	if len(types) == 1 {
-		return "is"
+		return one
 	}
-	return "are"
-}
-
-func runs(types []string) string {
-	if len(types) == 1 {
-		return "runs"
-	}
-	return "run"
-}
-
-func they(types []string) string {
-	if len(types) == 1 {
-		return "it"
-	}
-	return "they"
-}
-
-func them(types []string) string {
-	if len(types) == 1 {
-		return "it"
-	}
-	return "them"
+	return many
 }
 
 // notes are the lines corral check prints, and corral start logs, about

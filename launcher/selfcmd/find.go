@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/corral-run/corral/internal/environ"
 )
@@ -137,7 +136,10 @@ func find(line string, b Binary, where string, depth int) []Call {
 	for i, cmd := range cmds {
 		w := where
 		if w == "" && i > 0 {
-			w = "after " + clip(Src(cmds[i-1].Words)) + " " + cmds[i-1].Op
+			w = "after " + cmds[i-1].Words[0].Src + " " + cmds[i-1].Op
+			if len(cmds[i-1].Words) > 1 {
+				w = "after " + cmds[i-1].Words[0].Src + " … " + cmds[i-1].Op
+			}
 		}
 		// corral start & or corral start | tee: the shell, not corral, is
 		// what the platform runs.
@@ -356,17 +358,4 @@ func Src(words []Word) string {
 		s[i] = w.Src
 	}
 	return strings.Join(s, " ")
-}
-
-// clip shortens s for a message, at a character's start.
-func clip(s string) string {
-	const max = 40
-	if len(s) <= max {
-		return s
-	}
-	cut := max
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
 }

@@ -84,7 +84,7 @@ func TestFind(t *testing.T) {
 		{`sh -c "corral start"`, []string{"corral start [] in sh -c's script (named corral)"}},
 		{`bash -lc 'exec corral start'`, []string{"corral start [] in bash -c's script (named corral)"}},
 		{`eval corral start`, []string{"corral start [] in eval's script (named corral)"}},
-		{"if true; then corral start; fi", []string{"corral start [] after if true ; (named corral)"}},
+		{"if true; then corral start; fi", []string{"corral start [] after if … ; (named corral)"}},
 		{"corral start -- corral start", []string{
 			"corral start [] -- [corral start] own (named corral)",
 			"corral start [] after corral start -- (named corral)"}},
