@@ -36,6 +36,20 @@ type Config struct {
 	Formation string   // formation spec, e.g. "web=2,worker=1"
 	Types     []string // if not empty, run only these process types
 	Port      int      // the public port, $PORT
+	// Command, when not empty, is the web command: the words given after
+	// "--" (corral start -- gunicorn app.wsgi), as the shell that started
+	// corral made them. It replaces the Procfile's web line, or what
+	// detection would run; the Procfile's other types still run.
+	Command []string
+	// Executable is the running corral binary (os.Executable), which a
+	// Procfile line may name by a path or another name; "" knows corral
+	// by its name only.
+	Executable string
+	// CompareFlags, when set, reads corral start's flags in args (those
+	// of corral's own line in the Procfile) with the command line's
+	// parser and says how they differ from this run's own, one item per
+	// flag: the launcher reports it, but reads no flag itself.
+	CompareFlags func(args []string) (differ []string, err error)
 	// Timeout is the shutdown budget, from SIGTERM to exit; 0 means a
 	// little under the platform's grace period (sizing.Timeout).
 	Timeout time.Duration

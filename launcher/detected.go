@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -23,11 +24,17 @@ const BuildType = "build"
 // readProcfile reads the app's Procfile, or, when the app has none and
 // --procfile does not name one, decides one with buildpack.Detect (p.App,
 // p.Detected).
+//
+// A Procfile line that runs corral (web: corral start), and a web command
+// given after "--", are readSelf's.
 func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
 	path := resolve(p.Dir, cfg.Procfile)
 	if cfg.Procfile == "" {
 		path = filepath.Join(p.Dir, "Procfile")
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			if len(cfg.Command) > 0 {
+				return p.readSelf(cfg, nil)
+			}
 			app, err := buildpack.Detect(p.Dir)
 			if err != nil {
 				return nil, err
@@ -36,7 +43,11 @@ func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
 			return detectedProcfile(app), nil
 		}
 	}
-	return procfile.ParseFile(path)
+	pf, err := procfile.ParseFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return p.readSelf(cfg, pf)
 }
 
 // detectBeside runs detection for an app that has a Procfile, for what
@@ -131,16 +142,19 @@ func (p *Plan) describeApp(w io.Writer) {
 	if p.App == nil {
 		return
 	}
-	if p.Detected {
+	switch {
+	case p.Self != nil && p.Detected:
+		fmt.Fprintf(w, "detected: %s (web, and any type the Procfile has no line for)\n", p.App.Title)
+	case p.Detected:
 		fmt.Fprintf(w, "detected: %s (no Procfile)\n", p.App.Title)
-	} else {
+	default:
 		fmt.Fprintf(w, "detected: %s (the Procfile names the processes)\n", p.App.Title)
 	}
 	for _, e := range p.App.Evidence {
 		fmt.Fprintf(w, "  because %s\n", e)
 	}
 	for _, proc := range p.App.Entries() {
-		if p.Detected {
+		if p.Detected && (p.Self == nil || slices.Contains(p.Self.Detected, proc.Type)) {
 			fmt.Fprintf(w, "  %s: %s\n    because %s\n", proc.Type, proc.Command, proc.Why)
 		}
 	}

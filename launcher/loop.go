@@ -567,6 +567,9 @@ func (lp *loop) handle(ev event) {
 		in.backoff = min(restartBase<<min(in.restarts, 10), restartCap)
 		in.restarts++
 		r.log.Error(fmt.Sprintf("%s %s; restarting in %v (restart #%d)", in.Name, st, in.backoff, in.restarts))
+		if clash := r.plan.portClash(in.Instance); clash != "" && r.pooled(in) && !in.backend.EverReady() {
+			r.log.Error(clash)
+		}
 		r.noteRestart(in, st)
 	case ph.restart:
 		r.log.Info(in.Name + " " + st.String() + "; finished, not restarting")

@@ -94,7 +94,9 @@ func adapt(cfg Config, plan *Plan) *Machine {
 			cfg.MemoryGuard, limits.MiB(m.Limits.Memory), limits.MiB(m.guardHard()))
 	}
 
-	if others > 0 && m.Platform.IsPaaS() && !m.Platform.OwnWorkerService {
+	// With corral's own line, leaveToPlatform decided, and Self says so.
+	decided := plan.Self != nil && len(plan.Self.Services) > 0
+	if others > 0 && !decided && m.Platform.IsPaaS() && !m.Platform.OwnWorkerService {
 		var types []string
 		for name, n := range plan.Formation {
 			if n > 0 && name != "web" && name != ReleaseType {

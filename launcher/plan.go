@@ -58,10 +58,15 @@ type Plan struct {
 	Static []static.Mount // the --static mounts (else the detected ones), directories resolved
 	// App is what buildpack.Detect found in the app directory (nil if
 	// nothing, with AppErr saying why when there is a Procfile); Detected
-	// says the processes come from it, as the app has no Procfile.
+	// says the processes come from it, as the app has no Procfile (or
+	// its web line is corral's own, and Self says so).
 	App      *buildpack.Plan
 	AppErr   error
 	Detected bool
+	// Self is what corral made of its own start command, when a line of
+	// the Procfile is corral's own (web: corral start) or corral got a
+	// web command after "--"; nil otherwise.
+	Self *Self
 	// Build are the build steps corral start runs before the release
 	// phase: a detected app's steps whose output is missing.
 	Build []Instance
@@ -75,14 +80,14 @@ type Plan struct {
 }
 
 // InstanceEnv returns the environment of inst: the shared one plus its own
-// PORT and PS (the name foreman and honcho give it).
+// PORT and PS (the name foreman and honcho give it), and AppDirVar.
 //
 // A web instance behind the edge also gets HOST=127.0.0.1, unless the
 // app sets HOST: only the edge talks to it, and the servers that read HOST
 // (Nuxt, Astro, SvelteKit, Remix… and corral's detected commands) then
 // keep its port off the network, where it would be served past the edge.
 func (p *Plan) InstanceEnv(inst Instance) []string {
-	env := append(slices.Clip(p.Env), "PORT="+strconv.Itoa(inst.Port), "PS="+inst.Name)
+	env := append(slices.Clip(p.Env), "PORT="+strconv.Itoa(inst.Port), "PS="+inst.Name, AppDirVar+"="+p.Dir)
 	if inst.Type == "web" && p.Machine != nil && p.Machine.WebConcurrency > 0 {
 		env = append(env, "WEB_CONCURRENCY="+strconv.Itoa(p.Machine.WebConcurrency))
 	}
@@ -157,6 +162,9 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 				errs = append(errs, fmt.Errorf("process type %q is not in %s (it defines %s)", name, pf.Path, strings.Join(pf.Names(), ", ")))
 			}
 		}
+	}
+	if len(errs) == 0 {
+		plan.leaveToPlatform(cfg, formation)
 	}
 	plan.Formation = formation
 	if len(errs) > 0 {
@@ -381,12 +389,19 @@ func boolInt(b bool) int {
 func (p *Plan) Describe(w io.Writer) error {
 	fmt.Fprintf(w, "app:      %s\n", p.Dir)
 	switch {
+	case p.Self != nil && p.Self.Path == "":
+		fmt.Fprintf(w, "procfile: none (web is the command after \"--\")\n")
+	case p.Self != nil:
+		fmt.Fprintf(w, "procfile: %s\n", p.Self.Path)
 	case p.staticSite():
 		fmt.Fprintf(w, "procfile: none (a static site needs none)\n")
 	case p.Detected:
 		fmt.Fprintf(w, "procfile: none (corral init writes the one below)\n")
 	default:
 		fmt.Fprintf(w, "procfile: %s (%d process types)\n", p.Procfile.Path, len(p.Procfile.Entries))
+	}
+	if p.Self != nil {
+		p.Self.describe(w)
 	}
 	p.describeApp(w)
 	if len(p.EnvFiles) == 0 {
@@ -414,6 +429,9 @@ func (p *Plan) Describe(w io.Writer) error {
 	p.describeAdmin(w)
 	if p.Machine != nil {
 		p.Machine.describe(w)
+	}
+	if p.Self != nil {
+		p.Self.describeServices(w)
 	}
 	if len(p.Procfile.Entries) == 0 {
 		return nil // a static site: no process

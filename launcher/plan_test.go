@@ -141,7 +141,7 @@ func TestLoadEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := plan.InstanceEnv(plan.Instances[0])
-	want := []string{"A=file", "B=own", "PATH=/bin", "PORT=5000", "PS=web.1", "WEB_CONCURRENCY=2"}
+	want := []string{"A=file", "B=own", "PATH=/bin", "PORT=5000", "PS=web.1", AppDirVar + "=" + dir, "WEB_CONCURRENCY=2"}
 	if !reflect.DeepEqual(env, want) {
 		t.Errorf("env %q, want %q", env, want)
 	}

@@ -46,6 +46,9 @@ const (
 // has finished), a signal arrives or ctx is done. It returns the exit status
 // corral should exit with. An error means nothing was started.
 func Run(ctx context.Context, cfg Config) (int, error) {
+	if err := nested(cfg.Dir, cfg.Environ); err != nil {
+		return 126, err
+	}
 	plan, err := load(cfg, false)
 	if err != nil {
 		return 1, err
@@ -100,12 +103,13 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		r.edge.logListening(r.log)
 	}
 	adm.logListening(r.log)
+	r.logSelf()
 	r.logMachine() // once the port is ours: a busy port prints only the error
 
 	defer r.reap()()
 
 	for _, step := range plan.Build {
-		r.log.Info(fmt.Sprintf("build: %s runs %q, as the app has no Procfile and what it makes is missing (corral build runs every step)", step.Name, step.Command))
+		r.log.Info(fmt.Sprintf("build: %s runs %q, as corral detects the app's processes and what it makes is missing (corral build runs every step)", step.Name, step.Command))
 		code, interrupted := r.supervise(ctx, phase{insts: []Instance{step}})
 		if interrupted {
 			return code, nil

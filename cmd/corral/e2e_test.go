@@ -116,6 +116,9 @@ func helper(mode string, args []string) int {
 			}
 			fmt.Println("answering now")
 		})
+	case "bind": // bind --bind ADDR: a web app that listens on ADDR, not $PORT
+		w.Flush()
+		return bindApp(args)
 	case "proto": // a web app: answers "proto=$X-Forwarded-Proto" on $PORT
 		w.Flush()
 		return serveApp(func(w http.ResponseWriter, r *http.Request) {

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -25,6 +26,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/corral-run/corral/internal/environ"
 	"github.com/corral-run/corral/launcher"
 	"github.com/corral-run/corral/launcher/control"
 	"github.com/corral-run/corral/launcher/edge"
@@ -42,6 +44,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 	app := newApp(environ, stdout, stderr)
 	unknown := ""
 	app.CommandNotFound = func(_ *cli.Context, name string) { unknown = name }
+	args, inv := cutCommand(args)
+	app.Metadata = map[string]any{invocationKey: inv}
 	args, err := flagsFirst(app, args)
 	if err != nil {
 		printErrors(stderr, err)
@@ -113,6 +117,116 @@ func flagsFirst(app *cli.App, args []string) ([]string, error) {
 	return slices.Concat(args[:2], flags, rest), nil
 }
 
+// invocation is what corral start (or check) was given around its flags:
+// its arguments before "--", as given, and the web command after it.
+type invocation struct {
+	args, command []string
+	dashes        bool // there was a "--", perhaps with nothing after it
+}
+
+// invocationKey holds the invocation in the cli.App's Metadata.
+const invocationKey = "invocation"
+
+// cutCommand cuts the command after "--" off the arguments of corral
+// start and check (corral start -- gunicorn app.wsgi): it is the web
+// process's, not corral's, and urfave/cli would read it as process types.
+// corral run's "--" stays: what follows is the one-off command.
+func cutCommand(args []string) ([]string, invocation) {
+	if len(args) < 3 || args[1] != "start" && args[1] != "check" {
+		return args, invocation{}
+	}
+	i := slices.Index(args[2:], "--")
+	if i < 0 {
+		return args, invocation{args: args[2:]}
+	}
+	return args[:2+i], invocation{args: args[2 : 2+i], command: args[3+i:], dashes: true}
+}
+
+// startFlags are the flags of corral start, and of corral check, which
+// prints what start would run.
+func startFlags() []cli.Flag {
+	return slices.Concat(appFlags(), runFlags(), machineFlags(), edgeFlags())
+}
+
+// compareStartFlags says how the corral start flags in line (those of
+// corral's own line in the Procfile) differ from own, this corral's: one
+// item per flag, "--idle-stop 10m (here: not set)". Both are read with
+// corral start's flags, so -t 10 is --timeout=10 and the order does not
+// matter; process types and environment variables are left out.
+func compareStartFlags(app *cli.App, env, own, line []string) ([]string, error) {
+	lv, err := startFlagValues(app, line)
+	if err != nil {
+		return nil, err
+	}
+	ov, err := startFlagValues(app, own)
+	if err != nil {
+		return nil, nil // this corral's own were read already: a check's, say
+	}
+	// A flag set on one side only is compared with its variable on the
+	// other, which both corrals read: CORRAL_IDLE_STOP=10m here is the
+	// platform's --idle-stop 10m.
+	value := func(set map[string]string, name string) (v, shown string) {
+		if v, ok := set[name]; ok {
+			return v, v
+		}
+		for _, f := range startFlags() {
+			if d, ok := f.(cli.DocGenerationFlag); ok && f.Names()[0] == name {
+				for _, e := range d.GetEnvVars() {
+					if v, ok := environ.Lookup(env, e); ok && v != "" {
+						return v, v + " from $" + e
+					}
+				}
+			}
+		}
+		return "", "not set"
+	}
+	var names []string
+	for n := range lv {
+		names = append(names, n)
+	}
+	for n := range ov {
+		if _, ok := lv[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	var differ []string
+	for _, n := range names {
+		l, lShown := value(lv, n)
+		o, oShown := value(ov, n)
+		if l != o {
+			differ = append(differ, fmt.Sprintf("--%s %s (here: %s)", n, lShown, oShown))
+		}
+	}
+	return differ, nil
+}
+
+// startFlagValues returns the corral start flags args set, each under its
+// first name, with its value.
+func startFlagValues(app *cli.App, args []string) (map[string]string, error) {
+	moved, err := flagsFirst(app, append([]string{"corral", "start"}, args...))
+	if err != nil {
+		return nil, err
+	}
+	set := flag.NewFlagSet("start", flag.ContinueOnError)
+	set.SetOutput(io.Discard)
+	first := map[string]string{}
+	for _, f := range startFlags() {
+		if err := f.Apply(set); err != nil {
+			return nil, err
+		}
+		for _, n := range f.Names() {
+			first[n] = f.Names()[0]
+		}
+	}
+	if err := set.Parse(moved[2:]); err != nil {
+		return nil, err
+	}
+	values := map[string]string{}
+	set.Visit(func(f *flag.Flag) { values[first[f.Name]] = f.Value.String() })
+	return values, nil
+}
+
 // printErrors prints each of the errors joined in err on its own line.
 func printErrors(w io.Writer, err error) {
 	for line := range strings.SplitSeq(err.Error(), "\n") {
@@ -144,9 +258,9 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 			{
 				Name:         "start",
 				OnUsageError: usageError,
-				Usage:        "run the app's process formation (all types, or only those named)",
-				ArgsUsage:    "[TYPE...]",
-				Flags:        slices.Concat(appFlags(), runFlags(), machineFlags(), edgeFlags()),
+				Usage:        "run the app's process formation (all types, or only those named); with -- COMMAND, COMMAND is the web process",
+				ArgsUsage:    "[TYPE...] [-- COMMAND [ARGS...]]",
+				Flags:        startFlags(),
 				Action: func(c *cli.Context) error {
 					cfg, err := config(c, environ, stdout)
 					if err != nil {
@@ -166,6 +280,10 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 					signal.Notify(pipes, syscall.SIGPIPE)
 					defer signal.Stop(pipes)
 					code, err := launcher.Run(context.Background(), cfg)
+					var exit *launcher.ExitError
+					if errors.As(err, &exit) {
+						return cli.Exit(err, exit.Code) // a corral start that would run itself: 126
+					}
 					if err != nil {
 						return cli.Exit(err, 1)
 					}
@@ -195,7 +313,8 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 				Name:         "check",
 				OnUsageError: usageError,
 				Usage:        "check the Procfile, env files and formation, and print what start would run",
-				Flags:        slices.Concat(appFlags(), runFlags(), machineFlags(), edgeFlags()),
+				ArgsUsage:    "[-- COMMAND [ARGS...]]",
+				Flags:        startFlags(),
 				Action: func(c *cli.Context) error {
 					cfg, err := config(c, environ, stdout)
 					if err != nil {
@@ -574,6 +693,15 @@ func config(c *cli.Context, environ []string, stdout io.Writer) (launcher.Config
 	}
 	if c.IsSet("env") {
 		cfg.EnvFiles = c.StringSlice("env")
+	}
+	if name := c.Command.Name; name == "start" || name == "check" {
+		inv, _ := c.App.Metadata[invocationKey].(invocation)
+		if inv.dashes && len(inv.command) == 0 {
+			return cfg, cli.Exit(fmt.Sprintf(`nothing after "--": corral %s -- COMMAND [ARGS...] runs COMMAND as the web process`, name), 2)
+		}
+		cfg.Command = inv.command
+		cfg.Executable, _ = os.Executable()
+		cfg.CompareFlags = func(line []string) ([]string, error) { return compareStartFlags(c.App, environ, inv.args, line) }
 	}
 	port, err := strconv.Atoi(strings.TrimSpace(c.String("port")))
 	if err != nil {

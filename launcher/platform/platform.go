@@ -56,6 +56,11 @@ type Platform struct {
 	// WorkerNote says in a few words what the free tier allows for
 	// workers, and why: "Render's free tier has no background workers".
 	WorkerNote string
+	// ReleasePhase, when not empty, says that the platform runs the
+	// release line of the Procfile it reads itself, before the new
+	// release's processes start, and how; corral, started by that
+	// Procfile's web line, then leaves it to the platform.
+	ReleasePhase string
 	// Note explains the values above that are not obvious, or that the
 	// app's own platform settings can change where corral cannot see it.
 	Note string
@@ -135,12 +140,16 @@ var platforms = []entry{
 		// Workers: eco dynos run any process type; an eco worker sleeps
 		// while the app's eco web dyno sleeps:
 		// https://help.heroku.com/Q8OBM85C/how-do-eco-dyno-hours-work
+		// Release: the Procfile's release line runs in a one-off dyno
+		// before each release goes live:
+		// https://devcenter.heroku.com/articles/release-phase
 		Platform: Platform{
 			Name: "heroku", Title: "Heroku",
 			TLSTerminated: true, StopSignal: syscall.SIGTERM, Grace: 30 * time.Second,
 			EphemeralDisk: true, BootDeadline: 60 * time.Second,
 			OwnWorkerService: true,
 			WorkerNote:       "Heroku eco dynos can run a worker dyno of its own (it sleeps while the eco web dyno sleeps)",
+			ReleasePhase:     "Heroku runs the Procfile's release line in a dyno of its own before each release goes live",
 			Note:             "the dyno manager sends SIGTERM to every process in the dyno at once, not only to corral; the hostname is known only with dyno metadata enabled",
 		},
 		markers: []string{"DYNO"},

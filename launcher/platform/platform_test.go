@@ -280,7 +280,7 @@ func TestDetect(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			got := Detect(tt.env)
 			// The notes are prose, checked apart below.
-			got.WorkerNote, got.Note = "", ""
+			got.WorkerNote, got.ReleasePhase, got.Note = "", "", ""
 			if got != tt.want {
 				t.Errorf("Detect:\n got %+v\nwant %+v", got, tt.want)
 			}
@@ -348,6 +348,10 @@ func TestNotes(t *testing.T) {
 		p := Detect(tt.env)
 		if p.WorkerNote != tt.workerNote || !strings.Contains(p.Note, tt.inNote) || (tt.inNote == "") != (p.Note == "") {
 			t.Errorf("%s: WorkerNote %q, Note %q; want %q and a note with %q", p.Name, p.WorkerNote, p.Note, tt.workerNote, tt.inNote)
+		}
+		// Only Heroku runs a Procfile's release line itself.
+		if (p.ReleasePhase != "") != (p.Name == "heroku") {
+			t.Errorf("%s: ReleasePhase %q", p.Name, p.ReleasePhase)
 		}
 	}
 }
