@@ -120,7 +120,16 @@ func TestControlVerbs(t *testing.T) {
 		if counts[200] == 0 || len(counts) != 1 {
 			t.Errorf("answers by status while scaling: %v; want only 200s", counts)
 		}
-		if rows := ps(t, dir); len(rows) != 2 || rows["web.1"].Pid == 0 {
+		// Scaling back may replace web.1 to grow its share of the
+		// workers' budget again (TestScaleSharesWebConcurrency): wait for
+		// its replacement, if any, to be up.
+		var rows map[string]psRow
+		for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			if rows = ps(t, dir); len(rows) == 2 && rows["web.1"].Pid != 0 && rows["web.1"].State == "up" {
+				break
+			}
+		}
+		if len(rows) != 2 || rows["web.1"].Pid == 0 || rows["web.1"].State != "up" {
 			t.Errorf("after scaling back: %+v", rows)
 		}
 	})
