@@ -231,3 +231,24 @@ func TestPID1ReapsOrphans(t *testing.T) {
 		t.Errorf("exit status %d after SIGTERM:\n%s", code, r.output())
 	}
 }
+
+// TestPID1ForeignProc: under unshare --pid without --mount-proc, /proc is
+// the host's, where corral, PID 1 to itself, has another number and
+// cannot find its children: corral says so, and how to fix it, rather
+// than leave the orphans that come to it as zombies without a word.
+func TestPID1ForeignProc(t *testing.T) {
+	needPIDNamespace(t)
+	dir := app(t, map[string]string{"Procfile": "web: exec sleep 1000\n"})
+	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", "--", corralBin, "start", "--no-edge", "-t", "10")
+	r := startCmd(t, cmd, dir, nil)
+	pid := nsInit(t, r)
+	r.waitFor(`web\.1 started`)
+	syscall.Kill(pid, syscall.SIGTERM)
+	if code := r.wait(20 * time.Second); code != 0 {
+		t.Errorf("exit status %d after SIGTERM", code)
+	}
+	want := fmt.Sprintf("corral is pid 1 in its PID namespace and %d in /proc's", pid)
+	if !strings.Contains(r.output(), want) || !strings.Contains(r.output(), "--mount-proc") {
+		t.Errorf("no warning saying %q and what to do:\n%s", want, r.output())
+	}
+}
