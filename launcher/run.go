@@ -181,7 +181,10 @@ func newRunner(cfg Config, plan *Plan, insts []Instance) *runner {
 // reap adopts what the app leaves outside its process groups and reaps it
 // while the app runs; the function it returns stops what is left and waits.
 func (r *runner) reap() (stop func()) {
-	r.reaper = process.NewReaper()
+	var err error
+	if r.reaper, err = process.NewReaper(); err != nil {
+		r.log.Warn(err.Error())
+	}
 	reapCtx, stopReaping := context.WithCancel(context.Background())
 	var reaping sync.WaitGroup
 	reaping.Go(func() { r.reaper.Run(reapCtx) })

@@ -33,12 +33,16 @@ type Reaper struct {
 }
 
 // NewReaper makes corral a subreaper. It returns nil where that is not
-// supported (outside Linux); a nil *Reaper is valid and does nothing.
-func NewReaper() *Reaper {
-	if enableSubreaper() != nil {
-		return nil
+// supported (outside Linux), and nil with an error that says why where it
+// could not work; a nil *Reaper is valid and does nothing.
+func NewReaper() (*Reaper, error) {
+	if err := checkProc(); err != nil {
+		return nil, err
 	}
-	return &Reaper{mine: make(map[int]bool), groups: make(map[int]bool)}
+	if enableSubreaper() != nil {
+		return nil, nil
+	}
+	return &Reaper{mine: make(map[int]bool), groups: make(map[int]bool)}, nil
 }
 
 // start runs startFn with the Reaper locked and records the child it starts.

@@ -37,9 +37,9 @@ func TestReaper(t *testing.T) {
 		}
 		t.Skip("no setsid")
 	}
-	r := NewReaper()
+	r, err := NewReaper()
 	if r == nil {
-		t.Fatal("NewReaper failed on Linux")
+		t.Fatalf("NewReaper failed on Linux: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
