@@ -23,8 +23,9 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // Exec replaces corral with a one-off command run with the app's
 // environment in the app directory, as "heroku run" does: stdin, stdout, the
 // terminal and signals are the command's own, and its exit status is
-// corral's. A single argument is a shell command (run with sh -c, so "$VAR"
-// and pipes work); several are a program and its arguments, run as given.
+// corral's. A single argument is a shell command, run with the shell the
+// Procfile's commands get (bash where there is one, so "$VAR" and pipes
+// work); several are a program and its arguments, run as given.
 //
 // Exec returns only on failure; a command that cannot be found is an
 // *ExitError with code 127, as in a shell.
@@ -45,7 +46,7 @@ func Exec(cfg Config, argv []string) error {
 		env = append(env, "PORT="+strconv.Itoa(cfg.Port))
 	}
 	if len(argv) == 1 {
-		argv = []string{"/bin/sh", "-c", argv[0]}
+		argv = []string{findShell(), "-c", argv[0]}
 	}
 	if err := os.Chdir(dir); err != nil {
 		return err
