@@ -8,10 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 
 	"github.com/corral-run/corral/buildpack"
-	"github.com/corral-run/corral/internal/environ"
 	"github.com/corral-run/corral/launcher/static"
 	"github.com/corral-run/corral/procfile"
 )
@@ -46,12 +44,11 @@ func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
 // enough to run it. Run calls it once the edge has bound the port, which
 // a platform's port scan is waiting for, and detection is not.
 func (p *Plan) detectBeside(cfg Config) {
-	if p.Detected || p.App != nil || p.AppErr != nil {
-		return
-	}
-	p.App, p.AppErr = buildpack.Detect(p.Dir)
-	if len(cfg.Edge.Static) == 0 && p.Edge {
-		p.Static = p.detectedStatic(cfg.Edge.SPA)
+	if !p.Detected && p.App == nil && p.AppErr == nil {
+		p.App, p.AppErr = buildpack.Detect(p.Dir)
+		if len(cfg.Edge.Static) == 0 && p.Edge {
+			p.Static = p.detectedStatic(cfg.Edge.SPA)
+		}
 	}
 }
 
@@ -193,31 +190,4 @@ func Init(dir string) (string, error) {
 		return "", err
 	}
 	return path, f.Close()
-}
-
-// withVirtualenv puts the app's own virtualenv, .venv in the app directory
-// (where uv makes it, and pipenv and poetry in corral build), first in
-// PATH, as activating it would: gunicorn and friends installed there are
-// then the ones the Procfile's commands find. An environment that names a
-// virtualenv already (VIRTUAL_ENV) is left as it is. It returns the
-// environment and the virtualenv put first, if any.
-func withVirtualenv(dir string, env []string) ([]string, string) {
-	if _, ok := environ.Lookup(env, "VIRTUAL_ENV"); ok {
-		return env, ""
-	}
-	venv := filepath.Join(dir, ".venv")
-	if fi, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil || fi.IsDir() {
-		return env, ""
-	}
-	path := filepath.Join(venv, "bin")
-	if old, ok := environ.Lookup(env, "PATH"); ok && old != "" {
-		path += string(os.PathListSeparator) + old
-	}
-	out := make([]string, 0, len(env)+2)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "PATH=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, "PATH="+path, "VIRTUAL_ENV="+venv), venv
 }

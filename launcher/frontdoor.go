@@ -16,6 +16,7 @@ import (
 
 	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/internal/logesc"
+	"github.com/corral-run/corral/launcher/appenv"
 	"github.com/corral-run/corral/launcher/certs"
 	"github.com/corral-run/corral/launcher/edge"
 	"github.com/corral-run/corral/launcher/output"
@@ -240,7 +241,7 @@ func (fd *frontDoor) serveStatic(ctx context.Context, plan *Plan, run func(*exec
 // findDjangoStatic returns the file server for a Django app's static
 // files, or nil (and a warning, unless it is no Django app).
 func (fd *frontDoor) findDjangoStatic(ctx context.Context, plan *Plan, run func(*exec.Cmd) error, log *slog.Logger) *static.Server {
-	ds, err := buildpack.FindDjangoStatic(ctx, plan.Dir, plan.Env, run)
+	ds, err := buildpack.FindDjangoStatic(ctx, plan.Dir, appenv.WithPath(plan.Dir, plan.Env), run)
 	switch {
 	case err != nil:
 		if ctx.Err() == nil {

@@ -9,6 +9,7 @@ import (
 	"syscall"
 
 	"github.com/corral-run/corral/internal/environ"
+	"github.com/corral-run/corral/launcher/appenv"
 )
 
 // ExitError is an error that wants a particular exit status.
@@ -41,7 +42,7 @@ func Exec(cfg Config, argv []string) error {
 	if err != nil {
 		return err
 	}
-	env, _ = withVirtualenv(dir, env)
+	env = appenv.WithPath(dir, env) // as the app's processes
 	if _, ok := environ.Lookup(env, "PORT"); !ok {
 		env = append(env, "PORT="+strconv.Itoa(cfg.Port))
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/corral-run/corral/buildpack"
+	"github.com/corral-run/corral/launcher/appenv"
 	"github.com/corral-run/corral/launcher/envfile"
 	"github.com/corral-run/corral/launcher/static"
 	"github.com/corral-run/corral/procfile"
@@ -41,12 +42,13 @@ type Plan struct {
 	Dir      string
 	Procfile *procfile.Procfile
 	EnvFiles []string // the env files read, in order
-	Env      []string // the environment shared by every process
-	// VirtualEnv is the app's .venv, put first in PATH; "" if none.
-	VirtualEnv string
-	Formation  map[string]int // instances per process type, after --formation and named types
-	Release    *Instance      // nil when there is no release phase to run
-	Instances  []Instance     // the long-running instances, in start order
+	// Env is the environment shared by every process: corral's own over
+	// the env files. InstanceEnv adds the app's directories of commands
+	// first in PATH (appenv.WithPath), as each process starts.
+	Env       []string
+	Formation map[string]int // instances per process type, after --formation and named types
+	Release   *Instance      // nil when there is no release phase to run
+	Instances []Instance     // the long-running instances, in start order
 	// Edge says the edge proxy owns PublicPort and the web instances get
 	// internal ports when they start (their Port is 0 here).
 	Edge       bool
@@ -74,7 +76,8 @@ type Plan struct {
 	sysRoot string // where /proc and /sys are read
 }
 
-// InstanceEnv returns the environment of inst: the shared one plus its own
+// InstanceEnv returns the environment of inst: the shared one, with the
+// app's directories of commands that exist now first in PATH, plus its own
 // PORT and PS (the name foreman and honcho give it).
 //
 // A web instance behind the edge also gets HOST=127.0.0.1, unless the
@@ -82,7 +85,7 @@ type Plan struct {
 // (Nuxt, Astro, SvelteKit, Remix… and corral's detected commands) then
 // keep its port off the network, where it would be served past the edge.
 func (p *Plan) InstanceEnv(inst Instance) []string {
-	env := append(slices.Clip(p.Env), "PORT="+strconv.Itoa(inst.Port), "PS="+inst.Name)
+	env := append(appenv.WithPath(p.Dir, slices.Clip(p.Env)), "PORT="+strconv.Itoa(inst.Port), "PS="+inst.Name)
 	if inst.Type == "web" && p.Machine != nil && p.Machine.WebConcurrency > 0 {
 		env = append(env, "WEB_CONCURRENCY="+strconv.Itoa(p.Machine.WebConcurrency))
 	}
@@ -126,8 +129,7 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 	if err != nil {
 		errs = append(errs, err)
 	}
-	plan.Env, plan.VirtualEnv = withVirtualenv(dir, env)
-	plan.EnvFiles = files
+	plan.Env, plan.EnvFiles = env, files
 
 	if cfg.Port < 1 || cfg.Port > 65535 {
 		errs = append(errs, fmt.Errorf("port %d is not a TCP port (1-65535); set --port or $PORT", cfg.Port))
@@ -389,15 +391,7 @@ func (p *Plan) Describe(w io.Writer) error {
 		fmt.Fprintf(w, "procfile: %s (%d process types)\n", p.Procfile.Path, len(p.Procfile.Entries))
 	}
 	p.describeApp(w)
-	if len(p.EnvFiles) == 0 {
-		fmt.Fprintf(w, "env:      no env file\n")
-	}
-	for _, f := range p.EnvFiles {
-		fmt.Fprintf(w, "env:      %s\n", f)
-	}
-	if p.VirtualEnv != "" {
-		fmt.Fprintf(w, "env:      %s/bin first in PATH (the app's virtualenv)\n", p.VirtualEnv)
-	}
+	p.describeEnv(w)
 	switch {
 	case p.staticSite():
 		fmt.Fprintf(w, "edge:     port %d, serving the static site alone\n", p.PublicPort)

@@ -1,12 +1,13 @@
 package main
 
-// End-to-end tests of what a platform does that corral must do too (issue
-// 15), found by running Heroku's and Render's sample apps under corral:
-// the access log of static files, bin/ on PATH, the build of an app with
-// a Procfile, .env on a platform, production defaults, package managers
-// through corepack.
+// End-to-end tests of what a platform does that corral must do too,
+// found by running Heroku's and Render's sample apps under corral.
 
 import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -14,6 +15,105 @@ import (
 	"testing"
 	"time"
 )
+
+// realApp copies the sample app name from /work/shared/realapps (or
+// $CORRAL_REALAPPS): apps platforms publish, run here as the platform
+// would. Without the folder the test skips, and fails in CI.
+func realApp(t *testing.T, name string) string {
+	t.Helper()
+	root := os.Getenv("CORRAL_REALAPPS")
+	if root == "" {
+		root = "/work/shared/realapps"
+	}
+	src := filepath.Join(root, name)
+	if _, err := os.Stat(src); err != nil {
+		if os.Getenv("CORRAL_REQUIRE_INTEGRATION") != "" {
+			t.Fatalf("needs the sample app %s: %v", name, err)
+		}
+		t.Skipf("needs the sample app %s: %v", name, err)
+	}
+	return copyTree(t, src)
+}
+
+// startWeb starts corral on dir with env added to the test's, on a free
+// port, and waits until web.1 is ready; it fails the test if web.1 ends
+// first.
+func startWeb(t *testing.T, dir string, env []string, args ...string) (*session, string) {
+	t.Helper()
+	port := freePort(t)
+	r := start(t, dir, append(env, "PORT="+strconv.Itoa(port)), append([]string{"start", "-t", "10"}, args...)...)
+	if l := r.waitFor(`web\.1 is ready|web\.1 exited`); !strings.Contains(l, "is ready") {
+		t.Fatalf("%s\n%s", l, r.output())
+	}
+	return r, "http://127.0.0.1:" + strconv.Itoa(port)
+}
+
+// goSampleFiles is a Go app laid out as Heroku's Go sample
+// (heroku/go-getting-started): a main package at the root of module
+// …/go-getting-started, which Heroku's Go buildpack and corral build
+// install as bin/go-getting-started, and a Procfile naming it bare.
+var goSampleFiles = map[string]string{
+	"go.mod": "module example.com/go-getting-started\n\ngo 1.22\n",
+	"main.go": `package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+)
+
+func main() {
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "hello from go-getting-started")
+	})
+	panic(http.ListenAndServe(net.JoinHostPort(os.Getenv("HOST"), os.Getenv("PORT")), nil))
+}
+`,
+	"Procfile": "web: go-getting-started\n",
+}
+
+// TestBinOnPath: the app's bin/ is on PATH, as on Heroku, where Heroku's
+// Go sample's Procfile says `web: go-getting-started`: once corral build
+// has made bin/go-getting-started, corral start runs it, and corral run
+// finds it too.
+func TestBinOnPath(t *testing.T) {
+	needTool(t, "go")
+	dir := app(t, goSampleFiles)
+	if code, out, errOut := corral(t, dir, nil, "build"); code != 0 {
+		t.Fatalf("build: status %d\n%s\n%s", code, out, errOut)
+	}
+	r, base := startWeb(t, dir, nil)
+	wantPage(t, base+"/", 200, "hello from go-getting-started")
+	r.stop()
+	cmd := exec.Command(corralBin, "run", "--", "command -v go-getting-started")
+	cmd.Dir, cmd.Env = dir, baseEnv()
+	if out, err := cmd.Output(); err != nil || strings.TrimSpace(string(out)) != filepath.Join(dir, "bin", "go-getting-started") {
+		t.Errorf("corral run finds %q (%v), want bin/go-getting-started", out, err)
+	}
+}
+
+// TestHerokuGoSample: Heroku's Go sample itself, built with corral build
+// (a platform's build command) and started with its own Procfile. Its
+// modules come from the Go module proxy: without it the test skips, as
+// that is no failure of corral's.
+func TestHerokuGoSample(t *testing.T) {
+	needTool(t, "go")
+	dir := realApp(t, "heroku-go-getting-started")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	download := exec.CommandContext(ctx, "go", "mod", "download")
+	download.Dir = dir
+	if out, err := download.CombinedOutput(); err != nil {
+		t.Skipf("the sample's modules cannot be downloaded here (%v): %s", err, out)
+	}
+	if code, out, errOut := corral(t, dir, nil, "build"); code != 0 {
+		t.Fatalf("build: status %d\n%s\n%s", code, out, errOut)
+	}
+	r, base := startWeb(t, dir, nil)
+	wantPage(t, base+"/", 200, "Getting Started with Go on Heroku")
+	r.stop()
+}
 
 // TestStaticAccessLogged: a static file the edge serves itself gets an
 // `edge |` line, with kind static, and an X-Request-Id, as a request the

@@ -1,0 +1,100 @@
+// Package appenv decides what the app's processes find in their
+// environment beyond corral's own and the env files: the app's own
+// directories of commands first in PATH. It reads the app directory and
+// nothing else.
+package appenv
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/corral-run/corral/internal/environ"
+)
+
+// Dir is one of the app's directories of commands that go first in PATH.
+type Dir struct {
+	Rel string // relative to the app directory, slash-separated
+	Why string // what it holds, for people
+	// venv marks the virtualenv, which goes in PATH only when it has a
+	// python and no VIRTUAL_ENV names another one.
+	venv bool
+}
+
+// Dirs are the app's directories of commands, in the order they go first
+// in PATH: the virtualenv in .venv (where corral build's pip, pipenv,
+// poetry and uv install gunicorn and friends), the commands of the Node
+// packages (node_modules/.bin: next, vite…, as npm run puts them first),
+// and the app's own bin/ (where Heroku's Go buildpack and corral build put
+// a Go app's binary, for a Procfile's `web: go-getting-started`). Each
+// comes before the system's directories, so a name the app installs or
+// ships (Rails' bin/rails) is the app's own.
+func Dirs() []Dir {
+	return []Dir{
+		{Rel: ".venv/bin", Why: "the app's virtualenv", venv: true},
+		{Rel: "node_modules/.bin", Why: "the commands of the app's Node packages"},
+		{Rel: "bin", Why: "the app's own commands"},
+	}
+}
+
+// Present returns the directories of Dirs that go in PATH for an app in
+// dir with environment env, as things are now: those that exist (the
+// virtualenv, when it has a python and env names no VIRTUAL_ENV).
+func Present(dir string, env []string) []Dir {
+	var out []Dir
+	for _, d := range Dirs() {
+		p := filepath.Join(dir, filepath.FromSlash(d.Rel))
+		if d.venv {
+			if _, ok := environ.Lookup(env, "VIRTUAL_ENV"); ok {
+				continue
+			}
+			if fi, err := os.Stat(filepath.Join(p, "python")); err != nil || fi.IsDir() {
+				continue
+			}
+		} else if fi, err := os.Stat(p); err != nil || !fi.IsDir() {
+			continue
+		}
+		out = append(out, d)
+	}
+	return out
+}
+
+// WithPath returns env with the directories Present finds put first in
+// its PATH (before the default search path, when env has no PATH), and
+// VIRTUAL_ENV set to a virtualenv put there, as activating it would. It
+// looks at the disk each time: a build step may have made a directory
+// since the last process started. env is returned as it is when there is
+// nothing to add.
+func WithPath(dir string, env []string) []string {
+	dirs := Present(dir, env)
+	if len(dirs) == 0 {
+		return env
+	}
+	var path []string
+	var venv string
+	for _, d := range dirs {
+		p := filepath.Join(dir, filepath.FromSlash(d.Rel))
+		path = append(path, p)
+		if d.venv {
+			venv = filepath.Dir(p)
+		}
+	}
+	old, ok := environ.Lookup(env, "PATH")
+	if !ok {
+		old = environ.DefaultPath
+	}
+	if old != "" {
+		path = append(path, old)
+	}
+	out := make([]string, 0, len(env)+2)
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "PATH=") {
+			out = append(out, kv)
+		}
+	}
+	out = append(out, "PATH="+strings.Join(path, string(os.PathListSeparator)))
+	if venv != "" {
+		out = append(out, "VIRTUAL_ENV="+venv)
+	}
+	return out
+}

@@ -1,0 +1,77 @@
+package appenv
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/corral-run/corral/internal/environ"
+)
+
+// appDir writes files (slash paths; a name ending in / is a directory)
+// into a new temporary directory.
+func appDir(t *testing.T, files ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if strings.HasSuffix(name, "/") {
+			if err := os.MkdirAll(p, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, nil, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestWithPath: the app's virtualenv, its Node packages' commands and its
+// own bin/ go first in PATH, in that order, each only when it exists;
+// VIRTUAL_ENV names the virtualenv put there, and one named already keeps
+// .venv out.
+func TestWithPath(t *testing.T) {
+	all := appDir(t, ".venv/bin/python", "node_modules/.bin/next", "bin/go-getting-started")
+	for _, tt := range []struct {
+		name     string
+		dir      string
+		env      []string
+		wantPath string // with D for the app directory
+		wantVenv string // VIRTUAL_ENV's value, "" for none
+	}{
+		{"all three, in order", all, []string{"PATH=/usr/bin:/bin", "HOME=/root"}, "D/.venv/bin:D/node_modules/.bin:D/bin:/usr/bin:/bin", "D/.venv"},
+		{"bin/ alone", appDir(t, "bin/"), []string{"PATH=/usr/bin"}, "D/bin:/usr/bin", ""},
+		{"node_modules/.bin alone", appDir(t, "node_modules/.bin/"), []string{"PATH=/usr/bin"}, "D/node_modules/.bin:/usr/bin", ""},
+		{"a .venv without python is none", appDir(t, ".venv/bin/", "bin/"), []string{"PATH=/usr/bin"}, "D/bin:/usr/bin", ""},
+		{"a file named bin is no directory", appDir(t, "bin"), []string{"PATH=/usr/bin"}, "/usr/bin", ""},
+		{"no PATH: the default search path after them", appDir(t, "bin/"), []string{"HOME=/root"}, "D/bin:" + environ.DefaultPath, ""},
+		{"VIRTUAL_ENV set: .venv left out, the others in", all, []string{"PATH=/usr/bin", "VIRTUAL_ENV=/opt/venv"}, "D/node_modules/.bin:D/bin:/usr/bin", "/opt/venv"},
+		{"nothing: env as it is", t.TempDir(), []string{"PATH=/usr/bin"}, "/usr/bin", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			env := WithPath(tt.dir, tt.env)
+			want := strings.ReplaceAll(tt.wantPath, "D/", tt.dir+"/")
+			if path, _ := environ.Lookup(env, "PATH"); path != want {
+				t.Errorf("PATH %q, want %q", path, want)
+			}
+			if venv, _ := environ.Lookup(env, "VIRTUAL_ENV"); venv != strings.ReplaceAll(tt.wantVenv, "D/", tt.dir+"/") {
+				t.Errorf("VIRTUAL_ENV %q, want %q", venv, tt.wantVenv)
+			}
+			for _, key := range []string{"PATH=", "VIRTUAL_ENV="} {
+				if n := len(slices.DeleteFunc(slices.Clone(env), func(kv string) bool { return !strings.HasPrefix(kv, key) })); n > 1 {
+					t.Errorf("%d %s entries: %q", n, key, env)
+				}
+			}
+			if slices.Contains(tt.env, "HOME=/root") != slices.Contains(env, "HOME=/root") {
+				t.Errorf("other variables lost: %q", env)
+			}
+		})
+	}
+}
