@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/corral-run/corral/buildpack"
@@ -43,6 +44,9 @@ func Build(ctx context.Context, cfg Config) (int, error) {
 	}
 	r := newRunner(cfg, plan, steps)
 	defer r.reap()()
+	if plan.IgnoredEnv != "" {
+		r.log.Info("build: " + filepath.Base(plan.IgnoredEnv) + " is not read: " + ignoredEnvWhy(plan.Machine.Platform))
+	}
 	began := time.Now()
 	for i, step := range steps {
 		r.log.Info(fmt.Sprintf("build: step %d of %d, %s: %s", i+1, len(steps), step.Name, step.Command))

@@ -8,13 +8,33 @@ import (
 	"strings"
 
 	"github.com/corral-run/corral/launcher/appenv"
+	"github.com/corral-run/corral/launcher/platform"
 )
+
+// ignoredEnvWhy says why a .env was not read on pf, and how to read it.
+func ignoredEnvWhy(pf platform.Platform) string {
+	return fmt.Sprintf("on %s a repository's .env is a local file (heroku local's and foreman's), which the platform never reads, "+
+		"and what it sets for development must not reach production; -e .env (CORRAL_ENV=.env) reads it", pf.Name)
+}
+
+// envLog returns what corral start says at start about the environment it
+// gives the app: a .env it did not read.
+func (p *Plan) envLog() []string {
+	var lines []string
+	if p.IgnoredEnv != "" {
+		lines = append(lines, "env: "+filepath.Base(p.IgnoredEnv)+" is not read: "+ignoredEnvWhy(p.Machine.Platform))
+	}
+	return lines
+}
 
 // describeEnv writes what the app's processes get in their environment
 // beyond corral's own, and why: the env files, the directories of
 // commands put first in PATH.
 func (p *Plan) describeEnv(w io.Writer) {
-	if len(p.EnvFiles) == 0 {
+	switch {
+	case p.IgnoredEnv != "":
+		fmt.Fprintf(w, "env:      %s is not read: %s\n", p.IgnoredEnv, ignoredEnvWhy(p.Machine.Platform))
+	case len(p.EnvFiles) == 0:
 		fmt.Fprintf(w, "env:      no env file\n")
 	}
 	for _, f := range p.EnvFiles {

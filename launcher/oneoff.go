@@ -38,7 +38,7 @@ func Exec(cfg Config, argv []string) error {
 	if err != nil {
 		return err
 	}
-	env, _, err := loadEnv(dir, cfg.EnvFiles, cfg.Environ)
+	env, _, _, err := loadEnv(dir, cfg.EnvFiles, cfg.Environ)
 	if err != nil {
 		return err
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/launcher/appenv"
 	"github.com/corral-run/corral/launcher/envfile"
+	"github.com/corral-run/corral/launcher/platform"
 	"github.com/corral-run/corral/launcher/static"
 	"github.com/corral-run/corral/procfile"
 )
@@ -42,6 +43,9 @@ type Plan struct {
 	Dir      string
 	Procfile *procfile.Procfile
 	EnvFiles []string // the env files read, in order
+	// IgnoredEnv is the app's .env, not read on a platform (appenv.Files);
+	// "" when there is none or it was read.
+	IgnoredEnv string
 	// Env is the environment shared by every process: corral's own over
 	// the env files. InstanceEnv adds the app's directories of commands
 	// first in PATH (appenv.WithPath), as each process starts.
@@ -125,11 +129,11 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 	plan := &Plan{Dir: dir, sysRoot: cmp.Or(cfg.SysRoot, "/")}
 	var errs []error
 
-	env, files, err := loadEnv(dir, cfg.EnvFiles, cfg.Environ)
+	env, files, ignored, err := loadEnv(dir, cfg.EnvFiles, cfg.Environ)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	plan.Env, plan.EnvFiles = env, files
+	plan.Env, plan.EnvFiles, plan.IgnoredEnv = env, files, ignored
 
 	if cfg.Port < 1 || cfg.Port > 65535 {
 		errs = append(errs, fmt.Errorf("port %d is not a TCP port (1-65535); set --port or $PORT", cfg.Port))
@@ -241,23 +245,15 @@ func resolve(dir, path string) string {
 }
 
 // loadEnv reads the env files and merges corral's own environment over
-// them. With no files named it reads .env if there is one.
-func loadEnv(dir string, names, own []string) (env, files []string, err error) {
-	if names == nil {
-		dotenv := filepath.Join(dir, ".env")
-		if _, err := os.Lstat(dotenv); err == nil {
-			files = []string{dotenv}
-		}
-	} else {
-		for _, n := range names {
-			files = append(files, resolve(dir, n))
-		}
-	}
+// them. With no files named it reads .env if there is one, unless corral's
+// environment is a platform's (then ignored names it).
+func loadEnv(dir string, names, own []string) (env, files []string, ignored string, err error) {
+	files, ignored = appenv.Files(dir, names, platform.Detect(own).IsPaaS())
 	vars, err := envfile.ReadFiles(files...)
 	if err != nil {
-		return envfile.Merge(nil, own), files, err
+		return envfile.Merge(nil, own), files, ignored, err
 	}
-	return envfile.Merge(vars, own), files, nil
+	return envfile.Merge(vars, own), files, ignored, nil
 }
 
 // findShell picks the shell that runs the commands.

@@ -101,6 +101,9 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 	adm.logListening(r.log)
 	r.logMachine() // once the port is ours: a busy port prints only the error
+	for _, line := range plan.envLog() {
+		r.log.Info(line)
+	}
 
 	defer r.reap()()
 

@@ -115,6 +115,65 @@ func TestHerokuGoSample(t *testing.T) {
 	r.stop()
 }
 
+// TestDotEnvOnPlatform: a repository's .env (Heroku's Python sample has
+// ENVIRONMENT=development, which turns on gunicorn's reload) is read on a
+// laptop, as heroku local reads it, and not on a platform, which never
+// reads it, unless -e names it; the log says so, and why.
+func TestDotEnvOnPlatform(t *testing.T) {
+	dir := app(t, map[string]string{
+		".env":     "ENVIRONMENT=development\n",
+		"Procfile": "web: echo ENVIRONMENT=$ENVIRONMENT; CORRAL_TEST_HELPER=http exec " + helperBin + "\n",
+	})
+	for _, tt := range []struct {
+		name string
+		env  []string
+		args []string
+		want string
+		log  string // a line start logs; "" for none
+	}{
+		{"laptop", nil, nil, "ENVIRONMENT=development", ""},
+		{"render", []string{"RENDER=true"}, nil, "ENVIRONMENT=", `corral +\| env: \.env is not read: on render a repository's \.env is a local file .*-e \.env \(CORRAL_ENV=\.env\) reads it`},
+		{"heroku, -e .env", []string{"DYNO=web.1"}, []string{"-e", ".env"}, "ENVIRONMENT=development", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := startWeb(t, dir, tt.env, tt.args...)
+			if got := r.waitFor(`web\.1 +\| ENVIRONMENT=`); !strings.HasSuffix(got, "| "+tt.want) {
+				t.Errorf("web.1 says %q, want %q", got, tt.want)
+			}
+			if tt.log != "" {
+				r.waitFor(tt.log)
+			} else if strings.Contains(r.output(), "is not read") {
+				t.Errorf(".env said to be unread:\n%s", r.output())
+			}
+			r.stop()
+
+			cmd := exec.Command(corralBin, append(append([]string{"run"}, tt.args...), "--", "echo ENVIRONMENT=$ENVIRONMENT")...)
+			cmd.Dir, cmd.Env = dir, append(baseEnv(), tt.env...)
+			if out, err := cmd.Output(); err != nil || strings.TrimSpace(string(out)) != tt.want {
+				t.Errorf("corral run: %q (%v), want %q", out, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestHerokuPythonSampleCheck: corral check on Heroku's Python sample says
+// on a platform that its .env is not read and why; on a laptop it reads
+// .env.
+func TestHerokuPythonSampleCheck(t *testing.T) {
+	dir := realApp(t, "heroku-python-getting-started")
+	code, out, errOut := corral(t, dir, []string{"DYNO=web.1"}, "check")
+	if code != 0 {
+		t.Fatalf("check: status %d\n%s\n%s", code, out, errOut)
+	}
+	if want := "env:      " + filepath.Join(dir, ".env") + " is not read: on heroku a repository's .env is a local file"; !strings.Contains(out, want) {
+		t.Errorf("check on heroku lacks %q:\n%s", want, out)
+	}
+	_, out, _ = corral(t, dir, nil, "check")
+	if !strings.Contains(out, "env:      "+filepath.Join(dir, ".env")+"\n") {
+		t.Errorf("check on a laptop:\n%s", out)
+	}
+}
+
 // TestStaticAccessLogged: a static file the edge serves itself gets an
 // `edge |` line, with kind static, and an X-Request-Id, as a request the
 // app answers does; in text and in JSON.

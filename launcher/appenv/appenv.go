@@ -1,7 +1,7 @@
 // Package appenv decides what the app's processes find in their
-// environment beyond corral's own and the env files: the app's own
-// directories of commands first in PATH. It reads the app directory and
-// nothing else.
+// environment beyond corral's own: which env files a run reads (a
+// repository's .env is not for a platform) and the app's own directories
+// of commands first in PATH. It reads the app directory and nothing else.
 package appenv
 
 import (
@@ -11,6 +11,35 @@ import (
 
 	"github.com/corral-run/corral/internal/environ"
 )
+
+// DotEnv is the env file read when none is named.
+const DotEnv = ".env"
+
+// Files returns the env files to read from dir, in order: those named
+// (relative to dir), else .env if there is one, unless onPlatform. A
+// repository's .env is a local file, heroku local's and foreman's: Heroku
+// and Render never read it, and what it holds (ENVIRONMENT=development,
+// which turns on gunicorn's reload in Heroku's Python sample) must not
+// reach production. ignored is the .env left unread, "" for none.
+func Files(dir string, named []string, onPlatform bool) (files []string, ignored string) {
+	if named != nil {
+		for _, n := range named {
+			if n != "" && !filepath.IsAbs(n) {
+				n = filepath.Join(dir, n)
+			}
+			files = append(files, n)
+		}
+		return files, ""
+	}
+	dotenv := filepath.Join(dir, DotEnv)
+	if _, err := os.Lstat(dotenv); err != nil {
+		return nil, ""
+	}
+	if onPlatform {
+		return nil, dotenv
+	}
+	return []string{dotenv}, ""
+}
 
 // Dir is one of the app's directories of commands that go first in PATH.
 type Dir struct {

@@ -75,3 +75,46 @@ func TestWithPath(t *testing.T) {
 		})
 	}
 }
+
+// TestFiles: with no -e, .env is read off a platform and left unread on
+// one; files named are read wherever corral runs.
+func TestFiles(t *testing.T) {
+	withDotenv := appDir(t, ".env")
+	for _, tt := range []struct {
+		name        string
+		dir         string
+		named       []string
+		onPlatform  bool
+		want        []string // relative to dir
+		wantIgnored string
+	}{
+		{"laptop: .env", withDotenv, nil, false, []string{".env"}, ""},
+		{"platform: .env not read", withDotenv, nil, true, nil, ".env"},
+		{"platform, -e .env: read", withDotenv, []string{".env"}, true, []string{".env"}, ""},
+		{"platform, -e prod.env", withDotenv, []string{"prod.env"}, true, []string{"prod.env"}, ""},
+		{"no .env", t.TempDir(), nil, true, nil, ""},
+		{"laptop, -e a -e /abs", withDotenv, []string{"a.env", "/etc/app.env"}, false, []string{"a.env", "/etc/app.env"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			files, ignored := Files(tt.dir, tt.named, tt.onPlatform)
+			var want []string
+			for _, f := range tt.want {
+				if !filepath.IsAbs(f) {
+					f = filepath.Join(tt.dir, f)
+				}
+				want = append(want, f)
+			}
+			if !slices.Equal(files, want) {
+				t.Errorf("files %q, want %q", files, want)
+			}
+			if wantIgnored := tt.wantIgnored; wantIgnored != "" {
+				wantIgnored = filepath.Join(tt.dir, wantIgnored)
+				if ignored != wantIgnored {
+					t.Errorf("ignored %q, want %q", ignored, wantIgnored)
+				}
+			} else if ignored != "" {
+				t.Errorf("ignored %q, want none", ignored)
+			}
+		})
+	}
+}
