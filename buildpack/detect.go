@@ -93,6 +93,7 @@ func Detect(dir string) (*Plan, error) {
 			p.Build = append(slices.Clip(assets.Build), p.Build...)
 			p.Evidence = append(p.Evidence, assets.Evidence...)
 		}
+		p.Env = runEnv(p.Kind)
 		return p, nil
 	default:
 		return nil, &AmbiguousError{Dir: dir, Candidates: servers}

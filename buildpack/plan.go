@@ -113,6 +113,10 @@ type Plan struct {
 	Processes []Process
 	Build     []Step
 	Static    []Mount
+	// Env is what Heroku's buildpack for this kind sets in the
+	// environment of the app's processes (NODE_ENV=production…): corral
+	// sets it on a platform, never over the app's own setting.
+	Env []Var
 	// Notes are things the user should know that change nothing here:
 	// "gunicorn is not in requirements.txt", a second candidate passed over.
 	Notes []string

@@ -50,6 +50,7 @@ func (p *Plan) detectBeside(cfg Config) {
 			p.Static = p.detectedStatic(cfg.Edge.SPA)
 		}
 	}
+	p.setDefaults()
 }
 
 // detectedProcfile gives a detected plan as a Procfile, release first, its

@@ -11,6 +11,24 @@ import (
 	"github.com/corral-run/corral/launcher/platform"
 )
 
+// setDefaults decides the production defaults of the app detection found
+// (NODE_ENV=production…), on a platform only: off one, corral start is
+// heroku local, and the app runs as its env files and corral's own
+// environment say (a laptop's Rails app in production would want
+// production's database and secrets). Detection beside a Procfile counts:
+// Heroku's buildpacks set them whether or not there is one.
+func (p *Plan) setDefaults() {
+	if p.App == nil || !p.onPlatform() {
+		return
+	}
+	p.Defaults = appenv.Default(p.Env, p.App.Env)
+}
+
+// onPlatform reports whether corral runs on a platform it recognised.
+func (p *Plan) onPlatform() bool {
+	return p.Machine != nil && p.Machine.Platform.IsPaaS()
+}
+
 // ignoredEnvWhy says why a .env was not read on pf, and how to read it.
 func ignoredEnvWhy(pf platform.Platform) string {
 	return fmt.Sprintf("on %s a repository's .env is a local file (heroku local's and foreman's), which the platform never reads, "+
@@ -18,18 +36,29 @@ func ignoredEnvWhy(pf platform.Platform) string {
 }
 
 // envLog returns what corral start says at start about the environment it
-// gives the app: a .env it did not read.
+// gives the app: a .env it did not read, the production defaults it set
+// and those the app's environment overrides.
 func (p *Plan) envLog() []string {
 	var lines []string
 	if p.IgnoredEnv != "" {
 		lines = append(lines, "env: "+filepath.Base(p.IgnoredEnv)+" is not read: "+ignoredEnvWhy(p.Machine.Platform))
+	}
+	if d := p.Defaults; len(d.Set) > 0 || len(d.Kept) > 0 {
+		line := fmt.Sprintf("env: production defaults for this %s on %s:", p.App.Title, p.Machine.Platform.Name)
+		if len(d.Set) > 0 {
+			line += " " + strings.Join(d.Environ(), " ")
+		}
+		for _, k := range d.Kept {
+			line += fmt.Sprintf(" (%s=%s is the app's own)", k.Name, k.Own)
+		}
+		lines = append(lines, line+" (corral check says why)")
 	}
 	return lines
 }
 
 // describeEnv writes what the app's processes get in their environment
 // beyond corral's own, and why: the env files, the directories of
-// commands put first in PATH.
+// commands put first in PATH, the production defaults.
 func (p *Plan) describeEnv(w io.Writer) {
 	switch {
 	case p.IgnoredEnv != "":
@@ -53,6 +82,29 @@ func (p *Plan) describeEnv(w io.Writer) {
 			fmt.Fprintf(w, "env:      %s in PATH once it exists (%s), before the system's: %s makes it\n",
 				filepath.Join(p.Dir, filepath.FromSlash(d.Rel)), d.Why, step)
 		}
+	}
+	p.describeDefaults(w)
+}
+
+// describeDefaults writes the production defaults, set or not, and why.
+func (p *Plan) describeDefaults(w io.Writer) {
+	if p.App == nil || len(p.App.Env) == 0 {
+		return
+	}
+	if !p.onPlatform() {
+		var vars []string
+		for _, v := range p.App.Env {
+			vars = append(vars, v.Name+"="+v.Value)
+		}
+		fmt.Fprintf(w, "env:      no production defaults off a platform (on one: %s, as Heroku's buildpack sets them): "+
+			"corral start here runs the app as heroku local does; set them in .env to run it as in production\n", strings.Join(vars, " "))
+		return
+	}
+	for _, v := range p.Defaults.Set {
+		fmt.Fprintf(w, "env:      %s=%s, a production default on %s\n    because %s\n", v.Name, v.Value, p.Machine.Platform.Name, v.Why)
+	}
+	for _, k := range p.Defaults.Kept {
+		fmt.Fprintf(w, "env:      %s=%s is the app's own, over the production default %s\n", k.Name, k.Own, k.Value)
 	}
 }
 

@@ -8,8 +8,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/internal/environ"
 	"github.com/corral-run/corral/launcher/appenv"
+	"github.com/corral-run/corral/launcher/platform"
 )
 
 // ExitError is an error that wants a particular exit status.
@@ -42,7 +44,14 @@ func Exec(cfg Config, argv []string) error {
 	if err != nil {
 		return err
 	}
-	env = appenv.WithPath(dir, env) // as the app's processes
+	// As heroku run's dyno: the production defaults on a platform, the
+	// app's directories of commands first in PATH.
+	if platform.Detect(cfg.Environ).IsPaaS() {
+		if app, err := buildpack.Detect(dir); err == nil {
+			env = append(env, appenv.Default(env, app.Env).Environ()...)
+		}
+	}
+	env = appenv.WithPath(dir, env)
 	if _, ok := environ.Lookup(env, "PORT"); !ok {
 		env = append(env, "PORT="+strconv.Itoa(cfg.Port))
 	}

@@ -49,7 +49,11 @@ type Plan struct {
 	// Env is the environment shared by every process: corral's own over
 	// the env files. InstanceEnv adds the app's directories of commands
 	// first in PATH (appenv.WithPath), as each process starts.
-	Env       []string
+	Env []string
+	// Defaults are the production defaults of the app detection found,
+	// decided on a platform (see setDefaults); the processes but the
+	// build steps get those Set.
+	Defaults  appenv.Defaults
 	Formation map[string]int // instances per process type, after --formation and named types
 	Release   *Instance      // nil when there is no release phase to run
 	Instances []Instance     // the long-running instances, in start order
@@ -82,7 +86,11 @@ type Plan struct {
 
 // InstanceEnv returns the environment of inst: the shared one, with the
 // app's directories of commands that exist now first in PATH, plus its own
-// PORT and PS (the name foreman and honcho give it).
+// PORT and PS (the name foreman and honcho give it), and the production
+// defaults but for a build step: npm ci under NODE_ENV=production would
+// leave out the devDependencies a build script needs (Heroku installs
+// them with --production=false, and prunes them after), and rails
+// assets:precompile under RAILS_ENV=production needs production's secrets.
 //
 // A web instance behind the edge also gets HOST=127.0.0.1, unless the
 // app sets HOST: only the edge talks to it, and the servers that read HOST
@@ -90,6 +98,9 @@ type Plan struct {
 // keep its port off the network, where it would be served past the edge.
 func (p *Plan) InstanceEnv(inst Instance) []string {
 	env := append(appenv.WithPath(p.Dir, slices.Clip(p.Env)), "PORT="+strconv.Itoa(inst.Port), "PS="+inst.Name)
+	if inst.Type != BuildType {
+		env = append(env, p.Defaults.Environ()...)
+	}
 	if inst.Type == "web" && p.Machine != nil && p.Machine.WebConcurrency > 0 {
 		env = append(env, "WEB_CONCURRENCY="+strconv.Itoa(p.Machine.WebConcurrency))
 	}

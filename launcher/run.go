@@ -101,6 +101,9 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 	adm.logListening(r.log)
 	r.logMachine() // once the port is ours: a busy port prints only the error
+	// Detection beside a Procfile waited for the port too; the production
+	// defaults depend on it, and the release phase gets them.
+	plan.detectBeside(cfg)
 	for _, line := range plan.envLog() {
 		r.log.Info(line)
 	}

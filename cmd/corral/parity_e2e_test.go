@@ -157,20 +157,68 @@ func TestDotEnvOnPlatform(t *testing.T) {
 }
 
 // TestHerokuPythonSampleCheck: corral check on Heroku's Python sample says
-// on a platform that its .env is not read and why; on a laptop it reads
-// .env.
+// on a platform that its .env is not read and why, and which production
+// default the detected Django app gets; on a laptop it reads .env.
 func TestHerokuPythonSampleCheck(t *testing.T) {
 	dir := realApp(t, "heroku-python-getting-started")
 	code, out, errOut := corral(t, dir, []string{"DYNO=web.1"}, "check")
 	if code != 0 {
 		t.Fatalf("check: status %d\n%s\n%s", code, out, errOut)
 	}
-	if want := "env:      " + filepath.Join(dir, ".env") + " is not read: on heroku a repository's .env is a local file"; !strings.Contains(out, want) {
-		t.Errorf("check on heroku lacks %q:\n%s", want, out)
+	unbuffered := "env:      PYTHONUNBUFFERED=1, a production default on heroku\n    because Heroku's Python buildpack sets it"
+	if v, ok := os.LookupEnv("PYTHONUNBUFFERED"); ok { // the test's own environment sets it
+		unbuffered = "env:      PYTHONUNBUFFERED=" + v + " is the app's own, over the production default 1"
+	}
+	for _, want := range []string{
+		"env:      " + filepath.Join(dir, ".env") + " is not read: on heroku a repository's .env is a local file",
+		unbuffered,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("check on heroku lacks %q:\n%s", want, out)
+		}
 	}
 	_, out, _ = corral(t, dir, nil, "check")
-	if !strings.Contains(out, "env:      "+filepath.Join(dir, ".env")+"\n") {
+	if !strings.Contains(out, "env:      "+filepath.Join(dir, ".env")+"\n") || !strings.Contains(out, "no production defaults off a platform") {
 		t.Errorf("check on a laptop:\n%s", out)
+	}
+}
+
+// TestProductionDefaults: on a platform an app gets the production
+// defaults of its kind, as Heroku's buildpacks set them (a Node app,
+// detected beside its Procfile: NODE_ENV=production), never over the
+// app's own value; off a platform it gets none. corral start and corral
+// run alike; corral check lists them.
+func TestProductionDefaults(t *testing.T) {
+	dir := app(t, map[string]string{
+		"package.json": `{"scripts": {"start": "node server.js"}}`,
+		"Procfile":     "web: echo NODE_ENV=$NODE_ENV; CORRAL_TEST_HELPER=http exec " + helperBin + "\n",
+	})
+	for _, tt := range []struct {
+		name string
+		env  []string
+		want string
+	}{
+		{"laptop", nil, "NODE_ENV="},
+		{"render", []string{"RENDER=true"}, "NODE_ENV=production"},
+		{"render, the app's own", []string{"RENDER=true", "NODE_ENV=staging"}, "NODE_ENV=staging"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r, _ := startWeb(t, dir, tt.env)
+			if got := r.waitFor(`web\.1 +\| NODE_ENV=`); !strings.HasSuffix(got, "| "+tt.want) {
+				t.Errorf("web.1 says %q, want %q", got, tt.want)
+			}
+			r.stop()
+
+			cmd := exec.Command(corralBin, "run", "--", "echo NODE_ENV=$NODE_ENV")
+			cmd.Dir, cmd.Env = dir, append(baseEnv(), tt.env...)
+			if out, err := cmd.Output(); err != nil || strings.TrimSpace(string(out)) != tt.want {
+				t.Errorf("corral run: %q (%v), want %q", out, err, tt.want)
+			}
+		})
+	}
+	_, out, _ := corral(t, dir, []string{"RENDER=true"}, "check")
+	if !strings.Contains(out, "env:      NODE_ENV=production, a production default on render\n    because Heroku's Node.js buildpack sets it") {
+		t.Errorf("check on render:\n%s", out)
 	}
 }
 

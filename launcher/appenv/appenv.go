@@ -1,7 +1,8 @@
 // Package appenv decides what the app's processes find in their
 // environment beyond corral's own: which env files a run reads (a
-// repository's .env is not for a platform) and the app's own directories
-// of commands first in PATH. It reads the app directory and nothing else.
+// repository's .env is not for a platform), the app's own directories of
+// commands first in PATH, and the production defaults a platform's
+// buildpack would set. It reads the app directory and nothing else.
 package appenv
 
 import (
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/internal/environ"
 )
 
@@ -124,6 +126,43 @@ func WithPath(dir string, env []string) []string {
 	out = append(out, "PATH="+strings.Join(path, string(os.PathListSeparator)))
 	if venv != "" {
 		out = append(out, "VIRTUAL_ENV="+venv)
+	}
+	return out
+}
+
+// Defaults is what Default decided for each of a kind's production
+// defaults: those set, and those the app's environment sets otherwise.
+type Defaults struct {
+	Set  []buildpack.Var
+	Kept []Kept
+}
+
+// Kept is a production default the app's environment overrides.
+type Kept struct {
+	buildpack.Var
+	Own string // the app's value
+}
+
+// Default decides which of a kind's production defaults vars the app's
+// environment env leaves to set. A default never overrides: a variable
+// env sets, even to "", is the app's, as HOST is.
+func Default(env []string, vars []buildpack.Var) Defaults {
+	var d Defaults
+	for _, v := range vars {
+		if own, ok := environ.Lookup(env, v.Name); ok {
+			d.Kept = append(d.Kept, Kept{Var: v, Own: own})
+			continue
+		}
+		d.Set = append(d.Set, v)
+	}
+	return d
+}
+
+// Environ returns the defaults to set, as "KEY=value" strings.
+func (d Defaults) Environ() []string {
+	out := make([]string, len(d.Set))
+	for i, v := range d.Set {
+		out[i] = v.Name + "=" + v.Value
 	}
 	return out
 }

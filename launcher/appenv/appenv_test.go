@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/internal/environ"
 )
 
@@ -114,6 +115,38 @@ func TestFiles(t *testing.T) {
 				}
 			} else if ignored != "" {
 				t.Errorf("ignored %q, want none", ignored)
+			}
+		})
+	}
+}
+
+// TestDefault: a production default is set unless the app's environment
+// sets the variable, even empty.
+func TestDefault(t *testing.T) {
+	rails := []buildpack.Var{{Name: "RAILS_ENV", Value: "production"}, {Name: "RACK_ENV", Value: "production"}, {Name: "RAILS_LOG_TO_STDOUT", Value: "enabled"}}
+	for _, tt := range []struct {
+		name     string
+		env      []string
+		vars     []buildpack.Var
+		wantSet  []string
+		wantKept []string
+	}{
+		{"none set", []string{"PATH=/bin"}, rails, []string{"RAILS_ENV=production", "RACK_ENV=production", "RAILS_LOG_TO_STDOUT=enabled"}, nil},
+		{"the app's own wins", []string{"RAILS_ENV=staging"}, rails, []string{"RACK_ENV=production", "RAILS_LOG_TO_STDOUT=enabled"}, []string{"RAILS_ENV=staging"}},
+		{"empty is the app's too", []string{"RAILS_LOG_TO_STDOUT="}, rails, []string{"RAILS_ENV=production", "RACK_ENV=production"}, []string{"RAILS_LOG_TO_STDOUT="}},
+		{"no defaults", []string{"PATH=/bin"}, nil, nil, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			d := Default(tt.env, tt.vars)
+			var kept []string
+			for _, k := range d.Kept {
+				kept = append(kept, k.Name+"="+k.Own)
+			}
+			if got := d.Environ(); !slices.Equal(got, tt.wantSet) {
+				t.Errorf("set %q, want %q", got, tt.wantSet)
+			}
+			if !slices.Equal(kept, tt.wantKept) {
+				t.Errorf("kept %q, want %q", kept, tt.wantKept)
 			}
 		})
 	}
