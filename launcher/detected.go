@@ -6,8 +6,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/launcher/static"
@@ -38,11 +40,12 @@ func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
 }
 
 // detectBeside runs detection for an app that has a Procfile, for what
-// the Procfile does not say: the build steps (corral build) and the static
-// files the edge may serve (Rails' public/). An app detection cannot make
-// out is nothing to report here (AppErr keeps why): the Procfile is
-// enough to run it. Run calls it once the edge has bound the port, which
-// a platform's port scan is waiting for, and detection is not.
+// the Procfile does not say: the build steps (corral build), the static
+// files the edge may serve (Rails' public/) and the production defaults.
+// An app detection cannot make out is nothing to report here (AppErr
+// keeps why): the Procfile is enough to run it. Run calls it once the
+// edge has bound the port, which a platform's port scan is waiting for,
+// and detection is not.
 func (p *Plan) detectBeside(cfg Config) {
 	if !p.Detected && p.App == nil && p.AppErr == nil {
 		p.App, p.AppErr = buildpack.Detect(p.Dir)
@@ -94,7 +97,10 @@ func (p *Plan) staticSite() bool {
 // startBuild returns the build steps corral start runs before the release
 // phase: for an app with no Procfile, those whose output is missing (a
 // laptop has no build phase; on a platform the build command has run
-// corral build, and they are skipped).
+// corral build, and they are skipped). With a Procfile, corral start runs
+// what it says and nothing else, as heroku local does: a Procfile's
+// `web: go run .` needs no bin/, and its release line may run
+// collectstatic already (unbuilt says when a command needs the build).
 func (p *Plan) startBuild() []Instance {
 	if !p.Detected {
 		return nil
@@ -112,6 +118,46 @@ func (p *Plan) startBuild() []Instance {
 	return steps
 }
 
+// unbuilt returns, for an app with a Procfile, a line for each command
+// that names what a build step makes while it is missing (`web:
+// go-getting-started` with no bin/go-getting-started yet): corral start
+// builds nothing for a Procfile, so the command would fail.
+func (p *Plan) unbuilt() []string {
+	if p.Detected || p.App == nil {
+		return nil
+	}
+	var lines []string
+	for _, s := range p.App.Build {
+		if s.Creates == "" {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(p.Dir, filepath.FromSlash(s.Creates))); err == nil {
+			continue
+		}
+		for _, e := range p.Procfile.Entries {
+			if names(e.Command, s.Creates) {
+				lines = append(lines, fmt.Sprintf("%s:%d: %s runs %s, which is missing: with a Procfile corral start runs what it says and builds nothing, "+
+					"as heroku local does; run corral build first (on a platform, as its build command), which runs %s", p.Procfile.Path, e.Line, e.Name, s.Creates, s.Command))
+				break
+			}
+		}
+	}
+	return lines
+}
+
+// names reports whether the shell command cmd names the file made: as a
+// path (dist, ./dist/server.js) or, for one in bin/, which is in PATH, by
+// its bare name.
+func names(cmd, made string) bool {
+	for w := range strings.FieldsFuncSeq(cmd, func(r rune) bool { return strings.ContainsRune(" \t\n;&|()<>", r) }) {
+		w = strings.TrimPrefix(w, "./")
+		if w == made || strings.HasPrefix(w, made+"/") || path.Dir(made) == "bin" && w == path.Base(made) {
+			return true
+		}
+	}
+	return false
+}
+
 // buildSteps returns every build step of the app, for corral build.
 func (p *Plan) buildSteps() []Instance {
 	if p.App == nil {
@@ -122,6 +168,14 @@ func (p *Plan) buildSteps() []Instance {
 		steps[i] = Instance{Name: BuildType + "." + strconv.Itoa(i+1), Type: BuildType, Command: s.Command, Port: p.PublicPort}
 	}
 	return steps
+}
+
+// runsWhen says which commands run the build step s.
+func (p *Plan) runsWhen(s buildpack.Step) string {
+	if s.Creates == "" || !p.Detected {
+		return "corral build"
+	}
+	return "corral build; corral start too when " + s.Creates + " is missing"
 }
 
 // describeApp writes what detection found, for corral check.
@@ -143,11 +197,7 @@ func (p *Plan) describeApp(w io.Writer) {
 		}
 	}
 	for _, s := range p.App.Build {
-		when := "corral build"
-		if s.Creates != "" && p.Detected {
-			when = "corral build; corral start too when " + s.Creates + " is missing"
-		}
-		fmt.Fprintf(w, "  build: %s (%s)\n    because %s\n", s.Command, when, s.Why)
+		fmt.Fprintf(w, "  build: %s (%s)\n    because %s\n", s.Command, p.runsWhen(s), s.Why)
 	}
 	for _, m := range p.App.Static {
 		asked := ""
@@ -157,6 +207,9 @@ func (p *Plan) describeApp(w io.Writer) {
 		fmt.Fprintf(w, "  static: %s from %s%s\n    because %s\n", m.Prefix, m.Where(), asked, m.Why)
 	}
 	for _, n := range p.App.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	for _, n := range p.unbuilt() {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
 }

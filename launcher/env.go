@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/launcher/appenv"
 	"github.com/corral-run/corral/launcher/platform"
 )
@@ -78,9 +79,12 @@ func (p *Plan) describeEnv(w io.Writer) {
 		fmt.Fprintf(w, "env:      %s %s (%s)\n", filepath.Join(p.Dir, filepath.FromSlash(d.Rel)), where, d.Why)
 	}
 	for _, d := range appenv.Dirs() {
-		if step := p.makes(d.Rel); step != "" && !slices.ContainsFunc(present, func(x appenv.Dir) bool { return x.Rel == d.Rel }) {
-			fmt.Fprintf(w, "env:      %s in PATH once it exists (%s), before the system's: %s makes it\n",
-				filepath.Join(p.Dir, filepath.FromSlash(d.Rel)), d.Why, step)
+		if slices.ContainsFunc(present, func(x appenv.Dir) bool { return x.Rel == d.Rel }) {
+			continue
+		}
+		if s, ok := p.makes(d.Rel); ok {
+			fmt.Fprintf(w, "env:      %s in PATH once it exists (%s): %s makes it (%s)\n",
+				filepath.Join(p.Dir, filepath.FromSlash(d.Rel)), d.Why, s.Command, p.runsWhen(s))
 		}
 	}
 	p.describeDefaults(w)
@@ -108,25 +112,16 @@ func (p *Plan) describeDefaults(w io.Writer) {
 	}
 }
 
-// makes returns the build step that makes the directory rel (or
-// something in it), "" if none does: "corral build runs go build -o
-// bin/web ." or, for one corral start runs, "corral start (or corral
-// build) runs …".
-func (p *Plan) makes(rel string) string {
+// makes returns the build step that makes the directory rel, or
+// something in it, if there is one.
+func (p *Plan) makes(rel string) (buildpack.Step, bool) {
 	if p.App == nil {
-		return ""
+		return buildpack.Step{}, false
 	}
 	for _, s := range p.App.Build {
-		c := s.Creates
-		if c == "" || !(c == rel || strings.HasPrefix(c, rel+"/") || strings.HasPrefix(rel, c+"/")) {
-			continue
+		if c := s.Creates; c != "" && (c == rel || strings.HasPrefix(c, rel+"/") || strings.HasPrefix(rel, c+"/")) {
+			return s, true
 		}
-		for _, b := range p.Build {
-			if b.Command == s.Command {
-				return "corral start (or corral build) runs " + s.Command
-			}
-		}
-		return "corral build runs " + s.Command
 	}
-	return ""
+	return buildpack.Step{}, false
 }

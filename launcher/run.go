@@ -107,6 +107,9 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	for _, line := range plan.envLog() {
 		r.log.Info(line)
 	}
+	for _, line := range plan.unbuilt() {
+		r.log.Warn(line)
+	}
 
 	defer r.reap()()
 

@@ -75,11 +75,21 @@ func main() {
 
 // TestBinOnPath: the app's bin/ is on PATH, as on Heroku, where Heroku's
 // Go sample's Procfile says `web: go-getting-started`: once corral build
-// has made bin/go-getting-started, corral start runs it, and corral run
-// finds it too.
+// (which builds an app with a Procfile too) has made
+// bin/go-getting-started, corral start runs it, and corral run finds it
+// too. Before, check and start say to run corral build first: with a
+// Procfile, start builds nothing.
 func TestBinOnPath(t *testing.T) {
 	needTool(t, "go")
 	dir := app(t, goSampleFiles)
+	const first = "web runs bin/go-getting-started, which is missing: with a Procfile corral start runs what it says and builds nothing, as heroku local does; run corral build first"
+	_, out, _ := corral(t, dir, nil, "check")
+	if !strings.Contains(out, "  build: go build -o bin/go-getting-started . (corral build)\n") || !strings.Contains(out, first) {
+		t.Errorf("check before the build:\n%s", out)
+	}
+	if code, out, _ := corral(t, dir, []string{"PORT=" + strconv.Itoa(freePort(t))}, "start"); code == 0 || !strings.Contains(out, "corral | warning: "+filepath.Join(dir, "Procfile")+":1: "+first) {
+		t.Errorf("start before the build: status %d\n%s", code, out)
+	}
 	if code, out, errOut := corral(t, dir, nil, "build"); code != 0 {
 		t.Fatalf("build: status %d\n%s\n%s", code, out, errOut)
 	}
@@ -90,6 +100,9 @@ func TestBinOnPath(t *testing.T) {
 	cmd.Dir, cmd.Env = dir, baseEnv()
 	if out, err := cmd.Output(); err != nil || strings.TrimSpace(string(out)) != filepath.Join(dir, "bin", "go-getting-started") {
 		t.Errorf("corral run finds %q (%v), want bin/go-getting-started", out, err)
+	}
+	if _, out, _ := corral(t, dir, nil, "check"); strings.Contains(out, "run corral build first") {
+		t.Errorf("check after the build:\n%s", out)
 	}
 }
 
