@@ -120,7 +120,12 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 			return code, nil
 		}
 		if code != 0 {
-			r.log.Error("build step failed; not starting the app", "step", step.Name, "code", code)
+			// Last, under the step's own output (a traceback, often: the
+			// app's dependencies are not installed), the way out.
+			r.log.Error(fmt.Sprintf("build: %s (%s) failed with status %d, so the app is not started. "+
+				"corral start runs a build step only when what it makes is missing, and installs no dependencies: "+
+				"run corral build first (on a platform, as its build command), which runs every step in order",
+				step.Name, step.Command, code))
 			return code, nil
 		}
 	}

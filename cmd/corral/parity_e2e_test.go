@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -269,6 +270,52 @@ func TestStaticAccessLogged(t *testing.T) {
 			}
 			r.signal(syscall.SIGTERM)
 			r.wait(15 * time.Second)
+		})
+	}
+}
+
+// TestStartBeforeBuild: when a build step that corral start runs fails
+// (collectstatic of a Django app whose dependencies are not installed: a
+// long traceback), the step's output stays, and the last line says to run
+// corral build first.
+func TestStartBeforeBuild(t *testing.T) {
+	const last = `^corral +\| error: build: build\.1 \(%s\) failed with status 1, so the app is not started\. ` +
+		`corral start runs a build step only when what it makes is missing, and installs no dependencies: ` +
+		`run corral build first \(on a platform, as its build command\), which runs every step in order$`
+	for _, tt := range []struct {
+		name    string
+		dir     func(t *testing.T) string
+		command string // the step, as a regexp
+		output  string // a line of the step's own output
+	}{
+		{"go", func(t *testing.T) string {
+			needTool(t, "go")
+			return app(t, map[string]string{"go.mod": "module example.com/shop\n\ngo 1.22\n", "main.go": "package main\n\nfunc main() { oops }\n"})
+		}, `go build -o bin/shop \.`, `build\.1 \| .*undefined: oops`},
+		{"django without its dependencies", func(t *testing.T) string {
+			dir := copyExample(t, "django", "Procfile")
+			needDjango(t, dir)
+			settings := filepath.Join(dir, "mysite", "settings.py")
+			b, err := os.ReadFile(settings)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(settings, append(b, "\nimport whitenoise_not_installed\n"...), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, `python3 manage.py collectstatic --noinput`, `build\.1 \| ModuleNotFoundError: No module named 'whitenoise_not_installed'`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := tt.dir(t)
+			code, out, errOut := corral(t, dir, []string{"PORT=" + strconv.Itoa(freePort(t))}, "start")
+			lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+			if code != 1 || !regexp.MustCompile(fmt.Sprintf(last, tt.command)).MatchString(lines[len(lines)-1]) {
+				t.Fatalf("status %d; the last line is not the way out:\n%s\n%s", code, out, errOut)
+			}
+			if !regexp.MustCompile(`(?m)` + tt.output).MatchString(out) {
+				t.Errorf("the step's own output is gone:\n%s", out)
+			}
 		})
 	}
 }
