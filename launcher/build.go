@@ -24,6 +24,9 @@ func Build(ctx context.Context, cfg Config) (int, error) {
 		return 1, err
 	}
 	plan.detectBeside(cfg)
+	if err := plan.missing(); err != nil {
+		return 1, fmt.Errorf("corral build: %w", err)
+	}
 	steps := plan.buildSteps()
 	if len(steps) == 0 {
 		say := func(msg string) { fmt.Fprintln(cfg.Stdout, "corral build: "+msg) }

@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/corral-run/corral/buildpack"
+	"github.com/corral-run/corral/internal/environ"
+	"github.com/corral-run/corral/launcher/appenv"
 	"github.com/corral-run/corral/launcher/static"
 	"github.com/corral-run/corral/procfile"
 )
@@ -28,7 +30,7 @@ func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
 	if cfg.Procfile == "" {
 		path = filepath.Join(p.Dir, "Procfile")
 		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-			app, err := buildpack.Detect(p.Dir)
+			app, err := buildpack.DetectOn(p.Dir, p.tools())
 			if err != nil {
 				return nil, err
 			}
@@ -48,12 +50,36 @@ func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
 // and detection is not.
 func (p *Plan) detectBeside(cfg Config) {
 	if !p.Detected && p.App == nil && p.AppErr == nil {
-		p.App, p.AppErr = buildpack.Detect(p.Dir)
+		p.App, p.AppErr = buildpack.DetectOn(p.Dir, p.tools())
 		if len(cfg.Edge.Static) == 0 && p.Edge {
 			p.Static = p.detectedStatic(cfg.Edge.SPA)
 		}
 	}
 	p.setDefaults()
+}
+
+// tools reports which programs the app's commands find: those on the
+// PATH they run with, the app's own directories first.
+func (p *Plan) tools() buildpack.Tools {
+	env := appenv.WithPath(p.Dir, p.Env)
+	return func(name string) bool {
+		_, err := environ.LookPath(name, env)
+		return err == nil
+	}
+}
+
+// missing is the error for the programs detection's commands run that
+// are not on PATH (a yarn app with neither yarn nor corepack), each with
+// what to install; nil when none is.
+func (p *Plan) missing() error {
+	if p.App == nil {
+		return nil
+	}
+	var errs []error
+	for _, m := range p.App.Missing {
+		errs = append(errs, errors.New(m.String()))
+	}
+	return errors.Join(errs...)
 }
 
 // detectedProcfile gives a detected plan as a Procfile, release first, its
@@ -211,6 +237,9 @@ func (p *Plan) describeApp(w io.Writer) {
 	}
 	for _, n := range p.unbuilt() {
 		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	for _, m := range p.App.Missing {
+		fmt.Fprintf(w, "  missing: %s\n", m)
 	}
 }
 

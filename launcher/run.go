@@ -50,6 +50,11 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	if plan.Detected { // a Procfile's commands are the app's own
+		if err := plan.missing(); err != nil {
+			return 1, err
+		}
+	}
 	if err := checkPorts(plan.Instances); err != nil {
 		return 1, err
 	}

@@ -319,3 +319,77 @@ func TestStartBeforeBuild(t *testing.T) {
 		})
 	}
 }
+
+// pathOf returns a PATH of one new directory holding links to the
+// programs named, as found on the test's PATH: a machine with those and
+// no others.
+func pathOf(t *testing.T, programs ...string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range programs {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			t.Fatalf("needs %s: %v", name, err)
+		}
+		if err := os.Symlink(p, filepath.Join(dir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return "PATH=" + dir
+}
+
+// TestYarnThroughCorepack: Render's Express sample has a yarn.lock. With
+// no yarn on PATH but corepack (Node 16.9 to 24 ship it), corral runs
+// corepack yarn; with neither, check says what to install, and build and
+// start refuse with the same words instead of failing with "yarn: command
+// not found".
+func TestYarnThroughCorepack(t *testing.T) {
+	needTool(t, "node", "npm", "corepack")
+	dir := realApp(t, "render-examples-express-hello-world")
+	corepack := []string{pathOf(t, "node", "npm", "corepack")}
+	neither := []string{pathOf(t, "node", "npm")}
+
+	t.Run("check, corepack", func(t *testing.T) {
+		code, out, errOut := corral(t, dir, corepack, "check")
+		for _, want := range []string{
+			"  web: corepack yarn start\n",
+			"  build: corepack yarn install --frozen-lockfile (corral build; corral start too when node_modules is missing)\n",
+			"  note: yarn is not on PATH, but corepack is: corral runs corepack yarn",
+		} {
+			if code != 0 || !strings.Contains(out, want) {
+				t.Errorf("status %d, no %q:\n%s\n%s", code, want, out, errOut)
+			}
+		}
+	})
+
+	t.Run("neither", func(t *testing.T) {
+		const missing = "yarn is not on PATH (yarn.lock: yarn's lock file): neither is corepack, through which corral would run it; " +
+			"install yarn (npm install --global yarn) or a Node.js that comes with corepack (16.9 to 24), or delete yarn.lock to use npm"
+		if code, out, errOut := corral(t, dir, neither, "check"); code != 0 || !strings.Contains(out, "  missing: "+missing+"\n") {
+			t.Errorf("check: status %d\n%s\n%s", code, out, errOut)
+		}
+		for _, args := range [][]string{{"build"}, {"start", "-p", strconv.Itoa(freePort(t))}} {
+			code, out, errOut := corral(t, dir, neither, args...)
+			if code != 1 || !strings.Contains(errOut, missing) || strings.Contains(out+errOut, "command not found") {
+				t.Errorf("%s: status %d\n%s\n%s", args[0], code, out, errOut)
+			}
+		}
+	})
+
+	t.Run("build and start through corepack", func(t *testing.T) {
+		// corepack fetches yarn from the npm registry on first use;
+		// where it cannot, that is the network's failure, not corral's.
+		probe := exec.Command("corepack", "yarn", "--version")
+		probe.Dir = dir
+		if b, err := probe.CombinedOutput(); err != nil {
+			why := regexp.MustCompile(`(?m)^Error: .*$`).Find(b) // the line that says why, among a stack trace
+			t.Skipf("corepack cannot fetch yarn here (%v): %s", err, why)
+		}
+		if code, out, errOut := corral(t, dir, corepack, "build"); code != 0 {
+			t.Fatalf("build: status %d\n%s\n%s", code, out, errOut)
+		}
+		r, base := startWeb(t, dir, corepack)
+		wantPage(t, base+"/", 200, "Hello from Render!")
+		r.stop()
+	})
+}
