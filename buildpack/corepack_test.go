@@ -44,17 +44,7 @@ func TestNodeCorepack(t *testing.T) {
 			"npm is not on PATH (package-lock.json: npm's lock file): install Node.js with its npm (Debian: apt-get install nodejs npm)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			files := map[string]string{}
-			pm := ""
-			for name, content := range tc.files {
-				if name == "pm" {
-					pm = `"packageManager": "` + content + `", `
-					continue
-				}
-				files[name] = content
-			}
-			files["package.json"] = "{" + pm + deps + "}"
-			a := tempApp(t, files)
+			a := packageApp(t, tc.files, deps)
 			a.have = func(name string) bool { return slices.Contains(tc.have, name) }
 			p, err := detectNode(a)
 			if err != nil {

@@ -132,6 +132,16 @@ func (p *Plan) startBuild() []Instance {
 		return nil
 	}
 	var steps []Instance
+	for _, s := range p.unmade() {
+		steps = append(steps, Instance{Name: BuildType + "." + strconv.Itoa(len(steps)+1), Type: BuildType, Command: s.Command, Port: p.PublicPort})
+	}
+	return steps
+}
+
+// unmade returns the app's build steps that make something that is
+// missing.
+func (p *Plan) unmade() []buildpack.Step {
+	var steps []buildpack.Step
 	for _, s := range p.App.Build {
 		if s.Creates == "" {
 			continue
@@ -139,7 +149,7 @@ func (p *Plan) startBuild() []Instance {
 		if _, err := os.Stat(filepath.Join(p.Dir, filepath.FromSlash(s.Creates))); err == nil {
 			continue
 		}
-		steps = append(steps, Instance{Name: BuildType + "." + strconv.Itoa(len(steps)+1), Type: BuildType, Command: s.Command, Port: p.PublicPort})
+		steps = append(steps, s)
 	}
 	return steps
 }
@@ -153,13 +163,7 @@ func (p *Plan) unbuilt() []string {
 		return nil
 	}
 	var lines []string
-	for _, s := range p.App.Build {
-		if s.Creates == "" {
-			continue
-		}
-		if _, err := os.Stat(filepath.Join(p.Dir, filepath.FromSlash(s.Creates))); err == nil {
-			continue
-		}
+	for _, s := range p.unmade() {
 		for _, e := range p.Procfile.Entries {
 			if names(e.Command, s.Creates) {
 				lines = append(lines, fmt.Sprintf("%s:%d: %s runs %s, which is missing: with a Procfile corral start runs what it says and builds nothing, "+

@@ -49,6 +49,18 @@ func startWeb(t *testing.T, dir string, env []string, args ...string) (*session,
 	return r, "http://127.0.0.1:" + strconv.Itoa(port)
 }
 
+// buildAndServe runs corral build in dir, as a platform's build command,
+// then corral start, and wants want in the page it serves at /.
+func buildAndServe(t *testing.T, dir string, env []string, want string) {
+	t.Helper()
+	if code, out, errOut := corral(t, dir, env, "build"); code != 0 {
+		t.Fatalf("build: status %d\n%s\n%s", code, out, errOut)
+	}
+	r, base := startWeb(t, dir, env)
+	wantPage(t, base+"/", 200, want)
+	r.stop()
+}
+
 // goSampleFiles is a Go app laid out as Heroku's Go sample
 // (heroku/go-getting-started): a main package at the root of module
 // …/go-getting-started, which Heroku's Go buildpack and corral build
@@ -91,12 +103,7 @@ func TestBinOnPath(t *testing.T) {
 	if code, out, _ := corral(t, dir, []string{"PORT=" + strconv.Itoa(freePort(t))}, "start"); code == 0 || !strings.Contains(out, "corral | warning: "+filepath.Join(dir, "Procfile")+":1: "+first) {
 		t.Errorf("start before the build: status %d\n%s", code, out)
 	}
-	if code, out, errOut := corral(t, dir, nil, "build"); code != 0 {
-		t.Fatalf("build: status %d\n%s\n%s", code, out, errOut)
-	}
-	r, base := startWeb(t, dir, nil)
-	wantPage(t, base+"/", 200, "hello from go-getting-started")
-	r.stop()
+	buildAndServe(t, dir, nil, "hello from go-getting-started")
 	cmd := exec.Command(corralBin, "run", "--", "command -v go-getting-started")
 	cmd.Dir, cmd.Env = dir, baseEnv()
 	if out, err := cmd.Output(); err != nil || strings.TrimSpace(string(out)) != filepath.Join(dir, "bin", "go-getting-started") {
@@ -121,12 +128,7 @@ func TestHerokuGoSample(t *testing.T) {
 	if out, err := download.CombinedOutput(); err != nil {
 		t.Skipf("the sample's modules cannot be downloaded here (%v): %s", err, out)
 	}
-	if code, out, errOut := corral(t, dir, nil, "build"); code != 0 {
-		t.Fatalf("build: status %d\n%s\n%s", code, out, errOut)
-	}
-	r, base := startWeb(t, dir, nil)
-	wantPage(t, base+"/", 200, "Getting Started with Go on Heroku")
-	r.stop()
+	buildAndServe(t, dir, nil, "Getting Started with Go on Heroku")
 }
 
 // TestDotEnvOnPlatform: a repository's .env (Heroku's Python sample has
@@ -385,11 +387,6 @@ func TestYarnThroughCorepack(t *testing.T) {
 			why := regexp.MustCompile(`(?m)^Error: .*$`).Find(b) // the line that says why, among a stack trace
 			t.Skipf("corepack cannot fetch yarn here (%v): %s", err, why)
 		}
-		if code, out, errOut := corral(t, dir, corepack, "build"); code != 0 {
-			t.Fatalf("build: status %d\n%s\n%s", code, out, errOut)
-		}
-		r, base := startWeb(t, dir, corepack)
-		wantPage(t, base+"/", 200, "Hello from Render!")
-		r.stop()
+		buildAndServe(t, dir, corepack, "Hello from Render!")
 	})
 }
