@@ -51,12 +51,24 @@ const staticLooks = "index.html at the root or in public/, dist/ or build/ (a st
 // elsewhere. A directory with no kind Detect knows, or with more than one
 // (a Go server and a Node one), is an error that lists what was found and
 // how to write a Procfile instead.
-func Detect(dir string) (*Plan, error) {
+func Detect(dir string) (*Plan, error) { return DetectOn(dir, nil) }
+
+// Tools reports whether a program is on the PATH the app's commands run
+// with.
+type Tools func(name string) bool
+
+// DetectOn is Detect for a machine whose programs have reports: a Node
+// app's yarn or pnpm that is not there runs through corepack, and a
+// package manager neither can run is in the plan's Missing. With have nil
+// every program is taken to be there (corral init: a Procfile for any
+// machine). have is all DetectOn learns of the machine.
+func DetectOn(dir string, have Tools) (*Plan, error) {
 	a, err := openAppFiles(dir)
 	if err != nil {
 		return nil, err
 	}
 	defer a.Close()
+	a.have = have
 	var servers []*Plan
 	var assets *Plan
 	var errs []error
@@ -92,7 +104,9 @@ func Detect(dir string) (*Plan, error) {
 			// pick up what it writes.
 			p.Build = append(slices.Clip(assets.Build), p.Build...)
 			p.Evidence = append(p.Evidence, assets.Evidence...)
+			p.Missing = append(p.Missing, assets.Missing...)
 		}
+		p.Env = runEnv(p.Kind)
 		return p, nil
 	default:
 		return nil, &AmbiguousError{Dir: dir, Candidates: servers}
@@ -154,6 +168,7 @@ const procfileHowTo = `Write a Procfile in the app directory naming the command 
 type appFiles struct {
 	dir  string
 	root *os.Root
+	have Tools // nil: every program is there
 }
 
 func openAppFiles(dir string) (*appFiles, error) {

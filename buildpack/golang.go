@@ -99,7 +99,7 @@ func goPlan(modEv, mainEv Evidence, name, pkgDir string) *Plan {
 		Processes: []Process{{Type: "web", Command: bin, Why: mainEv}},
 		Build:     []Step{{Command: "go build -o " + bin + " " + target, Creates: bin, Why: mainEv}},
 		Notes: []string{
-			fmt.Sprintf("corral start builds %s when it is missing; corral build always rebuilds it", bin),
+			fmt.Sprintf("corral start builds %s when it is missing and the app has no Procfile; corral build always rebuilds it", bin),
 		},
 	}
 }

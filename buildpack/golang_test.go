@@ -54,7 +54,7 @@ func TestDetectGo(t *testing.T) {
 				"go.mod:1: declares module example.com/hello/v2",
 				"main.go:2: package main",
 			},
-			notes: []string{"corral start builds bin/hello when it is missing; corral build always rebuilds it"},
+			notes: []string{"corral start builds bin/hello when it is missing and the app has no Procfile; corral build always rebuilds it"},
 		},
 		{
 			dir:    "go-cmd-single",

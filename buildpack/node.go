@@ -30,6 +30,9 @@ func detectNode(a *appFiles) (*Plan, error) {
 	pm := chooseNodeManager(a, pkg)
 
 	p := &Plan{Notes: pm.notes}
+	if pm.missing != nil {
+		p.Missing = append(p.Missing, *pm.missing)
+	}
 	if pkg.hasScript("start") {
 		p.Kind = Node
 		ev := pkg.scriptEvidence("start")
@@ -444,11 +447,59 @@ type nodeManager struct {
 	lock  string // its lock file, "" when there is none
 	why   Evidence
 	notes []string
+	// via runs it: "" for itself, "corepack " when only corepack is on
+	// PATH (see locate).
+	via     string
+	missing *Missing // neither it nor corepack is on PATH
+	field   bool     // package.json's packageManager chose it
 }
 
 // chooseNodeManager picks the package manager: package.json's
-// packageManager field (Corepack's) first, then the lock file, then npm.
+// packageManager field (Corepack's) first, then the lock file, then npm;
+// and how to run it on this machine (locate).
 func chooseNodeManager(a *appFiles, pkg *packageJSON) nodeManager {
+	m := pickNodeManager(a, pkg)
+	m.locate(a.have)
+	return m
+}
+
+// locate decides how to run m where have says which programs are on
+// PATH: itself when it is there; else, for yarn and pnpm, corepack yarn
+// or corepack pnpm (corepack comes with Node.js 16.9 to 24, and runs the
+// version packageManager names, else its own default, fetched from the
+// npm registry on first use), which needs neither root nor a global shim,
+// as corepack enable would; else it is missing, with what to install.
+func (m *nodeManager) locate(have Tools) {
+	if have == nil || have(m.name) {
+		return
+	}
+	if (m.name == "yarn" || m.name == "pnpm") && have("corepack") {
+		m.via = "corepack "
+		m.notes = append(m.notes, fmt.Sprintf("%s is not on PATH, but corepack is: corral runs corepack %s, which fetches %s (the version packageManager names, else corepack's default) on first use",
+			m.name, m.name, m.name))
+		return
+	}
+	var fix string
+	switch m.name {
+	case "npm":
+		fix = "install Node.js with its npm (Debian: apt-get install nodejs npm)"
+	case "bun":
+		fix = "install bun (https://bun.sh)"
+	default:
+		fix = fmt.Sprintf("neither is corepack, through which corral would run it; install %s (npm install --global %s) or a Node.js that comes with corepack (16.9 to 24)", m.name, m.name)
+	}
+	switch {
+	case m.name == "npm":
+	case m.field:
+		fix += ", or set packageManager in package.json to npm"
+	case m.lock != "":
+		fix += ", or delete " + m.lock + " to use npm"
+	}
+	m.missing = &Missing{Program: m.name, Why: m.why, Fix: fix}
+}
+
+// pickNodeManager is chooseNodeManager's choice of a package manager.
+func pickNodeManager(a *appFiles, pkg *packageJSON) nodeManager {
 	var present []nodeLock
 	for _, l := range nodeLocks() {
 		if a.isFile(l.file) {
@@ -469,7 +520,7 @@ func chooseNodeManager(a *appFiles, pkg *packageJSON) nodeManager {
 		name, _, _ := strings.Cut(pkg.packageManager, "@")
 		switch name {
 		case "npm", "yarn", "pnpm", "bun":
-			m = nodeManager{name: name, lock: lockOf(name), why: Evidence{File: "package.json", Line: line, Says: fmt.Sprintf("sets packageManager to %q", pkg.packageManager)}}
+			m = nodeManager{name: name, lock: lockOf(name), field: true, why: Evidence{File: "package.json", Line: line, Says: fmt.Sprintf("sets packageManager to %q", pkg.packageManager)}}
 			for _, l := range present {
 				if l.manager != name {
 					m.notes = append(m.notes, fmt.Sprintf("package.json:%d: packageManager is %q, so %s (%s's lock file) is not used", line, pkg.packageManager, l.file, l.manager))
@@ -507,20 +558,20 @@ func (m nodeManager) install() string {
 	case m.name == "npm":
 		return "npm install"
 	case m.lock != "":
-		return m.name + " install --frozen-lockfile"
+		return m.via + m.name + " install --frozen-lockfile"
 	default:
 		// A frozen install with no lock file has nothing to keep to:
 		// pnpm refuses to run.
-		return m.name + " install"
+		return m.via + m.name + " install"
 	}
 }
 
 // run is the command that runs a script.
 func (m nodeManager) run(script string) string {
 	if m.name == "yarn" {
-		return "yarn " + script
+		return m.via + "yarn " + script
 	}
-	return m.name + " run " + script
+	return m.via + m.name + " run " + script
 }
 
 // start is the command that runs the start script.
@@ -528,5 +579,5 @@ func (m nodeManager) start() string {
 	if m.name == "bun" {
 		return "bun run start" // the spelling bun documents for scripts
 	}
-	return m.name + " start"
+	return m.via + m.name + " start"
 }

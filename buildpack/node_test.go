@@ -223,6 +223,23 @@ func TestDetectNodeNone(t *testing.T) {
 }
 
 // tempApp writes files to a new app directory and opens it.
+// packageApp is tempApp for files and a package.json holding fields (JSON
+// object members), and packageManager set to files["pm"] if there is one.
+func packageApp(t *testing.T, files map[string]string, fields string) *appFiles {
+	t.Helper()
+	all := map[string]string{}
+	pm := ""
+	for name, content := range files {
+		if name == "pm" {
+			pm = `"packageManager": "` + content + `", `
+			continue
+		}
+		all[name] = content
+	}
+	all["package.json"] = "{" + pm + fields + "}"
+	return tempApp(t, all)
+}
+
 func tempApp(t *testing.T, files map[string]string) *appFiles {
 	t.Helper()
 	a, err := openAppFiles(testTree(t, files))
@@ -271,17 +288,7 @@ func TestNodePackageManager(t *testing.T) {
 		{"lock file is a directory", map[string]string{"yarn.lock/x": ""}, "Node (npm)", "npm install", "npm start", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			files := map[string]string{}
-			pm := ""
-			for name, content := range tc.files {
-				if name == "pm" {
-					pm = `"packageManager": "` + content + `", `
-					continue
-				}
-				files[name] = content
-			}
-			files["package.json"] = "{" + pm + deps + "}"
-			p, err := detectNode(tempApp(t, files))
+			p, err := detectNode(packageApp(t, tc.files, deps))
 			if err != nil {
 				t.Fatal(err)
 			}

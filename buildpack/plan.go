@@ -113,9 +113,28 @@ type Plan struct {
 	Processes []Process
 	Build     []Step
 	Static    []Mount
+	// Missing are the programs the plan's commands need that the machine
+	// lacks (DetectOn's Tools), each with what to install.
+	Missing []Missing
+	// Env is what Heroku's buildpack for this kind sets in the
+	// environment of the app's processes (NODE_ENV=production…): corral
+	// sets it on a platform, never over the app's own setting.
+	Env []Var
 	// Notes are things the user should know that change nothing here:
 	// "gunicorn is not in requirements.txt", a second candidate passed over.
 	Notes []string
+}
+
+// Missing is a program the plan's commands run that is not on PATH.
+type Missing struct {
+	Program string
+	Why     Evidence // why the plan runs it
+	Fix     string   // what to install, or change, in words
+}
+
+// String gives "yarn is not on PATH (yarn.lock: yarn's lock file): install …".
+func (m Missing) String() string {
+	return fmt.Sprintf("%s is not on PATH (%s): %s", m.Program, m.Why, m.Fix)
 }
 
 // Web returns the plan's web process, if it has one.

@@ -59,3 +59,39 @@ func FuzzAccessLog(f *testing.F) {
 		}
 	})
 }
+
+// TestAccessLogKinds: the access line says what answered: the instance of
+// a proxied request ("-" for none), "static" for a file the edge served
+// itself; in JSON, a kind field says it for every request.
+func TestAccessLogKinds(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		a        edge.Access
+		text     string
+		kind     string
+		instance string
+	}{
+		{"app", edge.Access{Kind: edge.KindApp, Instance: "web.2"}, "GET /x 200 5B 1ms web.2 id=abc\n", "app", "web.2"},
+		{"no instance", edge.Access{Kind: edge.KindApp}, "GET /x 200 5B 1ms - id=abc\n", "app", ""},
+		{"static", edge.Access{Kind: edge.KindStatic}, "GET /x 200 5B 1ms static id=abc\n", "static", ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			a := tt.a
+			a.Method, a.Target, a.Status, a.Bytes, a.Duration, a.RequestID = "GET", "/x", 200, 5, time.Millisecond, "abc"
+			var buf bytes.Buffer
+			accessLog(output.New(&buf, 4, output.Options{}))(a)
+			if got := buf.String(); got != "edge | "+tt.text {
+				t.Errorf("text: %q, want %q", got, "edge | "+tt.text)
+			}
+			buf.Reset()
+			accessLog(output.New(&buf, 4, output.Options{Format: output.JSON}))(a)
+			var o struct{ Kind, Instance, Request_ID string }
+			if err := json.Unmarshal(buf.Bytes(), &o); err != nil {
+				t.Fatalf("json: %v: %q", err, buf.String())
+			}
+			if o.Kind != tt.kind || o.Instance != tt.instance {
+				t.Errorf("json: kind %q, instance %q; want %q, %q: %s", o.Kind, o.Instance, tt.kind, tt.instance, buf.String())
+			}
+		})
+	}
+}

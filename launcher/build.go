@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"time"
 
 	"github.com/corral-run/corral/buildpack"
@@ -23,6 +24,9 @@ func Build(ctx context.Context, cfg Config) (int, error) {
 		return 1, err
 	}
 	plan.detectBeside(cfg)
+	if err := plan.missing(); err != nil {
+		return 1, fmt.Errorf("corral build: %w", err)
+	}
 	steps := plan.buildSteps()
 	if len(steps) == 0 {
 		say := func(msg string) { fmt.Fprintln(cfg.Stdout, "corral build: "+msg) }
@@ -43,6 +47,9 @@ func Build(ctx context.Context, cfg Config) (int, error) {
 	}
 	r := newRunner(cfg, plan, steps)
 	defer r.reap()()
+	if plan.IgnoredEnv != "" {
+		r.log.Info("build: " + filepath.Base(plan.IgnoredEnv) + " is not read: " + ignoredEnvWhy(plan.Machine.Platform))
+	}
 	began := time.Now()
 	for i, step := range steps {
 		r.log.Info(fmt.Sprintf("build: step %d of %d, %s: %s", i+1, len(steps), step.Name, step.Command))

@@ -32,7 +32,7 @@ type Config struct {
 	// Procfile is the Procfile's path; "" means Dir's Procfile, and when
 	// there is none, what buildpack.Detect makes of the app.
 	Procfile  string
-	EnvFiles  []string // env files, later ones winning; nil means ".env" if it exists
+	EnvFiles  []string // env files, later ones winning; nil means ".env" if it exists, but not on a platform (appenv.Files)
 	Formation string   // formation spec, e.g. "web=2,worker=1"
 	Types     []string // if not empty, run only these process types
 	Port      int      // the public port, $PORT

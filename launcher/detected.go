@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/internal/environ"
+	"github.com/corral-run/corral/launcher/appenv"
 	"github.com/corral-run/corral/launcher/static"
 	"github.com/corral-run/corral/procfile"
 )
@@ -35,7 +37,7 @@ func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
 			if len(cfg.Command) > 0 {
 				return p.readSelf(cfg, nil)
 			}
-			app, err := buildpack.Detect(p.Dir)
+			app, err := buildpack.DetectOn(p.Dir, p.tools())
 			if err != nil {
 				return nil, err
 			}
@@ -51,19 +53,44 @@ func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
 }
 
 // detectBeside runs detection for an app that has a Procfile, for what
-// the Procfile does not say: the build steps (corral build) and the static
-// files the edge may serve (Rails' public/). An app detection cannot make
-// out is nothing to report here (AppErr keeps why): the Procfile is
-// enough to run it. Run calls it once the edge has bound the port, which
-// a platform's port scan is waiting for, and detection is not.
+// the Procfile does not say: the build steps (corral build), the static
+// files the edge may serve (Rails' public/) and the production defaults.
+// An app detection cannot make out is nothing to report here (AppErr
+// keeps why): the Procfile is enough to run it. Run calls it once the
+// edge has bound the port, which a platform's port scan is waiting for,
+// and detection is not.
 func (p *Plan) detectBeside(cfg Config) {
-	if p.Detected || p.App != nil || p.AppErr != nil {
-		return
+	if !p.Detected && p.App == nil && p.AppErr == nil {
+		p.App, p.AppErr = buildpack.DetectOn(p.Dir, p.tools())
+		if len(cfg.Edge.Static) == 0 && p.Edge {
+			p.Static = p.detectedStatic(cfg.Edge.SPA)
+		}
 	}
-	p.App, p.AppErr = buildpack.Detect(p.Dir)
-	if len(cfg.Edge.Static) == 0 && p.Edge {
-		p.Static = p.detectedStatic(cfg.Edge.SPA)
+	p.setDefaults()
+}
+
+// tools reports which programs the app's commands find: those on the
+// PATH they run with, the app's own directories first.
+func (p *Plan) tools() buildpack.Tools {
+	env := appenv.WithPath(p.Dir, p.Env)
+	return func(name string) bool {
+		_, err := environ.LookPath(name, env)
+		return err == nil
 	}
+}
+
+// missing is the error for the programs detection's commands run that
+// are not on PATH (a yarn app with neither yarn nor corepack), each with
+// what to install; nil when none is.
+func (p *Plan) missing() error {
+	if p.App == nil {
+		return nil
+	}
+	var errs []error
+	for _, m := range p.App.Missing {
+		errs = append(errs, errors.New(m.String()))
+	}
+	return errors.Join(errs...)
 }
 
 // detectedProcfile gives a detected plan as a Procfile, release first, its
@@ -107,12 +134,25 @@ func (p *Plan) staticSite() bool {
 // startBuild returns the build steps corral start runs before the release
 // phase: for an app with no Procfile, those whose output is missing (a
 // laptop has no build phase; on a platform the build command has run
-// corral build, and they are skipped).
+// corral build, and they are skipped). With a Procfile, corral start runs
+// what it says and nothing else, as heroku local does: a Procfile's
+// `web: go run .` needs no bin/, and its release line may run
+// collectstatic already (unbuilt says when a command needs the build).
 func (p *Plan) startBuild() []Instance {
 	if !p.Detected {
 		return nil
 	}
 	var steps []Instance
+	for _, s := range p.unmade() {
+		steps = append(steps, Instance{Name: BuildType + "." + strconv.Itoa(len(steps)+1), Type: BuildType, Command: s.Command, Port: p.PublicPort})
+	}
+	return steps
+}
+
+// unmade returns the app's build steps that make something that is
+// missing.
+func (p *Plan) unmade() []buildpack.Step {
+	var steps []buildpack.Step
 	for _, s := range p.App.Build {
 		if s.Creates == "" {
 			continue
@@ -120,9 +160,43 @@ func (p *Plan) startBuild() []Instance {
 		if _, err := os.Stat(filepath.Join(p.Dir, filepath.FromSlash(s.Creates))); err == nil {
 			continue
 		}
-		steps = append(steps, Instance{Name: BuildType + "." + strconv.Itoa(len(steps)+1), Type: BuildType, Command: s.Command, Port: p.PublicPort})
+		steps = append(steps, s)
 	}
 	return steps
+}
+
+// unbuilt returns, for an app with a Procfile, a line for each command
+// that names what a build step makes while it is missing (`web:
+// go-getting-started` with no bin/go-getting-started yet): corral start
+// builds nothing for a Procfile, so the command would fail.
+func (p *Plan) unbuilt() []string {
+	if p.Detected || p.App == nil {
+		return nil
+	}
+	var lines []string
+	for _, s := range p.unmade() {
+		for _, e := range p.Procfile.Entries {
+			if names(e.Command, s.Creates) {
+				lines = append(lines, fmt.Sprintf("%s:%d: %s runs %s, which is missing: with a Procfile corral start runs what it says and builds nothing, "+
+					"as heroku local does; run corral build first (on a platform, as its build command), which runs %s", p.Procfile.Path, e.Line, e.Name, s.Creates, s.Command))
+				break
+			}
+		}
+	}
+	return lines
+}
+
+// names reports whether the shell command cmd names the file made: as a
+// path (dist, ./dist/server.js) or, for one in bin/, which is in PATH, by
+// its bare name.
+func names(cmd, made string) bool {
+	for w := range strings.FieldsFuncSeq(cmd, func(r rune) bool { return strings.ContainsRune(" \t\n;&|()<>", r) }) {
+		w = strings.TrimPrefix(w, "./")
+		if w == made || strings.HasPrefix(w, made+"/") || path.Dir(made) == "bin" && w == path.Base(made) {
+			return true
+		}
+	}
+	return false
 }
 
 // buildSteps returns every build step of the app, for corral build.
@@ -135,6 +209,14 @@ func (p *Plan) buildSteps() []Instance {
 		steps[i] = Instance{Name: BuildType + "." + strconv.Itoa(i+1), Type: BuildType, Command: s.Command, Port: p.PublicPort}
 	}
 	return steps
+}
+
+// runsWhen says which commands run the build step s.
+func (p *Plan) runsWhen(s buildpack.Step) string {
+	if s.Creates == "" || !p.Detected {
+		return "corral build"
+	}
+	return "corral build; corral start too when " + s.Creates + " is missing"
 }
 
 // describeApp writes what detection found, for corral check.
@@ -159,11 +241,7 @@ func (p *Plan) describeApp(w io.Writer) {
 		}
 	}
 	for _, s := range p.App.Build {
-		when := "corral build"
-		if s.Creates != "" && p.Detected {
-			when = "corral build; corral start too when " + s.Creates + " is missing"
-		}
-		fmt.Fprintf(w, "  build: %s (%s)\n    because %s\n", s.Command, when, s.Why)
+		fmt.Fprintf(w, "  build: %s (%s)\n    because %s\n", s.Command, p.runsWhen(s), s.Why)
 	}
 	for _, m := range p.App.Static {
 		asked := ""
@@ -174,6 +252,12 @@ func (p *Plan) describeApp(w io.Writer) {
 	}
 	for _, n := range p.App.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	for _, n := range p.unbuilt() {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	for _, m := range p.App.Missing {
+		fmt.Fprintf(w, "  missing: %s\n", m)
 	}
 }
 
@@ -207,31 +291,4 @@ func Init(dir string) (string, error) {
 		return "", err
 	}
 	return path, f.Close()
-}
-
-// withVirtualenv puts the app's own virtualenv, .venv in the app directory
-// (where uv makes it, and pipenv and poetry in corral build), first in
-// PATH, as activating it would: gunicorn and friends installed there are
-// then the ones the Procfile's commands find. An environment that names a
-// virtualenv already (VIRTUAL_ENV) is left as it is. It returns the
-// environment and the virtualenv put first, if any.
-func withVirtualenv(dir string, env []string) ([]string, string) {
-	if _, ok := environ.Lookup(env, "VIRTUAL_ENV"); ok {
-		return env, ""
-	}
-	venv := filepath.Join(dir, ".venv")
-	if fi, err := os.Stat(filepath.Join(venv, "bin", "python")); err != nil || fi.IsDir() {
-		return env, ""
-	}
-	path := filepath.Join(venv, "bin")
-	if old, ok := environ.Lookup(env, "PATH"); ok && old != "" {
-		path += string(os.PathListSeparator) + old
-	}
-	out := make([]string, 0, len(env)+2)
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "PATH=") {
-			out = append(out, kv)
-		}
-	}
-	return append(out, "PATH="+path, "VIRTUAL_ENV="+venv), venv
 }

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/corral-run/corral/internal/environ"
 	"github.com/corral-run/corral/launcher/static"
 )
 
@@ -120,40 +119,5 @@ func TestInit(t *testing.T) {
 	}
 	if _, err := Init(appDirWith(t, map[string]string{"index.html": "hi"})); err == nil || !strings.Contains(err.Error(), "no process to write") {
 		t.Errorf("Init of a static site: %v", err)
-	}
-}
-
-func TestWithVirtualenv(t *testing.T) {
-	withVenv := appDirWith(t, map[string]string{".venv/bin/python": "", "manage.py": ""})
-	for _, tt := range []struct {
-		name     string
-		dir      string
-		env      []string
-		wantPath string
-		wantVenv bool
-	}{
-		{"first in PATH", withVenv, []string{"PATH=/usr/bin:/bin", "HOME=/root"}, filepath.Join(withVenv, ".venv/bin") + ":/usr/bin:/bin", true},
-		{"no PATH", withVenv, []string{"HOME=/root"}, filepath.Join(withVenv, ".venv/bin"), true},
-		{"VIRTUAL_ENV set: left alone", withVenv, []string{"PATH=/usr/bin", "VIRTUAL_ENV=/opt/venv"}, "/usr/bin", false},
-		{"no .venv", t.TempDir(), []string{"PATH=/usr/bin"}, "/usr/bin", false},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			env, venv := withVirtualenv(tt.dir, tt.env)
-			if path, _ := environ.Lookup(env, "PATH"); path != tt.wantPath {
-				t.Errorf("PATH %q, want %q", path, tt.wantPath)
-			}
-			if (venv != "") != tt.wantVenv {
-				t.Errorf("virtualenv %q", venv)
-			}
-			n := 0
-			for _, kv := range env {
-				if strings.HasPrefix(kv, "PATH=") {
-					n++
-				}
-			}
-			if n > 1 {
-				t.Errorf("%d PATH entries: %q", n, env)
-			}
-		})
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/internal/logesc"
+	"github.com/corral-run/corral/launcher/appenv"
 	"github.com/corral-run/corral/launcher/certs"
 	"github.com/corral-run/corral/launcher/edge"
 	"github.com/corral-run/corral/launcher/output"
@@ -138,14 +139,15 @@ func probeHost(https HTTPSConfig, pf platform.Platform, proxy *edge.Proxy) strin
 // accessLog returns the edge's access log: a line per request from
 // "edge", in mux's format. The method and target are the client's, so
 // they are escaped as nginx escapes them: a target cannot end the line,
-// forge another, or send a terminal an escape.
+// forge another, or send a terminal an escape. A static file the edge
+// served itself says "static" where a proxied request names its instance.
 func accessLog(mux *output.Mux) func(edge.Access) {
 	access := mux.Prefix("edge")
 	return func(a edge.Access) {
 		method, target := logesc.String(a.Method), logesc.String(a.Target)
 		if mux.Format() == output.JSON {
 			// Hand-built (output.Event): a line per request under load.
-			e := access.Event(slog.LevelInfo, "request").Str("method", method).Str("uri", target).
+			e := access.Event(slog.LevelInfo, "request").Str("kind", a.Kind.String()).Str("method", method).Str("uri", target).
 				Int("status", int64(a.Status)).Int("bytes", a.Bytes).
 				Float("duration_ms", float64(a.Duration.Round(time.Microsecond))/float64(time.Millisecond)).
 				Str("instance", a.Instance).Str("request_id", a.RequestID)
@@ -156,7 +158,10 @@ func accessLog(mux *output.Mux) func(edge.Access) {
 			return
 		}
 		inst := a.Instance
-		if inst == "" {
+		switch {
+		case a.Kind != edge.KindApp:
+			inst = a.Kind.String()
+		case inst == "":
 			inst = "-"
 		}
 		cut := ""
@@ -236,7 +241,7 @@ func (fd *frontDoor) serveStatic(ctx context.Context, plan *Plan, run func(*exec
 // findDjangoStatic returns the file server for a Django app's static
 // files, or nil (and a warning, unless it is no Django app).
 func (fd *frontDoor) findDjangoStatic(ctx context.Context, plan *Plan, run func(*exec.Cmd) error, log *slog.Logger) *static.Server {
-	ds, err := buildpack.FindDjangoStatic(ctx, plan.Dir, plan.Env, run)
+	ds, err := buildpack.FindDjangoStatic(ctx, plan.Dir, appenv.WithPath(plan.Dir, plan.Env), run)
 	switch {
 	case err != nil:
 		if ctx.Err() == nil {

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/internal/environ"
+	"github.com/corral-run/corral/launcher/appenv"
+	"github.com/corral-run/corral/launcher/platform"
 )
 
 // ExitError is an error that wants a particular exit status.
@@ -23,8 +26,9 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // Exec replaces corral with a one-off command run with the app's
 // environment in the app directory, as "heroku run" does: stdin, stdout, the
 // terminal and signals are the command's own, and its exit status is
-// corral's. A single argument is a shell command (run with sh -c, so "$VAR"
-// and pipes work); several are a program and its arguments, run as given.
+// corral's. A single argument is a shell command, run with the shell the
+// Procfile's commands get (bash where there is one, so "$VAR" and pipes
+// work); several are a program and its arguments, run as given.
 //
 // Exec returns only on failure; a command that cannot be found is an
 // *ExitError with code 127, as in a shell.
@@ -36,16 +40,23 @@ func Exec(cfg Config, argv []string) error {
 	if err != nil {
 		return err
 	}
-	env, _, err := loadEnv(dir, cfg.EnvFiles, cfg.Environ)
+	env, _, _, err := loadEnv(dir, cfg.EnvFiles, cfg.Environ)
 	if err != nil {
 		return err
 	}
-	env, _ = withVirtualenv(dir, env)
+	// As heroku run's dyno: the production defaults on a platform, the
+	// app's directories of commands first in PATH.
+	if platform.Detect(cfg.Environ).IsPaaS() {
+		if app, err := buildpack.Detect(dir); err == nil {
+			env = append(env, appenv.Default(env, app.Env).Environ()...)
+		}
+	}
+	env = appenv.WithPath(dir, env)
 	if _, ok := environ.Lookup(env, "PORT"); !ok {
 		env = append(env, "PORT="+strconv.Itoa(cfg.Port))
 	}
 	if len(argv) == 1 {
-		argv = []string{"/bin/sh", "-c", argv[0]}
+		argv = []string{findShell(), "-c", argv[0]}
 	}
 	if err := os.Chdir(dir); err != nil {
 		return err

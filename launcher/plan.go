@@ -17,7 +17,9 @@ import (
 	"time"
 
 	"github.com/corral-run/corral/buildpack"
+	"github.com/corral-run/corral/launcher/appenv"
 	"github.com/corral-run/corral/launcher/envfile"
+	"github.com/corral-run/corral/launcher/platform"
 	"github.com/corral-run/corral/launcher/static"
 	"github.com/corral-run/corral/procfile"
 )
@@ -41,12 +43,20 @@ type Plan struct {
 	Dir      string
 	Procfile *procfile.Procfile
 	EnvFiles []string // the env files read, in order
-	Env      []string // the environment shared by every process
-	// VirtualEnv is the app's .venv, put first in PATH; "" if none.
-	VirtualEnv string
-	Formation  map[string]int // instances per process type, after --formation and named types
-	Release    *Instance      // nil when there is no release phase to run
-	Instances  []Instance     // the long-running instances, in start order
+	// IgnoredEnv is the app's .env, not read on a platform (appenv.Files);
+	// "" when there is none or it was read.
+	IgnoredEnv string
+	// Env is the environment shared by every process: corral's own over
+	// the env files. InstanceEnv adds the app's directories of commands
+	// first in PATH (appenv.WithPath), as each process starts.
+	Env []string
+	// Defaults are the production defaults of the app detection found,
+	// decided on a platform (see setDefaults); the processes but the
+	// build steps get those Set.
+	Defaults  appenv.Defaults
+	Formation map[string]int // instances per process type, after --formation and named types
+	Release   *Instance      // nil when there is no release phase to run
+	Instances []Instance     // the long-running instances, in start order
 	// Edge says the edge proxy owns PublicPort and the web instances get
 	// internal ports when they start (their Port is 0 here).
 	Edge       bool
@@ -79,15 +89,24 @@ type Plan struct {
 	sysRoot string // where /proc and /sys are read
 }
 
-// InstanceEnv returns the environment of inst: the shared one plus its own
-// PORT and PS (the name foreman and honcho give it), and AppDirVar.
+// InstanceEnv returns the environment of inst: the shared one, with the
+// app's directories of commands that exist now first in PATH, plus its own
+// PORT and PS (the name foreman and honcho give it), AppDirVar, and the
+// production defaults but for a build step: npm ci under
+// NODE_ENV=production would leave out the devDependencies a build script
+// needs (Heroku installs them with --production=false, and prunes them
+// after), and rails assets:precompile under RAILS_ENV=production needs
+// production's secrets.
 //
 // A web instance behind the edge also gets HOST=127.0.0.1, unless the
 // app sets HOST: only the edge talks to it, and the servers that read HOST
 // (Nuxt, Astro, SvelteKit, Remix… and corral's detected commands) then
 // keep its port off the network, where it would be served past the edge.
 func (p *Plan) InstanceEnv(inst Instance) []string {
-	env := append(slices.Clip(p.Env), "PORT="+strconv.Itoa(inst.Port), "PS="+inst.Name, AppDirVar+"="+p.Dir)
+	env := append(appenv.WithPath(p.Dir, slices.Clip(p.Env)), "PORT="+strconv.Itoa(inst.Port), "PS="+inst.Name, AppDirVar+"="+p.Dir)
+	if inst.Type != BuildType {
+		env = append(env, p.Defaults.Environ()...)
+	}
 	if inst.Type == "web" && p.Machine != nil && p.Machine.WebConcurrency > 0 {
 		env = append(env, "WEB_CONCURRENCY="+strconv.Itoa(p.Machine.WebConcurrency))
 	}
@@ -127,12 +146,11 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 	plan := &Plan{Dir: dir, sysRoot: cmp.Or(cfg.SysRoot, "/")}
 	var errs []error
 
-	env, files, err := loadEnv(dir, cfg.EnvFiles, cfg.Environ)
+	env, files, ignored, err := loadEnv(dir, cfg.EnvFiles, cfg.Environ)
 	if err != nil {
 		errs = append(errs, err)
 	}
-	plan.Env, plan.VirtualEnv = withVirtualenv(dir, env)
-	plan.EnvFiles = files
+	plan.Env, plan.EnvFiles, plan.IgnoredEnv = env, files, ignored
 
 	if cfg.Port < 1 || cfg.Port > 65535 {
 		errs = append(errs, fmt.Errorf("port %d is not a TCP port (1-65535); set --port or $PORT", cfg.Port))
@@ -247,23 +265,15 @@ func resolve(dir, path string) string {
 }
 
 // loadEnv reads the env files and merges corral's own environment over
-// them. With no files named it reads .env if there is one.
-func loadEnv(dir string, names, own []string) (env, files []string, err error) {
-	if names == nil {
-		dotenv := filepath.Join(dir, ".env")
-		if _, err := os.Lstat(dotenv); err == nil {
-			files = []string{dotenv}
-		}
-	} else {
-		for _, n := range names {
-			files = append(files, resolve(dir, n))
-		}
-	}
+// them. With no files named it reads .env if there is one, unless corral's
+// environment is a platform's (then ignored names it).
+func loadEnv(dir string, names, own []string) (env, files []string, ignored string, err error) {
+	files, ignored = appenv.Files(dir, names, platform.Detect(own).IsPaaS())
 	vars, err := envfile.ReadFiles(files...)
 	if err != nil {
-		return envfile.Merge(nil, own), files, err
+		return envfile.Merge(nil, own), files, ignored, err
 	}
-	return envfile.Merge(vars, own), files, nil
+	return envfile.Merge(vars, own), files, ignored, nil
 }
 
 // findShell picks the shell that runs the commands.
@@ -404,15 +414,7 @@ func (p *Plan) Describe(w io.Writer) error {
 		p.Self.describe(w)
 	}
 	p.describeApp(w)
-	if len(p.EnvFiles) == 0 {
-		fmt.Fprintf(w, "env:      no env file\n")
-	}
-	for _, f := range p.EnvFiles {
-		fmt.Fprintf(w, "env:      %s\n", f)
-	}
-	if p.VirtualEnv != "" {
-		fmt.Fprintf(w, "env:      %s/bin first in PATH (the app's virtualenv)\n", p.VirtualEnv)
-	}
+	p.describeEnv(w)
 	switch {
 	case p.staticSite():
 		fmt.Fprintf(w, "edge:     port %d, serving the static site alone\n", p.PublicPort)

@@ -53,6 +53,11 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if err != nil {
 		return 1, err
 	}
+	if plan.Detected { // a Procfile's commands are the app's own
+		if err := plan.missing(); err != nil {
+			return 1, err
+		}
+	}
 	if err := checkPorts(plan.Instances); err != nil {
 		return 1, err
 	}
@@ -105,6 +110,15 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	adm.logListening(r.log)
 	r.logSelf()
 	r.logMachine() // once the port is ours: a busy port prints only the error
+	// Detection beside a Procfile waited for the port too; the production
+	// defaults depend on it, and the release phase gets them.
+	plan.detectBeside(cfg)
+	for _, line := range plan.envLog() {
+		r.log.Info(line)
+	}
+	for _, line := range plan.unbuilt() {
+		r.log.Warn(line)
+	}
 
 	defer r.reap()()
 
@@ -115,7 +129,12 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 			return code, nil
 		}
 		if code != 0 {
-			r.log.Error("build step failed; not starting the app", "step", step.Name, "code", code)
+			// Last, under the step's own output (a traceback, often: the
+			// app's dependencies are not installed), the way out.
+			r.log.Error(fmt.Sprintf("build: %s (%s) failed with status %d, so the app is not started. "+
+				"corral start runs a build step only when what it makes is missing, and installs no dependencies: "+
+				"run corral build first (on a platform, as its build command), which runs every step in order",
+				step.Name, step.Command, code))
 			return code, nil
 		}
 	}

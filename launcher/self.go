@@ -12,6 +12,7 @@ import (
 
 	"github.com/corral-run/corral/buildpack"
 	"github.com/corral-run/corral/internal/environ"
+	"github.com/corral-run/corral/launcher/appenv"
 	"github.com/corral-run/corral/launcher/platform"
 	"github.com/corral-run/corral/launcher/selfcmd"
 	"github.com/corral-run/corral/procfile"
@@ -62,7 +63,9 @@ type Self struct {
 // line that would start corral inside itself any other way is an error
 // naming it. pf is nil when the app has no Procfile.
 func (p *Plan) readSelf(cfg Config, pf *procfile.Procfile) (*procfile.Procfile, error) {
-	bin := selfcmd.Binary{Path: cfg.Executable, Dir: p.Dir, Env: p.Env}
+	// The PATH the app's commands get: a corral in .venv/bin or
+	// node_modules/.bin is found as they would find it.
+	bin := selfcmd.Binary{Path: cfg.Executable, Dir: p.Dir, Env: appenv.WithPath(p.Dir, p.Env)}
 	own, ownLine, err := findSelf(pf, cfg.Command, bin)
 	if err != nil {
 		return nil, err
@@ -169,7 +172,7 @@ func (s *Self) replaceWeb(pf *procfile.Procfile, web string) *procfile.Procfile 
 // too where the Procfile has no line for them.
 func (p *Plan) detectWeb(pf *procfile.Procfile, own procfile.Entry) (*procfile.Procfile, error) {
 	at := fmt.Sprintf("%s:%d", pf.Path, own.Line)
-	app, err := buildpack.Detect(p.Dir)
+	app, err := buildpack.DetectOn(p.Dir, p.tools())
 	if err != nil {
 		return nil, fmt.Errorf(`%s: web: %s is corral's own start command, so the web process comes from detection, as with no Procfile; or give it after "--" (web: corral start -- gunicorn app.wsgi). Detection: %w`, at, own.Command, err)
 	}

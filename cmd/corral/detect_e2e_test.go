@@ -270,7 +270,7 @@ func TestInitAndBuildErrors(t *testing.T) {
 		t.Errorf("build of broken code: status %d\n%s", code, out)
 	}
 	code, out, _ = corral(t, broken, []string{"PORT=" + strconv.Itoa(freePort(t))}, "start")
-	if code != 1 || !strings.Contains(out, "build step failed; not starting the app") || strings.Contains(out, "web.1 started") {
+	if code != 1 || !strings.Contains(out, "failed with status 1, so the app is not started") || strings.Contains(out, "web.1 started") {
 		t.Errorf("start of broken code: status %d\n%s", code, out)
 	}
 }

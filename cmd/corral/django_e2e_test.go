@@ -60,8 +60,15 @@ func copyExample(t *testing.T, name string, skip ...string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return copyTree(t, src, skip...)
+}
+
+// copyTree copies the app in src into a temporary directory, as
+// copyExample does, keeping whether each file is executable.
+func copyTree(t *testing.T, src string, skip ...string) string {
+	t.Helper()
 	dst := t.TempDir()
-	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -79,7 +86,11 @@ func copyExample(t *testing.T, name string, skip ...string) string {
 		if err != nil {
 			return err
 		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+		perm := os.FileMode(0o644)
+		if fi, err := d.Info(); err == nil && fi.Mode()&0o111 != 0 {
+			perm = 0o755
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, perm)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -874,6 +874,10 @@ func TestCheck(t *testing.T) {
 
 func TestRun(t *testing.T) {
 	dir := app(t, map[string]string{".env": "GREETING=hello\nOVERRIDE=file\n", "sub/x": ""})
+	bash := "\n" // what echo ${BASH_VERSION:+bash} says outside bash
+	if _, err := os.Stat("/bin/bash"); err == nil {
+		bash = "bash\n"
+	}
 	tests := []struct {
 		name  string
 		args  []string
@@ -883,6 +887,9 @@ func TestRun(t *testing.T) {
 	}{
 		{"shell command", []string{"run", "--", "echo $GREETING $OVERRIDE from $(basename $(pwd))"}, "", 0, "hello own from "},
 		{"argv", []string{"run", "--", "sh", "-c", "echo $GREETING; exit 7"}, "", 7, "hello\n"},
+		// The shell the Procfile's commands get: bash where there is
+		// one, as on Heroku.
+		{"shell command in bash", []string{"run", "--", "echo ${BASH_VERSION:+bash}"}, "", 0, bash},
 		{"stdin passed through", []string{"run", "--", "cat"}, "piped in\n", 0, "piped in\n"},
 		{"not found", []string{"run", "--", "no-such-command-xyz", "arg"}, "", 127, ""},
 		{"cwd is the app dir", []string{"run", "-d", "sub", "--", "ls"}, "", 0, "x\n"},

@@ -393,7 +393,7 @@ func appFlags() []cli.Flag {
 		&cli.StringFlag{Name: "procfile", Aliases: []string{"f"}, EnvVars: []string{"CORRAL_PROCFILE"}, DefaultText: "Procfile; with none, what corral detects",
 			Usage: "the Procfile"},
 		&cli.StringSliceFlag{Name: "env", Aliases: []string{"e"}, EnvVars: []string{"CORRAL_ENV"},
-			Usage: "env `FILE` to load (repeatable; a later file wins; default .env if present)"},
+			Usage: "env `FILE` to load (repeatable; a later file wins; default .env if present, but not on a platform)"},
 		&cli.StringFlag{Name: "port", Aliases: []string{"p"}, EnvVars: []string{"CORRAL_PORT", "PORT"},
 			Value: strconv.Itoa(launcher.DefaultPort), Usage: "the public port; web.1 gets it, other instances get their own"},
 		&cli.StringFlag{Name: "formation", Aliases: []string{"m"}, EnvVars: []string{"CORRAL_FORMATION"},

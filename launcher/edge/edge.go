@@ -165,7 +165,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // serveStatic serves r from the static files if they match it, and
 // reports whether they did. start is when the request came, for the
-// Observer.
+// Observer. The response gets an X-Request-Id and an access log line, as a
+// proxied one does: nginx logs the files it serves too.
 func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, start time.Time) bool {
 	if wait := s.staticWait.Load(); wait != nil {
 		select {
@@ -177,27 +178,41 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, start time.
 	if st == nil || !(*st).Match(r.URL.Path) {
 		return false
 	}
-	obs := s.cfg.Observer
-	if obs == nil {
+	_, trusted := s.cfg.Proxy.peer(r)
+	acc := Access{Kind: KindStatic, Method: r.Method, Target: r.RequestURI}
+	acc.RequestID, _ = requestID(r.Header, trusted)
+	w.Header()["X-Request-Id"] = []string{acc.RequestID}
+	obs, log := s.cfg.Observer, s.cfg.Proxy.opts.AccessLog
+	if obs == nil && log == nil {
 		(*st).ServeHTTP(w, r)
 		return true
 	}
-	// The status, for the Observer: this server's own writer keeps it; an
+	if start.IsZero() { // set only for an Observer
+		start = time.Now()
+	}
+	// The status and bytes: this server's own writer keeps them; an
 	// HTTP/2 one needs a recorder around it (a small allocation, on a
 	// path that makes several already).
-	var status int
 	if rw, ok := w.(*response); ok {
 		(*st).ServeHTTP(w, r)
-		status = rw.status
+		acc.Status, acc.Bytes = rw.status, rw.written
+		// Fewer bytes than declared: the client waits for the rest in vain.
+		acc.Cut = rw.length >= 0 && rw.written < rw.length && !rw.noBody
 	} else {
 		rec := &statusRecorder{ResponseWriter: w}
 		(*st).ServeHTTP(rec, r)
-		status = rec.status
+		acc.Status, acc.Bytes = rec.status, rec.written
 	}
-	if status == 0 { // nothing written: the server sends 200
-		status = http.StatusOK
+	if acc.Status == 0 { // nothing written: the server sends 200
+		acc.Status = http.StatusOK
 	}
-	obs.Request(KindStatic, status, time.Since(start))
+	acc.Duration = time.Since(start)
+	if log != nil {
+		log(acc)
+	}
+	if obs != nil {
+		obs.Request(KindStatic, acc.Status, acc.Duration)
+	}
 	return true
 }
 

@@ -48,12 +48,10 @@ func (p *Proxy) trusted(addr netip.Addr) bool {
 // proxies; from anyone else they are replaced, so a client cannot pose as
 // another address or as HTTPS.
 func (p *Proxy) forwardHeaders(h http.Header, r *http.Request) string {
+	addr, trusted := p.peer(r)
 	ip := ""
-	trusted := false
-	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
-		addr := ap.Addr().Unmap()
+	if addr.IsValid() {
 		ip = addr.String()
-		trusted = p.trusted(addr)
 	}
 	proto := "http"
 	if r.TLS != nil {
@@ -94,12 +92,33 @@ func (p *Proxy) forwardHeaders(h http.Header, r *http.Request) string {
 	if _, ok := h["X-Real-Ip"]; !ok {
 		set("X-Real-Ip", ip)
 	}
-	id := first(h, "X-Request-Id")
-	if !trusted || !validRequestID(id) {
-		id = newRequestID()
+	id, fresh := requestID(h, trusted)
+	if fresh {
 		set("X-Request-Id", id)
 	}
 	return id
+}
+
+// peer returns the address of r's client (not valid if it has none), and
+// whether it is a trusted proxy.
+func (p *Proxy) peer(r *http.Request) (addr netip.Addr, trusted bool) {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	addr = ap.Addr().Unmap()
+	return addr, p.trusted(addr)
+}
+
+// requestID returns the id of a request with header h: the X-Request-Id
+// a trusted proxy sent, if it is one validRequestID accepts, else a new
+// one (fresh).
+func requestID(h http.Header, trusted bool) (id string, fresh bool) {
+	id = first(h, "X-Request-Id")
+	if trusted && validRequestID(id) {
+		return id, false
+	}
+	return newRequestID(), true
 }
 
 // validRequestID accepts the ids load balancers and clients commonly send:
@@ -120,7 +139,9 @@ func validRequestID(id string) bool {
 func newRequestID() string {
 	var b [16]byte
 	rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	var h [32]byte // on the stack: one allocation, the string's
+	hex.Encode(h[:], b[:])
+	return string(h[:])
 }
 
 // ParseTrustedProxies parses a comma-separated list of addresses and CIDR

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -188,5 +190,72 @@ func TestObserverNil(t *testing.T) {
 	_, url := observedEdge(t, nil, Options{})
 	if got := getStatus(t, http.DefaultClient, url+"/static/ok"); got != 200 {
 		t.Fatalf("static: %d", got)
+	}
+}
+
+// TestStaticAccessLog: a static file the edge serves itself gets an access
+// record and an X-Request-Id, as a proxied request does (nginx logs the
+// files it serves too), over HTTP/1.1 and HTTP/2 alike, with its kind, the
+// status and the bytes the client got; a trusted proxy's request id is
+// kept. The health path, which a platform asks every few seconds, is not
+// logged.
+func TestStaticAccessLog(t *testing.T) {
+	body := strings.Repeat("a", 3000) // more than one write's worth
+	static := handlerStatic{"/static/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/static/app.css" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, body[:1000])
+		io.WriteString(w, body[1000:])
+	}}
+	var h2 http.Protocols
+	h2.SetUnencryptedHTTP2(true)
+	for _, tt := range []struct {
+		name    string
+		trusted []netip.Prefix
+		proto   *http.Protocols
+		path    string
+		sendID  string
+		status  int
+		bytes   int64
+		keepID  bool
+	}{
+		{name: "HTTP/1.1", path: "/static/app.css?v=2", status: 200, bytes: 3000},
+		{name: "HTTP/1.1, missing file", path: "/static/nope.css", status: 404, bytes: int64(len("404 page not found\n"))},
+		{name: "h2c", proto: &h2, path: "/static/app.css", status: 200, bytes: 3000},
+		{name: "untrusted client's id replaced", path: "/static/app.css", sendID: "abc-123", status: 200, bytes: 3000},
+		{name: "trusted proxy's id kept", trusted: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}, path: "/static/app.css", sendID: "abc-123", status: 200, bytes: 3000, keepID: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEdgeConfig(t, Options{TrustedProxies: tt.trusted}, Config{Static: static})
+			if tt.proto != nil {
+				tr := &http.Transport{Protocols: tt.proto}
+				t.Cleanup(tr.CloseIdleConnections)
+				e.client = &http.Client{Transport: tr, Timeout: testTimeout}
+			}
+			resp, got := e.get(t, tt.path, "X-Request-Id", tt.sendID)
+			if resp.StatusCode != tt.status || tt.status == 200 && string(got) != body {
+				t.Fatalf("status %d, %d bytes; want %d", resp.StatusCode, len(got), tt.status)
+			}
+			id := resp.Header.Get("X-Request-Id")
+			if !validRequestID(id) || tt.keepID != (id == tt.sendID) {
+				t.Errorf("X-Request-Id %q (sent %q, kept: %v)", id, tt.sendID, id == tt.sendID)
+			}
+			a := e.nextAccess(t)
+			want := Access{Kind: KindStatic, Method: "GET", Target: tt.path, Status: tt.status, Bytes: tt.bytes, RequestID: id}
+			a.Duration = 0
+			if a != want {
+				t.Errorf("access record %+v, want %+v", a, want)
+			}
+			if a, _ := e.get(t, "/_corral/health"); a.StatusCode != 503 {
+				t.Errorf("health: %d", a.StatusCode)
+			}
+			select {
+			case a := <-e.access:
+				t.Errorf("the health path was logged: %+v", a)
+			default:
+			}
+		})
 	}
 }

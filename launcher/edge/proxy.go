@@ -40,15 +40,20 @@ type Options struct {
 	TempDir string
 	// Log receives the proxy's own errors.
 	Log *slog.Logger
-	// AccessLog, if not nil, is called once per request.
+	// AccessLog, if not nil, is called once per request: those the proxy
+	// answers, and the static files the Server answers itself (not its
+	// health path).
 	AccessLog func(Access)
 	// Observer, if not nil, is told of each request answered, of the
 	// instances' failures, of retries and of waits at the boot gate.
 	Observer Observer
 }
 
-// Access describes one proxied request, for the access log.
+// Access describes one request the edge answered, for the access log.
 type Access struct {
+	// Kind says what answered: the app (through the proxy) or the
+	// static files.
+	Kind   Kind
 	Method string
 	// Target is the request target as the client sent it (RequestURI),
 	// raw: what a log writes of it must be escaped (internal/logesc).

@@ -108,12 +108,19 @@ func (p *Proxy) serveUpgrade(w http.ResponseWriter, r *http.Request, out http.He
 	return status, instance
 }
 
-// statusRecorder remembers the status written through it, and whether the
-// connection was taken over.
+// statusRecorder remembers the status and the body bytes written through
+// it, and whether the connection was taken over.
 type statusRecorder struct {
 	http.ResponseWriter
 	status   int
+	written  int64 // body bytes, for the access log
 	hijacked bool
+}
+
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	n, err := s.ResponseWriter.Write(p)
+	s.written += int64(n)
+	return n, err
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
