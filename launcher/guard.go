@@ -104,8 +104,9 @@ const (
 	// victim gone.
 	oomWait = 2 * time.Second
 	// guardSettle is how long a replacement has, once ready, before its
-	// memory counts as the app's own: a gunicorn master is ready when it
-	// binds its port, and its workers import the app after.
+	// memory counts as the app's own: an instance is ready when one of
+	// its workers answers, and its other workers may still be importing
+	// the app.
 	guardSettle = 5 * time.Second
 )
 
