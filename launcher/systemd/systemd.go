@@ -209,7 +209,7 @@ func (u Unit) Render() ([]byte, error) {
 	b.set("LockPersonality", "yes")
 	b.line("")
 	b.note("Left out, as they break web apps: ProtectHome (apps, their interpreters from pyenv, nvm or rbenv, and a corral from go install live under /home), MemoryDenyWriteExecute (the JITs of Node, Java, PyPy, Ruby's YJIT), PrivateDevices (GPUs), RestrictNamespaces (headless Chromium's sandbox).")
-	b.note("No Environment=PATH=: PATH is systemd's (/usr/local/bin:/usr/bin…), with the app's .venv/bin first; an interpreter from nvm or pyenv needs its directory added here.")
+	b.note("No Environment=PATH=: PATH is systemd's (/usr/local/bin:/usr/bin…), after the app's own .venv/bin, node_modules/.bin and bin, which corral puts first; an interpreter from nvm or pyenv needs its directory added here.")
 	b.note("No MemoryMax=: with one (MemoryMax=1G), corral sizes WEB_CONCURRENCY and its memory guard to it rather than to the host's memory.")
 	b.comment("corral's lines and the app's go to the journal, which stamps them with the time (corral then adds none).")
 	b.set("StandardOutput", "journal")
