@@ -30,6 +30,10 @@ func TestFlagsFirst(t *testing.T) {
 		{"stop -", "stop -", ""},
 		{"nope a -d b", "nope a -d b", ""}, // unknown command: as it is
 		{"ps", "ps", ""},
+		{"export systemd -d app --user u", "export systemd -d app --user u", ""},
+		{"export systemd x -o unit -m web=2", "export systemd -o unit -m web=2 x", ""}, // a subcommand's flags
+		{"export systemd --user", "", "flag needs an argument: -user (see corral export systemd --help)"},
+		{"export upstart -d x", "export -d upstart x", ""}, // export has no flags: it says so
 	} {
 		args := append([]string{"corral"}, strings.Fields(tt.in)...)
 		got, err := flagsFirst(app, args)
@@ -47,7 +51,7 @@ func TestFlagsFirst(t *testing.T) {
 // from "--" on as it was, at the end.
 func FuzzFlagsFirst(f *testing.F) {
 	app := newApp(nil, io.Discard, io.Discard)
-	for _, s := range []string{"restart web -d app", "start web -- -m x", "scale web=2 --dir=. -d", "ps --json -d x", "run -- a -d b", "stop - --"} {
+	for _, s := range []string{"restart web -d app", "start web -- -m x", "export systemd -o x web", "scale web=2 --dir=. -d", "ps --json -d x", "run -- a -d b", "stop - --"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, line string) {

@@ -72,7 +72,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 
 // flagsFirst moves the flags that follow a command's arguments before
 // them, as urfave/cli reads flags only up to the first argument: corral
-// restart web -d app is corral restart -d app web. Every command reads
+// restart web -d app is corral restart -d app web (and those of a
+// subcommand, after it: corral export systemd). Every command reads
 // its flags wherever they are but run, whose arguments are the one-off
 // command's own, and what follows "--" stays as it is. A flag it does
 // not know is moved all the same, for the command to refuse by name.
@@ -80,9 +81,12 @@ func flagsFirst(app *cli.App, args []string) ([]string, error) {
 	if len(args) < 3 {
 		return args, nil
 	}
-	cmd := app.Command(args[1])
+	cmd, head := app.Command(args[1]), 2
 	if cmd == nil || cmd.Name == "run" {
 		return args, nil
+	}
+	if sub := cmd.Command(args[2]); sub != nil { // corral export systemd
+		cmd, head = sub, 3
 	}
 	takesValue := map[string]bool{}
 	for _, f := range cmd.Flags {
@@ -93,7 +97,7 @@ func flagsFirst(app *cli.App, args []string) ([]string, error) {
 		}
 	}
 	var flags, rest []string
-	in := args[2:]
+	in := args[head:]
 	for i := 0; i < len(in); i++ {
 		a := in[i]
 		if a == "--" {
@@ -108,13 +112,13 @@ func flagsFirst(app *cli.App, args []string) ([]string, error) {
 		if name := strings.TrimLeft(a, "-"); takesValue[name] && !strings.Contains(name, "=") {
 			if i+1 == len(in) {
 				// Moved, it would take the first argument for its value.
-				return nil, fmt.Errorf("flag needs an argument: -%s (see corral %s --help)", name, cmd.Name)
+				return nil, fmt.Errorf("flag needs an argument: -%s (see corral %s --help)", name, strings.Join(args[1:head], " "))
 			}
 			i++
 			flags = append(flags, in[i])
 		}
 	}
-	return slices.Concat(args[:2], flags, rest), nil
+	return slices.Concat(args[:head], flags, rest), nil
 }
 
 // invocation is what corral start (or check) was given around its flags:
@@ -316,13 +320,9 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 				ArgsUsage:    "[-- COMMAND [ARGS...]]",
 				Flags:        startFlags(),
 				Action: func(c *cli.Context) error {
-					cfg, err := config(c, environ, stdout)
+					_, plan, err := checked(c, environ, stdout)
 					if err != nil {
 						return err
-					}
-					plan, err := launcher.Load(cfg)
-					if err != nil {
-						return cli.Exit(err, 1)
 					}
 					return plan.Describe(stdout)
 				},
@@ -368,6 +368,7 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 			controlCommand(environ, stdout, "scale", "change the running formation: web=3,worker=0 (web instances leaving finish their requests first)", "TYPE=N[,TYPE=N...]"),
 			controlCommand(environ, stdout, "reload", "replace the running corral's web instances one at a time and restart the other processes, as SIGHUP does", ""),
 			controlCommand(environ, stdout, "stop", "stop the running corral gracefully, as SIGTERM does", ""),
+			exportCommand(environ, stdout, stderr),
 			{
 				Name:  "version",
 				Usage: "print corral's version",
@@ -741,6 +742,20 @@ func config(c *cli.Context, environ []string, stdout io.Writer) (launcher.Config
 	}
 	cfg.Edge, err = edgeConfig(c, environ)
 	return cfg, err
+}
+
+// checked reads the flags of c and loads the app's plan with them, as
+// corral check does: an error is the one to exit with.
+func checked(c *cli.Context, environ []string, stdout io.Writer) (launcher.Config, *launcher.Plan, error) {
+	cfg, err := config(c, environ, stdout)
+	if err != nil {
+		return cfg, nil, err
+	}
+	plan, err := launcher.Load(cfg)
+	if err != nil {
+		return cfg, nil, cli.Exit(err, 1)
+	}
+	return cfg, plan, nil
 }
 
 // parseTimeout accepts whole seconds, as foreman's -t does, or a Go duration.

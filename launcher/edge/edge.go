@@ -53,7 +53,7 @@ type Config struct {
 	// MaxConns is how many client connections may be open before the
 	// oldest idle ones are closed to make room for new ones, as they are
 	// when accepting fails for want of file descriptors. 0 derives it
-	// from the process's file-descriptor limit (maxConnsFor); below 0,
+	// from the process's file-descriptor limit (MaxConnsFor); below 0,
 	// only running out of descriptors closes idle connections.
 	MaxConns int
 
@@ -128,7 +128,7 @@ func NewServer(cfg Config) *Server {
 	}
 	s.ctx, s.cancel = context.WithCancelCause(context.Background())
 	if s.cfg.MaxConns == 0 {
-		s.cfg.MaxConns = maxConnsFor(fdLimit())
+		s.cfg.MaxConns = MaxConnsFor(fdLimit())
 	}
 	if s.cfg.coolAfter <= 0 {
 		s.cfg.coolAfter = time.Second

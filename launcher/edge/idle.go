@@ -27,7 +27,7 @@ import (
 )
 
 const (
-	// fdReserve is how many file descriptors maxConnsFor leaves for the
+	// fdReserve is how many file descriptors MaxConnsFor leaves for the
 	// rest of corral: its listeners, logs, control socket, the pipes of
 	// its children's output.
 	fdReserve = 64
@@ -47,12 +47,12 @@ const (
 	freeEvery = 30 * time.Second
 )
 
-// maxConnsFor returns the MaxConns of a process allowed limit open files
+// MaxConnsFor returns the MaxConns of a process allowed limit open files
 // (0: unknown, then -1, no bound): fdReserve are kept for the rest of
 // corral, and each client connection may need a second descriptor while
 // its request is served (the connection to an instance, a static file, a
 // body spilled to a file).
-func maxConnsFor(limit uint64) int {
+func MaxConnsFor(limit uint64) int {
 	if limit == 0 || limit > 1<<30 { // unknown, or RLIM_INFINITY
 		return -1
 	}

@@ -136,8 +136,8 @@ func TestMaxConnsFor(t *testing.T) {
 		{10, 1},
 	}
 	for _, tt := range tests {
-		if got := maxConnsFor(tt.limit); got != tt.want {
-			t.Errorf("maxConnsFor(%d) = %d, want %d", tt.limit, got, tt.want)
+		if got := MaxConnsFor(tt.limit); got != tt.want {
+			t.Errorf("MaxConnsFor(%d) = %d, want %d", tt.limit, got, tt.want)
 		}
 	}
 }
