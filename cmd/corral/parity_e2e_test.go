@@ -4,7 +4,6 @@ package main
 // found by running Heroku's and Render's sample apps under corral.
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,12 +27,19 @@ func realApp(t *testing.T, name string) string {
 	}
 	src := filepath.Join(root, name)
 	if _, err := os.Stat(src); err != nil {
-		if os.Getenv("CORRAL_REQUIRE_INTEGRATION") != "" {
-			t.Fatalf("needs the sample app %s: %v", name, err)
-		}
-		t.Skipf("needs the sample app %s: %v", name, err)
+		integrationMissing(t, "needs the sample app %s: %v", name, err)
 	}
 	return copyTree(t, src)
+}
+
+// integrationMissing skips the test for want of what the message says,
+// except in CI (CORRAL_REQUIRE_INTEGRATION), where it fails.
+func integrationMissing(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CORRAL_REQUIRE_INTEGRATION") != "" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
 }
 
 // startWeb starts corral on dir with env added to the test's, on a free
@@ -41,8 +47,15 @@ func realApp(t *testing.T, name string) string {
 // first.
 func startWeb(t *testing.T, dir string, env []string, args ...string) (*session, string) {
 	t.Helper()
+	return startWebCmd(t, exec.Command(corralBin, append([]string{"start", "-t", "10"}, args...)...), dir, env)
+}
+
+// startWebCmd is startWeb for a command that runs corral start: a
+// platform's start command, run through its shell (platformShell).
+func startWebCmd(t *testing.T, cmd *exec.Cmd, dir string, env []string) (*session, string) {
+	t.Helper()
 	port := freePort(t)
-	r := start(t, dir, append(env, "PORT="+strconv.Itoa(port)), append([]string{"start", "-t", "10"}, args...)...)
+	r := startCmd(t, cmd, dir, append(env, "PORT="+strconv.Itoa(port)))
 	if l := r.waitFor(`web\.1 is ready|web\.1 exited`); !strings.Contains(l, "is ready") {
 		t.Fatalf("%s\n%s", l, r.output())
 	}
@@ -112,23 +125,6 @@ func TestBinOnPath(t *testing.T) {
 	if _, out, _ := corral(t, dir, nil, "check"); strings.Contains(out, "run corral build first") {
 		t.Errorf("check after the build:\n%s", out)
 	}
-}
-
-// TestHerokuGoSample: Heroku's Go sample itself, built with corral build
-// (a platform's build command) and started with its own Procfile. Its
-// modules come from the Go module proxy: without it the test skips, as
-// that is no failure of corral's.
-func TestHerokuGoSample(t *testing.T) {
-	needTool(t, "go")
-	dir := realApp(t, "heroku-go-getting-started")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	download := exec.CommandContext(ctx, "go", "mod", "download")
-	download.Dir = dir
-	if out, err := download.CombinedOutput(); err != nil {
-		t.Skipf("the sample's modules cannot be downloaded here (%v): %s", err, out)
-	}
-	buildAndServe(t, dir, nil, "Getting Started with Go on Heroku")
 }
 
 // TestDotEnvOnPlatform: a repository's .env (Heroku's Python sample has
