@@ -151,6 +151,12 @@ var renderExpress = realSample{
 	prefetch:  "yarn install, in a copy of the sample, fills yarn's cache (npm install --global yarn@1 brings yarn)",
 }
 
+// corepackPrefetch is how .ci/run puts a yarn in corepack's cache: the
+// version this corepack pins, which it then runs offline. (Its default,
+// the npm registry's latest, it cannot verify here: "No compatible
+// signature found in package metadata".)
+const corepackPrefetch = "COREPACK_DEFAULT_TO_LATEST=0 corepack yarn --version, in a copy of the sample"
+
 // offlineEnv keeps the samples' package managers off the network: Go
 // reads only its module cache and never fetches a toolchain, pip no index,
 // yarn only its cache, corepack only the versions it has.
