@@ -4,7 +4,7 @@ package main
 // found by running Heroku's and Render's sample apps under corral.
 
 import (
-	"context"
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -28,12 +28,19 @@ func realApp(t *testing.T, name string) string {
 	}
 	src := filepath.Join(root, name)
 	if _, err := os.Stat(src); err != nil {
-		if os.Getenv("CORRAL_REQUIRE_INTEGRATION") != "" {
-			t.Fatalf("needs the sample app %s: %v", name, err)
-		}
-		t.Skipf("needs the sample app %s: %v", name, err)
+		integrationMissing(t, "needs the sample app %s: %v", name, err)
 	}
 	return copyTree(t, src)
+}
+
+// integrationMissing skips the test for want of what the message says,
+// except in CI (CORRAL_REQUIRE_INTEGRATION), where it fails.
+func integrationMissing(t *testing.T, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CORRAL_REQUIRE_INTEGRATION") != "" {
+		t.Fatalf(format, args...)
+	}
+	t.Skipf(format, args...)
 }
 
 // startWeb starts corral on dir with env added to the test's, on a free
@@ -41,8 +48,15 @@ func realApp(t *testing.T, name string) string {
 // first.
 func startWeb(t *testing.T, dir string, env []string, args ...string) (*session, string) {
 	t.Helper()
+	return startWebCmd(t, exec.Command(corralBin, append([]string{"start", "-t", "10"}, args...)...), dir, env)
+}
+
+// startWebCmd is startWeb for a command that runs corral start: a
+// platform's start command, run through its shell (platformShell).
+func startWebCmd(t *testing.T, cmd *exec.Cmd, dir string, env []string) (*session, string) {
+	t.Helper()
 	port := freePort(t)
-	r := start(t, dir, append(env, "PORT="+strconv.Itoa(port)), append([]string{"start", "-t", "10"}, args...)...)
+	r := startCmd(t, cmd, dir, append(env, "PORT="+strconv.Itoa(port)))
 	if l := r.waitFor(`web\.1 is ready|web\.1 exited`); !strings.Contains(l, "is ready") {
 		t.Fatalf("%s\n%s", l, r.output())
 	}
@@ -112,23 +126,6 @@ func TestBinOnPath(t *testing.T) {
 	if _, out, _ := corral(t, dir, nil, "check"); strings.Contains(out, "run corral build first") {
 		t.Errorf("check after the build:\n%s", out)
 	}
-}
-
-// TestHerokuGoSample: Heroku's Go sample itself, built with corral build
-// (a platform's build command) and started with its own Procfile. Its
-// modules come from the Go module proxy: without it the test skips, as
-// that is no failure of corral's.
-func TestHerokuGoSample(t *testing.T) {
-	needTool(t, "go")
-	dir := realApp(t, "heroku-go-getting-started")
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	download := exec.CommandContext(ctx, "go", "mod", "download")
-	download.Dir = dir
-	if out, err := download.CombinedOutput(); err != nil {
-		t.Skipf("the sample's modules cannot be downloaded here (%v): %s", err, out)
-	}
-	buildAndServe(t, dir, nil, "Getting Started with Go on Heroku")
 }
 
 // TestDotEnvOnPlatform: a repository's .env (Heroku's Python sample has
@@ -379,14 +376,21 @@ func TestYarnThroughCorepack(t *testing.T) {
 	})
 
 	t.Run("build and start through corepack", func(t *testing.T) {
-		// corepack fetches yarn from the npm registry on first use;
-		// where it cannot, that is the network's failure, not corral's.
+		// Offline, as every test: corepack runs the yarn in its cache
+		// and yarn takes the sample's packages from its own.
+		env := append(offlineEnv(t), corepack...)
 		probe := exec.Command("corepack", "yarn", "--version")
-		probe.Dir = dir
+		probe.Dir, probe.Env = dir, append(baseEnv(), env...)
 		if b, err := probe.CombinedOutput(); err != nil {
-			why := regexp.MustCompile(`(?m)^Error: .*$`).Find(b) // the line that says why, among a stack trace
-			t.Skipf("corepack cannot fetch yarn here (%v): %s", err, why)
+			why := bytes.TrimSpace(b)
+			if line := regexp.MustCompile(`(?m)^Error: .*$`).Find(b); line != nil { // the line that says why, among a stack trace
+				why = line
+			}
+			integrationMissing(t, "corepack has no yarn it can run offline (%v: %s); .ci/run's prefetch step: %s", err, why, corepackPrefetch)
 		}
-		buildAndServe(t, dir, corepack, "Hello from Render!")
+		renderExpress.build(t, dir, env)
+		r, base := startWeb(t, dir, env)
+		wantPage(t, base+"/", 200, "Hello from Render!")
+		r.stop()
 	})
 }
