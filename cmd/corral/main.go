@@ -274,6 +274,9 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 					signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 					defer signal.Stop(sigs)
 					cfg.Signals = sigs
+					if err := stopWithParent(environ); err != nil {
+						return cli.Exit(fmt.Sprintf("PR_SET_PDEATHSIG: %v", err), 1)
+					}
 					// Handling SIGPIPE turns a write to a closed stdout into
 					// an error the launcher acts on, instead of a sudden
 					// death that would orphan the app. (Notify, not Ignore:
