@@ -26,7 +26,10 @@ func buildBinary(ctx context.Context, root string, rel Release, t target, path s
 		"-X", "main.linkCommit=" + rel.Commit,
 		"-X", "main.linkDate=" + rel.Time.UTC().Format(time.RFC3339),
 	}, " ")
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", abs, "./cmd/corral")
+	// -buildvcs=true, whatever GOFLAGS says: where Go finds the git
+	// repository (a clone; not a git worktree), it records the same
+	// version itself, which go version -m shows.
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-buildvcs=true", "-ldflags", ldflags, "-o", abs, "./cmd/corral")
 	cmd.Dir = root
 	// The baseline instruction sets, whatever the builder's environment
 	// says: the binary runs on any CPU of its architecture.
