@@ -103,9 +103,20 @@ func build(ctx context.Context, root, out string, log io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := cleanOut(out); err != nil {
+	if err := replaceable(out); err != nil {
 		return err
 	}
+	// The artifacts are written next to out, and take its place once
+	// all are there: out never holds half a build.
+	if err := os.MkdirAll(filepath.Dir(filepath.Clean(out)), 0o755); err != nil {
+		return err
+	}
+	final := out
+	out, err = os.MkdirTemp(filepath.Dir(filepath.Clean(out)), "."+filepath.Base(out)+"-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(out)
 	fmt.Fprintf(log, "corral %s (commit %s, %s)\n", rel.Version, rel.Commit, rel.Time.Format(time.RFC3339))
 	pyVersion, err := pep440Version(rel.Version)
 	if err != nil {
@@ -162,7 +173,16 @@ func build(ctx context.Context, root, out string, log io.Writer) error {
 		}
 		fmt.Fprintf(log, "%9s  %s\n", size, filepath.Base(f))
 	}
-	fmt.Fprintf(log, "%d artifacts in %s, in %.0fs\n", len(files), out, time.Since(begin).Seconds())
+	if err := os.RemoveAll(final); err != nil {
+		return err
+	}
+	if err := os.Chmod(out, 0o755); err != nil { // MkdirTemp's is 0700
+		return err
+	}
+	if err := os.Rename(out, final); err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "%d artifacts in %s, in %.0fs\n", len(files), final, time.Since(begin).Seconds())
 	return nil
 }
 
@@ -170,24 +190,20 @@ func build(ctx context.Context, root, out string, log io.Writer) error {
 // this program made and may replace.
 const sumsFile = "SHA256SUMS"
 
-// cleanOut makes out an empty directory. An existing one is removed only
-// when it is empty or this program made it: a mistyped -o must not
-// delete someone's work.
-func cleanOut(out string) error {
+// replaceable says whether out may be replaced: it does not exist, is
+// empty, or this program made it. A mistyped -o must not delete
+// someone's work.
+func replaceable(out string) error {
 	entries, err := os.ReadDir(out)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
+		return nil
 	case err != nil:
 		return err
-	case len(entries) == 0:
-	case slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == sumsFile }):
-		if err := os.RemoveAll(out); err != nil {
-			return err
-		}
-	default:
-		return fmt.Errorf("-o %s: the directory exists, and holds no %s: it was not made by packaging/build, so it is left alone (remove it, or give another -o)", out, sumsFile)
+	case len(entries) == 0 || slices.ContainsFunc(entries, func(e os.DirEntry) bool { return e.Name() == sumsFile }):
+		return nil
 	}
-	return os.MkdirAll(out, 0o755)
+	return fmt.Errorf("-o %s: the directory exists, and holds no %s: it was not made by packaging/build, so it is left alone (remove it, or give another -o)", out, sumsFile)
 }
 
 // writeSums writes SHA256SUMS for files, all in out, in sha256sum's
