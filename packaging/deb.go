@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -27,17 +28,38 @@ func writeDeb(out, version string, date time.Time, t target, bin string) (string
 	if err != nil {
 		return "", err
 	}
-	data, err := tarGz(date, []tarEntry{
-		{name: "./", dir: true},
-		{name: "./usr/", dir: true},
-		{name: "./usr/bin/", dir: true},
+	// Debian's changelog, one entry: a native package's has to be there
+	// (lintian), and the release notes are on the project's page.
+	var changelog bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&changelog, gzip.BestCompression)
+	fmt.Fprintf(zw, "corral (%s) unstable; urgency=medium\n\n  * Release notes: %s/releases\n\n -- %s  %s\n",
+		version, homepage, maintainer, date.UTC().Format(time.RFC1123Z))
+	if err := zw.Close(); err != nil {
+		return "", err
+	}
+	files := []tarEntry{
 		{name: "./usr/bin/corral", data: exe, mode: 0o755},
-	})
+		{name: "./usr/share/doc/corral/changelog.gz", data: changelog.Bytes(), mode: 0o644},
+		// A Go program is static by design.
+		{name: "./usr/share/lintian/overrides/corral", data: []byte("corral: statically-linked-binary\n"), mode: 0o644},
+	}
+	entries := []tarEntry{{name: "./", dir: true}}
+	var md5sums strings.Builder
+	for _, f := range files {
+		// Each directory before what it holds, once.
+		for i := 2; i < len(f.name); i++ {
+			if dir := f.name[:i+1]; f.name[i] == '/' && !slices.ContainsFunc(entries, func(e tarEntry) bool { return e.name == dir }) {
+				entries = append(entries, tarEntry{name: dir, dir: true})
+			}
+		}
+		entries = append(entries, f)
+		sum := md5.Sum(f.data)
+		fmt.Fprintf(&md5sums, "%s  %s\n", hex.EncodeToString(sum[:]), strings.TrimPrefix(f.name, "./"))
+	}
+	data, err := tarGz(date, entries)
 	if err != nil {
 		return "", err
 	}
-	sum := md5.Sum(exe)
-	md5sums := hex.EncodeToString(sum[:]) + "  usr/bin/corral\n"
 	var long strings.Builder
 	for line := range strings.SplitSeq(strings.TrimRight(description, "\n"), "\n") {
 		if line == "" {
@@ -58,7 +80,7 @@ func writeDeb(out, version string, date time.Time, t target, bin string) (string
 	ctl, err := tarGz(date, []tarEntry{
 		{name: "./", dir: true},
 		{name: "./control", data: []byte(control), mode: 0o644},
-		{name: "./md5sums", data: []byte(md5sums), mode: 0o644},
+		{name: "./md5sums", data: []byte(md5sums.String()), mode: 0o644},
 	})
 	if err != nil {
 		return "", err

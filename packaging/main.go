@@ -79,7 +79,7 @@ const (
 	npmName    = "corral"
 	npmScope   = "@corral-run" // the platform packages: @corral-run/linux-x64…
 	homepage   = "https://github.com/corral-run/corral"
-	summary    = "Run a web app's Procfile in production from one command: edge proxy, process supervision, HTTPS"
+	summary    = "Run a web app's Procfile in production, behind its own edge proxy"
 	// maintainer is the .deb's Maintainer field.
 	maintainer = "corral maintainers <maintainers@users.noreply.github.com>"
 )
