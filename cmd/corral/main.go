@@ -17,8 +17,6 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -238,14 +236,6 @@ func printErrors(w io.Writer, err error) {
 	}
 }
 
-// version is the module version when built with "go install …@vX", else "devel".
-func version() string {
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
-	}
-	return "devel"
-}
-
 func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 	return &cli.App{
 		Name:    "corral",
@@ -257,6 +247,18 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 		OnUsageError:   usageError,
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(stderr, "corral: unknown command %q; see corral --help\n", name)
+		},
+		// Its own --version prints what corral version does.
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "version", Usage: "print corral's version, as corral version does"}},
+		Action: func(c *cli.Context) error {
+			switch {
+			case c.Bool("version"):
+				fmt.Fprintln(stdout, readBuildInfo())
+				return nil
+			case c.NArg() > 0: // corral foo: CommandNotFound, as without an Action
+				return cli.ShowCommandHelp(c, c.Args().First())
+			}
+			return cli.ShowAppHelp(c)
 		},
 		Commands: []*cli.Command{
 			{
@@ -276,6 +278,9 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 					signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 					defer signal.Stop(sigs)
 					cfg.Signals = sigs
+					if err := stopWithParent(environ); err != nil {
+						return cli.Exit(fmt.Sprintf("PR_SET_PDEATHSIG: %v", err), 1)
+					}
 					// Handling SIGPIPE turns a write to a closed stdout into
 					// an error the launcher acts on, instead of a sudden
 					// death that would orphan the app. (Notify, not Ignore:
@@ -373,7 +378,7 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 				Name:  "version",
 				Usage: "print corral's version",
 				Action: func(c *cli.Context) error {
-					fmt.Fprintf(stdout, "corral %s (%s, %s/%s)\n", version(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+					fmt.Fprintln(stdout, readBuildInfo())
 					return nil
 				},
 			},

@@ -135,7 +135,7 @@ func Open(o Options) (*Watch, error) {
 	if len(w.sources) == 0 {
 		return nil, fmt.Errorf("nothing to watch in %s: %s", o.Dir, strings.Join(w.notes, "; "))
 	}
-	stop, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	stop, err := eventfd()
 	if err != nil {
 		w.closeSources()
 		return nil, fmt.Errorf("eventfd: %w", err)
@@ -166,7 +166,7 @@ func (w *Watch) registerV1(name string, kind Signal, thresholds []int64) error {
 	if err != nil {
 		return unwrapPath(err)
 	}
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	efd, err := eventfd()
 	if err != nil {
 		f.Close()
 		return fmt.Errorf("eventfd: %w", err)
@@ -223,12 +223,8 @@ func (w *Watch) watchEvents() error {
 		return err
 	}
 	name := filepath.Join(w.dir, "memory.events")
-	fd, err := unix.InotifyInit1(unix.IN_CLOEXEC | unix.IN_NONBLOCK)
+	fd, err := watchModify(name)
 	if err != nil {
-		return fmt.Errorf("inotify: %w", err)
-	}
-	if _, err := unix.InotifyAddWatch(fd, name, unix.IN_MODIFY); err != nil {
-		unix.Close(fd)
 		return fmt.Errorf("inotify: %w", err)
 	}
 	w.sources = append(w.sources, source{fd: fd, poll: unix.POLLIN, name: "memory.events", owned: true, events: true, last: last})
