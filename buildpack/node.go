@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/corral-run/corral/launcher/selfcmd"
 )
 
 // detectNode finds a Node app: a package.json whose start script (or a
@@ -33,16 +35,14 @@ func detectNode(a *appFiles) (*Plan, error) {
 	if pm.missing != nil {
 		p.Missing = append(p.Missing, *pm.missing)
 	}
-	if pkg.hasScript("start") {
+	web, ev, err := nodeWeb(a, pkg, pm)
+	if err != nil {
+		return nil, err
+	}
+	if web != "" {
 		p.Kind = Node
-		ev := pkg.scriptEvidence("start")
 		p.Evidence = append(p.Evidence, ev)
-		p.Processes = append(p.Processes, Process{Type: "web", Command: pm.start(), Why: ev})
-	} else if a.isFile("server.js") {
-		p.Kind = Node
-		ev := Evidence{File: "server.js", Says: "no start script in package.json, and npm's default start is node server.js"}
-		p.Evidence = append(p.Evidence, ev)
-		p.Processes = append(p.Processes, Process{Type: "web", Command: "node server.js", Why: ev})
+		p.Processes = append(p.Processes, Process{Type: "web", Command: web, Why: ev})
 	}
 	build := pkg.buildScript()
 	switch {
@@ -83,6 +83,50 @@ func detectNode(a *appFiles) (*Plan, error) {
 		p.Notes = append(p.Notes, fmt.Sprintf("package.json:%d: engines.node is %q; corral does not install Node, so the platform's node must satisfy it", pkg.lines["engines.node"], pkg.engineNode))
 	}
 	return p, nil
+}
+
+// nodeWeb is the web command of a Node app, and why: its start script;
+// npm's default start, node server.js, when it has none. A start script
+// that is corral's own start ("start": "corral start", the way a Node app
+// runs corral from npm) is no web command, or corral would run itself:
+// the web command is then the one it gives after "--", else npm's default
+// (server.js), else the package's main. "" when there is none.
+func nodeWeb(a *appFiles, pkg *packageJSON, pm nodeManager) (string, Evidence, error) {
+	if !pkg.hasScript("start") {
+		if a.isFile("server.js") {
+			return "node server.js", Evidence{File: "server.js", Says: "no start script in package.json, and npm's default start is node server.js"}, nil
+		}
+		return "", Evidence{}, nil
+	}
+	ev := pkg.scriptEvidence("start")
+	own, ok := corralStart(pkg.scripts["start"])
+	if !ok {
+		return pm.start(), ev, nil
+	}
+	runs := fmt.Sprintf("scripts.start runs corral itself (%q)", pkg.scripts["start"])
+	switch {
+	case own.Dashes && len(own.Command) > 0:
+		ev.Says = runs + ": the web command is the one after --"
+		return selfcmd.Src(own.Command), ev, nil
+	case a.isFile("server.js"):
+		ev.Says = runs + ", so the web command is npm's default start, node server.js"
+		return "node server.js", ev, nil
+	case pkg.main != "":
+		ev.Says = fmt.Sprintf("%s, so the web command runs main, %q", runs, pkg.main)
+		return "node " + pkg.main, ev, nil
+	}
+	return "", Evidence{}, fmt.Errorf(`package.json:%d: %s, so corral needs the server's own command: give it after "--" ("start": "corral start -- node app.js"), or add a server.js`, ev.Line, runs)
+}
+
+// corralStart returns the call of corral start in script, a package.json
+// script, if there is one.
+func corralStart(script string) (selfcmd.Call, bool) {
+	for _, c := range selfcmd.Find(script, selfcmd.Binary{}) {
+		if c.Starts() {
+			return c, true
+		}
+	}
+	return selfcmd.Call{}, false
 }
 
 // nodeProcessScripts are the scripts that become process types of their

@@ -532,3 +532,51 @@ func FuzzPackageJSON(f *testing.F) {
 		}
 	})
 }
+
+// A start script that is corral's own start ("start": "corral start", how
+// a Node app runs corral from its npm package) is no web command, or
+// corral would run itself: the web command is the one after "--", else
+// npm's default, server.js, else main; with none, an error naming the
+// line and the fix.
+func TestDetectNodeStartRunsCorral(t *testing.T) {
+	pkg := func(start, extra string) string {
+		return "{\n  \"name\": \"app\",\n" + extra + "  \"scripts\": {\n    \"start\": " + strconv.Quote(start) + "\n  }\n}\n"
+	}
+	for _, tc := range []struct {
+		name    string
+		files   map[string]string
+		web     string // "" when an error is wanted
+		says    string
+		wantErr string
+	}{
+		{"after --", map[string]string{"package.json": pkg("corral start -- node app.js --port $PORT", "")},
+			"node app.js --port $PORT", "the web command is the one after --", ""},
+		{"server.js", map[string]string{"package.json": pkg("corral start --idle-stop 10m", ""), "server.js": ""},
+			"node server.js", "npm's default start, node server.js", ""},
+		{"main", map[string]string{"package.json": pkg("exec corral start", "  \"main\": \"lib/index.js\",\n")},
+			"node lib/index.js", `runs main, "lib/index.js"`, ""},
+		{"through npx", map[string]string{"package.json": pkg("npx corral start", ""), "server.js": ""},
+			"node server.js", "npm's default start", ""},
+		{"nothing to run", map[string]string{"package.json": pkg("corral start", "")},
+			"", "", `package.json:4: scripts.start runs corral itself ("corral start"), so corral needs the server's own command: give it after "--"`},
+		{"corral run is no start", map[string]string{"package.json": pkg("corral run -- node app.js", "")},
+			"npm start", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := Detect(testTree(t, tc.files))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Detect = %v, %v; want an error with %q", p, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			web, ok := p.Web()
+			if !ok || web.Command != tc.web || !strings.Contains(web.Why.Says, tc.says) {
+				t.Errorf("web %q (%s); want %q, saying %q", web.Command, web.Why.Says, tc.web, tc.says)
+			}
+		})
+	}
+}

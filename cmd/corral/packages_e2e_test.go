@@ -220,10 +220,10 @@ func TestNPMPackage(t *testing.T) {
 	pkg := map[string]any{"name": "corral-npm-test", "version": "1.0.0", "private": true, "scripts": map[string]string{"start": "corral start"}}
 	b, _ := json.Marshal(pkg)
 	files := map[string]string{
+		// No Procfile: detection takes the start script for corral's
+		// own, and runs npm's default start, server.js, as the web
+		// process.
 		"package.json": string(b),
-		// A start script that runs corral leaves detection nothing to
-		// run: the Procfile names the web process.
-		"Procfile": "web: node server.js\n",
 	}
 	for name, content := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
