@@ -48,6 +48,8 @@ func (p *Plan) envLog() []string {
 		line := fmt.Sprintf("env: production defaults for this %s on %s:", p.App.Title, p.Machine.Platform.Name)
 		if len(d.Set) > 0 {
 			line += " " + strings.Join(d.Environ(), " ")
+		} else {
+			line += " none set, the app sets them all itself"
 		}
 		for _, k := range d.Kept {
 			line += fmt.Sprintf(" (%s=%s is the app's own)", k.Name, k.Own)
