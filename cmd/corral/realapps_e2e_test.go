@@ -182,6 +182,12 @@ func offlineEnv(t *testing.T) []string {
 // build's work (modules compiled, a virtualenv, packages linked) serves
 // the others.
 func TestRealApps(t *testing.T) {
+	if raceEnabled {
+		// What they check is corral's behaviour beside the platforms'
+		// tools, which the plain run covers; under the race detector
+		// they would only add their virtualenvs' and builds' minute.
+		t.Skip("the sample apps run in the plain test run, not under -race")
+	}
 	for _, s := range realSamples {
 		t.Run(s.name, func(t *testing.T) {
 			needTool(t, s.tools...)
