@@ -29,7 +29,15 @@ type redisEngine struct {
 	c *redis.Client
 }
 
+// quiet is go-redis's logger: none. Its default prints to stderr, past
+// corral's log format, what the operations' errors say anyway.
+type quiet struct{}
+
+func (quiet) Printf(context.Context, string, ...any) {}
+
 func openRedis(rawURL string) (engine, error) {
+	// The logger is go-redis's own package state: set, never read, here.
+	redis.SetLogger(quiet{})
 	o, err := redis.ParseURL(rawURL)
 	if err != nil {
 		return nil, err
