@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Shared code of bench/proxy.sh, bench/django.sh and bench/slowloris.sh; sourced
+# Shared code of the bench/*.sh scripts (proxy, django, slowloris, tls, storage…); sourced
 # (at top level, after `set -euo pipefail`), never run. Sourcing it cds to the
 # repository root, sets BENCH and ROOT, declares PID and installs the exit trap
 # that stops every process started through it. See bench/README.md.
@@ -120,6 +120,70 @@ free_port() { # a loopback port nothing listens on, not handed out before
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then USED[$p]=1; echo "$p"; return; fi
   done
   die "no free port found"
+}
+
+# --- Pebble, a local ACME CA (tls.sh, storage.sh) ------------------------------
+# start_pebble HTTP_PORT HTTPS_PORT: pebble-challtestsrv as its DNS server
+# (127.0.0.1 for every name) and Pebble validating challenges on those
+# ports, on free loopback ports, as the e2e tests run them; sets PB (its
+# files: PB/ca.pem, the CA of Pebble's own HTTPS, for --acme-ca-root;
+# PB/root.pem, Pebble's root, that verifies what it issues) and ACME_DIR.
+start_pebble() {
+  local HTTP_PORT="$1" HTTPS_PORT="$2" ACME_PORT MGMT_PORT DNS_PORT CHALL_PORT i
+  ACME_PORT=$(free_port) MGMT_PORT=$(free_port) DNS_PORT=$(free_port) CHALL_PORT=$(free_port)
+  # Pebble's own HTTPS listener (ACME and management APIs) needs a certificate:
+  # a throwaway CA signs one for 127.0.0.1; corral trusts that CA (--acme-ca-root).
+  PB="$P/pebble"
+  mkdir -p "$PB"
+  {
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+      -subj "/CN=corral bench CA for Pebble's own HTTPS" -addext basicConstraints=critical,CA:true \
+      -addext keyUsage=critical,keyCertSign,digitalSignature -keyout "$PB/ca.key" -out "$PB/ca.pem"
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -subj /CN=localhost -keyout "$PB/listener.key" -out "$PB/listener.csr"
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' >"$PB/listener.ext"
+    openssl x509 -req -in "$PB/listener.csr" -CA "$PB/ca.pem" -CAkey "$PB/ca.key" -CAcreateserial \
+      -days 2 -extfile "$PB/listener.ext" -out "$PB/listener.pem"
+  } >"$P/openssl.log" 2>&1 || die "openssl failed (see $P/openssl.log)"
+
+  # challtestsrv: DNS answering 127.0.0.1 for every name; no challenge servers of its own
+  env -u PEBBLE_VA_NOSLEEP pebble-challtestsrv -defaultIPv4 127.0.0.1 -defaultIPv6 "" \
+    -dns01 "127.0.0.1:$DNS_PORT" -http01 "" -https01 "" -tlsalpn01 "" \
+    -management "127.0.0.1:$CHALL_PORT" >"$P/challtestsrv.log" 2>&1 </dev/null &
+  PID[challtestsrv]=$!
+  cat >"$PB/pebble.json" <<EOF
+{
+  "pebble": {
+    "listenAddress": "127.0.0.1:$ACME_PORT",
+    "managementListenAddress": "127.0.0.1:$MGMT_PORT",
+    "certificate": "$PB/listener.pem",
+    "privateKey": "$PB/listener.key",
+    "httpPort": $HTTP_PORT,
+    "tlsPort": $HTTPS_PORT,
+    "ocspResponderURL": "",
+    "externalAccountBindingRequired": false
+  }
+}
+EOF
+  for ((i = 0; i < 100; i++)); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$CHALL_PORT") 2>/dev/null && break
+    alive "${PID[challtestsrv]}" || die "pebble-challtestsrv exited (see $P/challtestsrv.log)"
+    sleep 0.1
+  done
+  PEBBLE_VA_NOSLEEP=1 PEBBLE_WFE_NONCEREJECT=0 PEBBLE_AUTHZREUSE=0 \
+    pebble -config "$PB/pebble.json" -dnsserver "127.0.0.1:$DNS_PORT" >"$P/pebble.log" 2>&1 </dev/null &
+  PID[pebble]=$!
+  ACME_DIR="https://127.0.0.1:$ACME_PORT/dir"
+  for ((i = 0; ; i++)); do
+    if curl -fsS --max-time 2 --cacert "$PB/ca.pem" "$ACME_DIR" 2>/dev/null | grep -q newOrder; then break; fi
+    alive "${PID[pebble]}" || die "pebble exited at start-up (see $P/pebble.log)"
+    ((i < 150)) || die "Pebble's directory $ACME_DIR does not answer (see $P/pebble.log)"
+    sleep 0.1
+  done
+  # Pebble's root, made afresh by each run: what tlsload and curl verify against
+  curl -fsS --max-time 5 --cacert "$PB/ca.pem" "https://127.0.0.1:$MGMT_PORT/roots/0" >"$PB/root.pem" ||
+    die "cannot fetch Pebble's root from its management API"
+  grep -q 'BEGIN CERTIFICATE' "$PB/root.pem" || die "Pebble's /roots/0 is not a PEM certificate"
 }
 
 # --- starting targets ----------------------------------------------------------

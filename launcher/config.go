@@ -106,6 +106,10 @@ type EdgeConfig struct {
 	BootWait        time.Duration
 	MaxBody         int64
 	UpstreamTimeout time.Duration
+	// Address is the address the edge's public ports are bound to (the
+	// HTTP port, or with HTTPS the HTTPS and HTTP ports); the zero Addr
+	// is every address of the host.
+	Address netip.Addr
 	// TrustedProxies are the peers whose X-Forwarded-* headers are
 	// believed. nil means the default: every peer on a detected PaaS
 	// (its router, which terminates TLS, is the only way in), none
@@ -140,6 +144,11 @@ type HTTPSConfig struct {
 	Challenges  []string // ACME challenge types; none: all
 	OnDemandAsk string   // allows certificates for names the ask URL approves
 	HSTS        string   // Strict-Transport-Security value; empty: none
+	// Storage is the URL of a storage several hosts share (Redis or
+	// Postgres, package certstore); empty: CertDir alone.
+	Storage       string
+	StorageLease  time.Duration // how long a storage lock outlives its holder's last renewal; 0: certstore's default
+	CheckInterval time.Duration // how often certificates are checked for renewal; 0: certmagic's
 }
 
 // Enabled reports whether the edge serves HTTPS.

@@ -63,9 +63,9 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 	var ln net.Listener
 	var err error
 	if https.Enabled() {
-		ln, err = listen(https.HTTPSPort, "--https-port")
+		ln, err = listen(cfg.Edge.Address, https.HTTPSPort, "--https-port")
 	} else {
-		ln, err = listen(plan.PublicPort, "--port or $PORT")
+		ln, err = listen(cfg.Edge.Address, plan.PublicPort, "--port or $PORT")
 	}
 	if err != nil {
 		return nil, err
@@ -103,7 +103,7 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		fd.site = fd.srv.HoldStatic()
 	}
 	if https.Enabled() {
-		tln, err := fd.startHTTPS(ctx, https, pf, ln, log)
+		tln, err := fd.startHTTPS(ctx, https, cfg.Edge.Address, pf, ln, log)
 		if err != nil {
 			ln.Close()
 			fd.bal.Close()
@@ -111,7 +111,7 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		}
 		ln = tln
 	} else {
-		fd.listening = fmt.Sprintf("edge: listening on port %d", plan.PublicPort)
+		fd.listening = fmt.Sprintf("edge: listening on %s", onPort(cfg.Edge.Address, plan.PublicPort))
 	}
 	fd.serving.Go(func() {
 		if err := fd.srv.Serve(ln); err != nil {
@@ -188,14 +188,28 @@ func trustedProxies(e EdgeConfig, pf platform.Platform, log *slog.Logger) []neti
 	return []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 }
 
-// listen binds port on every address, saying which setting chose it when
-// it cannot.
-func listen(port int, setting string) (net.Listener, error) {
-	ln, err := net.Listen("tcp", ":"+strconv.Itoa(port))
+// listen binds port on addr (every address when addr is the zero Addr),
+// saying which setting chose it when it cannot.
+func listen(addr netip.Addr, port int, setting string) (net.Listener, error) {
+	host := ""
+	if addr.IsValid() {
+		host = addr.String()
+		setting += ", or another --address"
+	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
 	if err != nil {
-		return nil, fmt.Errorf("cannot listen on port %d (%v): stop what holds it or choose another with %s", port, unwrapAddrInUse(err), setting)
+		return nil, fmt.Errorf("cannot listen on %s (%v): stop what holds it or choose another with %s", onPort(addr, port), unwrapAddrInUse(err), setting)
 	}
 	return ln, nil
+}
+
+// onPort says where the edge listens: "port 443", or "127.0.0.2 port 443"
+// with --address.
+func onPort(addr netip.Addr, port int) string {
+	if addr.IsValid() {
+		return fmt.Sprintf("%s port %d", addr, port)
+	}
+	return fmt.Sprintf("port %d", port)
 }
 
 // serveStatic sets up the static files the edge serves itself. The

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,6 +86,10 @@ type Plan struct {
 	Machine *Machine
 	// Admin is the admin listener's address (--admin); "" for none.
 	Admin string
+	// Address is the address the edge binds (--address; zero: all), and
+	// HTTPS its HTTPS setup, when the edge serves HTTPS.
+	Address netip.Addr
+	HTTPS   HTTPSConfig
 
 	sysRoot string // where /proc and /sys are read
 }
@@ -196,6 +201,12 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 	}
 	if cfg.Edge.HTTPS.Enabled() && !plan.Edge {
 		return nil, errors.New("--domain/--on-demand-ask: HTTPS is served by the edge in front of web, and this formation runs no web process")
+	}
+	if plan.Edge {
+		plan.Address = cfg.Edge.Address
+		if err := plan.setHTTPS(cfg.Edge.HTTPS); err != nil {
+			return nil, err
+		}
 	}
 	if !plan.Edge {
 		// Both act on web instances through the edge: without it a
@@ -417,14 +428,15 @@ func (p *Plan) Describe(w io.Writer) error {
 	p.describeEnv(w)
 	switch {
 	case p.staticSite():
-		fmt.Fprintf(w, "edge:     port %d, serving the static site alone\n", p.PublicPort)
+		fmt.Fprintf(w, "edge:     %s, serving the static site alone\n", onPort(p.Address, p.PublicPort))
 	case p.Edge:
 		host := "on loopback (HOST=127.0.0.1)"
 		if p.appSetsHost() {
 			host = "(HOST is the app's)"
 		}
-		fmt.Fprintf(w, "edge:     port %d → %d web instance(s) %s\n", p.PublicPort, p.Formation["web"], host)
+		fmt.Fprintf(w, "edge:     %s → %d web instance(s) %s\n", onPort(p.Address, p.PublicPort), p.Formation["web"], host)
 	}
+	p.describeHTTPS(w)
 	for _, m := range p.Static {
 		fmt.Fprintf(w, "static:   %s from %s\n", m.Prefix, m.Dir)
 	}

@@ -2,7 +2,7 @@
 // connections on its port, and how soon it answers a real HTTP request, for
 // bench/boot.sh. Standard library only; Linux (it reads /proc).
 //
-//	bootclock -port P [-dir DIR] [-path /] [-interval 500us] [-timeout 60s] [-grace 5s] -- COMMAND [ARG...]
+//	bootclock -port P [-dir DIR] [-path /] [-interval 500us] [-timeout 60s] [-grace 5s] [-tls-name NAME -tls-ca FILE] -- COMMAND [ARG...]
 //
 // It checks that nothing accepts connections on 127.0.0.1:P, then starts a
 // poller that tries to connect to 127.0.0.1:P every -interval, takes the
@@ -13,7 +13,11 @@
 //	bind_us         t0 to the first successful connect
 //	first_us        t0 to the headers of the first response to GET PATH below
 //	                500 (one request is sent as soon as the port accepts; a
-//	                5xx answer or a failed request is retried after 1 ms)
+//	                5xx answer or a failed request is retried after 1 ms;
+//	                with -tls-name, over HTTPS with that SNI, verified
+//	                against -tls-ca: a failed handshake is retried too)
+//	tls_us          with -tls-name: t0 to the first successful TLS handshake
+//	                (the server had its certificate)
 //	status          that response's status code
 //	tries           HTTP requests sent, up to and including that one
 //	rss_bind_kb     VmRSS of COMMAND's own process right after bind
@@ -33,12 +37,15 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -46,6 +53,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -58,6 +66,8 @@ func main() {
 	dir := flag.String("dir", "", "the command's working directory (default: the current one)")
 	path := flag.String("path", "/", "the path of the first request")
 	noHTTP := flag.Bool("no-http", false, "only time the bind; send no request")
+	tlsName := flag.String("tls-name", "", "send the request over HTTPS with this server name (SNI), verified against -tls-ca")
+	tlsCA := flag.String("tls-ca", "", "PEM roots that verify the server's certificate, with -tls-name")
 	interval := flag.Duration("interval", 500*time.Microsecond, "time between connect attempts")
 	timeout := flag.Duration("timeout", 60*time.Second, "give up when no response came within this long")
 	grace := flag.Duration("grace", 5*time.Second, "time between SIGTERM and SIGKILL when stopping")
@@ -71,6 +81,15 @@ func main() {
 		os.Exit(2)
 	}
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(*port))
+	var tlsConfig *tls.Config
+	if *tlsName != "" {
+		pem, err := os.ReadFile(*tlsCA)
+		roots := x509.NewCertPool()
+		if err != nil || !roots.AppendCertsFromPEM(pem) {
+			fatalf("-tls-ca %q: no PEM certificate (%v)", *tlsCA, err)
+		}
+		tlsConfig = &tls.Config{ServerName: *tlsName, RootCAs: roots}
+	}
 	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 		c.Close()
 		fatalf("%s already accepts connections before the command started", addr)
@@ -153,12 +172,27 @@ func main() {
 			tries  int
 		}
 		got := make(chan answer, 1)
+		tlsAt := make(chan time.Time, 1) // with -tls-name: when the first handshake succeeded
 		hctx, hcancel := context.WithCancel(context.Background())
 		go func() {
-			client := &http.Client{Transport: &http.Transport{Proxy: nil, DisableKeepAlives: true}}
+			tr := &http.Transport{Proxy: nil, DisableKeepAlives: true}
 			url := "http://" + addr + *path
+			if tlsConfig != nil {
+				tr.TLSClientConfig = tlsConfig
+				url = "https://" + addr + *path
+			}
+			client := &http.Client{Transport: tr}
+			var handshook atomic.Bool
 			for tries := 1; hctx.Err() == nil; tries++ {
-				req, _ := http.NewRequestWithContext(hctx, http.MethodGet, url, nil)
+				ctx := hctx
+				if tlsConfig != nil && !handshook.Load() {
+					ctx = httptrace.WithClientTrace(hctx, &httptrace.ClientTrace{TLSHandshakeDone: func(_ tls.ConnectionState, err error) {
+						if err == nil && handshook.CompareAndSwap(false, true) {
+							tlsAt <- time.Now()
+						}
+					}})
+				}
+				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 				resp, err := client.Do(req)
 				if err == nil {
 					at := time.Now()
@@ -175,6 +209,9 @@ func main() {
 		select {
 		case a := <-got:
 			res["first_us"] = us(a.at.Sub(t0))
+			if tlsConfig != nil {
+				res["tls_us"] = us((<-tlsAt).Sub(t0))
+			}
 			res["status"] = strconv.Itoa(a.status)
 			res["tries"] = strconv.Itoa(a.tries)
 			res["rss_up_kb"] = rssKB(leader)
@@ -197,7 +234,7 @@ func main() {
 		fatalf("%s", fail)
 	}
 	var b strings.Builder
-	for _, k := range []string{"bind_us", "first_us", "status", "tries", "rss_bind_kb", "rss_up_kb", "polls", "poll_us", "stop_ms", "leftover"} {
+	for _, k := range []string{"bind_us", "first_us", "tls_us", "status", "tries", "rss_bind_kb", "rss_up_kb", "polls", "poll_us", "stop_ms", "leftover"} {
 		if v, ok := res[k]; ok {
 			fmt.Fprintf(&b, "%s=%s ", k, v)
 		}

@@ -217,6 +217,7 @@ type pebble struct {
 	intermediate *x509.Certificate // Pebble's issuing intermediate
 	roots        *x509.CertPool    // holds root only
 	proc, dns    *bgProc
+	dnsMgmt      string // pebble-challtestsrv's management API's base URL
 }
 
 // startPebble starts pebble-challtestsrv as a DNS server that answers
@@ -224,6 +225,13 @@ type pebble struct {
 // httpPort (HTTP-01) and tlsPort (TLS-ALPN-01). It returns once Pebble's
 // directory answers and its roots are fetched.
 func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
+	t.Helper()
+	return startPebbleWith(t, httpPort, tlsPort, 0)
+}
+
+// startPebbleWith is startPebble with the certificates valid for validity
+// (whole seconds; 0 for Pebble's default, five years).
+func startPebbleWith(t *testing.T, httpPort, tlsPort int, validity time.Duration) *pebble {
 	t.Helper()
 	needPebble(t)
 	dir := t.TempDir()
@@ -276,6 +284,9 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 		"ocspResponderURL":               "",
 		"externalAccountBindingRequired": false,
 	}}
+	if validity > 0 {
+		cfg["pebble"].(map[string]any)["certificateValidityPeriod"] = uint64(validity / time.Second)
+	}
 	b, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		t.Fatal(err)
@@ -285,11 +296,12 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 		t.Fatal(err)
 	}
 	p := &pebble{
-		dirURL: fmt.Sprintf("https://127.0.0.1:%d/dir", acmePort),
-		mgmt:   fmt.Sprintf("https://127.0.0.1:%d", mgmtPort),
-		ca:     ca,
-		client: &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}},
-		dns:    dns,
+		dirURL:  fmt.Sprintf("https://127.0.0.1:%d/dir", acmePort),
+		mgmt:    fmt.Sprintf("https://127.0.0.1:%d", mgmtPort),
+		ca:      ca,
+		client:  &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}},
+		dns:     dns,
+		dnsMgmt: "http://127.0.0.1:" + strconv.Itoa(challMgmtPort),
 	}
 	t.Cleanup(p.client.CloseIdleConnections)
 	p.proc = runBackground(t, append(env,
@@ -327,6 +339,22 @@ func startPebble(t *testing.T, httpPort, tlsPort int) *pebble {
 	p.roots = x509.NewCertPool()
 	p.roots.AddCert(p.root)
 	return p
+}
+
+// pointDNS makes pebble-challtestsrv answer ip for name (instead of
+// 127.0.0.1): the address where Pebble validates name's challenges.
+func (p *pebble) pointDNS(t *testing.T, name, ip string) {
+	t.Helper()
+	body := fmt.Sprintf(`{"host": %q, "addresses": [%q]}`, name+".", ip)
+	resp, err := http.Post(p.dnsMgmt+"/add-a", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("pebble-challtestsrv's management API: %v", err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST %s/add-a %s: status %d: %s", p.dnsMgmt, body, resp.StatusCode, msg)
+	}
 }
 
 // fetchCert gets a PEM certificate from Pebble's management API.

@@ -494,6 +494,8 @@ func edgeFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.BoolFlag{Name: "no-edge", EnvVars: []string{"CORRAL_NO_EDGE"},
 			Usage: "no edge proxy: web binds $PORT itself, as under foreman"},
+		&cli.StringFlag{Name: "address", EnvVars: []string{"CORRAL_ADDRESS"}, DefaultText: "every address",
+			Usage: "the `IP` address of this host the edge's public ports are bound to ($PORT, or --https-port and --http-port)"},
 		&cli.StringSliceFlag{Name: "static", EnvVars: []string{"CORRAL_STATIC"},
 			Usage: "serve static files at the edge: `PREFIX=DIR`, e.g. /static/=staticfiles (repeatable; default: a Django app's STATIC_URL and STATIC_ROOT)"},
 		&cli.BoolFlag{Name: "spa", EnvVars: []string{"CORRAL_SPA"},
@@ -528,6 +530,12 @@ func edgeFlags() []cli.Flag {
 			Usage: "PEM `FILE` of roots to trust for the CA's own HTTPS (Pebble, a private CA)"},
 		&cli.StringFlag{Name: "cert-dir", EnvVars: []string{"CORRAL_CERT_DIR"}, DefaultText: "$XDG_DATA_HOME/corral/certs or ~/.local/share/corral/certs",
 			Usage: "where certificates and keys are kept across restarts (`DIR`)"},
+		&cli.StringFlag{Name: "storage", EnvVars: []string{"CORRAL_STORAGE"}, DefaultText: "--cert-dir alone",
+			Usage: "keep certificates, the ACME account and locks in Redis or Postgres, shared by every corral serving the same domains: `URL` redis://[user:password@]host:port/db (rediss:// for TLS) or postgres://[user:password@]host:port/database; --cert-dir then keeps this host's copy"},
+		&cli.StringFlag{Name: "storage-lease", Value: "30s", EnvVars: []string{"CORRAL_STORAGE_LEASE"},
+			Usage: "with --storage: how long a host's lock on an issuance or renewal outlives its last renewal: another host takes over from one that crashed after this"},
+		&cli.StringFlag{Name: "cert-check-interval", Value: "10m", EnvVars: []string{"CORRAL_CERT_CHECK_INTERVAL"},
+			Usage: "how often certificates are checked for renewal, and for a renewal another host stored in --storage"},
 		&cli.IntFlag{Name: "https-port", Value: 443, EnvVars: []string{"CORRAL_HTTPS_PORT"},
 			Usage: "with --domain: the HTTPS port, also where TLS-ALPN-01 challenges arrive"},
 		&cli.IntFlag{Name: "http-port", Value: 80, EnvVars: []string{"CORRAL_HTTP_PORT"},
@@ -553,6 +561,7 @@ func httpsConfig(c *cli.Context, environ []string) (launcher.HTTPSConfig, error)
 		HTTPSPort:   c.Int("https-port"),
 		HTTPPort:    c.Int("http-port"),
 		OnDemandAsk: c.String("on-demand-ask"),
+		Storage:     strings.TrimSpace(c.String("storage")),
 	}
 	for ch := range strings.SplitSeq(c.String("acme-challenges"), ",") {
 		if ch = strings.TrimSpace(ch); ch != "" {
@@ -580,6 +589,19 @@ func httpsConfig(c *cli.Context, environ []string) (launcher.HTTPSConfig, error)
 	}
 	if h.HTTPSPort == h.HTTPPort {
 		return h, bad("http-port", fmt.Sprintf("%d is --https-port too", h.HTTPPort))
+	}
+	for _, d := range []struct {
+		flag string
+		dst  *time.Duration
+	}{{"storage-lease", &h.StorageLease}, {"cert-check-interval", &h.CheckInterval}} {
+		v, err := parseTimeout(c.String(d.flag))
+		if err == nil && v == 0 {
+			err = errors.New("must be positive")
+		}
+		if err != nil {
+			return h, bad(d.flag, fmt.Sprintf("%q: %v", c.String(d.flag), err))
+		}
+		*d.dst = v
 	}
 	if n := c.Int("hsts-max-age"); n > 0 {
 		h.HSTS = "max-age=" + strconv.Itoa(n)
@@ -627,6 +649,13 @@ func edgeConfig(c *cli.Context, environ []string) (launcher.EdgeConfig, error) {
 	e.HealthPath = c.String("edge-health-path")
 	e.ReadyPath = c.String("health-path")
 	e.NoAccessLog = c.Bool("no-access-log")
+	if a := strings.TrimSpace(c.String("address")); a != "" {
+		addr, err := netip.ParseAddr(a)
+		if err != nil {
+			return e, cli.Exit(fmt.Sprintf("address %q: not an IP address of this host, e.g. 10.0.0.5 or ::1 (from %s)", a, source(c, environ, "address", envName("address"))), 2)
+		}
+		e.Address = addr.Unmap()
+	}
 	e.AllowUnderscoreHeaders = c.Bool("allow-underscore-headers")
 	e.MaxRequests, e.MaxRequestsJitter = c.Int("max-requests"), c.Int("max-requests-jitter")
 	if e.MaxRequests < 0 || e.MaxRequestsJitter < 0 {

@@ -1,9 +1,10 @@
 // Package certs obtains and renews the edge's TLS certificates with ACME,
 // as Caddy does, through certmagic: certificates for the names the user
-// gives, kept in a directory across restarts, renewed before they expire,
-// and, when an ask URL allows it, obtained on demand for names first seen
-// in a TLS handshake. It serves no traffic itself: the launcher's edge
-// uses its TLS configuration and its HTTP-01 challenge handler.
+// gives, kept in a directory across restarts (or in a storage several
+// hosts share, package certstore), renewed before they expire, and, when
+// an ask URL allows it, obtained on demand for names first seen in a TLS
+// handshake. It serves no traffic itself: the launcher's edge uses its TLS
+// configuration and its HTTP-01 challenge handler.
 package certs
 
 import (
@@ -12,6 +13,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -23,6 +25,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/certmagic"
+	"github.com/corral-run/corral/launcher/certstore"
 	"go.uber.org/zap"
 )
 
@@ -38,7 +41,25 @@ type Config struct {
 	Email   string   // the ACME account's contact; may be empty
 	CA      string   // the CA's directory URL, or "production"/"staging"; "" is Let's Encrypt
 	CARoot  string   // a PEM file of roots to trust for the CA's own HTTPS (Pebble, a private CA)
-	Dir     string   // where certificates, keys and the account are kept
+	Dir     string   // where certificates, keys and the account are kept (with Storage: a copy of those this host serves)
+
+	// Storage, if set, is the URL of a storage several hosts share
+	// (certstore.Open): certificates, keys, the ACME account, challenge
+	// tokens and locks are kept there. Dir then keeps this host's copy
+	// of the certificates it serves, so that a restart while the storage
+	// is down still serves HTTPS.
+	Storage string
+	// Lease is how long a storage lock outlives its holder's last
+	// renewal (certstore.Options); 0 is certstore.DefaultLease.
+	Lease time.Duration
+	// CheckInterval is how often the certificates are checked for
+	// renewal, and for a renewal another host stored; 0 is certmagic's
+	// (10 minutes).
+	CheckInterval time.Duration
+	// ListenHost is the address the edge's ports are bound to ("": all).
+	// certmagic tries to listen there for a challenge, finds the edge
+	// holding the port, and leaves the challenge to it.
+	ListenHost string
 
 	// The ports the CA's validation reaches: HTTP-01 on HTTPPort, TLS-ALPN-01
 	// on HTTPSPort. The edge listens on both, so certmagic solves the
@@ -63,8 +84,13 @@ type Manager struct {
 	issuer    *certmagic.ACMEIssuer
 	askIssuer *certmagic.ACMEIssuer // handshake's, when it is not cfg
 	cache     *certmagic.Cache
+	store     certstore.Store // with Config.Storage; nil for the file system
+	shown     string          // where the certificates are, for messages (a URL without its password)
 	domains   []string
 	log       *slog.Logger
+
+	cancel   context.CancelFunc // ends the managing goroutines
+	managing sync.WaitGroup     // a goroutine per name of Domains, until its certificate is loaded or obtained
 
 	mu       sync.Mutex
 	obtained map[string]bool // names whose certificate this run obtained or renewed
@@ -128,7 +154,15 @@ func New(c Config) (*Manager, error) {
 		return nil, fmt.Errorf("--cert-dir: %w", err)
 	}
 
-	m := &Manager{domains: domains, log: c.Log, obtained: make(map[string]bool), seen: make(map[string]bool)}
+	m := &Manager{domains: domains, log: c.Log, shown: c.Dir, cancel: func() {}, obtained: make(map[string]bool), seen: make(map[string]bool)}
+	var storage, local certmagic.Storage = &certmagic.FileStorage{Path: c.Dir}, nil
+	if c.Storage != "" {
+		if m.store, err = certstore.Open(c.Storage, certstore.Options{Lease: c.Lease, Log: c.Log}); err != nil {
+			return nil, fmt.Errorf("--storage: %w", err)
+		}
+		m.shown = m.store.String()
+		storage, local = m.store, &certmagic.FileStorage{Path: c.Dir}
+	}
 	// Two configurations on one cache: certmagic's ManageAsync only
 	// allow-lists names on a configuration with OnDemand set, so the names
 	// given are managed (loaded, obtained, renewed) by one without it, and
@@ -141,14 +175,16 @@ func New(c Config) (*Manager, error) {
 			}
 			return handshake, nil
 		},
-		Logger: zap.NewNop(),
+		RenewCheckInterval: c.CheckInterval,
+		Logger:             zap.NewNop(),
 	})
 	newConfig := func(onDemand *certmagic.OnDemandConfig) (*certmagic.Config, *certmagic.ACMEIssuer) {
 		cfg := certmagic.New(m.cache, certmagic.Config{
-			Storage:  &certmagic.FileStorage{Path: c.Dir},
-			Logger:   zap.NewNop(),
-			OnEvent:  m.event,
-			OnDemand: onDemand,
+			Storage:    storage,
+			LocalCache: local,
+			Logger:     zap.NewNop(),
+			OnEvent:    m.event,
+			OnDemand:   onDemand,
 		})
 		iss := certmagic.NewACMEIssuer(cfg, certmagic.ACMEIssuer{
 			CA:                      ca,
@@ -157,6 +193,7 @@ func New(c Config) (*Manager, error) {
 			TrustedRoots:            roots,
 			AltHTTPPort:             c.HTTPPort,
 			AltTLSALPNPort:          c.HTTPSPort,
+			ListenHost:              c.ListenHost,
 			DisableHTTPChallenge:    disable["http-01"],
 			DisableTLSALPNChallenge: disable["tls-alpn-01"],
 			Logger:                  zap.NewNop(),
@@ -176,14 +213,76 @@ func New(c Config) (*Manager, error) {
 // Domains returns the names managed from the start.
 func (m *Manager) Domains() []string { return m.domains }
 
+// Storage says where the certificates are kept: the directory, or the
+// shared storage's URL with its password hidden.
+func (m *Manager) Storage() string { return m.shown }
+
 // Start loads the stored certificates and obtains or renews the others in
-// the background: it does not wait for the CA, so the edge serves at once
-// (HTTP at least; HTTPS for the names that have a certificate).
-func (m *Manager) Start(ctx context.Context) error {
-	if len(m.domains) == 0 {
-		return nil
+// the background: it waits neither for the CA nor for the storage, so the
+// edge serves at once (HTTP at least; HTTPS for the names that have a
+// certificate).
+func (m *Manager) Start(ctx context.Context) {
+	ctx, m.cancel = context.WithCancel(ctx)
+	for _, d := range m.domains {
+		m.managing.Go(func() { m.manage(ctx, d) })
 	}
-	return m.cfg.ManageAsync(ctx, m.domains)
+}
+
+// The waits between two tries to load or obtain a certificate when the
+// storage fails: doubling from the first to the last.
+const (
+	firstRetry = time.Second
+	lastRetry  = time.Minute
+)
+
+// manage loads the certificate for name, or obtains it, and leaves it to
+// certmagic's maintenance, which renews it. This is certmagic's
+// ManageAsync, but for a storage that does not answer: ManageAsync gives
+// up on a name it cannot load and logs nothing (its logger is off), where
+// this says why HTTPS is pending and tries again with backoff until the
+// storage is back.
+func (m *Manager) manage(ctx context.Context, name string) {
+	wait := firstRetry
+	for {
+		err := m.load(ctx, name)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		m.log.Warn(fmt.Sprintf("https: certificate for %s pending: %v; retrying in %v, HTTP keeps serving", name, err, wait))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, lastRetry)
+	}
+}
+
+// load puts the certificate for name in the cache: the stored one, or
+// one obtained now. Obtaining takes the storage's issuance lock: a host
+// that waited for it while another obtained the certificate finds that
+// one stored, and asks the CA for nothing. certmagic retries the CA's
+// errors itself (and says so, by event); what comes back here is the
+// storage's.
+func (m *Manager) load(ctx context.Context, name string) error {
+	cert, err := m.cfg.CacheManagedCertificate(ctx, name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if err := m.cfg.ObtainCertAsync(ctx, name); err != nil {
+			return err
+		}
+		_, err = m.cfg.CacheManagedCertificate(ctx, name)
+		return err
+	case err != nil:
+		return err
+	case cert.NeedsRenewal(m.cfg):
+		// A copy that has waited long (a host down for weeks, or this
+		// host's local copy of a certificate another host renewed):
+		// certmagic's maintenance reloads it when the storage has a
+		// newer one, else renews it.
+		return m.cache.RenewManagedCertificates(ctx)
+	}
+	return nil
 }
 
 // Expiries returns when the certificate of each name expires: the names
@@ -212,8 +311,16 @@ func (m *Manager) Expiries() map[string]time.Time {
 	return out
 }
 
-// Stop ends the renewals.
-func (m *Manager) Stop() { m.cache.Stop() }
+// Stop ends the renewals, and the tries to load or obtain a certificate,
+// releases the storage's locks this host holds and closes the storage.
+func (m *Manager) Stop() {
+	m.cancel()
+	m.managing.Wait()
+	m.cache.Stop()
+	if m.store != nil {
+		m.store.Close()
+	}
+}
 
 // TLSConfig is the configuration of the HTTPS listener: certificates from
 // the manager, TLS 1.2 or later, HTTP/2 and HTTP/1.1 by ALPN, and the
