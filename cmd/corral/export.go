@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/url"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -70,7 +71,7 @@ func exportSystemd(c *cli.Context, environ []string, stdout, stderr io.Writer) e
 	if strings.Contains(u.Executable, "/go-build") {
 		warnings = append(warnings, fmt.Sprintf("the unit runs this corral, %s, which go run will remove: install corral (the .deb puts it in /usr/bin) and export the unit again", u.Executable))
 	}
-	if u.Flags, err = exportFlags(c); err != nil {
+	if u.Flags, u.Secrets, err = exportFlags(c); err != nil {
 		return err
 	}
 	if c.IsSet("cert-dir") {
@@ -119,14 +120,17 @@ func exportSystemd(c *cli.Context, environ []string, stdout, stderr io.Writer) e
 // --dir aside, which the unit gives as an absolute path. The paths that
 // corral reads from its working directory, not the app's, are made
 // absolute, as the unit's working directory is the app's.
-func exportFlags(c *cli.Context) ([]string, error) {
-	var words []string
+//
+// A flag whose value holds a password (a --storage URL with one) is left
+// out, and its variable returned in secrets: the unit reads it from a
+// file only root reads, as anyone may read a unit.
+func exportFlags(c *cli.Context) (words, secrets []string, err error) {
 	for _, f := range startFlags() {
 		name := f.Names()[0]
 		if name == "dir" || !c.IsSet(name) {
 			continue
 		}
-		switch f.(type) {
+		switch f := f.(type) {
 		case *cli.BoolFlag:
 			if c.Bool(name) {
 				words = append(words, "--"+name)
@@ -144,12 +148,27 @@ func exportFlags(c *cli.Context) ([]string, error) {
 			if name == "cert-dir" || name == "acme-ca-root" {
 				v, _ = filepath.Abs(v)
 			}
+			if hasPassword(v) {
+				secrets = append(secrets, f.EnvVars[0])
+				continue
+			}
 			words = append(words, "--"+name, v)
 		default:
-			return nil, fmt.Errorf("export systemd: --%s is a %T, which it cannot pass on", name, f)
+			return nil, nil, fmt.Errorf("export systemd: --%s is a %T, which it cannot pass on", name, f)
 		}
 	}
-	return words, nil
+	return words, secrets, nil
+}
+
+// hasPassword reports whether v is a URL with a password in it
+// (redis://:secret@host, postgres://user:secret@host/db).
+func hasPassword(v string) bool {
+	u, err := url.Parse(v)
+	if err != nil || u.User == nil {
+		return false
+	}
+	_, ok := u.User.Password()
+	return ok
 }
 
 // exportUser decides who the unit u runs corral as: --user, else the

@@ -51,6 +51,9 @@ func TestExportSystemdVerify(t *testing.T) {
 			want: map[string]string{"WorkingDirectory": "", "AmbientCapabilities": "CAP_NET_BIND_SERVICE"}},
 		{name: "root", appName: "shop", args: []string{"--user", "root", "--port", "8000"},
 			want: map[string]string{"User": "root"}},
+		// A password stays out of the unit, which every user may read.
+		{name: "storage password", appName: "shop", args: []string{"--user", "daemon", "--domain", "shop.example.com", "--storage", "redis://:s3cret@127.0.0.1:6379/0"},
+			want: map[string]string{"EnvironmentFile": "/etc/corral/corral-shop.env"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,8 +92,14 @@ func TestExportSystemdVerify(t *testing.T) {
 					t.Errorf("%s=%s, want %s", k, ds[k], v)
 				}
 			}
-			if _, ok := ds["EnvironmentFile"]; ok {
+			if _, ok := ds["EnvironmentFile"]; ok && tt.want["EnvironmentFile"] == "" {
 				t.Errorf("EnvironmentFile= in\n%s", unit)
+			}
+			if strings.Contains(unit+r.output()+r.stderr(), "s3cret") {
+				t.Errorf("the password is in the unit or the output:\n%s\n%s%s", unit, r.output(), r.stderr())
+			}
+			if tt.want["EnvironmentFile"] != "" && !strings.Contains(r.output(), "write CORRAL_STORAGE (NAME=value lines) to /etc/corral/corral-shop.env") {
+				t.Errorf("the install hint does not say where the password goes:\n%s", r.output())
 			}
 			out, err := exec.Command("systemd-analyze", "verify", path).CombinedOutput()
 			if err != nil || len(out) > 0 {

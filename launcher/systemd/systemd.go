@@ -57,7 +57,17 @@ type Unit struct {
 	// state directory systemd makes for the unit.
 	HTTPS   bool
 	CertDir string
+	// Secrets are the variables (CORRAL_STORAGE) whose values hold a
+	// password, kept out of the unit, which every user may read
+	// (systemctl cat): the unit reads them from SecretsFile, root's
+	// alone. Flags must not carry them.
+	Secrets []string
 }
+
+// SecretsFile is where the unit reads Secrets from: under /etc, which
+// ProtectSystem=full leaves readable, out of the app directory, which its
+// user (and its builds) can read.
+func (u Unit) SecretsFile() string { return "/etc/corral/" + u.Name + ".env" }
 
 const (
 	// nofile is the unit's limit on open files, soft and hard, for
@@ -160,6 +170,10 @@ func (u Unit) Render() ([]byte, error) {
 	b.comment("systemctl reload: corral reload, through corral's control socket, replaces the web instances one at a time, without a failed request. A bare SIGHUP would stop a corral with no edge (--no-edge) or still in its release phase; corral reload fails then, and the app runs on.")
 	b.set("ExecReload", execPath(u.Executable)+" "+execArgs([]string{"reload", "--dir", u.Dir}))
 	b.note(u.envComment())
+	if len(u.Secrets) > 0 {
+		b.comment(strings.Join(u.Secrets, " and ") + " hold a password, so they are not on the ExecStart line, which every user can read (systemctl cat, ps): systemd reads them from this file, which only root may read (chmod 600), one NAME=value line each, before it starts corral. A start without it fails, rather than run without them.")
+		b.set("EnvironmentFile", specifiers(u.SecretsFile()))
+	}
 	b.comment(fmt.Sprintf("SIGTERM to corral alone: it stops taking requests, lets those in flight finish and stops its processes' groups itself within its shutdown budget, %v (%s); what is left when it exits, or at TimeoutStopSec, gets SIGKILL.", timeout, timeoutWhy))
 	b.set("KillMode", "mixed")
 	b.comment(fmt.Sprintf("The shutdown budget, %v, and %v for corral's own exit.", timeout, stopMargin))
@@ -227,6 +241,12 @@ func (u Unit) Render() ([]byte, error) {
 func (u Unit) Install(path string) string {
 	service := u.Name + ".service"
 	start := "sudo systemctl daemon-reload && sudo systemctl enable --now " + u.Name
+	if len(u.Secrets) > 0 {
+		// The values are not printed: they are the passwords kept out
+		// of the unit.
+		start = "write " + strings.Join(u.Secrets, " and ") + " (NAME=value lines) to " + u.SecretsFile() +
+			" (sudo install -D -m 600 /dev/null " + u.SecretsFile() + ", then edit it), then " + start
+	}
 	if abs, err := filepath.Abs(path); err == nil && abs == "/etc/systemd/system/"+service {
 		return "start it: " + start
 	}
