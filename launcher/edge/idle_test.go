@@ -442,3 +442,45 @@ func TestServerTLSGoesCold(t *testing.T) {
 	waitFor(t, "the connection to go cold again", func() bool { return countConns(srv, waiting) == 1 })
 	c.get(t, "/", "hello")
 }
+
+// TestServerColdWakeLosesNoRequest: connections that go cold, park and
+// wake again, over and over, with requests arriving just before, at and
+// after each step, all get their answers through the proxy. A lost wake
+// (a parked connection whose request the parker never hands on) would
+// leave its request unanswered until the idle timeout: the bound here
+// is that, not a measure of speed.
+func TestServerColdWakeLosesNoRequest(t *testing.T) {
+	e := newEdgeConfig(t, Options{}, Config{coolAfter: 20 * time.Millisecond})
+	e.add(t, "web.1", newBackend(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "hello") }).addr)
+	const conns, reqs = 100, 20
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Go(func() {
+			c, err := net.DialTimeout("tcp", e.addr, testTimeout)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer c.Close()
+			buf := make([]byte, 4<<10)
+			for k := range reqs {
+				// Gaps around coolAfter and twice it (parking): 0 to 80 ms.
+				time.Sleep(time.Duration((i*7+k*13)%80) * time.Millisecond)
+				c.SetDeadline(time.Now().Add(testTimeout))
+				if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: app\r\n\r\n"); err != nil {
+					t.Errorf("connection %d, request %d: %v", i, k, err)
+					return
+				}
+				for got := 0; !bytes.HasSuffix(buf[:got], []byte("\r\n\r\nhello")); {
+					n, err := c.Read(buf[got:])
+					if err != nil {
+						t.Errorf("connection %d, request %d: no answer: %v (got %q)", i, k, err, buf[:got])
+						return
+					}
+					got += n
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
