@@ -379,10 +379,15 @@ func TestServerMakesRoom(t *testing.T) {
 			busy.send(t, "GET /block HTTP/1.1\r\nHost: app\r\n\r\n")
 			waitFor(t, "the request in flight", func() bool { return countConns(srv, connActive) == 1 })
 			var idle []*clientConn
-			for range 3 {
+			for k := range 3 {
 				c := dialClient(t, addr)
 				c.get(t, "/", "hello")
 				idle = append(idle, c)
+				// The client has its answer a moment before the server's
+				// goroutine is back waiting for the next request, which
+				// is when the connection's idle time starts: the next one
+				// is opened after, so that this one is older.
+				waitFor(t, "the connection waiting", func() bool { return countConns(srv, connIdle) == k+1 })
 			}
 			// Each new connection makes room: the oldest idle one goes.
 			for i := range 2 {
