@@ -241,7 +241,7 @@ func TestDetectPythonFixtureErrors(t *testing.T) {
 		want string // the error's first line, or the start of it
 	}{
 		{"django-no-module", `buildpack: manage.py:6: Django's manage.py names no settings module: corral reads it from os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")`},
-		{"python-malformed-toml", `buildpack: pyproject.toml:7:5: string not closed on its line`},
+		{"python-malformed-toml", `buildpack: pyproject.toml:7:11: basic strings cannot have new lines`},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			p, err := Detect(filepath.Join("testdata", tc.dir))
@@ -452,7 +452,7 @@ func TestDetectPythonCases(t *testing.T) {
 		{"malformed Pipfile", map[string]string{
 			"app.py":  "from flask import Flask\napp = Flask(__name__)\n",
 			"Pipfile": "[packages]\nflask = *\n",
-		}, `error: buildpack: Pipfile:2:9: expected a value, found '*'`},
+		}, `error: buildpack: Pipfile:2:9: unexpected character U+002A '*' at start of value`},
 		{"factory in app.py, FastAPI in a src package: ambiguous", map[string]string{
 			"app.py":              "from flask import Flask\n\ndef create_app():\n    return Flask(__name__)\n",
 			"src/api/main.py":     "from fastapi import FastAPI\napp = FastAPI()\n",
