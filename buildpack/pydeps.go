@@ -110,7 +110,7 @@ func readPyDeps(a *appFiles) (*pyDeps, error) {
 		d.install = &Step{Command: "POETRY_VIRTUALENVS_IN_PROJECT=true poetry install --only main --no-root", Why: Evidence{File: "pyproject.toml", Line: poetryLine, Says: "a poetry project ([tool.poetry]; the virtualenv in .venv, which corral puts first in PATH)"}}
 	case a.isFile("uv.lock"):
 		d.add = "uv add %s"
-		d.install = &Step{Command: "uv sync --frozen", Why: Evidence{File: "uv.lock", Says: "pins the dependencies (uv; the virtualenv in .venv, which corral puts first in PATH)"}}
+		d.install = &Step{Command: "uv sync --frozen --no-dev", Why: Evidence{File: "uv.lock", Says: "pins the dependencies (uv, leaving out the dev group; the virtualenv in .venv, which corral puts first in PATH)"}}
 	case project:
 		d.add = "add %s to [project] dependencies"
 		d.install = &Step{Command: pipInVenv + ".", Why: Evidence{File: "pyproject.toml", Line: projectLine, Says: "a [project] table (pip, into the virtualenv in .venv, which corral puts first in PATH)"}}

@@ -135,7 +135,7 @@ func TestReadPyDeps(t *testing.T) {
 		{"uv", map[string]string{
 			"pyproject.toml": "[project]\nname = 'x'\ndependencies = [\n  'fastapi[standard]',\n  # uvicorn comes with it\n]\n[project.optional-dependencies]\ndev = ['pytest']\n",
 			"uv.lock":        "version = 1\n",
-		}, "uv sync --frozen [uv.lock: pins the dependencies (uv; the virtualenv in .venv, which corral puts first in PATH)]",
+		}, "uv sync --frozen --no-dev [uv.lock: pins the dependencies (uv, leaving out the dev group; the virtualenv in .venv, which corral puts first in PATH)]",
 			"fastapi pyproject.toml:4: declares fastapi[standard]"},
 		{"pip install .", map[string]string{
 			"pyproject.toml": "# a project\n\n[project]\nname = 'x'\ndependencies = [\"git+https://x/y\", 'bottle', 3]\n",

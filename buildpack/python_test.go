@@ -205,7 +205,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence src/inventory/main.py:3: api = FastAPI()
 			evidence pyproject.toml:4: declares uvicorn
 			web: uvicorn inventory.main:api --host ${HOST:-0.0.0.0} --port $PORT --app-dir src [src/inventory/main.py:3: api = FastAPI()]
-			build: uv sync --frozen -> "" [uv.lock: pins the dependencies (uv; the virtualenv in .venv, which corral puts first in PATH)]
+			build: uv sync --frozen --no-dev -> "" [uv.lock: pins the dependencies (uv, leaving out the dev group; the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"asgi-starlette-pipfile", `
 			kind asgi
