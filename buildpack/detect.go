@@ -84,7 +84,7 @@ func DetectOn(dir string, have Tools) (*Plan, error) {
 			servers = append(servers, p)
 		}
 	}
-	if len(errs) > 0 {
+	if len(errs) > 0 && (len(servers) == 0 || !allUnread(errs)) {
 		return nil, errors.Join(errs...)
 	}
 	switch len(servers) {
@@ -106,11 +106,45 @@ func DetectOn(dir string, have Tools) (*Plan, error) {
 			p.Evidence = append(p.Evidence, assets.Evidence...)
 			p.Missing = append(p.Missing, assets.Missing...)
 		}
+		for _, err := range errs {
+			p.Notes = append(p.Notes, unreadNote(err))
+		}
 		p.Env = runEnv(p.Kind)
 		return p, nil
 	default:
 		return nil, &AmbiguousError{Dir: dir, Candidates: servers}
 	}
+}
+
+// unreadManifest is a detector's error for a manifest it could not read
+// (not valid JSON, a go.mod go build would refuse, a link out of the
+// app): when another detector makes out the app, Detect runs that and
+// says what it decided without the manifest.
+type unreadManifest struct {
+	file    string
+	without string // what is not in the plan for want of it: "no Go binary"
+	err     error
+}
+
+func (e *unreadManifest) Error() string { return e.err.Error() }
+func (e *unreadManifest) Unwrap() error { return e.err }
+
+// allUnread reports whether every error is an unreadManifest.
+func allUnread(errs []error) bool {
+	for _, err := range errs {
+		var u *unreadManifest
+		if !errors.As(err, &u) {
+			return false
+		}
+	}
+	return true
+}
+
+// unreadNote is the note for a manifest Detect went on without.
+func unreadNote(err error) string {
+	var u *unreadManifest
+	errors.As(err, &u)
+	return fmt.Sprintf("%s: corral could not read %s, and decided without it: %s", strings.TrimPrefix(err.Error(), "buildpack: "), u.file, u.without)
 }
 
 // NotFoundError is Detect's answer for a directory with no app it knows.

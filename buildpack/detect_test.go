@@ -382,3 +382,45 @@ func TestPlanProcfile(t *testing.T) {
 		})
 	}
 }
+
+// TestDetectUnreadManifest checks a manifest corral cannot read beside
+// an app another file makes out: Detect runs that app, and a note says
+// what it could not read and what it decided without it. With no other
+// app, the manifest's error is Detect's, as it names what to fix.
+func TestDetectUnreadManifest(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		title string // "" for an error
+		want  string // the note, or the error's start
+	}{
+		{"package.json beside a Flask app", map[string]string{
+			"app.py":       "from flask import Flask\napp = Flask(__name__)\n",
+			"package.json": "{\n  \"scripts\": {\"build\": \"vite build\",}\n}\n",
+		}, "Python (Flask)", "package.json:2:37: invalid JSON: invalid character '}' looking for beginning of object key string: corral could not read package.json, and decided without it: no Node process, install or build step"},
+		{"go.mod beside a Node app", map[string]string{
+			"package.json": `{"scripts": {"start": "node server.js"}}`,
+			"go.mod":       "module example.com/x\nfoo bar\n",
+			"main.go":      "package main\n\nfunc main() {}\n",
+		}, "Node (npm)", "go.mod:2:1: unknown directive: foo: corral could not read go.mod, and decided without it: no Go binary"},
+		{"package.json alone", map[string]string{
+			"package.json": "{\"scripts\": }",
+		}, "", "buildpack: package.json:1:13: invalid JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := detectTestRun(t, testTree(t, tc.files))
+			if tc.title == "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+					t.Fatalf("plan %+v, error %v; want an error starting %q", p, err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Title != tc.title || !slices.Contains(p.Notes, tc.want) {
+				t.Errorf("plan %s with notes\n  %s\nwant %s with the note\n  %s", p.Title, strings.Join(p.Notes, "\n  "), tc.title, tc.want)
+			}
+		})
+	}
+}

@@ -26,12 +26,12 @@ func detectGo(a *appFiles) (*Plan, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
+	var mod goModule
+	if err == nil {
+		mod, err = parseGoModModule(src)
 	}
-	mod, err := parseGoModModule(src)
 	if err != nil {
-		return nil, err
+		return nil, &unreadManifest{file: "go.mod", without: "no Go binary", err: err}
 	}
 	modEv := Evidence{File: "go.mod", Line: mod.line, Says: fmt.Sprintf("declares module %s", mod.path)}
 

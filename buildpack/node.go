@@ -22,12 +22,15 @@ import (
 // to the server it builds for.
 func detectNode(a *appFiles) (*Plan, error) {
 	src, err := a.readOptional("package.json")
-	if err != nil || src == nil {
-		return nil, err
+	if err == nil && src == nil {
+		return nil, nil
 	}
-	pkg, err := parsePackageJSON(src)
+	var pkg *packageJSON
+	if err == nil {
+		pkg, err = parsePackageJSON(src)
+	}
 	if err != nil {
-		return nil, err
+		return nil, &unreadManifest{file: "package.json", without: "no Node process, install or build step", err: err}
 	}
 	pm := chooseNodeManager(a, pkg)
 

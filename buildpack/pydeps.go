@@ -27,6 +27,9 @@ type pyDeps struct {
 	add     string
 	install *Step // nil when there is nothing to install
 	deps    map[string]pyDep
+	// unread is why file could not be read (not valid TOML, a -r file
+	// missing…): detection goes on without it, and says so.
+	unread error
 }
 
 // get returns the declaration of the package name (any spelling PEP 503
@@ -45,6 +48,25 @@ func (d *pyDeps) missingNote(tool string) string {
 	return fmt.Sprintf("%s is not in %s: %s, or the web process will not start", tool, d.where, fmt.Sprintf(d.add, tool))
 }
 
+// apply adds to p what the dependencies say of its server, tool: where
+// it is declared (declared; File "" for nowhere) or a note that it is
+// not, and the step that installs them; and, when they could not be read,
+// a note that says so first.
+func (d *pyDeps) apply(p *Plan, tool string, declared Evidence) {
+	if n := d.unreadNote(tool); n != "" {
+		p.Notes = append([]string{n}, p.Notes...)
+	}
+	switch {
+	case declared.File != "":
+		p.Evidence = append(p.Evidence, declared)
+	case d.unread == nil:
+		p.Notes = append(p.Notes, d.missingNote(tool))
+	}
+	if d.install != nil {
+		p.Build = append(p.Build, *d.install)
+	}
+}
+
 // pipInVenv begins the command that pip-installs the app's dependencies
 // into .venv in the app directory, made first when missing: Debian's and
 // Ubuntu's Python refuses installs into itself (PEP 668), and a platform's
@@ -52,40 +74,70 @@ func (d *pyDeps) missingNote(tool string) string {
 // python3-django on a VPS), the virtualenv's own winning over them.
 const pipInVenv = "test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install "
 
+// unreadNote says what corral could not read of the dependencies and
+// what it decided without them, or "" when it read them.
+func (d *pyDeps) unreadNote(server string) string {
+	if d.unread == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s: corral could not read %s, and decided without it: no install step (pip, pipenv, poetry and uv would refuse the file too), "+
+		"and %s as for an app that declares no server; fix %s for corral build to install the app's packages",
+		strings.TrimPrefix(d.unread.Error(), "buildpack: "), d.file, server, d.file)
+}
+
 // readPyDeps reads the app's dependencies from the file a Python buildpack
 // installs from, in the order Heroku's does: requirements.txt, then
 // Pipfile, then pyproject.toml (poetry, uv, or a plain [project]). Only
-// that file counts: it is what the build installs.
-func readPyDeps(a *appFiles) (*pyDeps, error) {
+// that file counts: it is what the build installs. A file that cannot be
+// read (not valid TOML, a -r file missing, a link out of the app) leaves
+// the dependencies unknown, with unread saying why: the app's source
+// still says what to run.
+func readPyDeps(a *appFiles) *pyDeps {
 	d := &pyDeps{deps: map[string]pyDep{}}
+	if err := d.read(a); err != nil {
+		return &pyDeps{deps: map[string]pyDep{}, file: d.file, where: d.file, unread: err}
+	}
+	return d
+}
+
+// read is readPyDeps; d.file names the file when it returns an error.
+func (d *pyDeps) read(a *appFiles) error {
+	d.file = "requirements.txt"
 	if reqs, err := a.readOptional("requirements.txt"); err != nil {
-		return nil, err
+		return err
 	} else if reqs != nil {
 		d.file, d.where, d.add = "requirements.txt", "requirements.txt", "add it there (pip install %s)"
 		d.install = &Step{Command: pipInVenv + "-r requirements.txt", Why: Evidence{File: "requirements.txt", Says: "lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)"}}
-		return d, readRequirements(a, "requirements.txt", string(reqs), 0, map[string]bool{}, d.deps)
+		return readRequirements(a, "requirements.txt", string(reqs), 0, map[string]bool{}, d.deps)
 	}
+	d.file = "Pipfile"
 	if pipfile, err := a.readOptional("Pipfile"); err != nil {
-		return nil, err
+		return err
 	} else if pipfile != nil {
 		doc, err := parseTOML("Pipfile", pipfile)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d.file, d.where, d.add = "Pipfile", "Pipfile's [packages]", "pipenv install %s"
 		d.install = &Step{Command: "PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy", Why: Evidence{File: "Pipfile", Says: "lists the dependencies (pipenv; the virtualenv in .venv, which corral puts first in PATH)"}}
 		for _, k := range doc.children("packages") {
 			addPyDep(d.deps, k.path[1], nil, Evidence{File: "Pipfile", Line: k.line})
 		}
-		return d, nil
+		return nil
 	}
+	d.file = "pyproject.toml"
 	pyproject, err := a.readOptional("pyproject.toml")
-	if err != nil || pyproject == nil {
-		return d, err
+	if err != nil {
+		return err
+	}
+	d.file = ""
+	if pyproject == nil {
+		return nil
 	}
 	doc, err := parseTOML("pyproject.toml", pyproject)
 	if err != nil {
-		return nil, err
+		d.file = "pyproject.toml"
+		return err
 	}
 	if k, ok := doc.get("project", "dependencies"); ok && k.val.kind == tomlArray {
 		for _, item := range k.val.items {
@@ -115,10 +167,10 @@ func readPyDeps(a *appFiles) (*pyDeps, error) {
 		d.add = "add %s to [project] dependencies"
 		d.install = &Step{Command: pipInVenv + ".", Why: Evidence{File: "pyproject.toml", Line: projectLine, Says: "a [project] table (pip, into the virtualenv in .venv, which corral puts first in PATH)"}}
 	default:
-		return d, nil // tool settings only: black, ruff, pytest
+		return nil // tool settings only: black, ruff, pytest
 	}
 	d.file, d.where = "pyproject.toml", "pyproject.toml's dependencies"
-	return d, nil
+	return nil
 }
 
 // addPyDep records a declaration; the first one of a name is its evidence.

@@ -81,9 +81,12 @@ func TestNormalizePyName(t *testing.T) {
 // each declaration.
 func pyDepsOf(t *testing.T, files map[string]string) (string, []string) {
 	t.Helper()
-	d, err := readPyDeps(pyTestApp(t, files))
-	if err != nil {
-		return "error: " + err.Error(), nil
+	d := readPyDeps(pyTestApp(t, files))
+	if d.unread != nil {
+		if d.install != nil || len(d.deps) > 0 {
+			t.Errorf("dependencies %+v read from a file that could not be read", d)
+		}
+		return "unread " + d.file + ": " + d.unread.Error(), nil
 	}
 	install := ""
 	if d.install != nil {
@@ -117,7 +120,7 @@ func TestReadPyDeps(t *testing.T) {
 			"celery requirements/deeper.txt:2: declares celery; django requirements/base.txt:1: declares Django; flask requirements.txt:2: declares flask; gunicorn requirements/prod.txt:2: declares gunicorn"},
 		{"-r leaving the app", map[string]string{
 			"requirements.txt": "-r ../outside.txt\n",
-		}, "error: buildpack: requirements.txt:1: -r ../outside.txt: ", ""},
+		}, "unread requirements.txt: buildpack: requirements.txt:1: -r ../outside.txt: ", ""},
 		{"Pipfile", map[string]string{
 			"Pipfile":        "[packages]\nDjango = \"*\"\n\"gunicorn\" = {version = \"*\"}\n[dev-packages]\npytest = \"*\"\n",
 			"pyproject.toml": "[project]\ndependencies = ['ignored']\n",
@@ -151,11 +154,15 @@ func TestReadPyDeps(t *testing.T) {
 		{"nothing", map[string]string{}, "", ""},
 		{"malformed pyproject.toml", map[string]string{
 			"pyproject.toml": "[project]\ndependencies = [\n  'a',\n  'b'\n  'c',\n]\n",
-		}, "error: buildpack: pyproject.toml:5:3: expected ',' or ']' after array value", ""},
+		}, "unread pyproject.toml: buildpack: pyproject.toml:5:3: expected ',' or ']' after array value", ""},
+		{"malformed Pipfile", map[string]string{
+			"Pipfile":        "[packages]\nflask = *\n",
+			"pyproject.toml": "[project]\ndependencies = ['ignored']\n",
+		}, "unread Pipfile: buildpack: Pipfile:2:9: unexpected character U+002A '*' at start of value", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			install, decl := pyDepsOf(t, tc.files)
-			if strings.HasPrefix(tc.install, "error: ") {
+			if strings.HasPrefix(tc.install, "unread ") {
 				if !strings.HasPrefix(install, tc.install) {
 					t.Fatalf("readPyDeps = %q, want %q…", install, tc.install)
 				}

@@ -27,10 +27,7 @@ func detectPython(a *appFiles) (*Plan, error) {
 	if err != nil || len(entries) == 0 {
 		return nil, err
 	}
-	deps, err := readPyDeps(a)
-	if err != nil {
-		return nil, err
-	}
+	deps := readPyDeps(a)
 	var plans []*Plan
 	for _, e := range entries {
 		p := pyEntryPlan(e, deps)
@@ -386,14 +383,7 @@ func pyEntryPlan(e pyEntry, deps *pyDeps) *Plan {
 		}
 	}
 	p.Processes = []Process{{Type: "web", Command: web, Why: e.at}}
-	if declared.File != "" {
-		p.Evidence = append(p.Evidence, declared)
-	} else {
-		p.Notes = append(p.Notes, deps.missingNote(tool))
-	}
-	if deps.install != nil {
-		p.Build = append(p.Build, *deps.install)
-	}
+	deps.apply(p, tool, declared)
 	return p
 }
 
@@ -461,10 +451,7 @@ func djangoPlan(a *appFiles, manage *pyFile, others []pyEntry) (*Plan, error) {
 			`os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings") with the module as a plain string; `+
 			"add that line, or write a Procfile", where)
 	}
-	deps, err := readPyDeps(a)
-	if err != nil {
-		return nil, err
-	}
+	deps := readPyDeps(a)
 	p := &Plan{Kind: Django, Title: "Python (Django)"}
 	p.Evidence = append(p.Evidence, Evidence{File: "manage.py", Line: setdefaultLine(manage, module),
 		Says: fmt.Sprintf("sets DJANGO_SETTINGS_MODULE to %q", module)})
@@ -474,14 +461,7 @@ func djangoPlan(a *appFiles, manage *pyFile, others []pyEntry) (*Plan, error) {
 	}
 	p.Evidence = append(p.Evidence, web.Why)
 	p.Processes = append(p.Processes, web)
-	if declared.File != "" {
-		p.Evidence = append(p.Evidence, declared)
-	} else {
-		p.Notes = append(p.Notes, deps.missingNote(tool))
-	}
-	if deps.install != nil {
-		p.Build = append(p.Build, *deps.install)
-	}
+	deps.apply(p, tool, declared)
 
 	settings, err := readDjangoSettings(a, module)
 	if err != nil {

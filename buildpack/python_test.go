@@ -215,6 +215,13 @@ func TestDetectPythonFixtures(t *testing.T) {
 			web: hypercorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:10: app = Starlette(debug=False, routes=[ …]
 			build: PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy -> "" [Pipfile: lists the dependencies (pipenv; the virtualenv in .venv, which corral puts first in PATH)]
 		`},
+		{"python-malformed-toml", `
+			kind asgi
+			title Python (FastAPI)
+			evidence main.py:3: app = FastAPI()
+			web: uvicorn main:app --host ${HOST:-0.0.0.0} --port $PORT [main.py:3: app = FastAPI()]
+			note pyproject.toml:7:11: basic strings cannot have new lines: corral could not read pyproject.toml, and decided without it: no install step (pip, pipenv, poetry and uv would refuse the file too), and uvicorn as for an app that declares no server; fix pyproject.toml for corral build to install the app's packages
+		`},
 		{"python-poetry", `
 			kind flask
 			title Python (WSGI)
@@ -241,7 +248,6 @@ func TestDetectPythonFixtureErrors(t *testing.T) {
 		want string // the error's first line, or the start of it
 	}{
 		{"django-no-module", `buildpack: manage.py:6: Django's manage.py names no settings module: corral reads it from os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")`},
-		{"python-malformed-toml", `buildpack: pyproject.toml:7:11: basic strings cannot have new lines`},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			p, err := Detect(filepath.Join("testdata", tc.dir))
@@ -448,11 +454,23 @@ func TestDetectPythonCases(t *testing.T) {
 		{"requirements -r to a missing file", map[string]string{
 			"app.py":           "from flask import Flask\napp = Flask(__name__)\n",
 			"requirements.txt": "flask\n\n-r requirements/prod.txt\n",
-		}, "error: buildpack: requirements.txt:3: -r requirements/prod.txt: requirements/prod.txt does not exist"},
+		}, `
+			kind flask
+			title Python (Flask)
+			evidence app.py:2: app = Flask(__name__)
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:2: app = Flask(__name__)]
+			note requirements.txt:3: -r requirements/prod.txt: requirements/prod.txt does not exist: corral could not read requirements.txt, and decided without it: no install step (pip, pipenv, poetry and uv would refuse the file too), and gunicorn as for an app that declares no server; fix requirements.txt for corral build to install the app's packages
+		`},
 		{"malformed Pipfile", map[string]string{
 			"app.py":  "from flask import Flask\napp = Flask(__name__)\n",
 			"Pipfile": "[packages]\nflask = *\n",
-		}, `error: buildpack: Pipfile:2:9: unexpected character U+002A '*' at start of value`},
+		}, `
+			kind flask
+			title Python (Flask)
+			evidence app.py:2: app = Flask(__name__)
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:2: app = Flask(__name__)]
+			note Pipfile:2:9: unexpected character U+002A '*' at start of value: corral could not read Pipfile, and decided without it: no install step (pip, pipenv, poetry and uv would refuse the file too), and gunicorn as for an app that declares no server; fix Pipfile for corral build to install the app's packages
+		`},
 		{"factory in app.py, FastAPI in a src package: ambiguous", map[string]string{
 			"app.py":              "from flask import Flask\n\ndef create_app():\n    return Flask(__name__)\n",
 			"src/api/main.py":     "from fastapi import FastAPI\napp = FastAPI()\n",
