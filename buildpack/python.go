@@ -20,13 +20,17 @@ func detectPython(a *appFiles) (*Plan, error) {
 	if manage != nil && strings.Contains(strings.ToLower(manage.src), "django") {
 		// The other candidates only make notes: one a project cannot
 		// read is no reason to refuse it.
-		others, _ := findPyEntries(a, false)
+		others, _, _ := findPyEntries(a, false, nil)
 		return djangoPlan(a, manage, others)
 	}
-	entries, err := findPyEntries(a, true)
+	fa, notes := readFlaskApp(a)
+	entries, more, err := findPyEntries(a, true, fa)
 	if err != nil || len(entries) == 0 {
 		return nil, err
 	}
+	notes = append(notes, more...)
+	entries, passed := preferFlaskApp(entries, fa)
+	notes = append(notes, passed...)
 	deps := readPyDeps(a)
 	var plans []*Plan
 	for _, e := range entries {
@@ -39,7 +43,32 @@ func detectPython(a *appFiles) (*Plan, error) {
 	if len(plans) > 1 {
 		return nil, &AmbiguousError{Dir: a.dir, Candidates: plans}
 	}
-	return plans[0], nil
+	if e := entries[0]; e.needs != "" {
+		fn, _, _ := strings.Cut(e.attr, "(")
+		return nil, fmt.Errorf("buildpack: %s:%d: def %s(%s) needs an argument, and no module of the app calls it: gunicorn %q would fail with a TypeError. "+
+			"Write a wsgi.py that makes the app (app = %s(...)), or set FLASK_APP in .flaskenv to the call (FLASK_APP=\"%s:%s(...)\"), or write a Procfile",
+			e.at.File, e.at.Line, fn, e.needs, e.target(), fn, e.module, fn)
+	}
+	p := plans[0]
+	p.Notes = append(p.Notes, notes...)
+	return p, nil
+}
+
+// preferFlaskApp keeps, of several entries, the one FLASK_APP names (fa),
+// with a note for each of the others; with one entry, or none named, it
+// changes nothing.
+func preferFlaskApp(entries []pyEntry, fa *flaskApp) ([]pyEntry, []string) {
+	i := slices.IndexFunc(entries, func(e pyEntry) bool { return e.named != nil })
+	if len(entries) < 2 || i < 0 {
+		return entries, nil
+	}
+	var notes []string
+	for j, e := range entries {
+		if j != i {
+			notes = append(notes, fmt.Sprintf("%s is passed over: %s:%d %s", e.at, fa.at.File, fa.at.Line, fa.at.Says))
+		}
+	}
+	return entries[i : i+1], notes
 }
 
 // flaskStatic lets the edge serve a Flask app's static folder where Flask
@@ -131,19 +160,27 @@ type pyEntry struct {
 	at        Evidence
 	pathDir   string   // a directory the server must add to Python's path: "src"
 	imports   []string // what the file imports, to tell a wrapper from what it wraps
+	// named is where FLASK_APP names this entry (.flaskenv's line), nil
+	// when it does not.
+	named *Evidence
+	// needs lists the parameters a factory must be given ("config_name"),
+	// "" when create_app() can be called as it is.
+	needs string
 }
 
 // target is what a server is told to load: "app:app", "app:create_app()".
 func (e pyEntry) target() string { return e.module + ":" + e.attr }
 
 // findPyEntries looks for WSGI and ASGI apps: in the root files and an
-// ASGI one in asgi.py, then (with
-// packages) in the __init__.py of a root package that imports a framework
-// (Flask's "yourapplication" layout, its tutorial's create_app), in
-// app/main.py and in src/<package>/main.py. An entry whose module another
-// entry imports (wsgi.py doing "from app import create_app") is the same
-// app, and only the importer is kept.
-func findPyEntries(a *appFiles, packages bool) ([]pyEntry, error) {
+// ASGI one in asgi.py, then (with packages) in another root module that
+// makes the app (blog.py's app = create_app()), in the __init__.py of a
+// root package that imports a framework (Flask's "yourapplication"
+// layout, its tutorial's create_app), in app/main.py, in
+// src/<package>/main.py, and in the module FLASK_APP names (fa, nil for
+// none). An entry whose module another entry imports (wsgi.py doing "from
+// app import create_app") is the same app, and only the importer is kept.
+// notes are what the user should know of FLASK_APP.
+func findPyEntries(a *appFiles, packages bool, fa *flaskApp) (entries []pyEntry, notes []string, err error) {
 	var out []pyEntry
 	add := func(name, module, pathDir string, wsgi bool) error {
 		f, err := readPyFile(a, name)
@@ -158,52 +195,129 @@ func findPyEntries(a *appFiles, packages bool) ([]pyEntry, error) {
 	}
 	for _, name := range pyRootFiles() {
 		if err := add(name, strings.TrimSuffix(name, ".py"), "", true); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// asgi.py holds ASGI apps only: Django's get_asgi_application() there
 	// is no app without its manage.py.
 	if err := add("asgi.py", "asgi", "", false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if packages {
-		root, err := a.list(".")
+	if !packages {
+		return dropWrapped(out), nil, nil
+	}
+	root, err := a.list(".")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, de := range root {
+		name := de.Name()
+		module := strings.TrimSuffix(name, ".py")
+		if module == name || slices.Contains(pyRootFiles(), name) || name == "asgi.py" || !validModule(module) || strings.Contains(module, ".") || notAppModule(module) {
+			continue
+		}
+		f, err := readPyFile(a, name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		for _, de := range root {
-			pkg := de.Name()
-			if !validModule(pkg) || strings.Contains(pkg, ".") || !a.isFile(pkg+"/__init__.py") {
-				continue
-			}
-			f, err := readPyFile(a, pkg+"/__init__.py")
-			if err != nil {
-				return nil, err
-			}
-			// A package's __init__.py counts only when it imports a
-			// framework: packages are many, and application = … is
-			// common outside web apps.
-			if e, ok := pyEntryIn(f, pkg, true); ok && importsAny(e.imports, slices.Concat(wsgiImports(), asgiImports())...) != "" {
-				out = append(out, e)
-			}
-		}
-		if err := add("app/main.py", "app.main", "", false); err != nil {
-			return nil, err
-		}
-		src, err := a.list("src")
-		if err != nil {
-			return nil, err
-		}
-		for _, de := range src {
-			pkg := de.Name()
-			if validModule(pkg) && !strings.Contains(pkg, ".") && a.isFile("src/"+pkg+"/main.py") {
-				if err := add("src/"+pkg+"/main.py", pkg+".main", "src", false); err != nil {
-					return nil, err
-				}
-			}
+		// Only an app made here counts (app = create_app()), not a
+		// factory defined here: a script's def is no app.
+		if e, ok := pyEntryIn(f, module, true); ok && !strings.Contains(e.attr, "(") {
+			out = append(out, e)
 		}
 	}
-	return dropWrapped(out), nil
+	for _, de := range root {
+		pkg := de.Name()
+		if !validModule(pkg) || strings.Contains(pkg, ".") || !a.isFile(pkg+"/__init__.py") {
+			continue
+		}
+		f, err := readPyFile(a, pkg+"/__init__.py")
+		if err != nil {
+			return nil, nil, err
+		}
+		// A package's __init__.py counts only when it imports a
+		// framework: packages are many, and application = … is
+		// common outside web apps.
+		if e, ok := pyEntryIn(f, pkg, true); ok && importsAny(e.imports, slices.Concat(wsgiImports(), asgiImports())...) != "" {
+			out = append(out, e)
+		}
+	}
+	if err := add("app/main.py", "app.main", "", false); err != nil {
+		return nil, nil, err
+	}
+	src, err := a.list("src")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, de := range src {
+		pkg := de.Name()
+		if validModule(pkg) && !strings.Contains(pkg, ".") && a.isFile("src/"+pkg+"/main.py") {
+			if err := add("src/"+pkg+"/main.py", pkg+".main", "src", false); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if fa != nil {
+		e, note, err := flaskAppEntry(a, fa)
+		if err != nil {
+			return nil, nil, err
+		}
+		if note != "" {
+			notes = append(notes, note)
+		} else {
+			out = slices.DeleteFunc(out, func(o pyEntry) bool { return o.file == e.file })
+			out = append(out, e)
+		}
+	}
+	return dropWrapped(out), notes, nil
+}
+
+// notAppModule reports whether a root module's name says it is no web
+// app's entry even when it makes one (a Celery worker's app =
+// create_app(), a test's): such modules are left to the Procfile.
+func notAppModule(module string) bool {
+	m := strings.ToLower(module)
+	for _, word := range []string{"test", "conftest", "setup", "config", "settings", "celery", "worker", "task", "gunicorn", "noxfile", "fabfile", "migrat", "seed"} {
+		if strings.Contains(m, word) {
+			return true
+		}
+	}
+	return false
+}
+
+// flaskAppEntry is the entry FLASK_APP names: the attribute or call it
+// gives, or the app found in the module's file as Flask would find it.
+// note says why there is none.
+func flaskAppEntry(a *appFiles, fa *flaskApp) (pyEntry, string, error) {
+	base := join(fa.pathDir, strings.ReplaceAll(fa.module, ".", "/"))
+	var f *pyFile
+	for _, name := range []string{base + ".py", base + "/__init__.py"} {
+		var err error
+		if f, err = readPyFile(a, name); err != nil {
+			return pyEntry{}, "", err
+		}
+		if f != nil {
+			break
+		}
+	}
+	if f == nil {
+		return pyEntry{}, fmt.Sprintf("%s, but there is no %s.py or %s/__init__.py: corral looked for the app elsewhere", fa.at, base, base), nil
+	}
+	at := fa.at
+	if fa.attr != "" {
+		fw := "WSGI"
+		if importsAny(f.imports(), "flask") != "" {
+			fw = "Flask"
+		}
+		return pyEntry{file: f.name, module: fa.module, attr: fa.attr, kind: Flask, framework: fw, at: at,
+			pathDir: fa.pathDir, imports: f.imports(), named: &at}, "", nil
+	}
+	e, ok := pyEntryIn(f, fa.module, true)
+	if !ok {
+		return pyEntry{}, fmt.Sprintf("%s, but corral finds no app in %s (app or application, or a create_app factory): corral looked for the app elsewhere", fa.at, f.name), nil
+	}
+	e.pathDir, e.named = fa.pathDir, &at
+	return e, "", nil
 }
 
 // dropWrapped keeps the entries no other entry imports: wsgi.py importing
@@ -351,7 +465,8 @@ func pyFactoryIn(f *pyFile, module string) (pyEntry, bool) {
 				fw = "Flask"
 			}
 			return pyEntry{file: f.name, module: module, attr: "create_app()", kind: Flask, framework: fw,
-				at: Evidence{File: f.name, Line: s.line(), Says: "def create_app(): an app factory"}, imports: imports}, true
+				at:      Evidence{File: f.name, Line: s.line(), Says: "def create_app(): an app factory"},
+				imports: imports, needs: strings.Join(s.requiredParams(), ", ")}, true
 		}
 	}
 	return pyEntry{}, false
@@ -361,6 +476,9 @@ func pyFactoryIn(f *pyFile, module string) (pyEntry, bool) {
 // step, and notes on what the dependencies lack.
 func pyEntryPlan(e pyEntry, deps *pyDeps) *Plan {
 	p := &Plan{Kind: e.kind, Evidence: []Evidence{e.at}}
+	if e.named != nil && *e.named != e.at {
+		p.Evidence = append(p.Evidence, *e.named)
+	}
 	fw := e.framework
 	if fw == "WSGI" {
 		if _, ok := deps.get("flask"); ok {

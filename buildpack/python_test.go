@@ -160,6 +160,23 @@ func TestDetectPythonFixtures(t *testing.T) {
 			web: gunicorn wsgi:app --bind ${HOST:-0.0.0.0}:$PORT [wsgi.py:3: app = create_app()]
 			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 		`},
+		{"flask-root-module", `
+			kind flask
+			title Python (Flask)
+			evidence journal.py:3: app = create_app()
+			evidence requirements.txt:2: declares gunicorn
+			web: gunicorn journal:app --bind ${HOST:-0.0.0.0}:$PORT [journal.py:3: app = create_app()]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+		`},
+		{"flask-flaskenv", `
+			kind flask
+			title Python (Flask)
+			evidence .flaskenv:2: sets FLASK_APP to "shop:create_app('production')"
+			evidence requirements.txt:2: declares gunicorn
+			web: gunicorn "shop:create_app('production')" --bind ${HOST:-0.0.0.0}:$PORT [.flaskenv:2: sets FLASK_APP to "shop:create_app('production')"]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+			note tools/__init__.py:4: def create_app(): an app factory is passed over: .flaskenv:2 sets FLASK_APP to "shop:create_app('production')"
+		`},
 		{"flask-no-gunicorn", `
 			kind flask
 			title Python (Flask)
@@ -247,6 +264,7 @@ func TestDetectPythonFixtureErrors(t *testing.T) {
 		dir  string
 		want string // the error's first line, or the start of it
 	}{
+		{"flask-factory-args", `buildpack: inventory/__init__.py:4: def create_app(config_name) needs an argument, and no module of the app calls it: gunicorn "inventory:create_app()" would fail with a TypeError. Write a wsgi.py that makes the app (app = create_app(...)), or set FLASK_APP in .flaskenv to the call (FLASK_APP="inventory:create_app(...)")`},
 		{"django-no-module", `buildpack: manage.py:6: Django's manage.py names no settings module: corral reads it from os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")`},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
@@ -507,6 +525,56 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence main.py:2: app = Starlette()
 			web: uvicorn main:app --host ${HOST:-0.0.0.0} --port $PORT [main.py:2: app = Starlette()]
 			note no requirements.txt, Pipfile or pyproject.toml declaring dependencies: corral installs nothing, so uvicorn and the app's other packages must already be installed
+		`},
+		{"two root modules make an app: ambiguous", map[string]string{
+			"web.py":   "from flask import Flask\napp = Flask(__name__)\n",
+			"admin.py": "from flask import Flask\napp = Flask(__name__)\n",
+		}, "error: " + "more than one app"},
+		{".env's FLASK_APP picks one of two root modules", map[string]string{
+			"web.py":   "from flask import Flask\napp = Flask(__name__)\n",
+			"admin.py": "from flask import Flask\napp = Flask(__name__)\n",
+			".env":     "SECRET_KEY='x'\nexport FLASK_APP=admin.py # the admin site\n",
+		}, `
+			kind flask
+			title Python (Flask)
+			evidence admin.py:2: app = Flask(__name__)
+			evidence .env:2: sets FLASK_APP to "admin.py"
+			web: gunicorn admin:app --bind ${HOST:-0.0.0.0}:$PORT [admin.py:2: app = Flask(__name__)]
+			note no requirements.txt, Pipfile or pyproject.toml declaring dependencies: corral installs nothing, so gunicorn and the app's other packages must already be installed
+			note web.py:2: app = Flask(__name__) is passed over: .env:2 sets FLASK_APP to "admin.py"
+		`},
+		{"FLASK_APP names a module that is not there", map[string]string{
+			"app.py":    "from flask import Flask\napp = Flask(__name__)\n",
+			".flaskenv": "FLASK_APP=gone\n",
+		}, `
+			kind flask
+			title Python (Flask)
+			evidence app.py:2: app = Flask(__name__)
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:2: app = Flask(__name__)]
+			note no requirements.txt, Pipfile or pyproject.toml declaring dependencies: corral installs nothing, so gunicorn and the app's other packages must already be installed
+			note .flaskenv:1: sets FLASK_APP to "gone", but there is no gone.py or gone/__init__.py: corral looked for the app elsewhere
+		`},
+		{"a factory that needs an argument, called by wsgi.py", map[string]string{
+			"shop/__init__.py": "from flask import Flask\n\ndef create_app(config_name, *, debug=False):\n    return Flask(__name__)\n",
+			"wsgi.py":          "from shop import create_app\napp = create_app('production')\n",
+		}, `
+			kind flask
+			title Python (WSGI)
+			evidence wsgi.py:2: app = create_app('production')
+			web: gunicorn wsgi:app --bind ${HOST:-0.0.0.0}:$PORT [wsgi.py:2: app = create_app('production')]
+			note no requirements.txt, Pipfile or pyproject.toml declaring dependencies: corral installs nothing, so gunicorn and the app's other packages must already be installed
+		`},
+		{"a factory with a keyword-only parameter and no caller", map[string]string{
+			"shop/__init__.py": "from flask import Flask\n\ndef create_app(*, settings):\n    return Flask(__name__)\n",
+		}, "error: buildpack: shop/__init__.py:3: def create_app(settings) needs an argument"},
+		{"a factory whose parameters all have defaults", map[string]string{
+			"shop/__init__.py": "from flask import Flask\n\ndef create_app(config: dict[str, int] = {}, *args, **kw) -> Flask:\n    return Flask(__name__)\n",
+		}, `
+			kind flask
+			title Python (Flask)
+			evidence shop/__init__.py:3: def create_app(): an app factory
+			web: gunicorn "shop:create_app()" --bind ${HOST:-0.0.0.0}:$PORT [shop/__init__.py:3: def create_app(): an app factory]
+			note no requirements.txt, Pipfile or pyproject.toml declaring dependencies: corral installs nothing, so gunicorn and the app's other packages must already be installed
 		`},
 		{"gunicorn without uvicorn serves an ASGI app with uvicorn", map[string]string{
 			"main.py":          "from fastapi import FastAPI\napp = FastAPI()\n",
