@@ -51,6 +51,7 @@ func detectNode(a *appFiles) (*Plan, error) {
 	switch {
 	case p.Kind == Node:
 		p.Title = "Node (" + pm.name + ")"
+		prismaRelease(a, pkg, p)
 		for _, name := range nodeProcessScripts() {
 			if pkg.hasScript(name) {
 				p.Processes = append(p.Processes, Process{Type: name, Command: pm.run(name), Why: pkg.scriptEvidence(name)})
@@ -162,6 +163,7 @@ type packageJSON struct {
 	dependencies    []string
 	devDependencies []string
 	main            string // "" unless a string
+	prismaSchema    string // prisma.schema, "" unless a string
 	engineNode      string // engines.node, "" unless a string
 	// lines maps a key's path ("scripts.start", "dependencies") to the
 	// line it is on, for evidence that points at it.
@@ -235,6 +237,10 @@ func parsePackageJSON(src []byte) (*packageJSON, error) {
 		pkg.lines[k.path] = k.line // a repeated key's last value is the one decoded
 	}
 	_ = field("main", &pkg.main)
+	var prisma map[string]json.RawMessage
+	if field("prisma", &prisma) == nil {
+		_ = json.Unmarshal(prisma["schema"], &pkg.prismaSchema)
+	}
 	var engines map[string]json.RawMessage
 	if field("engines", &engines) == nil {
 		_ = json.Unmarshal(engines["node"], &pkg.engineNode)

@@ -109,6 +109,14 @@ func TestDetectNode(t *testing.T) {
 			"web: npm start (package.json:4)",
 			"build: npm ci -> node_modules (package.json:6)",
 		}, []string{"both package-lock.json (npm) and yarn.lock (yarn) are here; corral uses npm"}},
+		{"node-prisma", []string{
+			"kind node", "title Node (npm)",
+			"evidence package.json:6", "evidence package.json",
+			"release: npx prisma migrate deploy (prisma/migrations)",
+			"web: npm start (package.json:6)",
+			"build: npm install -> node_modules (package.json:8)",
+			"build: npm run build ->  (package.json:5)",
+		}, nil},
 		{"rails-jsbundling", []string{
 			"kind rails", "title Ruby (Rails)",
 			"evidence config.ru", "evidence config/application.rb",

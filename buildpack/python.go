@@ -38,6 +38,7 @@ func detectPython(a *appFiles) (*Plan, error) {
 		if p.Title == "Python (Flask)" {
 			flaskStatic(a, e, p)
 		}
+		pyRelease(a, e, deps, p)
 		plans = append(plans, p)
 	}
 	if len(plans) > 1 {

@@ -177,6 +177,24 @@ func TestDetectPythonFixtures(t *testing.T) {
 			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			note tools/__init__.py:4: def create_app(): an app factory is passed over: .flaskenv:2 sets FLASK_APP to "shop:create_app('production')"
 		`},
+		{"flask-migrate", `
+			kind flask
+			title Python (Flask)
+			evidence app.py:5: app = Flask(__name__)
+			evidence requirements.txt:4: declares gunicorn
+			release: FLASK_APP=app:app flask db upgrade [migrations: Flask-Migrate's migrations; requirements.txt:3: declares Flask-Migrate]
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:5: app = Flask(__name__)]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+		`},
+		{"fastapi-alembic", `
+			kind asgi
+			title Python (FastAPI)
+			evidence app/main.py:3: app = FastAPI(title="orders")
+			evidence pyproject.toml:10: declares uvicorn
+			release: alembic upgrade head [alembic.ini: configures Alembic; pyproject.toml:11: declares alembic]
+			web: uvicorn app.main:app --host ${HOST:-0.0.0.0} --port $PORT [app/main.py:3: app = FastAPI(title="orders")]
+			build: POETRY_VIRTUALENVS_IN_PROJECT=true poetry install --only main --no-root -> "" [pyproject.toml:1: a poetry project ([tool.poetry]; the virtualenv in .venv, which corral puts first in PATH)]
+		`},
 		{"flask-no-gunicorn", `
 			kind flask
 			title Python (Flask)
