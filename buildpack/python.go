@@ -34,7 +34,7 @@ func detectPython(a *appFiles) (*Plan, error) {
 	deps := readPyDeps(a)
 	var plans []*Plan
 	for _, e := range entries {
-		p := pyEntryPlan(e, deps)
+		p := pyEntryPlan(a, e, deps)
 		if p.Title == "Python (Flask)" {
 			flaskStatic(a, e, p)
 		}
@@ -475,7 +475,7 @@ func pyFactoryIn(f *pyFile, module string) (pyEntry, bool) {
 
 // pyEntryPlan is the plan for a WSGI or ASGI app: its server, the install
 // step, and notes on what the dependencies lack.
-func pyEntryPlan(e pyEntry, deps *pyDeps) *Plan {
+func pyEntryPlan(a *appFiles, e pyEntry, deps *pyDeps) *Plan {
 	p := &Plan{Kind: e.kind, Evidence: []Evidence{e.at}}
 	if e.named != nil && *e.named != e.at {
 		p.Evidence = append(p.Evidence, *e.named)
@@ -487,22 +487,26 @@ func pyEntryPlan(e pyEntry, deps *pyDeps) *Plan {
 		}
 	}
 	p.Title = "Python (" + fw + ")"
-	var web, tool string
-	var declared Evidence
+	var srv pyServer
 	if e.kind == ASGI {
-		web, tool, declared = asgiWeb(e.target(), e.pathDir, deps)
+		srv.cmd, srv.tool, srv.declared = asgiWeb(e.target(), e.pathDir, deps)
 	} else {
-		target := e.target()
-		if strings.Contains(target, "(") {
-			target = `"` + target + `"` // parentheses are the shell's
-		}
-		web, tool = "gunicorn "+target+" --bind "+bindHost+":$PORT", "gunicorn"
-		if d, ok := deps.get(tool); ok {
-			declared = d.at
+		srv = wsgiServer(a, e.target(), deps)
+		switch {
+		case e.pathDir == "":
+		case srv.tool == "gunicorn":
+			srv.cmd += " --pythonpath " + e.pathDir
+		default:
+			srv.cmd = "PYTHONPATH=" + e.pathDir + " " + srv.cmd
 		}
 	}
-	p.Processes = []Process{{Type: "web", Command: web, Why: e.at}}
-	deps.apply(p, tool, declared)
+	web := Process{Type: "web", Command: srv.cmd, Why: e.at}
+	if srv.why != nil {
+		web.Why = *srv.why
+	}
+	p.Processes = []Process{web}
+	deps.apply(p, srv.tool, srv.declared)
+	p.Notes = append(p.Notes, srv.notes...)
 	return p
 }
 
@@ -518,7 +522,13 @@ func asgiWeb(target, pathDir string, deps *pyDeps) (cmd, tool string, declared E
 		env = "PYTHONPATH=" + pathDir + " "
 	}
 	if hasGunicorn && hasUvicorn {
-		cmd = "gunicorn " + target + " -k uvicorn.workers.UvicornWorker --bind " + bindHost + ":$PORT"
+		// uvicorn.workers is deprecated for the uvicorn-worker package,
+		// whose class the app then declares.
+		worker := "uvicorn.workers.UvicornWorker"
+		if _, ok := deps.get("uvicorn-worker"); ok {
+			worker = "uvicorn_worker.UvicornWorker"
+		}
+		cmd = "gunicorn " + target + " -k " + worker + " --bind " + bindHost + ":$PORT"
 		if pathDir != "" {
 			cmd += " --pythonpath " + pathDir
 		}
@@ -542,8 +552,10 @@ func asgiWeb(target, pathDir string, deps *pyDeps) (cmd, tool string, declared E
 // uvicornDeclared reports whether uvicorn is declared, by itself or by
 // fastapi[standard] (or [all]), which brings it.
 func uvicornDeclared(deps *pyDeps) (Evidence, bool) {
-	if d, ok := deps.get("uvicorn"); ok {
-		return d.at, true
+	for _, name := range []string{"uvicorn", "uvicorn-worker"} {
+		if d, ok := deps.get(name); ok {
+			return d.at, true
+		}
 	}
 	if d, ok := deps.get("fastapi"); ok && slices.ContainsFunc(d.extras, func(x string) bool {
 		return x == "all" || strings.HasPrefix(x, "standard")
@@ -626,13 +638,25 @@ func setdefaultLine(f *pyFile, module string) int {
 
 // djangoWeb finds the web process of a Django project: the wsgi.py of the
 // settings module's package or of a package above it (config.settings.prod
-// looks in config/settings/, then config/, then the top), served by
-// gunicorn; failing that an asgi.py, served as asgiWeb decides. It returns
-// the command's program and where it is declared (File "": nowhere).
+// looks in config/settings/, then config/, then the top), served by the
+// WSGI server the app declares (wsgiServer); failing that an asgi.py,
+// served as asgiWeb decides. An app that declares an ASGI server (uvicorn,
+// daphne, hypercorn) or Channels is served from its asgi.py first: that
+// is what it declares them for. It returns the command's program and
+// where it is declared (File "": nowhere).
 func djangoWeb(a *appFiles, module string, deps *pyDeps, p *Plan) (web Process, tool string, declared Evidence, err error) {
 	parts := strings.Split(module, ".")
+	kinds := []string{"wsgi", "asgi"}
+	channels, hasChannels := deps.get("channels")
+	_, hasUvicorn := uvicornDeclared(deps)
+	_, hasDaphne := deps.get("daphne")
+	_, hasHypercorn := deps.get("hypercorn")
+	asgiServer := hasUvicorn || hasDaphne || hasHypercorn
+	if asgiServer || hasChannels {
+		kinds = []string{"asgi", "wsgi"}
+	}
 	var looked []string
-	for _, kind := range []string{"wsgi", "asgi"} {
+	for _, kind := range kinds {
 		for n := len(parts) - 1; n >= 0; n-- {
 			file := join(strings.Join(parts[:n], "/"), kind+".py")
 			looked = append(looked, file)
@@ -656,13 +680,28 @@ func djangoWeb(a *appFiles, module string, deps *pyDeps, p *Plan) (web Process, 
 					file, m, module, file))
 			}
 			if kind == "wsgi" {
-				cmd := "gunicorn " + mod
-				if attr != "application" {
-					cmd += ":" + attr
+				srv := wsgiServer(a, mod+":"+attr, deps)
+				if srv.tool == "gunicorn" {
+					// gunicorn's own spelling: the module, its
+					// application implied.
+					srv.cmd = "gunicorn " + mod
+					if attr != "application" {
+						srv.cmd += ":" + attr
+					}
+					srv.cmd += " --bind " + bindHost + ":$PORT"
 				}
-				cmd += " --bind " + bindHost + ":$PORT"
-				g, _ := deps.get("gunicorn")
-				return Process{Type: "web", Command: cmd, Why: why}, "gunicorn", g.at, nil
+				if srv.why != nil {
+					why = *srv.why
+				}
+				p.Notes = append(p.Notes, srv.notes...)
+				return Process{Type: "web", Command: srv.cmd, Why: why}, srv.tool, srv.declared, nil
+			}
+			if hasChannels && !asgiServer {
+				// Channels 2 and 3 install daphne, and runserver runs it;
+				// Channels 4 asks for it to be declared.
+				at := channels.at
+				at.Says += ", which brings daphne before Channels 4 (with 4, declare daphne)"
+				return Process{Type: "web", Command: "daphne -b " + bindHost + " -p $PORT " + mod + ":" + attr, Why: why}, "daphne", at, nil
 			}
 			cmd, tool, declared := asgiWeb(mod+":"+attr, "", deps)
 			return Process{Type: "web", Command: cmd, Why: why}, tool, declared, nil

@@ -195,6 +195,53 @@ func TestDetectPythonFixtures(t *testing.T) {
 			web: uvicorn app.main:app --host ${HOST:-0.0.0.0} --port $PORT [app/main.py:3: app = FastAPI(title="orders")]
 			build: POETRY_VIRTUALENVS_IN_PROJECT=true poetry install --only main --no-root -> "" [pyproject.toml:1: a poetry project ([tool.poetry]; the virtualenv in .venv, which corral puts first in PATH)]
 		`},
+		{"flask-uwsgi", `
+			kind flask
+			title Python (Flask)
+			evidence app.py:3: app = Flask(__name__)
+			evidence requirements.txt:2: declares uWSGI
+			web: uwsgi --ini uwsgi.ini --http-socket ${HOST:-0.0.0.0}:$PORT [uwsgi.ini:1: configures uWSGI]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+			note uwsgi.ini:7: socket = /tmp/app.sock: uWSGI listens there too; corral's edge reaches it on --http-socket $PORT
+		`},
+		{"flask-waitress", `
+			kind flask
+			title Python (Flask)
+			evidence app.py:3: app = Flask(__name__)
+			evidence requirements.txt:2: declares waitress
+			web: waitress-serve --listen=${HOST:-0.0.0.0}:$PORT app:app [app.py:3: app = Flask(__name__)]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+		`},
+		{"django-uwsgi", `
+			kind django
+			title Python (Django)
+			evidence manage.py:6: sets DJANGO_SETTINGS_MODULE to "proj.settings"
+			evidence etc/uwsgi.ini:1: configures uWSGI
+			evidence requirements.txt:2: declares uwsgi
+			web: uwsgi --ini etc/uwsgi.ini [etc/uwsgi.ini:1: configures uWSGI]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+			note proj/settings.py sets no STATIC_ROOT: no collectstatic, so static files are served by the app (WhiteNoise, or runserver with DEBUG on), or not at all with DEBUG off
+		`},
+		{"django-channels", `
+			kind django
+			title Python (Django)
+			evidence manage.py:6: sets DJANGO_SETTINGS_MODULE to "chat.settings"
+			evidence chat/asgi.py:8: the ASGI entry point
+			evidence requirements.txt:3: declares daphne
+			web: daphne -b ${HOST:-0.0.0.0} -p $PORT chat.asgi:application [chat/asgi.py:8: the ASGI entry point]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+			note chat/settings.py sets no STATIC_ROOT: no collectstatic, so static files are served by the app (WhiteNoise, or runserver with DEBUG on), or not at all with DEBUG off
+		`},
+		{"django-uvicorn-gunicorn", `
+			kind django
+			title Python (Django)
+			evidence manage.py:6: sets DJANGO_SETTINGS_MODULE to "site.settings"
+			evidence site/asgi.py:7: the ASGI entry point
+			evidence requirements.txt:2: declares gunicorn
+			web: gunicorn site.asgi:application -k uvicorn_worker.UvicornWorker --bind ${HOST:-0.0.0.0}:$PORT [site/asgi.py:7: the ASGI entry point]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+			note site/settings.py sets no STATIC_ROOT: no collectstatic, so static files are served by the app (WhiteNoise, or runserver with DEBUG on), or not at all with DEBUG off
+		`},
 		{"flask-no-gunicorn", `
 			kind flask
 			title Python (Flask)
