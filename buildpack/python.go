@@ -39,6 +39,7 @@ func detectPython(a *appFiles) (*Plan, error) {
 			flaskStatic(a, e, p)
 		}
 		pyRelease(a, e, deps, p)
+		pyWorkers(a, deps, p, false)
 		plans = append(plans, p)
 	}
 	if len(plans) > 1 {
@@ -607,15 +608,10 @@ func djangoPlan(a *appFiles, manage *pyFile, others []pyEntry) (*Plan, error) {
 			p.Release = &Process{Type: "release", Command: "python3 manage.py migrate --noinput", Why: s.evidence()}
 		}
 	}
+	pyWorkers(a, deps, p, true)
 	project, _, _ := strings.Cut(module, ".")
-	celeryFile := project + "/celery.py"
-	if strings.Contains(module, ".") && a.isFile(celeryFile) {
-		if d, ok := deps.get("celery"); ok {
-			p.Processes = append(p.Processes, Process{Type: "worker", Command: "celery -A " + project + " worker --loglevel=info",
-				Why: Evidence{File: celeryFile, Says: "the celery app; " + d.at.String()}})
-		} else {
-			p.Notes = append(p.Notes, fmt.Sprintf("%s defines a celery app, but celery is not declared: no worker process", celeryFile))
-		}
+	if _, ok := deps.get("celery"); !ok && deps.unread == nil && strings.Contains(module, ".") && a.isFile(project+"/celery.py") {
+		p.Notes = append(p.Notes, fmt.Sprintf("%s/celery.py defines a celery app, but celery is not declared: no worker process", project))
 	}
 	for _, e := range others {
 		p.Notes = append(p.Notes, fmt.Sprintf("%s:%d: %s is passed over: manage.py makes this a Django project", e.at.File, e.at.Line, e.at.Says))

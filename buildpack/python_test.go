@@ -117,7 +117,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence requirements.txt:3: declares gunicorn
 			release: python3 manage.py migrate --noinput [proj/settings.py:8: DATABASES = { …]
 			web: gunicorn proj.wsgi --bind ${HOST:-0.0.0.0}:$PORT [proj/wsgi.py:4: the WSGI entry point]
-			worker: celery -A proj worker --loglevel=info [proj/celery.py: the celery app; requirements.txt:2: declares celery[redis]]
+			worker: celery -A proj worker --loglevel=info [proj/celery.py:7: app = Celery('proj'); requirements.txt:2: declares celery[redis]]
 			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			build: python3 manage.py collectstatic --noinput -> "" [proj/settings.py:19: STATIC_ROOT = BASE_DIR / "static_root"]
 			static: "/static/" "" fromapp=true fallthrough=false index=false [proj/settings.py:19: STATIC_ROOT = BASE_DIR / "static_root"]
@@ -241,6 +241,37 @@ func TestDetectPythonFixtures(t *testing.T) {
 			web: gunicorn site.asgi:application -k uvicorn_worker.UvicornWorker --bind ${HOST:-0.0.0.0}:$PORT [site/asgi.py:7: the ASGI entry point]
 			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			note site/settings.py sets no STATIC_ROOT: no collectstatic, so static files are served by the app (WhiteNoise, or runserver with DEBUG on), or not at all with DEBUG off
+		`},
+		{"django-celery-config", `
+			kind django
+			title Python (Django)
+			evidence manage.py:6: sets DJANGO_SETTINGS_MODULE to "config.settings"
+			evidence config/wsgi.py:7: the WSGI entry point
+			evidence requirements.txt:2: declares gunicorn
+			web: gunicorn config.wsgi --bind ${HOST:-0.0.0.0}:$PORT [config/wsgi.py:7: the WSGI entry point]
+			worker: celery -A config.celery_app worker --loglevel=info [config/celery_app.py:7: app = Celery("shop"); requirements.txt:3: declares celery]
+			clock: celery -A config.celery_app beat --loglevel=info [requirements.txt:4: declares django-celery-beat]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+			note config/settings.py sets no STATIC_ROOT: no collectstatic, so static files are served by the app (WhiteNoise, or runserver with DEBUG on), or not at all with DEBUG off
+		`},
+		{"flask-rq", `
+			kind flask
+			title Python (Flask)
+			evidence app.py:7: app = Flask(__name__)
+			evidence requirements.txt:2: declares gunicorn
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:7: app = Flask(__name__)]
+			worker: rq worker ${REDIS_URL:+--url "$REDIS_URL"} mail-tasks [app.py:9: app.task_queue = rq.Queue("mail-tasks", connection=app.redis); requirements.txt:4: declares rq]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+		`},
+		{"flask-celery", `
+			kind flask
+			title Python (Flask)
+			evidence web/__init__.py:10: def create_app(): an app factory
+			evidence requirements.txt:2: declares gunicorn
+			web: gunicorn "web:create_app()" --bind ${HOST:-0.0.0.0}:$PORT [web/__init__.py:10: def create_app(): an app factory]
+			worker: celery -A web worker --loglevel=info [web/__init__.py:4: celery = Celery(__name__, broker="redis://localhost:6379/0"); requirements.txt:3: declares celery[redis]]
+			clock: celery -A web beat --loglevel=info [web/__init__.py:5: celery.conf.beat_schedule = { …]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"flask-no-gunicorn", `
 			kind flask
