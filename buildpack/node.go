@@ -2,6 +2,7 @@ package buildpack
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -38,7 +39,8 @@ func detectNode(a *appFiles) (*Plan, error) {
 	if pm.missing != nil {
 		p.Missing = append(p.Missing, *pm.missing)
 	}
-	web, ev, err := nodeWeb(a, pkg, pm)
+	var builtDir string
+	web, ev, err := nodeWeb(a, pkg, pm, p, &builtDir)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +83,7 @@ func detectNode(a *appFiles) (*Plan, error) {
 		p.Build = append(p.Build, Step{Command: pm.install(), Creates: "node_modules", Why: Evidence{File: "package.json", Line: line, Says: says}})
 	}
 	if build != "" {
-		p.Build = append(p.Build, Step{Command: pm.run(build), Creates: buildOutput(pkg.scripts[build]), Why: pkg.scriptEvidence(build)})
+		p.Build = append(p.Build, Step{Command: pm.run(build), Creates: cmp.Or(buildOutput(pkg.scripts[build]), builtDir), Why: pkg.scriptEvidence(build)})
 	}
 	if pkg.engineNode != "" {
 		p.Notes = append(p.Notes, fmt.Sprintf("package.json:%d: engines.node is %q; corral does not install Node, so the platform's node must satisfy it", pkg.lines["engines.node"], pkg.engineNode))
@@ -95,7 +97,11 @@ func detectNode(a *appFiles) (*Plan, error) {
 // runs corral from npm) is no web command, or corral would run itself:
 // the web command is then the one it gives after "--", else npm's default
 // (server.js), else the package's main. "" when there is none.
-func nodeWeb(a *appFiles, pkg *packageJSON, pm nodeManager) (string, Evidence, error) {
+//
+// A start script that runs a development server gives way to the built
+// server package.json points at (preferBuilt), whose build output
+// directory builtDir is then set to.
+func nodeWeb(a *appFiles, pkg *packageJSON, pm nodeManager, p *Plan, builtDir *string) (string, Evidence, error) {
 	if !pkg.hasScript("start") {
 		if a.isFile("server.js") {
 			return "node server.js", Evidence{File: "server.js", Says: "no start script in package.json, and npm's default start is node server.js"}, nil
@@ -105,7 +111,12 @@ func nodeWeb(a *appFiles, pkg *packageJSON, pm nodeManager) (string, Evidence, e
 	ev := pkg.scriptEvidence("start")
 	own, ok := corralStart(pkg.scripts["start"])
 	if !ok {
-		return pm.start(), ev, nil
+		cmd, ev, built := preferBuilt(pkg, pm, p)
+		if built != "" {
+			dir, _, _ := strings.Cut(built, "/")
+			*builtDir = dir
+		}
+		return cmd, ev, nil
 	}
 	runs := fmt.Sprintf("scripts.start runs corral itself (%q)", pkg.scripts["start"])
 	switch {

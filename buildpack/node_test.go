@@ -117,6 +117,19 @@ func TestDetectNode(t *testing.T) {
 			"build: npm install -> node_modules (package.json:8)",
 			"build: npm run build ->  (package.json:5)",
 		}, nil},
+		{"node-nest", []string{
+			"kind node", "title Node (npm)",
+			"evidence package.json:9", "evidence package-lock.json",
+			"web: npm run start:prod (package.json:9)",
+			"build: npm ci -> node_modules (package.json:11)",
+			"build: npm run build -> dist (package.json:6)",
+		}, []string{`package.json:7: scripts.start runs nest start, which compiles the app at each start with the Nest CLI, a dev dependency: corral runs scripts.start:prod, the built server, instead`}},
+		{"node-nodemon", []string{
+			"kind node", "title Node (npm)",
+			"evidence package.json:4", "evidence package.json",
+			"web: npm start (package.json:4)",
+			"build: npm install -> node_modules (package.json:6)",
+		}, nil},
 		{"rails-jsbundling", []string{
 			"kind rails", "title Ruby (Rails)",
 			"evidence config.ru", "evidence config/application.rb",
@@ -586,5 +599,37 @@ func TestDetectNodeStartRunsCorral(t *testing.T) {
 				t.Errorf("web %q (%s); want %q, saying %q", web.Command, web.Why.Says, tc.web, tc.says)
 			}
 		})
+	}
+}
+
+// TestDevServer checks which start scripts run a development server, and
+// which built server corral runs instead.
+func TestDevServer(t *testing.T) {
+	for _, tc := range []struct {
+		scripts map[string]string
+		main    string
+		web     string // the web command
+		warn    bool   // a warning that the start script is no production server
+	}{
+		{map[string]string{"start": "node server.js"}, "", "npm start", false},
+		{map[string]string{"start": "next start"}, "", "npm start", false},
+		{map[string]string{"start": "next dev", "build": "next build"}, "", "npm start", true},
+		{map[string]string{"start": "NODE_ENV=development nodemon app.js"}, "", "npm start", true},
+		{map[string]string{"start": "vite", "build": "vite build"}, "", "npm start", true},
+		{map[string]string{"start": "vite preview"}, "", "npm start", false},
+		{map[string]string{"start": "nx serve", "build": "nx build"}, "", "npm start", true},
+		{map[string]string{"start": "ts-node-dev src/index.ts", "build": "tsc", "serve": "node dist/index.js"}, "", "npm run serve", false},
+		{map[string]string{"start": "tsx watch src/main.ts", "build": "tsc", "prod": "cross-env NODE_ENV=production node --enable-source-maps build/main.js"}, "", "npm run prod", false},
+		{map[string]string{"start": "nodemon", "build": "tsc"}, "dist/index.js", "node dist/index.js", false},
+		{map[string]string{"start": "nodemon"}, "dist/index.js", "npm start", true},
+		{map[string]string{"start": "nodemon", "build": "tsc", "x": "node src/index.js"}, "", "npm start", true},
+		{map[string]string{"start": "nest start --watch", "build": "nest build", "start:prod": "node dist/main && echo"}, "", "npm start", true},
+	} {
+		pkg := &packageJSON{scripts: tc.scripts, main: tc.main, lines: map[string]int{}}
+		p := &Plan{}
+		cmd, _, _ := preferBuilt(pkg, nodeManager{name: "npm"}, p)
+		if cmd != tc.web || (len(p.Warnings) > 0) != tc.warn {
+			t.Errorf("scripts %v, main %q: web %q, warnings %q; want %q, warning %v", tc.scripts, tc.main, cmd, p.Warnings, tc.web, tc.warn)
+		}
 	}
 }

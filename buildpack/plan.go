@@ -120,6 +120,9 @@ type Plan struct {
 	// environment of the app's processes (NODE_ENV=production…): corral
 	// sets it on a platform, never over the app's own setting.
 	Env []Var
+	// Warnings are what the user should fix before production, though
+	// the plan runs: a start script that runs a development server.
+	Warnings []string
 	// Notes are things the user should know that change nothing here:
 	// "gunicorn is not in requirements.txt", a second candidate passed over.
 	Notes []string
@@ -164,6 +167,9 @@ func (p *Plan) Procfile() string {
 	}
 	for _, m := range p.Static {
 		fmt.Fprintf(&b, "# Static files: %s from %s (served by corral's edge)\n", oneLine(m.Prefix), oneLine(m.Where()))
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "# Warning: %s\n", oneLine(w))
 	}
 	for _, proc := range p.Entries() {
 		fmt.Fprintf(&b, "%s: %s\n", proc.Type, proc.Command)

@@ -250,6 +250,9 @@ func (p *Plan) describeApp(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  static: %s from %s%s\n    because %s\n", m.Prefix, m.Where(), asked, m.Why)
 	}
+	for _, n := range p.App.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", n)
+	}
 	for _, n := range p.App.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
