@@ -424,3 +424,71 @@ func TestDetectUnreadManifest(t *testing.T) {
 		})
 	}
 }
+
+// TestDetectBelow checks an app one or two directories down, with no app
+// at the top: one is run from there (its Dir), several are an
+// *AmbiguousError that names the --dir of each.
+func TestDetectBelow(t *testing.T) {
+	for _, tc := range []struct {
+		dir, appDir, web string
+	}{
+		{"monorepo-backend", "backend", "uvicorn api.main:app --host ${HOST:-0.0.0.0} --port $PORT"},
+		{"monorepo-services", "services/web", "gunicorn project:app --bind ${HOST:-0.0.0.0}:$PORT"},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			dir := filepath.Join("testdata", tc.dir)
+			p, err := detectTestRun(t, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			web, _ := p.Web()
+			if p.Dir != tc.appDir || web.Command != tc.web {
+				t.Errorf("plan in %q runs %q; want %q running %q", p.Dir, web.Command, tc.appDir, tc.web)
+			}
+			want := "no app at the top of " + dir + ": corral runs the one in " + tc.appDir + "/, every command there, as --dir " + tc.appDir + " would"
+			if len(p.Notes) == 0 || p.Notes[0] != want {
+				t.Errorf("notes %q; want the first to be %q", p.Notes, want)
+			}
+			for _, e := range p.Evidence {
+				if strings.HasPrefix(e.File, tc.appDir) {
+					t.Errorf("evidence %s is not relative to the app's directory", e)
+				}
+			}
+		})
+	}
+	t.Run("monorepo-two", func(t *testing.T) {
+		dir := filepath.Join("testdata", "monorepo-two")
+		_, err := detectTestRun(t, dir)
+		var amb *AmbiguousError
+		if !errors.As(err, &amb) || len(amb.Candidates) != 2 {
+			t.Fatalf("error %v; want an *AmbiguousError with two candidates", err)
+		}
+		for _, want := range []string{"- api/ (--dir api): Python (Flask): web: gunicorn app:app", "- web/ (--dir web): Node (npm): web: npm start", "point --dir at the app"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error lacks %q:\n%s", want, err)
+			}
+		}
+	})
+	t.Run("below, unreadable", func(t *testing.T) {
+		dir := testTree(t, map[string]string{
+			"README.md":           "# x\n",
+			"backend/manage.py":   "import django\n",
+			"frontend/index.html": "<!doctype html>\n",
+		})
+		_, err := detectTestRun(t, dir)
+		var nf *NotFoundError
+		if !errors.As(err, &nf) || len(nf.Below) != 1 || !strings.Contains(err.Error(), "backend/: manage.py: Django's manage.py names no settings module") {
+			t.Fatalf("error %v; want a NotFoundError naming backend/'s manage.py", err)
+		}
+	})
+	t.Run("a link out of the app below", func(t *testing.T) {
+		outside := testTree(t, map[string]string{"app.py": "from flask import Flask\napp = Flask(__name__)\n"})
+		dir := t.TempDir()
+		detectTestLink(t, outside, filepath.Join(dir, "backend"))
+		p, err := detectTestRun(t, dir)
+		var nf *NotFoundError
+		if !errors.As(err, &nf) {
+			t.Fatalf("plan %+v, error %v; want a NotFoundError: the app behind the link is outside", p, err)
+		}
+	})
+}

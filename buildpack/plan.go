@@ -101,6 +101,12 @@ func (m Mount) Where() string {
 // evidence for each.
 type Plan struct {
 	Kind Kind
+	// Dir is where the app is, relative to the directory Detect was
+	// given, slash-separated: "" for that directory, "backend" for an
+	// app one directory down (a monorepo's backend/). Every file, command
+	// and mount of the plan is relative to it, and its commands run
+	// there.
+	Dir string
 	// Title is the kind in words, with the framework: "Python (Django 4.2)".
 	Title string
 	// Evidence is why dir is this kind of app: the files that say so.

@@ -244,8 +244,14 @@ func findPyEntries(a *appFiles, packages bool, fa *flaskApp) (entries []pyEntry,
 			out = append(out, e)
 		}
 	}
-	if err := add("app/main.py", "app.main", "", false); err != nil {
-		return nil, nil, err
+	// FastAPI's "bigger applications" layout: app/main.py, or the same in
+	// a package of another name (api/main.py).
+	for _, de := range root {
+		if pkg := de.Name(); validModule(pkg) && !strings.Contains(pkg, ".") && a.isFile(pkg+"/main.py") && (pkg == "app" || a.isFile(pkg+"/__init__.py")) {
+			if err := add(pkg+"/main.py", pkg+".main", "", false); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	src, err := a.list("src")
 	if err != nil {
