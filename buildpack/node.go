@@ -40,8 +40,13 @@ func detectNode(a *appFiles) (*Plan, error) {
 		p.Missing = append(p.Missing, *pm.missing)
 	}
 	var builtDir string
-	web, ev, err := nodeWeb(a, pkg, pm, p, &builtDir)
-	if err != nil {
+	web, ev, err := "", Evidence{}, error(nil)
+	if tool := frontEndDevServer(pkg.scripts["start"]); tool != "" && buildOutput(pkg.scripts[pkg.buildScript()]) != "" {
+		// A front end whose start is its dev server: the site is what the
+		// build writes, which the edge serves (detectStatic).
+		p.Notes = append(p.Notes, fmt.Sprintf("package.json:%d: scripts.start runs %s, the front end's development server: corral serves the site the build writes instead",
+			pkg.lines["scripts.start"], tool))
+	} else if web, ev, err = nodeWeb(a, pkg, pm, p, &builtDir); err != nil {
 		return nil, err
 	}
 	if web != "" {

@@ -633,3 +633,24 @@ func TestDevServer(t *testing.T) {
 		}
 	}
 }
+
+// TestDetectFrontEndDevServer checks a front end whose start script is its
+// development server (Create React App's react-scripts start): corral
+// serves the site its build writes, as a platform's static site would.
+func TestDetectFrontEndDevServer(t *testing.T) {
+	p, err := Detect(filepath.Join("testdata", "node-cra-devserver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"kind static", "title Static site",
+		"evidence package.json:6", "evidence package.json", "evidence package.json:6",
+		"build: npm install -> node_modules (package.json:9)",
+		"build: npm run build -> build (package.json:6)",
+		"static: / build fallthrough=false index=true (package.json:6)",
+	}
+	if got := planOutcome(p); !slices.Equal(got, want) {
+		t.Errorf("plan:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	checkNotes(t, p.Notes, []string{"package.json:5: scripts.start runs react-scripts start, the front end's development server: corral serves the site the build writes instead"})
+}

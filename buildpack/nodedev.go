@@ -46,6 +46,32 @@ func devServer(script string) string {
 	return ""
 }
 
+// frontEndDevServer names the development server a start script runs
+// when it serves a front end only (vite, react-scripts start, ng serve,
+// vue-cli-service serve, webpack serve, parcel, gatsby develop), whose
+// production form is the site its build writes; "" otherwise (a Node
+// server, or next dev and nuxt dev, whose production form is a server).
+func frontEndDevServer(script string) string {
+	for _, words := range scriptCommands(script) {
+		if len(words) == 0 {
+			continue
+		}
+		tool, sub := path.Base(words[0]), ""
+		if len(words) > 1 {
+			sub = words[1]
+		}
+		switch {
+		case tool == "vite" && (sub == "" || sub == "dev" || sub == "serve" || strings.HasPrefix(sub, "-")),
+			tool == "webpack-dev-server", tool == "parcel" && sub != "build":
+			return tool
+		case tool == "react-scripts" && sub == "start", tool == "ng" && sub == "serve", tool == "vue-cli-service" && sub == "serve",
+			tool == "webpack" && sub == "serve", tool == "gatsby" && sub == "develop":
+			return tool + " " + sub
+		}
+	}
+	return ""
+}
+
 // scriptCommands splits a package.json script into its commands' words,
 // leaving out the environment assignments (NODE_ENV=x) and the runners
 // (cross-env, npx, exec) in front of each.
