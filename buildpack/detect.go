@@ -191,12 +191,38 @@ func detectBelow(a *appFiles, have Tools, top *Plan) (plan *Plan, unread []error
 				note += fmt.Sprintf("; the package.json at the top builds front-end assets (%s), which corral does not run from %s/: run it in the platform's build", top.Build[len(top.Build)-1].Command, p.Dir)
 			}
 			p.Notes = append([]string{note}, p.Notes...)
+			if w := depsAbove(a, p); w != "" {
+				p.Warnings = append(p.Warnings, w)
+			}
 			return p, nil, nil
 		default:
 			return nil, nil, &AmbiguousError{Dir: a.dir, Candidates: found}
 		}
 	}
 	return nil, unread, nil
+}
+
+// depsAbove warns of a Python app below whose dependencies are declared
+// at the top instead (a pyproject.toml beside backend/, as some
+// templates have it): corral installs nothing for it, and says where
+// the file is; "" when the app has its own, or there is none above.
+func depsAbove(a *appFiles, p *Plan) string {
+	if p.Kind != Django && p.Kind != Flask && p.Kind != ASGI {
+		return ""
+	}
+	for _, s := range p.Build {
+		switch s.Why.File {
+		case "requirements.txt", "Pipfile", "pyproject.toml", "uv.lock":
+			return ""
+		}
+	}
+	for _, f := range []string{"requirements.txt", "Pipfile", "pyproject.toml"} {
+		if a.isFile(f) {
+			return fmt.Sprintf("the app in %s/ declares no dependencies, and %s at the top does: corral installs nothing from there; "+
+				"install them in the platform's build, or give %s/ its own %s", p.Dir, f, p.Dir, f)
+		}
+	}
+	return ""
 }
 
 // detectSub detects the app in rel, a directory below a's, through a's

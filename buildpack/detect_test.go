@@ -492,3 +492,21 @@ func TestDetectBelow(t *testing.T) {
 		}
 	})
 }
+
+// TestDetectBelowDepsAbove checks the warning for a Python app below
+// whose dependencies are declared at the top.
+func TestDetectBelowDepsAbove(t *testing.T) {
+	dir := testTree(t, map[string]string{
+		"pyproject.toml":       "[tool.poetry]\nname = 'x'\n[tool.poetry.dependencies]\ndjango = '*'\ngunicorn = '*'\n",
+		"backend/manage.py":    pyManage("site.settings"),
+		"backend/site/wsgi.py": pyWSGI("site.settings"),
+	})
+	p, err := detectTestRun(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "the app in backend/ declares no dependencies, and pyproject.toml at the top does: corral installs nothing from there; install them in the platform's build, or give backend/ its own pyproject.toml"
+	if p.Dir != "backend" || !slices.Contains(p.Warnings, want) {
+		t.Errorf("plan in %q with warnings %q; want backend and %q", p.Dir, p.Warnings, want)
+	}
+}
