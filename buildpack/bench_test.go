@@ -12,7 +12,7 @@ import (
 // every corral start with no Procfile (and, for the static files, with
 // one), before the edge binds the port.
 func BenchmarkDetect(b *testing.B) {
-	for _, name := range []string{"django-startproject", "flask-basic", "fastapi-gunicorn-uvicorn", "fastapi-src-uv", "python-poetry", "node-npm-start", "rails-app", "go-root", "static-dist", "none-readme"} {
+	for _, name := range []string{"django-startproject", "flask-basic", "fastapi-gunicorn-uvicorn", "fastapi-src-uv", "python-poetry", "node-npm-start", "rails-app", "go-root", "static-dist", "none-readme", "monorepo-backend", "flask-root-module"} {
 		dir := filepath.Join("testdata", name)
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
