@@ -11,14 +11,8 @@ import (
 // server (nodemon, next dev, vite, nx serve…) or a start that compiles the
 // app with a dev dependency (nest start, ts-node): "" when it is neither.
 func devServer(script string) string {
-	for _, words := range scriptCommands(script) {
-		if len(words) == 0 {
-			continue
-		}
-		tool, sub := path.Base(words[0]), ""
-		if len(words) > 1 {
-			sub = words[1]
-		}
+	for _, c := range scriptTools(script) {
+		tool, sub, words := c.tool, c.sub, c.words
 		switch {
 		case tool == "nodemon":
 			return "nodemon, a development server that restarts the app on every change"
@@ -52,14 +46,8 @@ func devServer(script string) string {
 // production form is the site its build writes; "" otherwise (a Node
 // server, or next dev and nuxt dev, whose production form is a server).
 func frontEndDevServer(script string) string {
-	for _, words := range scriptCommands(script) {
-		if len(words) == 0 {
-			continue
-		}
-		tool, sub := path.Base(words[0]), ""
-		if len(words) > 1 {
-			sub = words[1]
-		}
+	for _, c := range scriptTools(script) {
+		tool, sub := c.tool, c.sub
 		switch {
 		case tool == "vite" && (sub == "" || sub == "dev" || sub == "serve" || strings.HasPrefix(sub, "-")),
 			tool == "webpack-dev-server", tool == "parcel" && sub != "build":
@@ -70,6 +58,29 @@ func frontEndDevServer(script string) string {
 		}
 	}
 	return ""
+}
+
+// scriptTool is one command of a script: its program's name, the word
+// after it, and all its words.
+type scriptTool struct {
+	tool, sub string
+	words     []string
+}
+
+// scriptTools gives the commands of a script by their programs.
+func scriptTools(script string) []scriptTool {
+	var out []scriptTool
+	for _, words := range scriptCommands(script) {
+		if len(words) == 0 {
+			continue
+		}
+		c := scriptTool{tool: path.Base(words[0]), words: words}
+		if len(words) > 1 {
+			c.sub = words[1]
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // scriptCommands splits a package.json script into its commands' words,
