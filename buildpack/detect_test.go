@@ -382,3 +382,131 @@ func TestPlanProcfile(t *testing.T) {
 		})
 	}
 }
+
+// TestDetectUnreadManifest checks a manifest corral cannot read beside
+// an app another file makes out: Detect runs that app, and a note says
+// what it could not read and what it decided without it. With no other
+// app, the manifest's error is Detect's, as it names what to fix.
+func TestDetectUnreadManifest(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files map[string]string
+		title string // "" for an error
+		want  string // the note, or the error's start
+	}{
+		{"package.json beside a Flask app", map[string]string{
+			"app.py":       "from flask import Flask\napp = Flask(__name__)\n",
+			"package.json": "{\n  \"scripts\": {\"build\": \"vite build\",}\n}\n",
+		}, "Python (Flask)", "package.json:2:37: invalid JSON: invalid character '}' looking for beginning of object key string: corral could not read package.json, and decided without it: no Node process, install or build step"},
+		{"go.mod beside a Node app", map[string]string{
+			"package.json": `{"scripts": {"start": "node server.js"}}`,
+			"go.mod":       "module example.com/x\nfoo bar\n",
+			"main.go":      "package main\n\nfunc main() {}\n",
+		}, "Node (npm)", "go.mod:2:1: unknown directive: foo: corral could not read go.mod, and decided without it: no Go binary"},
+		{"package.json alone", map[string]string{
+			"package.json": "{\"scripts\": }",
+		}, "", "buildpack: package.json:1:13: invalid JSON"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := detectTestRun(t, testTree(t, tc.files))
+			if tc.title == "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tc.want) {
+					t.Fatalf("plan %+v, error %v; want an error starting %q", p, err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Title != tc.title || !slices.Contains(p.Notes, tc.want) {
+				t.Errorf("plan %s with notes\n  %s\nwant %s with the note\n  %s", p.Title, strings.Join(p.Notes, "\n  "), tc.title, tc.want)
+			}
+		})
+	}
+}
+
+// TestDetectBelow checks an app one or two directories down, with no app
+// at the top: one is run from there (its Dir), several are an
+// *AmbiguousError that names the --dir of each.
+func TestDetectBelow(t *testing.T) {
+	for _, tc := range []struct {
+		dir, appDir, web string
+	}{
+		{"monorepo-backend", "backend", "uvicorn api.main:app --host ${HOST:-0.0.0.0} --port $PORT"},
+		{"monorepo-services", "services/web", "gunicorn project:app --bind ${HOST:-0.0.0.0}:$PORT"},
+	} {
+		t.Run(tc.dir, func(t *testing.T) {
+			dir := filepath.Join("testdata", tc.dir)
+			p, err := detectTestRun(t, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			web, _ := p.Web()
+			if p.Dir != tc.appDir || web.Command != tc.web {
+				t.Errorf("plan in %q runs %q; want %q running %q", p.Dir, web.Command, tc.appDir, tc.web)
+			}
+			want := "no app at the top of " + dir + ": corral runs the one in " + tc.appDir + "/, every command there, as --dir " + tc.appDir + " would"
+			if len(p.Notes) == 0 || p.Notes[0] != want {
+				t.Errorf("notes %q; want the first to be %q", p.Notes, want)
+			}
+			for _, e := range p.Evidence {
+				if strings.HasPrefix(e.File, tc.appDir) {
+					t.Errorf("evidence %s is not relative to the app's directory", e)
+				}
+			}
+		})
+	}
+	t.Run("monorepo-two", func(t *testing.T) {
+		dir := filepath.Join("testdata", "monorepo-two")
+		_, err := detectTestRun(t, dir)
+		var amb *AmbiguousError
+		if !errors.As(err, &amb) || len(amb.Candidates) != 2 {
+			t.Fatalf("error %v; want an *AmbiguousError with two candidates", err)
+		}
+		for _, want := range []string{"- api/ (--dir api): Python (Flask): web: gunicorn app:app", "- web/ (--dir web): Node (npm): web: npm start", "point --dir at the app"} {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("error lacks %q:\n%s", want, err)
+			}
+		}
+	})
+	t.Run("below, unreadable", func(t *testing.T) {
+		dir := testTree(t, map[string]string{
+			"README.md":           "# x\n",
+			"backend/manage.py":   "import django\n",
+			"frontend/index.html": "<!doctype html>\n",
+		})
+		_, err := detectTestRun(t, dir)
+		var nf *NotFoundError
+		if !errors.As(err, &nf) || len(nf.Below) != 1 || !strings.Contains(err.Error(), "backend/: manage.py: Django's manage.py names no settings module") {
+			t.Fatalf("error %v; want a NotFoundError naming backend/'s manage.py", err)
+		}
+	})
+	t.Run("a link out of the app below", func(t *testing.T) {
+		outside := testTree(t, map[string]string{"app.py": "from flask import Flask\napp = Flask(__name__)\n"})
+		dir := t.TempDir()
+		detectTestLink(t, outside, filepath.Join(dir, "backend"))
+		p, err := detectTestRun(t, dir)
+		var nf *NotFoundError
+		if !errors.As(err, &nf) {
+			t.Fatalf("plan %+v, error %v; want a NotFoundError: the app behind the link is outside", p, err)
+		}
+	})
+}
+
+// TestDetectBelowDepsAbove checks the warning for a Python app below
+// whose dependencies are declared at the top.
+func TestDetectBelowDepsAbove(t *testing.T) {
+	dir := testTree(t, map[string]string{
+		"pyproject.toml":       "[tool.poetry]\nname = 'x'\n[tool.poetry.dependencies]\ndjango = '*'\ngunicorn = '*'\n",
+		"backend/manage.py":    pyManage("site.settings"),
+		"backend/site/wsgi.py": pyWSGI("site.settings"),
+	})
+	p, err := detectTestRun(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "the app in backend/ declares no dependencies, and pyproject.toml at the top does: corral installs nothing from there; install them in the platform's build, or give backend/ its own pyproject.toml"
+	if p.Dir != "backend" || !slices.Contains(p.Warnings, want) {
+		t.Errorf("plan in %q with warnings %q; want backend and %q", p.Dir, p.Warnings, want)
+	}
+}

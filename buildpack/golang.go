@@ -1,7 +1,6 @@
 package buildpack
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"go/ast"
@@ -11,10 +10,11 @@ import (
 	gotoken "go/token"
 	"io/fs"
 	"path"
-	"strconv"
 	"strings"
-	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/mod/modfile"
+	"golang.org/x/mod/module"
 )
 
 // detectGo finds a Go module with a main package: at the root, or in one
@@ -26,12 +26,12 @@ func detectGo(a *appFiles) (*Plan, error) {
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	if err != nil {
-		return nil, err
+	var mod goModule
+	if err == nil {
+		mod, err = parseGoModModule(src)
 	}
-	mod, err := parseGoModModule(src)
 	if err != nil {
-		return nil, err
+		return nil, &unreadManifest{file: "go.mod", without: "no Go binary", err: err}
 	}
 	modEv := Evidence{File: "go.mod", Line: mod.line, Says: fmt.Sprintf("declares module %s", mod.path)}
 
@@ -310,282 +310,64 @@ type goModule struct {
 	line int // the line holding the path
 }
 
-// parseGoModModule finds the module directive of a go.mod, following the
-// file's grammar (golang.org/x/mod/modfile) as far as the directive
-// needs: words and quoted strings separated by spaces, // comments,
-// "verb (" blocks closed by a line ")". Like the go command, it accepts a
-// module block ("module (" newline path newline ")"), rejects what modfile's
-// lexer rejects anywhere in the file, and checks the path as cmd/go checks
-// a main module's: it becomes a binary's name and a shell word, and every
-// byte an import path allows is safe in both. Directives other than
-// module are not checked: go build will.
+// parseGoModModule reads a go.mod with golang.org/x/mod/modfile, the
+// parser the go command itself uses for the main module, so that a go.mod
+// detection accepts is one go build accepts, and returns its module
+// directive. The path is checked as cmd/go checks a main module's
+// (module.CheckImportPath): it becomes a binary's name and a shell word,
+// and every byte an import path allows is safe in both.
 func parseGoModModule(src []byte) (goModule, error) {
-	toks, err := lexGoMod(src)
+	f, err := modfile.Parse("go.mod", src, nil)
 	if err != nil {
-		return goModule{}, err
+		var list modfile.ErrorList
+		if errors.As(err, &list) && len(list) > 0 {
+			return goModule{}, goModError(list[0])
+		}
+		var one *modfile.Error
+		if errors.As(err, &one) {
+			return goModule{}, goModError(*one)
+		}
+		return goModule{}, fmt.Errorf("buildpack: go.mod: %w", err)
 	}
-	var mod goModule
-	directive := func(stmt goModToken, args []goModToken) error {
-		if mod.line != 0 {
-			return goModError(stmt, "repeated module directive (the first is at line %d)", mod.line)
-		}
-		if len(args) != 1 {
-			return goModError(stmt, "usage: module module/path (found %d words after module)", len(args))
-		}
-		p, err := goModString(args[0])
-		if err != nil {
-			return err
-		}
-		if err := goCheckImportPath(p); err != nil {
-			return goModError(args[0], "malformed module path %q: %v", p, err)
-		}
-		mod = goModule{path: p, line: args[0].line}
-		return nil
-	}
-	for i := 0; toks[i].kind != goTokEOF; {
-		if toks[i].kind == goTokEOL {
-			i++
-			continue
-		}
-		// A statement: its first word, then words to the end of the line,
-		// unless a "(" ends the line, which opens a block.
-		stmt := toks[i]
-		words := []goModToken{stmt}
-		block, emptyBlock := false, false
-		for i++; !toks[i].kind.endsLine(); i++ {
-			if toks[i].kind == '(' && toks[i+1].kind.endsLine() {
-				block = true
-				i++
-				break
-			}
-			if toks[i].kind == '(' && toks[i+1].kind == ')' && toks[i+2].kind.endsLine() {
-				i += 2 // an empty block: "require ( )"
-				emptyBlock = true
-				break
-			}
-			words = append(words, toks[i])
-		}
-		isModule := stmt.kind == goTokWord && stmt.text == "module"
-		if !block {
-			if isModule && !emptyBlock {
-				if err := directive(stmt, words[1:]); err != nil {
-					return goModule{}, err
-				}
-			}
-			continue
-		}
-		if isModule && len(words) > 1 {
-			return goModule{}, goModError(stmt, "unknown block type: module %s", words[1].text)
-		}
-		for {
-			for toks[i].kind == goTokEOL {
-				i++
-			}
-			if toks[i].kind == goTokEOF {
-				return goModule{}, goModError(stmt, "unterminated block: no line \")\" closes the \"(\" of line %d", stmt.line)
-			}
-			if toks[i].kind == ')' {
-				if !toks[i+1].kind.endsLine() {
-					return goModule{}, goModError(toks[i+1], "expected a newline after the block's closing \")\"")
-				}
-				i++
-				break
-			}
-			line := toks[i]
-			var args []goModToken
-			for ; !toks[i].kind.endsLine(); i++ {
-				args = append(args, toks[i])
-			}
-			if isModule {
-				if err := directive(line, args); err != nil {
-					return goModule{}, err
-				}
-			}
-		}
-	}
-	if mod.line == 0 {
+	if f.Module == nil || f.Module.Syntax == nil {
 		return goModule{}, errors.New("buildpack: go.mod: no module directive")
 	}
-	return mod, nil
-}
-
-// goModString is the value of a go.mod word: a Go string literal
-// unquoted, a bare word as it is. Like modfile, it refuses quotes in a
-// bare word, which takes in a `raw` string: go.mod reserves them.
-func goModString(t goModToken) (string, error) {
-	if strings.HasPrefix(t.text, `"`) {
-		s, err := strconv.Unquote(t.text)
-		if err != nil {
-			return "", goModError(t, "invalid quoted string %s", t.text)
+	syn := f.Module.Syntax
+	p := f.Module.Mod.Path
+	if err := module.CheckImportPath(p); err != nil {
+		col := 1
+		if n := len(syn.Token); n > 0 {
+			// modfile keeps no column for a word; the path is the line's
+			// last, as written.
+			text := string(src[syn.Start.Byte:])
+			text, _, _ = strings.Cut(text, "\n")
+			if i := strings.LastIndex(text, syn.Token[n-1]); i >= 0 {
+				col = syn.Start.LineRune + utf8.RuneCountInString(text[:i])
+			}
 		}
-		return s, nil
+		return goModule{}, fmt.Errorf("buildpack: go.mod:%d:%d: malformed module path %q: %v", syn.Start.Line, col, p, errors.Unwrap(err))
 	}
-	if strings.ContainsAny(t.text, "\"'`") {
-		return "", goModError(t, "unquoted string %s cannot contain a quote", t.text)
-	}
-	return t.text, nil
+	return goModule{path: p, line: syn.Start.Line}, nil
 }
 
-// goTokKind is the kind of a go.mod token: one of the constants below, or
-// the punctuation byte itself for ( ) [ ] { } and ",".
-type goTokKind int
-
-// The go.mod token kinds that are not punctuation.
-const (
-	goTokWord   goTokKind = -1 - iota // a bare word
-	goTokString                       // a "quoted" or `raw` string, quotes included
-	goTokEOL                          // the end of a line (a // comment runs to it)
-	goTokEOF                          // the end of the file, always the last token
-)
-
-// endsLine reports whether k ends a statement.
-func (k goTokKind) endsLine() bool { return k == goTokEOL || k == goTokEOF }
-
-// goModToken is one token of a go.mod, with its 1-based line and byte
-// column for errors.
-type goModToken struct {
-	kind      goTokKind
-	text      string
-	line, col int
-}
-
-// lexGoMod splits a go.mod into tokens as modfile's lexer does, with the
-// same errors: a /* comment, a string cut by a newline or the end of the
-// file, or a character that is neither space, punctuation nor printable.
-// The token list always ends with goTokEOF, after a goTokEOL.
-func lexGoMod(src []byte) ([]goModToken, error) {
-	var toks []goModToken
-	line, lineStart := 1, 0
-	at := func(i int) goModToken { return goModToken{line: line, col: i - lineStart + 1} }
-	for i := 0; i < len(src); {
-		c := src[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\r':
-			i++
-		case c == '\n':
-			toks = append(toks, goModToken{kind: goTokEOL, line: line, col: i - lineStart + 1})
-			i++
-			line, lineStart = line+1, i
-		case bytes.HasPrefix(src[i:], []byte("//")):
-			for i < len(src) && src[i] != '\n' {
-				i++
-			}
-		case bytes.HasPrefix(src[i:], []byte("/*")):
-			return nil, goModError(at(i), "go.mod files use // comments, not /* */")
-		case strings.IndexByte("()[]{},", c) >= 0:
-			t := at(i)
-			t.kind, t.text = goTokKind(c), string(c)
-			toks = append(toks, t)
-			i++
-		case c == '"' || c == '`':
-			t := at(i)
-			start := i
-			for i++; ; i++ {
-				if i >= len(src) {
-					return nil, goModError(t, "string not closed before the end of the file")
-				}
-				if src[i] == '\n' {
-					return nil, goModError(at(i), "newline in string")
-				}
-				if src[i] == c {
-					i++
-					break
-				}
-				if src[i] == '\\' && c == '"' {
-					i++
-					if i >= len(src) {
-						return nil, goModError(t, "string not closed before the end of the file")
-					}
-					if src[i] == '\n' {
-						// modfile lets an escaped newline into the
-						// string (strconv.Unquote refuses it later).
-						line, lineStart = line+1, i+1
-					}
-				}
-			}
-			t.kind, t.text = goTokString, string(src[start:i])
-			toks = append(toks, t)
-		default:
-			r, _ := utf8.DecodeRune(src[i:])
-			if !goModWordRune(r) {
-				return nil, goModError(at(i), "unexpected character %q", r)
-			}
-			t := at(i)
-			start := i
-			for i < len(src) {
-				r, size := utf8.DecodeRune(src[i:])
-				if !goModWordRune(r) || bytes.HasPrefix(src[i:], []byte("//")) {
-					break
-				}
-				if bytes.HasPrefix(src[i:], []byte("/*")) {
-					return nil, goModError(at(i), "go.mod files use // comments, not /* */")
-				}
-				i += size
-			}
-			t.kind, t.text = goTokWord, string(src[start:i])
-			toks = append(toks, t)
-		}
-	}
-	end := goModToken{kind: goTokEOL, line: line, col: len(src) - lineStart + 1}
-	toks = append(toks, end)
-	end.kind = goTokEOF
-	return append(toks, end), nil
-}
-
-// goModWordRune reports whether r belongs in a bare go.mod word: modfile's
-// isIdent. (Bytes that are not UTF-8 decode as U+FFFD, which is printable:
-// modfile lets them through too, and the path check refuses them.)
-func goModWordRune(r rune) bool {
-	return strings.IndexRune(" ()[]{},", r) < 0 && !unicode.IsSpace(r) && unicode.IsPrint(r)
-}
-
-// goModError is an error at a token of go.mod.
-func goModError(t goModToken, format string, args ...any) error {
-	return fmt.Errorf("buildpack: go.mod:%d:%d: %s", t.line, t.col, fmt.Sprintf(format, args...))
-}
-
-// goCheckImportPath checks a main module's path as cmd/go does
-// (golang.org/x/mod/module.CheckImportPath), with its messages, short of
-// the names Windows reserves.
-func goCheckImportPath(p string) error {
+// goModError gives modfile's error in the form of the buildpack's:
+// "buildpack: go.mod:3:9: message", the column 1 when modfile gives none.
+func goModError(e modfile.Error) error {
+	msg := e.Err.Error()
 	switch {
-	case !utf8.ValidString(p):
-		return errors.New("invalid UTF-8")
-	case p == "":
-		return errors.New("empty string")
-	case p[0] == '-':
-		return errors.New("leading dash")
-	case strings.Contains(p, "//"):
-		return errors.New("double slash")
-	case p[len(p)-1] == '/':
-		return errors.New("trailing slash")
+	case e.ModPath != "":
+		msg = e.Verb + " " + e.ModPath + ": " + msg
+	case e.Verb != "":
+		msg = e.Verb + ": " + msg
 	}
-	for elem := range strings.SplitSeq(p, "/") {
-		if err := goCheckElem(elem); err != nil {
-			return err
-		}
-	}
-	return nil
+	return fmt.Errorf("buildpack: go.mod:%d:%d: %s", max(e.Pos.Line, 1), max(e.Pos.LineRune, 1), msg)
 }
 
-// goCheckElem checks one element of an import path: ASCII letters,
-// digits and -._~+, not only dots, not ending in a dot.
+// goCheckElem checks one element of an import path, as cmd/go would for
+// a package directory's name.
 func goCheckElem(elem string) error {
-	if elem == "" {
-		return errors.New("empty path element")
-	}
-	if strings.Count(elem, ".") == len(elem) {
+	if elem == "" || strings.Contains(elem, "/") {
 		return fmt.Errorf("invalid path element %q", elem)
 	}
-	if elem[len(elem)-1] == '.' {
-		return errors.New("trailing dot in path element")
-	}
-	for _, r := range elem {
-		ok := r < utf8.RuneSelf && (r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' ||
-			strings.ContainsRune("-._~+", r))
-		if !ok {
-			return fmt.Errorf("invalid char %q", r)
-		}
-	}
-	return nil
+	return module.CheckImportPath(elem)
 }

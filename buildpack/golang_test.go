@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/module"
 )
 
 // goTestRun opens dir (a fixture under testdata, or a temporary tree) and
@@ -331,9 +333,9 @@ func TestDetectGoLinks(t *testing.T) {
 	}
 }
 
-// TestParseGoModModule checks the module line parser. Each case was tried
-// with go list -m: the go command accepts and refuses the same, but for the
-// two whose other directives are wrong, which go build is left to report.
+// TestParseGoModModule checks the module line read through modfile, which
+// the go command reads a main module's go.mod with: it accepts and refuses
+// what go build does, in its words.
 func TestParseGoModModule(t *testing.T) {
 	tests := []struct {
 		src     string
@@ -355,33 +357,33 @@ func TestParseGoModModule(t *testing.T) {
 		{src: "require ( )\nmodule example.com/m\n", path: "example.com/m", line: 2},
 		{src: "require (\n)\nmodule example.com/m\n", path: "example.com/m", line: 3},
 		{src: "go 1.22\nmodule a.b/c+d~e_f-g.h\n", path: "a.b/c+d~e_f-g.h", line: 2},
-		{src: "module example.com/x\nfoo ( bar\n", path: "example.com/x", line: 1},
+		{src: "module example.com/x\nfoo ( bar\n", wantErr: "buildpack: go.mod:2:1: unknown directive: foo"},
 		{src: "replace example.com/a => ../a // module x\nmodule m\n", path: "m", line: 2},
 
 		{src: "", wantErr: "buildpack: go.mod: no module directive"},
 		{src: "go 1.22\n// module example.com/m\n", wantErr: "buildpack: go.mod: no module directive"},
-		{src: "\"module\" example.com/m\n", wantErr: "buildpack: go.mod: no module directive"},
+		{src: "\"module\" example.com/m\n", wantErr: `buildpack: go.mod:1:1: unknown directive: "module"`},
 		{src: "module ( )\n", wantErr: "buildpack: go.mod: no module directive"},
-		{src: "module\n", wantErr: "buildpack: go.mod:1:1: usage: module module/path (found 0 words after module)"},
-		{src: "module my app\n", wantErr: "buildpack: go.mod:1:1: usage: module module/path (found 2 words after module)"},
+		{src: "module\n", wantErr: "buildpack: go.mod:1:1: usage: module module/path"},
+		{src: "module my app\n", wantErr: "buildpack: go.mod:1:1: usage: module module/path"},
 		{src: "module foo(bar)\n", wantErr: "go.mod:1:1: usage: module module/path"},
-		{src: "module a\nmodule b\n", wantErr: "buildpack: go.mod:2:1: repeated module directive (the first is at line 1)"},
-		{src: "module (\n\ta\n\tb\n)\n", wantErr: "buildpack: go.mod:3:2: repeated module directive"},
+		{src: "module a\nmodule b\n", wantErr: "buildpack: go.mod:2:1: repeated module statement"},
+		{src: "module (\n\ta\n\tb\n)\n", wantErr: "buildpack: go.mod:3:2: repeated module statement"},
 		{src: "module x (\n\ta\n)\n", wantErr: "buildpack: go.mod:1:1: unknown block type: module x"},
-		{src: "module (\n\ta\n", wantErr: "buildpack: go.mod:1:1: unterminated block"},
-		{src: "require (\n\ta v1\n", wantErr: "buildpack: go.mod:1:1: unterminated block"},
-		{src: "module (\n\ta\n) x\n", wantErr: "buildpack: go.mod:3:3: expected a newline after the block's closing \")\""},
-		{src: "module `example.com/raw`\n", wantErr: "buildpack: go.mod:1:8: unquoted string `example.com/raw` cannot contain a quote"},
-		{src: "module foo\"bar\n", wantErr: "go.mod:1:8: unquoted string foo\"bar cannot contain a quote"},
-		{src: "module \"a\\q\"\n", wantErr: "buildpack: go.mod:1:8: invalid quoted string \"a\\q\""},
-		{src: "module \"abc\n", wantErr: "buildpack: go.mod:1:12: newline in string"},
-		{src: "module \"abc", wantErr: "buildpack: go.mod:1:8: string not closed before the end of the file"},
-		{src: "module \"a\\\nb\"\n", wantErr: "buildpack: go.mod:1:8: invalid quoted string"},
-		{src: "module x /* c */\n", wantErr: "buildpack: go.mod:1:10: go.mod files use // comments, not /* */"},
-		{src: "module x/* c */\n", wantErr: "buildpack: go.mod:1:9: go.mod files use // comments"},
-		{src: "\ufeffmodule x\n", wantErr: "buildpack: go.mod:1:1: unexpected character '\\ufeff'"},
-		{src: "module x\x00\n", wantErr: "buildpack: go.mod:1:9: unexpected character '\\x00'"},
-		{src: "go 1.22\n\nmodule x\u00a0y\n", wantErr: "buildpack: go.mod:3:9: unexpected character '\\u00a0'"},
+		{src: "module (\n\ta\n", wantErr: "buildpack: go.mod:3:1: syntax error (unterminated block started at go.mod:1:1)"},
+		{src: "require (\n\ta v1\n", wantErr: "buildpack: go.mod:3:1: syntax error (unterminated block started at go.mod:1:1)"},
+		{src: "module (\n\ta\n) x\n", wantErr: "buildpack: go.mod:3:4: syntax error (expected newline after closing paren)"},
+		{src: "module `example.com/raw`\n", wantErr: "buildpack: go.mod:1:1: invalid quoted string: unquoted string cannot contain quote"},
+		{src: "module foo\"bar\n", wantErr: "go.mod:1:1: invalid quoted string: unquoted string cannot contain quote"},
+		{src: "module \"a\\q\"\n", wantErr: "buildpack: go.mod:1:1: invalid quoted string: invalid syntax"},
+		{src: "module \"abc\n", wantErr: "buildpack: go.mod:1:12: unexpected newline in string"},
+		{src: "module \"abc", wantErr: "buildpack: go.mod:1:8: unexpected EOF in string"},
+		{src: "module \"a\\\nb\"\n", wantErr: "buildpack: go.mod:1:1: invalid quoted string"},
+		{src: "module x /* c */\n", wantErr: "buildpack: go.mod:1:10: mod files must use // comments (not /* */ comments)"},
+		{src: "module x/* c */\n", wantErr: "buildpack: go.mod:1:9: mod files must use // comments"},
+		{src: "\ufeffmodule x\n", wantErr: "buildpack: go.mod:1:1: unexpected input character '\\ufeff'"},
+		{src: "module x\x00\n", wantErr: "buildpack: go.mod:1:9: unexpected input character '\\x00'"},
+		{src: "go 1.22\n\nmodule x\u00a0y\n", wantErr: "buildpack: go.mod:3:9: unexpected input character '\\u00a0'"},
 		{src: "module ex$mple\n", wantErr: `buildpack: go.mod:1:8: malformed module path "ex$mple": invalid char '$'`},
 		{src: "module \"\"\n", wantErr: `buildpack: go.mod:1:8: malformed module path "": empty string`},
 		{src: "module example.com/x/\n", wantErr: "trailing slash"},
@@ -487,7 +489,7 @@ func FuzzGoModModule(f *testing.F) {
 			}
 			return
 		}
-		if err := goCheckImportPath(mod.path); err != nil {
+		if err := module.CheckImportPath(mod.path); err != nil {
 			t.Fatalf("path %q accepted: %v", mod.path, err)
 		}
 		if mod.line < 1 || mod.line > lines {

@@ -2,6 +2,7 @@ package buildpack
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,12 +23,15 @@ import (
 // to the server it builds for.
 func detectNode(a *appFiles) (*Plan, error) {
 	src, err := a.readOptional("package.json")
-	if err != nil || src == nil {
-		return nil, err
+	if err == nil && src == nil {
+		return nil, nil
 	}
-	pkg, err := parsePackageJSON(src)
+	var pkg *packageJSON
+	if err == nil {
+		pkg, err = parsePackageJSON(src)
+	}
 	if err != nil {
-		return nil, err
+		return nil, &unreadManifest{file: "package.json", without: "no Node process, install or build step", err: err}
 	}
 	pm := chooseNodeManager(a, pkg)
 
@@ -35,8 +39,14 @@ func detectNode(a *appFiles) (*Plan, error) {
 	if pm.missing != nil {
 		p.Missing = append(p.Missing, *pm.missing)
 	}
-	web, ev, err := nodeWeb(a, pkg, pm)
-	if err != nil {
+	var builtDir string
+	web, ev, err := "", Evidence{}, error(nil)
+	if tool := frontEndDevServer(pkg.scripts["start"]); tool != "" && buildOutput(pkg.scripts[pkg.buildScript()]) != "" {
+		// A front end whose start is its dev server: the site is what the
+		// build writes, which the edge serves (detectStatic).
+		p.Notes = append(p.Notes, fmt.Sprintf("package.json:%d: scripts.start runs %s, the front end's development server: corral serves the site the build writes instead",
+			pkg.lines["scripts.start"], tool))
+	} else if web, ev, err = nodeWeb(a, pkg, pm, p, &builtDir); err != nil {
 		return nil, err
 	}
 	if web != "" {
@@ -48,6 +58,7 @@ func detectNode(a *appFiles) (*Plan, error) {
 	switch {
 	case p.Kind == Node:
 		p.Title = "Node (" + pm.name + ")"
+		prismaRelease(a, pkg, p)
 		for _, name := range nodeProcessScripts() {
 			if pkg.hasScript(name) {
 				p.Processes = append(p.Processes, Process{Type: name, Command: pm.run(name), Why: pkg.scriptEvidence(name)})
@@ -77,7 +88,7 @@ func detectNode(a *appFiles) (*Plan, error) {
 		p.Build = append(p.Build, Step{Command: pm.install(), Creates: "node_modules", Why: Evidence{File: "package.json", Line: line, Says: says}})
 	}
 	if build != "" {
-		p.Build = append(p.Build, Step{Command: pm.run(build), Creates: buildOutput(pkg.scripts[build]), Why: pkg.scriptEvidence(build)})
+		p.Build = append(p.Build, Step{Command: pm.run(build), Creates: cmp.Or(buildOutput(pkg.scripts[build]), builtDir), Why: pkg.scriptEvidence(build)})
 	}
 	if pkg.engineNode != "" {
 		p.Notes = append(p.Notes, fmt.Sprintf("package.json:%d: engines.node is %q; corral does not install Node, so the platform's node must satisfy it", pkg.lines["engines.node"], pkg.engineNode))
@@ -91,7 +102,11 @@ func detectNode(a *appFiles) (*Plan, error) {
 // runs corral from npm) is no web command, or corral would run itself:
 // the web command is then the one it gives after "--", else npm's default
 // (server.js), else the package's main. "" when there is none.
-func nodeWeb(a *appFiles, pkg *packageJSON, pm nodeManager) (string, Evidence, error) {
+//
+// A start script that runs a development server gives way to the built
+// server package.json points at (preferBuilt), whose build output
+// directory builtDir is then set to.
+func nodeWeb(a *appFiles, pkg *packageJSON, pm nodeManager, p *Plan, builtDir *string) (string, Evidence, error) {
 	if !pkg.hasScript("start") {
 		if a.isFile("server.js") {
 			return "node server.js", Evidence{File: "server.js", Says: "no start script in package.json, and npm's default start is node server.js"}, nil
@@ -101,7 +116,12 @@ func nodeWeb(a *appFiles, pkg *packageJSON, pm nodeManager) (string, Evidence, e
 	ev := pkg.scriptEvidence("start")
 	own, ok := corralStart(pkg.scripts["start"])
 	if !ok {
-		return pm.start(), ev, nil
+		cmd, ev, built := preferBuilt(pkg, pm, p)
+		if built != "" {
+			dir, _, _ := strings.Cut(built, "/")
+			*builtDir = dir
+		}
+		return cmd, ev, nil
 	}
 	runs := fmt.Sprintf("scripts.start runs corral itself (%q)", pkg.scripts["start"])
 	switch {
@@ -159,6 +179,7 @@ type packageJSON struct {
 	dependencies    []string
 	devDependencies []string
 	main            string // "" unless a string
+	prismaSchema    string // prisma.schema, "" unless a string
 	engineNode      string // engines.node, "" unless a string
 	// lines maps a key's path ("scripts.start", "dependencies") to the
 	// line it is on, for evidence that points at it.
@@ -232,6 +253,10 @@ func parsePackageJSON(src []byte) (*packageJSON, error) {
 		pkg.lines[k.path] = k.line // a repeated key's last value is the one decoded
 	}
 	_ = field("main", &pkg.main)
+	var prisma map[string]json.RawMessage
+	if field("prisma", &prisma) == nil {
+		_ = json.Unmarshal(prisma["schema"], &pkg.prismaSchema)
+	}
 	var engines map[string]json.RawMessage
 	if field("engines", &engines) == nil {
 		_ = json.Unmarshal(engines["node"], &pkg.engineNode)

@@ -109,6 +109,27 @@ func TestDetectNode(t *testing.T) {
 			"web: npm start (package.json:4)",
 			"build: npm ci -> node_modules (package.json:6)",
 		}, []string{"both package-lock.json (npm) and yarn.lock (yarn) are here; corral uses npm"}},
+		{"node-prisma", []string{
+			"kind node", "title Node (npm)",
+			"evidence package.json:6", "evidence package.json",
+			"release: npx prisma migrate deploy (prisma/migrations)",
+			"web: npm start (package.json:6)",
+			"build: npm install -> node_modules (package.json:8)",
+			"build: npm run build ->  (package.json:5)",
+		}, nil},
+		{"node-nest", []string{
+			"kind node", "title Node (npm)",
+			"evidence package.json:9", "evidence package-lock.json",
+			"web: npm run start:prod (package.json:9)",
+			"build: npm ci -> node_modules (package.json:11)",
+			"build: npm run build -> dist (package.json:6)",
+		}, []string{`package.json:7: scripts.start runs nest start, which compiles the app at each start with the Nest CLI, a dev dependency: corral runs scripts.start:prod, the built server, instead`}},
+		{"node-nodemon", []string{
+			"kind node", "title Node (npm)",
+			"evidence package.json:4", "evidence package.json",
+			"web: npm start (package.json:4)",
+			"build: npm install -> node_modules (package.json:6)",
+		}, nil},
 		{"rails-jsbundling", []string{
 			"kind rails", "title Ruby (Rails)",
 			"evidence config.ru", "evidence config/application.rb",
@@ -579,4 +600,57 @@ func TestDetectNodeStartRunsCorral(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestDevServer checks which start scripts run a development server, and
+// which built server corral runs instead.
+func TestDevServer(t *testing.T) {
+	for _, tc := range []struct {
+		scripts map[string]string
+		main    string
+		web     string // the web command
+		warn    bool   // a warning that the start script is no production server
+	}{
+		{map[string]string{"start": "node server.js"}, "", "npm start", false},
+		{map[string]string{"start": "next start"}, "", "npm start", false},
+		{map[string]string{"start": "next dev", "build": "next build"}, "", "npm start", true},
+		{map[string]string{"start": "NODE_ENV=development nodemon app.js"}, "", "npm start", true},
+		{map[string]string{"start": "vite", "build": "vite build"}, "", "npm start", true},
+		{map[string]string{"start": "vite preview"}, "", "npm start", false},
+		{map[string]string{"start": "nx serve", "build": "nx build"}, "", "npm start", true},
+		{map[string]string{"start": "ts-node-dev src/index.ts", "build": "tsc", "serve": "node dist/index.js"}, "", "npm run serve", false},
+		{map[string]string{"start": "tsx watch src/main.ts", "build": "tsc", "prod": "cross-env NODE_ENV=production node --enable-source-maps build/main.js"}, "", "npm run prod", false},
+		{map[string]string{"start": "nodemon", "build": "tsc"}, "dist/index.js", "node dist/index.js", false},
+		{map[string]string{"start": "nodemon"}, "dist/index.js", "npm start", true},
+		{map[string]string{"start": "nodemon", "build": "tsc", "x": "node src/index.js"}, "", "npm start", true},
+		{map[string]string{"start": "nest start --watch", "build": "nest build", "start:prod": "node dist/main && echo"}, "", "npm start", true},
+	} {
+		pkg := &packageJSON{scripts: tc.scripts, main: tc.main, lines: map[string]int{}}
+		p := &Plan{}
+		cmd, _, _ := preferBuilt(pkg, nodeManager{name: "npm"}, p)
+		if cmd != tc.web || (len(p.Warnings) > 0) != tc.warn {
+			t.Errorf("scripts %v, main %q: web %q, warnings %q; want %q, warning %v", tc.scripts, tc.main, cmd, p.Warnings, tc.web, tc.warn)
+		}
+	}
+}
+
+// TestDetectFrontEndDevServer checks a front end whose start script is its
+// development server (Create React App's react-scripts start): corral
+// serves the site its build writes, as a platform's static site would.
+func TestDetectFrontEndDevServer(t *testing.T) {
+	p, err := Detect(filepath.Join("testdata", "node-cra-devserver"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"kind static", "title Static site",
+		"evidence package.json:6", "evidence package.json", "evidence package.json:6",
+		"build: npm install -> node_modules (package.json:9)",
+		"build: npm run build -> build (package.json:6)",
+		"static: / build fallthrough=false index=true (package.json:6)",
+	}
+	if got := planOutcome(p); !slices.Equal(got, want) {
+		t.Errorf("plan:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+	checkNotes(t, p.Notes, []string{"package.json:5: scripts.start runs react-scripts start, the front end's development server: corral serves the site the build writes instead"})
 }

@@ -101,6 +101,12 @@ func (m Mount) Where() string {
 // evidence for each.
 type Plan struct {
 	Kind Kind
+	// Dir is where the app is, relative to the directory Detect was
+	// given, slash-separated: "" for that directory, "backend" for an
+	// app one directory down (a monorepo's backend/). Every file, command
+	// and mount of the plan is relative to it, and its commands run
+	// there.
+	Dir string
 	// Title is the kind in words, with the framework: "Python (Django 4.2)".
 	Title string
 	// Evidence is why dir is this kind of app: the files that say so.
@@ -120,6 +126,9 @@ type Plan struct {
 	// environment of the app's processes (NODE_ENV=production…): corral
 	// sets it on a platform, never over the app's own setting.
 	Env []Var
+	// Warnings are what the user should fix before production, though
+	// the plan runs: a start script that runs a development server.
+	Warnings []string
 	// Notes are things the user should know that change nothing here:
 	// "gunicorn is not in requirements.txt", a second candidate passed over.
 	Notes []string
@@ -164,6 +173,9 @@ func (p *Plan) Procfile() string {
 	}
 	for _, m := range p.Static {
 		fmt.Fprintf(&b, "# Static files: %s from %s (served by corral's edge)\n", oneLine(m.Prefix), oneLine(m.Where()))
+	}
+	for _, w := range p.Warnings {
+		fmt.Fprintf(&b, "# Warning: %s\n", oneLine(w))
 	}
 	for _, proc := range p.Entries() {
 		fmt.Fprintf(&b, "%s: %s\n", proc.Type, proc.Command)

@@ -4,10 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
-	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
 // pyDep is one dependency a Python app declares.
@@ -30,6 +27,9 @@ type pyDeps struct {
 	add     string
 	install *Step // nil when there is nothing to install
 	deps    map[string]pyDep
+	// unread is why file could not be read (not valid TOML, a -r file
+	// missing…): detection goes on without it, and says so.
+	unread error
 }
 
 // get returns the declaration of the package name (any spelling PEP 503
@@ -48,6 +48,25 @@ func (d *pyDeps) missingNote(tool string) string {
 	return fmt.Sprintf("%s is not in %s: %s, or the web process will not start", tool, d.where, fmt.Sprintf(d.add, tool))
 }
 
+// apply adds to p what the dependencies say of its server, tool: where
+// it is declared (declared; File "" for nowhere) or a note that it is
+// not, and the step that installs them; and, when they could not be read,
+// a note that says so first.
+func (d *pyDeps) apply(p *Plan, tool string, declared Evidence) {
+	if n := d.unreadNote(tool); n != "" {
+		p.Notes = append([]string{n}, p.Notes...)
+	}
+	switch {
+	case declared.File != "":
+		p.Evidence = append(p.Evidence, declared)
+	case d.unread == nil:
+		p.Notes = append(p.Notes, d.missingNote(tool))
+	}
+	if d.install != nil {
+		p.Build = append(p.Build, *d.install)
+	}
+}
+
 // pipInVenv begins the command that pip-installs the app's dependencies
 // into .venv in the app directory, made first when missing: Debian's and
 // Ubuntu's Python refuses installs into itself (PEP 668), and a platform's
@@ -55,40 +74,70 @@ func (d *pyDeps) missingNote(tool string) string {
 // python3-django on a VPS), the virtualenv's own winning over them.
 const pipInVenv = "test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install "
 
+// unreadNote says what corral could not read of the dependencies and
+// what it decided without them, or "" when it read them.
+func (d *pyDeps) unreadNote(server string) string {
+	if d.unread == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s: corral could not read %s, and decided without it: no install step (pip, pipenv, poetry and uv would refuse the file too), "+
+		"and %s as for an app that declares no server; fix %s for corral build to install the app's packages",
+		strings.TrimPrefix(d.unread.Error(), "buildpack: "), d.file, server, d.file)
+}
+
 // readPyDeps reads the app's dependencies from the file a Python buildpack
 // installs from, in the order Heroku's does: requirements.txt, then
 // Pipfile, then pyproject.toml (poetry, uv, or a plain [project]). Only
-// that file counts: it is what the build installs.
-func readPyDeps(a *appFiles) (*pyDeps, error) {
+// that file counts: it is what the build installs. A file that cannot be
+// read (not valid TOML, a -r file missing, a link out of the app) leaves
+// the dependencies unknown, with unread saying why: the app's source
+// still says what to run.
+func readPyDeps(a *appFiles) *pyDeps {
 	d := &pyDeps{deps: map[string]pyDep{}}
+	if err := d.read(a); err != nil {
+		return &pyDeps{deps: map[string]pyDep{}, file: d.file, where: d.file, unread: err}
+	}
+	return d
+}
+
+// read is readPyDeps; d.file names the file when it returns an error.
+func (d *pyDeps) read(a *appFiles) error {
+	d.file = "requirements.txt"
 	if reqs, err := a.readOptional("requirements.txt"); err != nil {
-		return nil, err
+		return err
 	} else if reqs != nil {
 		d.file, d.where, d.add = "requirements.txt", "requirements.txt", "add it there (pip install %s)"
 		d.install = &Step{Command: pipInVenv + "-r requirements.txt", Why: Evidence{File: "requirements.txt", Says: "lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)"}}
-		return d, readRequirements(a, "requirements.txt", string(reqs), 0, map[string]bool{}, d.deps)
+		return readRequirements(a, "requirements.txt", string(reqs), 0, map[string]bool{}, d.deps)
 	}
+	d.file = "Pipfile"
 	if pipfile, err := a.readOptional("Pipfile"); err != nil {
-		return nil, err
+		return err
 	} else if pipfile != nil {
-		doc, err := parseTOML("Pipfile", string(pipfile))
+		doc, err := parseTOML("Pipfile", pipfile)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		d.file, d.where, d.add = "Pipfile", "Pipfile's [packages]", "pipenv install %s"
 		d.install = &Step{Command: "PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy", Why: Evidence{File: "Pipfile", Says: "lists the dependencies (pipenv; the virtualenv in .venv, which corral puts first in PATH)"}}
 		for _, k := range doc.children("packages") {
 			addPyDep(d.deps, k.path[1], nil, Evidence{File: "Pipfile", Line: k.line})
 		}
-		return d, nil
+		return nil
 	}
+	d.file = "pyproject.toml"
 	pyproject, err := a.readOptional("pyproject.toml")
-	if err != nil || pyproject == nil {
-		return d, err
-	}
-	doc, err := parseTOML("pyproject.toml", string(pyproject))
 	if err != nil {
-		return nil, err
+		return err
+	}
+	d.file = ""
+	if pyproject == nil {
+		return nil
+	}
+	doc, err := parseTOML("pyproject.toml", pyproject)
+	if err != nil {
+		d.file = "pyproject.toml"
+		return err
 	}
 	if k, ok := doc.get("project", "dependencies"); ok && k.val.kind == tomlArray {
 		for _, item := range k.val.items {
@@ -113,15 +162,15 @@ func readPyDeps(a *appFiles) (*pyDeps, error) {
 		d.install = &Step{Command: "POETRY_VIRTUALENVS_IN_PROJECT=true poetry install --only main --no-root", Why: Evidence{File: "pyproject.toml", Line: poetryLine, Says: "a poetry project ([tool.poetry]; the virtualenv in .venv, which corral puts first in PATH)"}}
 	case a.isFile("uv.lock"):
 		d.add = "uv add %s"
-		d.install = &Step{Command: "uv sync --frozen", Why: Evidence{File: "uv.lock", Says: "pins the dependencies (uv; the virtualenv in .venv, which corral puts first in PATH)"}}
+		d.install = &Step{Command: "uv sync --frozen --no-dev", Why: Evidence{File: "uv.lock", Says: "pins the dependencies (uv, leaving out the dev group; the virtualenv in .venv, which corral puts first in PATH)"}}
 	case project:
 		d.add = "add %s to [project] dependencies"
 		d.install = &Step{Command: pipInVenv + ".", Why: Evidence{File: "pyproject.toml", Line: projectLine, Says: "a [project] table (pip, into the virtualenv in .venv, which corral puts first in PATH)"}}
 	default:
-		return d, nil // tool settings only: black, ruff, pytest
+		return nil // tool settings only: black, ruff, pytest
 	}
 	d.file, d.where = "pyproject.toml", "pyproject.toml's dependencies"
-	return d, nil
+	return nil
 }
 
 // addPyDep records a declaration; the first one of a name is its evidence.
@@ -369,624 +418,4 @@ func normalizePyName(s string) string {
 		b.WriteByte(c)
 	}
 	return b.String()
-}
-
-// tomlKind is the kind of a TOML value, as far as detection tells them
-// apart: numbers, booleans and dates are all "other".
-type tomlKind uint8
-
-// The kinds of TOML value.
-const (
-	tomlString tomlKind = iota + 1
-	tomlArray
-	tomlTable // an inline table; its keys are in the document's
-	tomlOther
-)
-
-// tomlValue is one TOML value.
-type tomlValue struct {
-	kind  tomlKind
-	str   string      // a string's value
-	line  int         // where it starts
-	items []tomlValue // an array's
-}
-
-// tomlKey is a key of a TOML document, with its whole path: the table
-// header's, then the dotted key's.
-type tomlKey struct {
-	path []string
-	line int
-	val  tomlValue // none for a table header
-}
-
-// tomlDoc is what the TOML reader keeps of a document: every table header
-// and every key, inline tables' included, in order.
-type tomlDoc struct {
-	tables []tomlKey
-	keys   []tomlKey
-}
-
-// hasPrefix reports whether p starts with prefix.
-func hasPrefix(p, prefix []string) bool {
-	return len(p) >= len(prefix) && slices.Equal(p[:len(prefix)], prefix)
-}
-
-// has reports whether the document defines anything under prefix (a
-// header or a key), with the line of the first.
-func (d *tomlDoc) has(prefix ...string) (int, bool) {
-	line := 0
-	for _, k := range slices.Concat(d.tables, d.keys) {
-		if hasPrefix(k.path, prefix) && (line == 0 || k.line < line) {
-			line = k.line
-		}
-	}
-	return line, line > 0
-}
-
-// get returns the key with exactly this path.
-func (d *tomlDoc) get(path ...string) (tomlKey, bool) {
-	for _, k := range d.keys {
-		if slices.Equal(k.path, path) {
-			return k, true
-		}
-	}
-	return tomlKey{}, false
-}
-
-// children returns one key for each name directly under prefix, however
-// it is written (fastapi = "…", fastapi.version = "…", a
-// [tool.poetry.dependencies.fastapi] header), at its first line, in line
-// order. The returned path is cut after that name.
-func (d *tomlDoc) children(prefix ...string) []tomlKey {
-	first := map[string]tomlKey{}
-	for _, k := range slices.Concat(d.tables, d.keys) {
-		if len(k.path) <= len(prefix) || !hasPrefix(k.path, prefix) {
-			continue
-		}
-		name := k.path[len(prefix)]
-		if old, ok := first[name]; !ok || k.line < old.line {
-			first[name] = tomlKey{path: k.path[:len(prefix)+1], line: k.line}
-		}
-	}
-	out := make([]tomlKey, 0, len(first))
-	for _, k := range first {
-		out = append(out, k)
-	}
-	slices.SortFunc(out, func(a, b tomlKey) int {
-		if a.line != b.line {
-			return a.line - b.line
-		}
-		return strings.Compare(a.path[len(a.path)-1], b.path[len(b.path)-1])
-	})
-	return out
-}
-
-// maxTOMLDepth bounds the nesting of arrays and inline tables.
-const maxTOMLDepth = 64
-
-// maxTOMLKeyParts bounds how many parts a key's whole path may have (the
-// deepest a pyproject.toml goes is about 7: tool.poetry.group.dev.
-// dependencies.x.version), so that each key's copy of its path stays
-// small whatever the file holds.
-const maxTOMLKeyParts = 16
-
-// tomlParser reads TOML: enough of version 1.0 (and 1.1's multi-line inline
-// tables) to find dependencies, checking the syntax so a broken file is an
-// error at its line rather than a wrong answer.
-type tomlParser struct {
-	file      string
-	src       string
-	i         int
-	line      int
-	lineStart int
-	doc       *tomlDoc
-	defined   map[string]int // keys and tables already defined, to their lines
-	scope     int            // counts [[array]] headers: each opens a fresh table
-}
-
-// parseTOML reads src, the TOML file named file; an error names the file,
-// line and column.
-func parseTOML(file, src string) (*tomlDoc, error) {
-	p := &tomlParser{file: file, src: src, line: 1, doc: &tomlDoc{}, defined: map[string]int{}}
-	if strings.HasPrefix(src, "\ufeff") {
-		p.i, p.lineStart = 3, 3
-	}
-	table := []string{} // the root table; nil would mean "not recorded"
-	for {
-		p.skipSpace()
-		if p.i >= len(p.src) {
-			return p.doc, nil
-		}
-		switch c := p.src[p.i]; c {
-		case '#':
-			p.skipComment()
-		case '\n', '\r':
-			if !p.newline() {
-				return nil, p.errorf("a carriage return with no line feed after it")
-			}
-		case '[':
-			line := p.line
-			array := strings.HasPrefix(p.src[p.i:], "[[")
-			closing := "]"
-			if array {
-				closing = "]]"
-			}
-			p.i += len(closing)
-			path, err := p.key()
-			if err != nil {
-				return nil, err
-			}
-			if len(path) > maxTOMLKeyParts {
-				return nil, p.errorAt(line, 1, "table name more than %d parts deep", maxTOMLKeyParts)
-			}
-			p.skipSpace()
-			if !strings.HasPrefix(p.src[p.i:], closing) {
-				return nil, p.errorf("expected %q to close the table header, found %s", closing, p.found())
-			}
-			p.i += len(closing)
-			id := "T" + quotePath(path)
-			if array {
-				p.scope++
-			} else if old, ok := p.defined[id]; ok {
-				return nil, p.errorAt(line, 1, "table [%s] is defined twice (first at line %d)", strings.Join(path, "."), old)
-			} else {
-				p.defined[id] = line
-			}
-			table = path
-			p.doc.tables = append(p.doc.tables, tomlKey{path: path, line: line})
-			if err := p.endOfLine(); err != nil {
-				return nil, err
-			}
-		default:
-			if err := p.keyValue(table); err != nil {
-				return nil, err
-			}
-			if err := p.endOfLine(); err != nil {
-				return nil, err
-			}
-		}
-	}
-}
-
-// keyValue reads "key = value" in the table at (nil inside an array,
-// whose inline tables' keys are not recorded).
-func (p *tomlParser) keyValue(at []string) error {
-	line, col := p.line, p.i-p.lineStart+1
-	k, err := p.key()
-	if err != nil {
-		return err
-	}
-	p.skipSpace()
-	if p.i >= len(p.src) || p.src[p.i] != '=' {
-		return p.errorf("expected = after the key, found %s", p.found())
-	}
-	p.i++
-	p.skipSpace()
-	var full []string
-	if at != nil {
-		if full = slices.Concat(at, k); len(full) > maxTOMLKeyParts {
-			return p.errorAt(line, col, "key more than %d parts deep", maxTOMLKeyParts)
-		}
-	}
-	v, err := p.value(0, full)
-	if err != nil {
-		return err
-	}
-	if at == nil {
-		return nil
-	}
-	id := "K" + strconv.Itoa(p.scope) + quotePath(full)
-	if old, ok := p.defined[id]; ok {
-		return p.errorAt(line, col, "key %s is defined twice (first at line %d)", strings.Join(k, "."), old)
-	}
-	p.defined[id] = line
-	p.doc.keys = append(p.doc.keys, tomlKey{path: full, line: line, val: v})
-	return nil
-}
-
-// quotePath makes a map key of a path that no other path shares.
-func quotePath(path []string) string {
-	var b strings.Builder
-	for _, p := range path {
-		b.WriteString(strconv.Quote(p))
-	}
-	return b.String()
-}
-
-// key reads a dotted key: bare, "basic" or 'literal' parts.
-func (p *tomlParser) key() ([]string, error) {
-	var parts []string
-	for {
-		p.skipSpace()
-		if p.i >= len(p.src) {
-			return nil, p.errorf("expected a key, found %s", p.found())
-		}
-		var part string
-		switch c := p.src[p.i]; {
-		case c == '"' || c == '\'':
-			if strings.HasPrefix(p.src[p.i:], `"""`) || strings.HasPrefix(p.src[p.i:], "'''") {
-				return nil, p.errorf("a key cannot be a multi-line string")
-			}
-			var err error
-			if part, err = p.singleLineString(); err != nil {
-				return nil, err
-			}
-		case isAlnum(c) || c == '_' || c == '-':
-			j := p.i
-			for j < len(p.src) && (isAlnum(p.src[j]) || p.src[j] == '_' || p.src[j] == '-') {
-				j++
-			}
-			part, p.i = p.src[p.i:j], j
-		default:
-			return nil, p.errorf("expected a key, found %s", p.found())
-		}
-		parts = append(parts, part)
-		p.skipSpace()
-		if p.i >= len(p.src) || p.src[p.i] != '.' {
-			return parts, nil
-		}
-		p.i++
-	}
-}
-
-// value reads a value; at is its key's whole path, under which an inline
-// table's keys are recorded (nil: not recorded).
-func (p *tomlParser) value(depth int, at []string) (tomlValue, error) {
-	if depth > maxTOMLDepth {
-		return tomlValue{}, p.errorf("arrays and inline tables nested more than %d deep", maxTOMLDepth)
-	}
-	if p.i >= len(p.src) {
-		return tomlValue{}, p.errorf("expected a value, found %s", p.found())
-	}
-	v := tomlValue{line: p.line}
-	var err error
-	switch c := p.src[p.i]; {
-	case strings.HasPrefix(p.src[p.i:], `"""`) || strings.HasPrefix(p.src[p.i:], "'''"):
-		v.kind = tomlString
-		v.str, err = p.multiLineString()
-	case c == '"' || c == '\'':
-		v.kind = tomlString
-		v.str, err = p.singleLineString()
-	case c == '[':
-		v.kind = tomlArray
-		v.items, err = p.array(depth)
-	case c == '{':
-		v.kind = tomlTable
-		err = p.inlineTable(depth, at)
-	default:
-		v.kind = tomlOther
-		err = p.scalar()
-	}
-	return v, err
-}
-
-// array reads "[v, v, …]", across lines, comments and a trailing comma
-// allowed.
-func (p *tomlParser) array(depth int) ([]tomlValue, error) {
-	p.i++
-	var items []tomlValue
-	for {
-		if err := p.skipBlank(); err != nil {
-			return nil, err
-		}
-		if p.accept(']') {
-			return items, nil
-		}
-		item, err := p.value(depth+1, nil)
-		if err != nil {
-			return nil, err
-		}
-		items = append(items, item)
-		if err := p.skipBlank(); err != nil {
-			return nil, err
-		}
-		if p.accept(',') {
-			continue
-		}
-		if p.accept(']') {
-			return items, nil
-		}
-		return nil, p.errorf("expected , or ] in the array, found %s", p.found())
-	}
-}
-
-// inlineTable reads "{ k = v, … }", recording its keys under at.
-func (p *tomlParser) inlineTable(depth int, at []string) error {
-	p.i++
-	for {
-		if err := p.skipBlank(); err != nil {
-			return err
-		}
-		if p.accept('}') {
-			return nil
-		}
-		line, col := p.line, p.i-p.lineStart+1
-		k, err := p.key()
-		if err != nil {
-			return err
-		}
-		p.skipSpace()
-		if !p.accept('=') {
-			return p.errorf("expected = after the key, found %s", p.found())
-		}
-		p.skipSpace()
-		var full []string
-		if at != nil {
-			if full = slices.Concat(at, k); len(full) > maxTOMLKeyParts {
-				return p.errorAt(line, col, "key more than %d parts deep", maxTOMLKeyParts)
-			}
-		}
-		v, err := p.value(depth+1, full)
-		if err != nil {
-			return err
-		}
-		if at != nil {
-			id := "K" + strconv.Itoa(p.scope) + quotePath(full)
-			if old, ok := p.defined[id]; ok {
-				return p.errorAt(line, col, "key %s is defined twice (first at line %d)", strings.Join(k, "."), old)
-			}
-			p.defined[id] = line
-			p.doc.keys = append(p.doc.keys, tomlKey{path: full, line: line, val: v})
-		}
-		if err := p.skipBlank(); err != nil {
-			return err
-		}
-		if p.accept(',') {
-			continue
-		}
-		if p.accept('}') {
-			return nil
-		}
-		return p.errorf("expected , or } in the inline table, found %s", p.found())
-	}
-}
-
-// scalar reads a number, boolean, date or time, whose value detection
-// never needs: it only checks the value is one of those.
-func (p *tomlParser) scalar() error {
-	start := p.i
-	p.scanScalar()
-	// A date and a time may be separated by a space: 1979-05-27 07:32:00.
-	if p.i-start == 10 && p.src[start+4] == '-' && p.src[start+7] == '-' &&
-		p.i+1 < len(p.src) && p.src[p.i] == ' ' && isDigit(p.src[p.i+1]) {
-		p.i++
-		p.scanScalar()
-	}
-	s := p.src[start:p.i]
-	switch {
-	case s == "":
-		return p.errorf("expected a value, found %s", p.found())
-	case s == "true" || s == "false" || s == "inf" || s == "nan" || isDigit(s[0]) || s[0] == '+' || s[0] == '-':
-		return nil
-	}
-	return p.errorAt(p.line, start-p.lineStart+1, "invalid value %q (a string needs quotes)", s)
-}
-
-// scanScalar moves past the bytes a number, boolean, date or time can hold.
-func (p *tomlParser) scanScalar() {
-	for p.i < len(p.src) {
-		c := p.src[p.i]
-		if !isAlnum(c) && !strings.ContainsRune("_+-.:", rune(c)) {
-			return
-		}
-		p.i++
-	}
-}
-
-// singleLineString reads a "basic" or 'literal' string on one line.
-func (p *tomlParser) singleLineString() (string, error) {
-	q := p.src[p.i]
-	line, col := p.line, p.i-p.lineStart+1
-	p.i++
-	var b strings.Builder
-	for p.i < len(p.src) {
-		c := p.src[p.i]
-		switch {
-		case c == q:
-			p.i++
-			return b.String(), nil
-		case c == '\n' || c == '\r':
-			return "", p.errorAt(line, col, "string not closed on its line")
-		case c == '\\' && q == '"':
-			if err := p.escape(&b); err != nil {
-				return "", err
-			}
-		default:
-			b.WriteByte(c)
-			p.i++
-		}
-	}
-	return "", p.errorAt(line, col, "string not closed on its line")
-}
-
-// multiLineString reads a """basic""" or ”'literal”' string: a newline
-// right after the opening quotes is dropped, a backslash at the end of a
-// line of a basic one joins the next line, and up to two quotes may sit
-// before the closing three.
-func (p *tomlParser) multiLineString() (string, error) {
-	q := p.src[p.i]
-	line, col := p.line, p.i-p.lineStart+1
-	p.i += 3
-	if p.i < len(p.src) && (p.src[p.i] == '\n' || p.src[p.i] == '\r') && !p.newline() {
-		return "", p.errorf("a carriage return with no line feed after it")
-	}
-	var b strings.Builder
-	for p.i < len(p.src) {
-		c := p.src[p.i]
-		switch {
-		case c == q && strings.HasPrefix(p.src[p.i:], strings.Repeat(string(q), 3)):
-			n := 3
-			for p.i+n < len(p.src) && p.src[p.i+n] == q {
-				n++
-			}
-			if n > 5 {
-				return "", p.errorf("more than two quotes before the closing ones")
-			}
-			b.WriteString(strings.Repeat(string(q), n-3))
-			p.i += n
-			return b.String(), nil
-		case c == '\n' || c == '\r':
-			if !p.newline() {
-				return "", p.errorf("a carriage return with no line feed after it")
-			}
-			b.WriteByte('\n')
-		case c == '\\' && q == '"':
-			j := p.i + 1
-			for j < len(p.src) && (p.src[j] == ' ' || p.src[j] == '\t') {
-				j++
-			}
-			if j < len(p.src) && (p.src[j] == '\n' || p.src[j] == '\r') {
-				// A line-ending backslash: drop it and the white space
-				// after it, newlines included.
-				p.i = j
-				for p.i < len(p.src) && strings.ContainsRune(" \t\r\n", rune(p.src[p.i])) {
-					if p.src[p.i] == ' ' || p.src[p.i] == '\t' {
-						p.i++
-					} else if !p.newline() {
-						return "", p.errorf("a carriage return with no line feed after it")
-					}
-				}
-				continue
-			}
-			if err := p.escape(&b); err != nil {
-				return "", err
-			}
-		default:
-			b.WriteByte(c)
-			p.i++
-		}
-	}
-	return "", p.errorAt(line, col, "multi-line string not closed")
-}
-
-// escape reads a basic string's escape sequence at p.i into b.
-func (p *tomlParser) escape(b *strings.Builder) error {
-	col := p.i - p.lineStart + 1
-	if p.i+1 >= len(p.src) {
-		return p.errorAt(p.line, col, "string not closed")
-	}
-	c := p.src[p.i+1]
-	if i := strings.IndexByte("btnfre\"\\", c); i >= 0 {
-		b.WriteByte("\b\t\n\f\r\x1b\"\\"[i])
-		p.i += 2
-		return nil
-	}
-	n := 0
-	switch c {
-	case 'u':
-		n = 4
-	case 'U':
-		n = 8
-	default:
-		r, _ := utf8.DecodeRuneInString(p.src[p.i+1:])
-		return p.errorAt(p.line, col, "invalid escape \\%c", r)
-	}
-	if p.i+2+n > len(p.src) {
-		return p.errorAt(p.line, col, "\\%c needs %d hex digits", c, n)
-	}
-	hex := p.src[p.i+2 : p.i+2+n]
-	v, err := strconv.ParseUint(hex, 16, 32)
-	if err != nil || strings.ContainsAny(hex, "+-_") || !utf8.ValidRune(rune(v)) {
-		return p.errorAt(p.line, col, "invalid escape \\%c%s", c, strings.ToValidUTF8(hex, "?"))
-	}
-	b.WriteRune(rune(v))
-	p.i += 2 + n
-	return nil
-}
-
-// endOfLine checks that nothing but white space and a comment follows a
-// value or a header on its line, and moves past the line end.
-func (p *tomlParser) endOfLine() error {
-	p.skipSpace()
-	if p.i < len(p.src) && p.src[p.i] == '#' {
-		p.skipComment()
-	}
-	if p.i >= len(p.src) {
-		return nil
-	}
-	if p.src[p.i] != '\n' && p.src[p.i] != '\r' {
-		return p.errorf("expected the end of the line, found %s", p.found())
-	}
-	if !p.newline() {
-		return p.errorf("a carriage return with no line feed after it")
-	}
-	return nil
-}
-
-// skipSpace moves past spaces and tabs.
-func (p *tomlParser) skipSpace() {
-	for p.i < len(p.src) && (p.src[p.i] == ' ' || p.src[p.i] == '\t') {
-		p.i++
-	}
-}
-
-// skipComment moves to the end of the line, leaving the line end.
-func (p *tomlParser) skipComment() {
-	for p.i < len(p.src) && p.src[p.i] != '\n' && !strings.HasPrefix(p.src[p.i:], "\r\n") {
-		p.i++
-	}
-}
-
-// skipBlank moves past white space, line ends and comments, inside an
-// array or inline table.
-func (p *tomlParser) skipBlank() error {
-	for p.i < len(p.src) {
-		switch p.src[p.i] {
-		case ' ', '\t':
-			p.i++
-		case '#':
-			p.skipComment()
-		case '\n', '\r':
-			if !p.newline() {
-				return p.errorf("a carriage return with no line feed after it")
-			}
-		default:
-			return nil
-		}
-	}
-	return nil
-}
-
-// newline moves past the \n or \r\n at p.i, counting the line; false for
-// a lone \r, which TOML does not allow.
-func (p *tomlParser) newline() bool {
-	switch {
-	case p.src[p.i] == '\n':
-		p.i++
-	case strings.HasPrefix(p.src[p.i:], "\r\n"):
-		p.i += 2
-	default:
-		return false
-	}
-	p.line++
-	p.lineStart = p.i
-	return true
-}
-
-// accept moves past c if it is next.
-func (p *tomlParser) accept(c byte) bool {
-	if p.i < len(p.src) && p.src[p.i] == c {
-		p.i++
-		return true
-	}
-	return false
-}
-
-// found says what is at p.i, for an error.
-func (p *tomlParser) found() string {
-	if p.i >= len(p.src) {
-		return "the end of the file"
-	}
-	r, _ := utf8.DecodeRuneInString(p.src[p.i:])
-	return strconv.QuoteRune(r)
-}
-
-// errorf is an error at p.i.
-func (p *tomlParser) errorf(format string, args ...any) error {
-	return p.errorAt(p.line, p.i-p.lineStart+1, format, args...)
-}
-
-// errorAt is an error at a line and column, in the form compilers use.
-func (p *tomlParser) errorAt(line, col int, format string, args ...any) error {
-	return fmt.Errorf("buildpack: %s:%d:%d: %s", p.file, line, col, fmt.Sprintf(format, args...))
 }

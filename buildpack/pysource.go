@@ -2,6 +2,7 @@ package buildpack
 
 import (
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -255,6 +256,45 @@ func (s pyStmt) defName() string {
 		return t[1].text
 	}
 	return ""
+}
+
+// requiredParams returns the parameters of a "def NAME(…)" statement
+// that a call must give: those with no default that are not *args or
+// **kwargs, keyword-only ones included.
+func (s pyStmt) requiredParams() []string {
+	t := s.toks
+	i := slices.IndexFunc(t, func(tok pyTok) bool { return tok.is(tokOp, "(") })
+	if i < 0 || s.defName() == "" {
+		return nil
+	}
+	var out []string
+	depth, start := 0, i+1
+	param := func(p []pyTok) {
+		if len(p) == 0 || p[0].kind != tokName {
+			return // "*", "/", "*args", "**kw"
+		}
+		for j, tok := range p {
+			if tok.is(tokOp, "=") && depth == 0 && (j == 0 || !adjacentOps(p[j-1], tok)) {
+				return // a default
+			}
+		}
+		out = append(out, p[0].text)
+	}
+	for j := i + 1; j < len(t); j++ {
+		switch {
+		case t[j].kind == tokOp && strings.Contains("([{", t[j].text):
+			depth++
+		case t[j].is(tokOp, ")") && depth == 0:
+			param(t[start:j])
+			return out
+		case t[j].kind == tokOp && strings.Contains(")]}", t[j].text):
+			depth--
+		case t[j].is(tokOp, ",") && depth == 0:
+			param(t[start:j])
+			start = j + 1
+		}
+	}
+	return out
 }
 
 // pyCallee returns the dotted name a value calls when it starts with a

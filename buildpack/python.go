@@ -20,29 +20,57 @@ func detectPython(a *appFiles) (*Plan, error) {
 	if manage != nil && strings.Contains(strings.ToLower(manage.src), "django") {
 		// The other candidates only make notes: one a project cannot
 		// read is no reason to refuse it.
-		others, _ := findPyEntries(a, false)
+		others, _, _ := findPyEntries(a, false, nil)
 		return djangoPlan(a, manage, others)
 	}
-	entries, err := findPyEntries(a, true)
+	fa, notes := readFlaskApp(a)
+	entries, more, err := findPyEntries(a, true, fa)
 	if err != nil || len(entries) == 0 {
 		return nil, err
 	}
-	deps, err := readPyDeps(a)
-	if err != nil {
-		return nil, err
-	}
+	notes = append(notes, more...)
+	entries, passed := preferFlaskApp(entries, fa)
+	notes = append(notes, passed...)
+	deps := readPyDeps(a)
 	var plans []*Plan
 	for _, e := range entries {
-		p := pyEntryPlan(e, deps)
+		p := pyEntryPlan(a, e, deps)
 		if p.Title == "Python (Flask)" {
 			flaskStatic(a, e, p)
 		}
+		pyRelease(a, e, deps, p)
+		pyWorkers(a, deps, p, false)
 		plans = append(plans, p)
 	}
 	if len(plans) > 1 {
 		return nil, &AmbiguousError{Dir: a.dir, Candidates: plans}
 	}
-	return plans[0], nil
+	if e := entries[0]; e.needs != "" {
+		fn, _, _ := strings.Cut(e.attr, "(")
+		return nil, fmt.Errorf("buildpack: %s:%d: def %s(%s) needs an argument, and no module of the app calls it: gunicorn %q would fail with a TypeError. "+
+			"Write a wsgi.py that makes the app (app = %s(...)), or set FLASK_APP in .flaskenv to the call (FLASK_APP=\"%s:%s(...)\"), or write a Procfile",
+			e.at.File, e.at.Line, fn, e.needs, e.target(), fn, e.module, fn)
+	}
+	p := plans[0]
+	p.Notes = append(p.Notes, notes...)
+	return p, nil
+}
+
+// preferFlaskApp keeps, of several entries, the one FLASK_APP names (fa),
+// with a note for each of the others; with one entry, or none named, it
+// changes nothing.
+func preferFlaskApp(entries []pyEntry, fa *flaskApp) ([]pyEntry, []string) {
+	i := slices.IndexFunc(entries, func(e pyEntry) bool { return e.named != nil })
+	if len(entries) < 2 || i < 0 {
+		return entries, nil
+	}
+	var notes []string
+	for j, e := range entries {
+		if j != i {
+			notes = append(notes, fmt.Sprintf("%s is passed over: %s:%d %s", e.at, fa.at.File, fa.at.Line, fa.at.Says))
+		}
+	}
+	return entries[i : i+1], notes
 }
 
 // flaskStatic lets the edge serve a Flask app's static folder where Flask
@@ -134,19 +162,27 @@ type pyEntry struct {
 	at        Evidence
 	pathDir   string   // a directory the server must add to Python's path: "src"
 	imports   []string // what the file imports, to tell a wrapper from what it wraps
+	// named is where FLASK_APP names this entry (.flaskenv's line), nil
+	// when it does not.
+	named *Evidence
+	// needs lists the parameters a factory must be given ("config_name"),
+	// "" when create_app() can be called as it is.
+	needs string
 }
 
 // target is what a server is told to load: "app:app", "app:create_app()".
 func (e pyEntry) target() string { return e.module + ":" + e.attr }
 
 // findPyEntries looks for WSGI and ASGI apps: in the root files and an
-// ASGI one in asgi.py, then (with
-// packages) in the __init__.py of a root package that imports a framework
-// (Flask's "yourapplication" layout, its tutorial's create_app), in
-// app/main.py and in src/<package>/main.py. An entry whose module another
-// entry imports (wsgi.py doing "from app import create_app") is the same
-// app, and only the importer is kept.
-func findPyEntries(a *appFiles, packages bool) ([]pyEntry, error) {
+// ASGI one in asgi.py, then (with packages) in another root module that
+// makes the app (blog.py's app = create_app()), in the __init__.py of a
+// root package that imports a framework (Flask's "yourapplication"
+// layout, its tutorial's create_app), in app/main.py, in
+// src/<package>/main.py, and in the module FLASK_APP names (fa, nil for
+// none). An entry whose module another entry imports (wsgi.py doing "from
+// app import create_app") is the same app, and only the importer is kept.
+// notes are what the user should know of FLASK_APP.
+func findPyEntries(a *appFiles, packages bool, fa *flaskApp) (entries []pyEntry, notes []string, err error) {
 	var out []pyEntry
 	add := func(name, module, pathDir string, wsgi bool) error {
 		f, err := readPyFile(a, name)
@@ -161,52 +197,135 @@ func findPyEntries(a *appFiles, packages bool) ([]pyEntry, error) {
 	}
 	for _, name := range pyRootFiles() {
 		if err := add(name, strings.TrimSuffix(name, ".py"), "", true); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	// asgi.py holds ASGI apps only: Django's get_asgi_application() there
 	// is no app without its manage.py.
 	if err := add("asgi.py", "asgi", "", false); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	if packages {
-		root, err := a.list(".")
+	if !packages {
+		return dropWrapped(out), nil, nil
+	}
+	root, err := a.list(".")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, de := range root {
+		name := de.Name()
+		module := strings.TrimSuffix(name, ".py")
+		if module == name || slices.Contains(pyRootFiles(), name) || name == "asgi.py" || !validModule(module) || strings.Contains(module, ".") || notAppModule(module) {
+			continue
+		}
+		f, err := readPyFile(a, name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		for _, de := range root {
-			pkg := de.Name()
-			if !validModule(pkg) || strings.Contains(pkg, ".") || !a.isFile(pkg+"/__init__.py") {
-				continue
-			}
-			f, err := readPyFile(a, pkg+"/__init__.py")
-			if err != nil {
-				return nil, err
-			}
-			// A package's __init__.py counts only when it imports a
-			// framework: packages are many, and application = … is
-			// common outside web apps.
-			if e, ok := pyEntryIn(f, pkg, true); ok && importsAny(e.imports, slices.Concat(wsgiImports(), asgiImports())...) != "" {
-				out = append(out, e)
-			}
-		}
-		if err := add("app/main.py", "app.main", "", false); err != nil {
-			return nil, err
-		}
-		src, err := a.list("src")
-		if err != nil {
-			return nil, err
-		}
-		for _, de := range src {
-			pkg := de.Name()
-			if validModule(pkg) && !strings.Contains(pkg, ".") && a.isFile("src/"+pkg+"/main.py") {
-				if err := add("src/"+pkg+"/main.py", pkg+".main", "src", false); err != nil {
-					return nil, err
-				}
-			}
+		// Only an app made here counts (app = create_app()), not a
+		// factory defined here: a script's def is no app.
+		if e, ok := pyEntryIn(f, module, true); ok && !strings.Contains(e.attr, "(") {
+			out = append(out, e)
 		}
 	}
-	return dropWrapped(out), nil
+	for _, de := range root {
+		pkg := de.Name()
+		if !validModule(pkg) || strings.Contains(pkg, ".") || !a.isFile(pkg+"/__init__.py") {
+			continue
+		}
+		f, err := readPyFile(a, pkg+"/__init__.py")
+		if err != nil {
+			return nil, nil, err
+		}
+		// A package's __init__.py counts only when it imports a
+		// framework: packages are many, and application = … is
+		// common outside web apps.
+		if e, ok := pyEntryIn(f, pkg, true); ok && importsAny(e.imports, slices.Concat(wsgiImports(), asgiImports())...) != "" {
+			out = append(out, e)
+		}
+	}
+	// FastAPI's "bigger applications" layout: app/main.py, or the same in
+	// a package of another name (api/main.py).
+	for _, de := range root {
+		if pkg := de.Name(); validModule(pkg) && !strings.Contains(pkg, ".") && a.isFile(pkg+"/main.py") && (pkg == "app" || a.isFile(pkg+"/__init__.py")) {
+			if err := add(pkg+"/main.py", pkg+".main", "", false); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	src, err := a.list("src")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, de := range src {
+		pkg := de.Name()
+		if validModule(pkg) && !strings.Contains(pkg, ".") && a.isFile("src/"+pkg+"/main.py") {
+			if err := add("src/"+pkg+"/main.py", pkg+".main", "src", false); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	if fa != nil {
+		e, note, err := flaskAppEntry(a, fa)
+		if err != nil {
+			return nil, nil, err
+		}
+		if note != "" {
+			notes = append(notes, note)
+		} else {
+			out = slices.DeleteFunc(out, func(o pyEntry) bool { return o.file == e.file })
+			out = append(out, e)
+		}
+	}
+	return dropWrapped(out), notes, nil
+}
+
+// notAppModule reports whether a root module's name says it is no web
+// app's entry even when it makes one (a Celery worker's app =
+// create_app(), a test's): such modules are left to the Procfile.
+func notAppModule(module string) bool {
+	m := strings.ToLower(module)
+	for _, word := range []string{"test", "conftest", "setup", "config", "settings", "celery", "worker", "task", "gunicorn", "noxfile", "fabfile", "migrat", "seed"} {
+		if strings.Contains(m, word) {
+			return true
+		}
+	}
+	return false
+}
+
+// flaskAppEntry is the entry FLASK_APP names: the attribute or call it
+// gives, or the app found in the module's file as Flask would find it.
+// note says why there is none.
+func flaskAppEntry(a *appFiles, fa *flaskApp) (pyEntry, string, error) {
+	base := join(fa.pathDir, strings.ReplaceAll(fa.module, ".", "/"))
+	var f *pyFile
+	for _, name := range []string{base + ".py", base + "/__init__.py"} {
+		var err error
+		if f, err = readPyFile(a, name); err != nil {
+			return pyEntry{}, "", err
+		}
+		if f != nil {
+			break
+		}
+	}
+	if f == nil {
+		return pyEntry{}, fmt.Sprintf("%s, but there is no %s.py or %s/__init__.py: corral looked for the app elsewhere", fa.at, base, base), nil
+	}
+	at := fa.at
+	if fa.attr != "" {
+		fw := "WSGI"
+		if importsAny(f.imports(), "flask") != "" {
+			fw = "Flask"
+		}
+		return pyEntry{file: f.name, module: fa.module, attr: fa.attr, kind: Flask, framework: fw, at: at,
+			pathDir: fa.pathDir, imports: f.imports(), named: &at}, "", nil
+	}
+	e, ok := pyEntryIn(f, fa.module, true)
+	if !ok {
+		return pyEntry{}, fmt.Sprintf("%s, but corral finds no app in %s (app or application, or a create_app factory): corral looked for the app elsewhere", fa.at, f.name), nil
+	}
+	e.pathDir, e.named = fa.pathDir, &at
+	return e, "", nil
 }
 
 // dropWrapped keeps the entries no other entry imports: wsgi.py importing
@@ -354,7 +473,8 @@ func pyFactoryIn(f *pyFile, module string) (pyEntry, bool) {
 				fw = "Flask"
 			}
 			return pyEntry{file: f.name, module: module, attr: "create_app()", kind: Flask, framework: fw,
-				at: Evidence{File: f.name, Line: s.line(), Says: "def create_app(): an app factory"}, imports: imports}, true
+				at:      Evidence{File: f.name, Line: s.line(), Says: "def create_app(): an app factory"},
+				imports: imports, needs: strings.Join(s.requiredParams(), ", ")}, true
 		}
 	}
 	return pyEntry{}, false
@@ -362,8 +482,11 @@ func pyFactoryIn(f *pyFile, module string) (pyEntry, bool) {
 
 // pyEntryPlan is the plan for a WSGI or ASGI app: its server, the install
 // step, and notes on what the dependencies lack.
-func pyEntryPlan(e pyEntry, deps *pyDeps) *Plan {
+func pyEntryPlan(a *appFiles, e pyEntry, deps *pyDeps) *Plan {
 	p := &Plan{Kind: e.kind, Evidence: []Evidence{e.at}}
+	if e.named != nil && *e.named != e.at {
+		p.Evidence = append(p.Evidence, *e.named)
+	}
 	fw := e.framework
 	if fw == "WSGI" {
 		if _, ok := deps.get("flask"); ok {
@@ -371,29 +494,26 @@ func pyEntryPlan(e pyEntry, deps *pyDeps) *Plan {
 		}
 	}
 	p.Title = "Python (" + fw + ")"
-	var web, tool string
-	var declared Evidence
+	var srv pyServer
 	if e.kind == ASGI {
-		web, tool, declared = asgiWeb(e.target(), e.pathDir, deps)
+		srv.cmd, srv.tool, srv.declared = asgiWeb(e.target(), e.pathDir, deps)
 	} else {
-		target := e.target()
-		if strings.Contains(target, "(") {
-			target = `"` + target + `"` // parentheses are the shell's
+		srv = wsgiServer(a, e.target(), deps)
+		switch {
+		case e.pathDir == "":
+		case srv.tool == "gunicorn":
+			srv.cmd += " --pythonpath " + e.pathDir
+		default:
+			srv.cmd = "PYTHONPATH=" + e.pathDir + " " + srv.cmd
 		}
-		web, tool = "gunicorn "+target+" --bind "+bindHost+":$PORT", "gunicorn"
-		if d, ok := deps.get(tool); ok {
-			declared = d.at
-		}
 	}
-	p.Processes = []Process{{Type: "web", Command: web, Why: e.at}}
-	if declared.File != "" {
-		p.Evidence = append(p.Evidence, declared)
-	} else {
-		p.Notes = append(p.Notes, deps.missingNote(tool))
+	web := Process{Type: "web", Command: srv.cmd, Why: e.at}
+	if srv.why != nil {
+		web.Why = *srv.why
 	}
-	if deps.install != nil {
-		p.Build = append(p.Build, *deps.install)
-	}
+	p.Processes = []Process{web}
+	deps.apply(p, srv.tool, srv.declared)
+	p.Notes = append(p.Notes, srv.notes...)
 	return p
 }
 
@@ -409,7 +529,13 @@ func asgiWeb(target, pathDir string, deps *pyDeps) (cmd, tool string, declared E
 		env = "PYTHONPATH=" + pathDir + " "
 	}
 	if hasGunicorn && hasUvicorn {
-		cmd = "gunicorn " + target + " -k uvicorn.workers.UvicornWorker --bind " + bindHost + ":$PORT"
+		// uvicorn.workers is deprecated for the uvicorn-worker package,
+		// whose class the app then declares.
+		worker := "uvicorn.workers.UvicornWorker"
+		if _, ok := deps.get("uvicorn-worker"); ok {
+			worker = "uvicorn_worker.UvicornWorker"
+		}
+		cmd = "gunicorn " + target + " -k " + worker + " --bind " + bindHost + ":$PORT"
 		if pathDir != "" {
 			cmd += " --pythonpath " + pathDir
 		}
@@ -433,8 +559,10 @@ func asgiWeb(target, pathDir string, deps *pyDeps) (cmd, tool string, declared E
 // uvicornDeclared reports whether uvicorn is declared, by itself or by
 // fastapi[standard] (or [all]), which brings it.
 func uvicornDeclared(deps *pyDeps) (Evidence, bool) {
-	if d, ok := deps.get("uvicorn"); ok {
-		return d.at, true
+	for _, name := range []string{"uvicorn", "uvicorn-worker"} {
+		if d, ok := deps.get(name); ok {
+			return d.at, true
+		}
 	}
 	if d, ok := deps.get("fastapi"); ok && slices.ContainsFunc(d.extras, func(x string) bool {
 		return x == "all" || strings.HasPrefix(x, "standard")
@@ -461,10 +589,7 @@ func djangoPlan(a *appFiles, manage *pyFile, others []pyEntry) (*Plan, error) {
 			`os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings") with the module as a plain string; `+
 			"add that line, or write a Procfile", where)
 	}
-	deps, err := readPyDeps(a)
-	if err != nil {
-		return nil, err
-	}
+	deps := readPyDeps(a)
 	p := &Plan{Kind: Django, Title: "Python (Django)"}
 	p.Evidence = append(p.Evidence, Evidence{File: "manage.py", Line: setdefaultLine(manage, module),
 		Says: fmt.Sprintf("sets DJANGO_SETTINGS_MODULE to %q", module)})
@@ -474,14 +599,7 @@ func djangoPlan(a *appFiles, manage *pyFile, others []pyEntry) (*Plan, error) {
 	}
 	p.Evidence = append(p.Evidence, web.Why)
 	p.Processes = append(p.Processes, web)
-	if declared.File != "" {
-		p.Evidence = append(p.Evidence, declared)
-	} else {
-		p.Notes = append(p.Notes, deps.missingNote(tool))
-	}
-	if deps.install != nil {
-		p.Build = append(p.Build, *deps.install)
-	}
+	deps.apply(p, tool, declared)
 
 	settings, err := readDjangoSettings(a, module)
 	if err != nil {
@@ -496,15 +614,10 @@ func djangoPlan(a *appFiles, manage *pyFile, others []pyEntry) (*Plan, error) {
 			p.Release = &Process{Type: "release", Command: "python3 manage.py migrate --noinput", Why: s.evidence()}
 		}
 	}
+	pyWorkers(a, deps, p, true)
 	project, _, _ := strings.Cut(module, ".")
-	celeryFile := project + "/celery.py"
-	if strings.Contains(module, ".") && a.isFile(celeryFile) {
-		if d, ok := deps.get("celery"); ok {
-			p.Processes = append(p.Processes, Process{Type: "worker", Command: "celery -A " + project + " worker --loglevel=info",
-				Why: Evidence{File: celeryFile, Says: "the celery app; " + d.at.String()}})
-		} else {
-			p.Notes = append(p.Notes, fmt.Sprintf("%s defines a celery app, but celery is not declared: no worker process", celeryFile))
-		}
+	if _, ok := deps.get("celery"); !ok && deps.unread == nil && strings.Contains(module, ".") && a.isFile(project+"/celery.py") {
+		p.Notes = append(p.Notes, fmt.Sprintf("%s/celery.py defines a celery app, but celery is not declared: no worker process", project))
 	}
 	for _, e := range others {
 		p.Notes = append(p.Notes, fmt.Sprintf("%s:%d: %s is passed over: manage.py makes this a Django project", e.at.File, e.at.Line, e.at.Says))
@@ -527,13 +640,25 @@ func setdefaultLine(f *pyFile, module string) int {
 
 // djangoWeb finds the web process of a Django project: the wsgi.py of the
 // settings module's package or of a package above it (config.settings.prod
-// looks in config/settings/, then config/, then the top), served by
-// gunicorn; failing that an asgi.py, served as asgiWeb decides. It returns
-// the command's program and where it is declared (File "": nowhere).
+// looks in config/settings/, then config/, then the top), served by the
+// WSGI server the app declares (wsgiServer); failing that an asgi.py,
+// served as asgiWeb decides. An app that declares an ASGI server (uvicorn,
+// daphne, hypercorn) or Channels is served from its asgi.py first: that
+// is what it declares them for. It returns the command's program and
+// where it is declared (File "": nowhere).
 func djangoWeb(a *appFiles, module string, deps *pyDeps, p *Plan) (web Process, tool string, declared Evidence, err error) {
 	parts := strings.Split(module, ".")
+	kinds := []string{"wsgi", "asgi"}
+	channels, hasChannels := deps.get("channels")
+	_, hasUvicorn := uvicornDeclared(deps)
+	_, hasDaphne := deps.get("daphne")
+	_, hasHypercorn := deps.get("hypercorn")
+	asgiServer := hasUvicorn || hasDaphne || hasHypercorn
+	if asgiServer || hasChannels {
+		kinds = []string{"asgi", "wsgi"}
+	}
 	var looked []string
-	for _, kind := range []string{"wsgi", "asgi"} {
+	for _, kind := range kinds {
 		for n := len(parts) - 1; n >= 0; n-- {
 			file := join(strings.Join(parts[:n], "/"), kind+".py")
 			looked = append(looked, file)
@@ -557,13 +682,28 @@ func djangoWeb(a *appFiles, module string, deps *pyDeps, p *Plan) (web Process, 
 					file, m, module, file))
 			}
 			if kind == "wsgi" {
-				cmd := "gunicorn " + mod
-				if attr != "application" {
-					cmd += ":" + attr
+				srv := wsgiServer(a, mod+":"+attr, deps)
+				if srv.tool == "gunicorn" {
+					// gunicorn's own spelling: the module, its
+					// application implied.
+					srv.cmd = "gunicorn " + mod
+					if attr != "application" {
+						srv.cmd += ":" + attr
+					}
+					srv.cmd += " --bind " + bindHost + ":$PORT"
 				}
-				cmd += " --bind " + bindHost + ":$PORT"
-				g, _ := deps.get("gunicorn")
-				return Process{Type: "web", Command: cmd, Why: why}, "gunicorn", g.at, nil
+				if srv.why != nil {
+					why = *srv.why
+				}
+				p.Notes = append(p.Notes, srv.notes...)
+				return Process{Type: "web", Command: srv.cmd, Why: why}, srv.tool, srv.declared, nil
+			}
+			if hasChannels && !asgiServer {
+				// Channels 2 and 3 install daphne, and runserver runs it;
+				// Channels 4 asks for it to be declared.
+				at := channels.at
+				at.Says += ", which brings daphne before Channels 4 (with 4, declare daphne)"
+				return Process{Type: "web", Command: "daphne -b " + bindHost + " -p $PORT " + mod + ":" + attr, Why: why}, "daphne", at, nil
 			}
 			cmd, tool, declared := asgiWeb(mod+":"+attr, "", deps)
 			return Process{Type: "web", Command: cmd, Why: why}, tool, declared, nil

@@ -117,7 +117,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence requirements.txt:3: declares gunicorn
 			release: python3 manage.py migrate --noinput [proj/settings.py:8: DATABASES = { …]
 			web: gunicorn proj.wsgi --bind ${HOST:-0.0.0.0}:$PORT [proj/wsgi.py:4: the WSGI entry point]
-			worker: celery -A proj worker --loglevel=info [proj/celery.py: the celery app; requirements.txt:2: declares celery[redis]]
+			worker: celery -A proj worker --loglevel=info [proj/celery.py:7: app = Celery('proj'); requirements.txt:2: declares celery[redis]]
 			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 			build: python3 manage.py collectstatic --noinput -> "" [proj/settings.py:19: STATIC_ROOT = BASE_DIR / "static_root"]
 			static: "/static/" "" fromapp=true fallthrough=false index=false [proj/settings.py:19: STATIC_ROOT = BASE_DIR / "static_root"]
@@ -158,6 +158,119 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence wsgi.py:3: app = create_app()
 			evidence requirements.txt:2: declares gunicorn
 			web: gunicorn wsgi:app --bind ${HOST:-0.0.0.0}:$PORT [wsgi.py:3: app = create_app()]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+		`},
+		{"flask-root-module", `
+			kind flask
+			title Python (Flask)
+			evidence journal.py:3: app = create_app()
+			evidence requirements.txt:2: declares gunicorn
+			web: gunicorn journal:app --bind ${HOST:-0.0.0.0}:$PORT [journal.py:3: app = create_app()]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+		`},
+		{"flask-flaskenv", `
+			kind flask
+			title Python (Flask)
+			evidence .flaskenv:2: sets FLASK_APP to "shop:create_app('production')"
+			evidence requirements.txt:2: declares gunicorn
+			web: gunicorn "shop:create_app('production')" --bind ${HOST:-0.0.0.0}:$PORT [.flaskenv:2: sets FLASK_APP to "shop:create_app('production')"]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+			note tools/__init__.py:4: def create_app(): an app factory is passed over: .flaskenv:2 sets FLASK_APP to "shop:create_app('production')"
+		`},
+		{"flask-migrate", `
+			kind flask
+			title Python (Flask)
+			evidence app.py:5: app = Flask(__name__)
+			evidence requirements.txt:4: declares gunicorn
+			release: FLASK_APP=app:app flask db upgrade [migrations: Flask-Migrate's migrations; requirements.txt:3: declares Flask-Migrate]
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:5: app = Flask(__name__)]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+		`},
+		{"fastapi-alembic", `
+			kind asgi
+			title Python (FastAPI)
+			evidence app/main.py:3: app = FastAPI(title="orders")
+			evidence pyproject.toml:10: declares uvicorn
+			release: alembic upgrade head [alembic.ini: configures Alembic; pyproject.toml:11: declares alembic]
+			web: uvicorn app.main:app --host ${HOST:-0.0.0.0} --port $PORT [app/main.py:3: app = FastAPI(title="orders")]
+			build: POETRY_VIRTUALENVS_IN_PROJECT=true poetry install --only main --no-root -> "" [pyproject.toml:1: a poetry project ([tool.poetry]; the virtualenv in .venv, which corral puts first in PATH)]
+		`},
+		{"flask-uwsgi", `
+			kind flask
+			title Python (Flask)
+			evidence app.py:3: app = Flask(__name__)
+			evidence requirements.txt:2: declares uWSGI
+			web: uwsgi --ini uwsgi.ini --http-socket ${HOST:-0.0.0.0}:$PORT [uwsgi.ini:1: configures uWSGI]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+			note uwsgi.ini:7: socket = /tmp/app.sock: uWSGI listens there too; corral's edge reaches it on --http-socket $PORT
+		`},
+		{"flask-waitress", `
+			kind flask
+			title Python (Flask)
+			evidence app.py:3: app = Flask(__name__)
+			evidence requirements.txt:2: declares waitress
+			web: waitress-serve --listen=${HOST:-0.0.0.0}:$PORT app:app [app.py:3: app = Flask(__name__)]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+		`},
+		{"django-uwsgi", `
+			kind django
+			title Python (Django)
+			evidence manage.py:6: sets DJANGO_SETTINGS_MODULE to "proj.settings"
+			evidence etc/uwsgi.ini:1: configures uWSGI
+			evidence requirements.txt:2: declares uwsgi
+			web: uwsgi --ini etc/uwsgi.ini [etc/uwsgi.ini:1: configures uWSGI]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+			note proj/settings.py sets no STATIC_ROOT: no collectstatic, so static files are served by the app (WhiteNoise, or runserver with DEBUG on), or not at all with DEBUG off
+		`},
+		{"django-channels", `
+			kind django
+			title Python (Django)
+			evidence manage.py:6: sets DJANGO_SETTINGS_MODULE to "chat.settings"
+			evidence chat/asgi.py:8: the ASGI entry point
+			evidence requirements.txt:3: declares daphne
+			web: daphne -b ${HOST:-0.0.0.0} -p $PORT chat.asgi:application [chat/asgi.py:8: the ASGI entry point]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+			note chat/settings.py sets no STATIC_ROOT: no collectstatic, so static files are served by the app (WhiteNoise, or runserver with DEBUG on), or not at all with DEBUG off
+		`},
+		{"django-uvicorn-gunicorn", `
+			kind django
+			title Python (Django)
+			evidence manage.py:6: sets DJANGO_SETTINGS_MODULE to "site.settings"
+			evidence site/asgi.py:7: the ASGI entry point
+			evidence requirements.txt:2: declares gunicorn
+			web: gunicorn site.asgi:application -k uvicorn_worker.UvicornWorker --bind ${HOST:-0.0.0.0}:$PORT [site/asgi.py:7: the ASGI entry point]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+			note site/settings.py sets no STATIC_ROOT: no collectstatic, so static files are served by the app (WhiteNoise, or runserver with DEBUG on), or not at all with DEBUG off
+		`},
+		{"django-celery-config", `
+			kind django
+			title Python (Django)
+			evidence manage.py:6: sets DJANGO_SETTINGS_MODULE to "config.settings"
+			evidence config/wsgi.py:7: the WSGI entry point
+			evidence requirements.txt:2: declares gunicorn
+			web: gunicorn config.wsgi --bind ${HOST:-0.0.0.0}:$PORT [config/wsgi.py:7: the WSGI entry point]
+			worker: celery -A config.celery_app worker --loglevel=info [config/celery_app.py:7: app = Celery("shop"); requirements.txt:3: declares celery]
+			clock: celery -A config.celery_app beat --loglevel=info [requirements.txt:4: declares django-celery-beat]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+			note config/settings.py sets no STATIC_ROOT: no collectstatic, so static files are served by the app (WhiteNoise, or runserver with DEBUG on), or not at all with DEBUG off
+		`},
+		{"flask-rq", `
+			kind flask
+			title Python (Flask)
+			evidence app.py:7: app = Flask(__name__)
+			evidence requirements.txt:2: declares gunicorn
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:7: app = Flask(__name__)]
+			worker: rq worker ${REDIS_URL:+--url "$REDIS_URL"} mail-tasks [app.py:9: app.task_queue = rq.Queue("mail-tasks", connection=app.redis); requirements.txt:4: declares rq]
+			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
+		`},
+		{"flask-celery", `
+			kind flask
+			title Python (Flask)
+			evidence web/__init__.py:10: def create_app(): an app factory
+			evidence requirements.txt:2: declares gunicorn
+			web: gunicorn "web:create_app()" --bind ${HOST:-0.0.0.0}:$PORT [web/__init__.py:10: def create_app(): an app factory]
+			worker: celery -A web worker --loglevel=info [web/__init__.py:4: celery = Celery(__name__, broker="redis://localhost:6379/0"); requirements.txt:3: declares celery[redis]]
+			clock: celery -A web beat --loglevel=info [web/__init__.py:5: celery.conf.beat_schedule = { …]
 			build: test -d .venv || python3 -m venv --system-site-packages .venv && .venv/bin/python -m pip install -r requirements.txt -> "" [requirements.txt: lists the dependencies (pip, into the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"flask-no-gunicorn", `
@@ -205,7 +318,7 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence src/inventory/main.py:3: api = FastAPI()
 			evidence pyproject.toml:4: declares uvicorn
 			web: uvicorn inventory.main:api --host ${HOST:-0.0.0.0} --port $PORT --app-dir src [src/inventory/main.py:3: api = FastAPI()]
-			build: uv sync --frozen -> "" [uv.lock: pins the dependencies (uv; the virtualenv in .venv, which corral puts first in PATH)]
+			build: uv sync --frozen --no-dev -> "" [uv.lock: pins the dependencies (uv, leaving out the dev group; the virtualenv in .venv, which corral puts first in PATH)]
 		`},
 		{"asgi-starlette-pipfile", `
 			kind asgi
@@ -214,6 +327,13 @@ func TestDetectPythonFixtures(t *testing.T) {
 			evidence Pipfile:8: declares hypercorn
 			web: hypercorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:10: app = Starlette(debug=False, routes=[ …]
 			build: PIPENV_VENV_IN_PROJECT=1 pipenv install --deploy -> "" [Pipfile: lists the dependencies (pipenv; the virtualenv in .venv, which corral puts first in PATH)]
+		`},
+		{"python-malformed-toml", `
+			kind asgi
+			title Python (FastAPI)
+			evidence main.py:3: app = FastAPI()
+			web: uvicorn main:app --host ${HOST:-0.0.0.0} --port $PORT [main.py:3: app = FastAPI()]
+			note pyproject.toml:7:11: basic strings cannot have new lines: corral could not read pyproject.toml, and decided without it: no install step (pip, pipenv, poetry and uv would refuse the file too), and uvicorn as for an app that declares no server; fix pyproject.toml for corral build to install the app's packages
 		`},
 		{"python-poetry", `
 			kind flask
@@ -240,8 +360,8 @@ func TestDetectPythonFixtureErrors(t *testing.T) {
 		dir  string
 		want string // the error's first line, or the start of it
 	}{
+		{"flask-factory-args", `buildpack: inventory/__init__.py:4: def create_app(config_name) needs an argument, and no module of the app calls it: gunicorn "inventory:create_app()" would fail with a TypeError. Write a wsgi.py that makes the app (app = create_app(...)), or set FLASK_APP in .flaskenv to the call (FLASK_APP="inventory:create_app(...)")`},
 		{"django-no-module", `buildpack: manage.py:6: Django's manage.py names no settings module: corral reads it from os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")`},
-		{"python-malformed-toml", `buildpack: pyproject.toml:7:5: string not closed on its line`},
 	} {
 		t.Run(tc.dir, func(t *testing.T) {
 			p, err := Detect(filepath.Join("testdata", tc.dir))
@@ -448,11 +568,23 @@ func TestDetectPythonCases(t *testing.T) {
 		{"requirements -r to a missing file", map[string]string{
 			"app.py":           "from flask import Flask\napp = Flask(__name__)\n",
 			"requirements.txt": "flask\n\n-r requirements/prod.txt\n",
-		}, "error: buildpack: requirements.txt:3: -r requirements/prod.txt: requirements/prod.txt does not exist"},
+		}, `
+			kind flask
+			title Python (Flask)
+			evidence app.py:2: app = Flask(__name__)
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:2: app = Flask(__name__)]
+			note requirements.txt:3: -r requirements/prod.txt: requirements/prod.txt does not exist: corral could not read requirements.txt, and decided without it: no install step (pip, pipenv, poetry and uv would refuse the file too), and gunicorn as for an app that declares no server; fix requirements.txt for corral build to install the app's packages
+		`},
 		{"malformed Pipfile", map[string]string{
 			"app.py":  "from flask import Flask\napp = Flask(__name__)\n",
 			"Pipfile": "[packages]\nflask = *\n",
-		}, `error: buildpack: Pipfile:2:9: expected a value, found '*'`},
+		}, `
+			kind flask
+			title Python (Flask)
+			evidence app.py:2: app = Flask(__name__)
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:2: app = Flask(__name__)]
+			note Pipfile:2:9: unexpected character U+002A '*' at start of value: corral could not read Pipfile, and decided without it: no install step (pip, pipenv, poetry and uv would refuse the file too), and gunicorn as for an app that declares no server; fix Pipfile for corral build to install the app's packages
+		`},
 		{"factory in app.py, FastAPI in a src package: ambiguous", map[string]string{
 			"app.py":              "from flask import Flask\n\ndef create_app():\n    return Flask(__name__)\n",
 			"src/api/main.py":     "from fastapi import FastAPI\napp = FastAPI()\n",
@@ -489,6 +621,56 @@ func TestDetectPythonCases(t *testing.T) {
 			evidence main.py:2: app = Starlette()
 			web: uvicorn main:app --host ${HOST:-0.0.0.0} --port $PORT [main.py:2: app = Starlette()]
 			note no requirements.txt, Pipfile or pyproject.toml declaring dependencies: corral installs nothing, so uvicorn and the app's other packages must already be installed
+		`},
+		{"two root modules make an app: ambiguous", map[string]string{
+			"web.py":   "from flask import Flask\napp = Flask(__name__)\n",
+			"admin.py": "from flask import Flask\napp = Flask(__name__)\n",
+		}, "error: " + "more than one app"},
+		{".env's FLASK_APP picks one of two root modules", map[string]string{
+			"web.py":   "from flask import Flask\napp = Flask(__name__)\n",
+			"admin.py": "from flask import Flask\napp = Flask(__name__)\n",
+			".env":     "SECRET_KEY='x'\nexport FLASK_APP=admin.py # the admin site\n",
+		}, `
+			kind flask
+			title Python (Flask)
+			evidence admin.py:2: app = Flask(__name__)
+			evidence .env:2: sets FLASK_APP to "admin.py"
+			web: gunicorn admin:app --bind ${HOST:-0.0.0.0}:$PORT [admin.py:2: app = Flask(__name__)]
+			note no requirements.txt, Pipfile or pyproject.toml declaring dependencies: corral installs nothing, so gunicorn and the app's other packages must already be installed
+			note web.py:2: app = Flask(__name__) is passed over: .env:2 sets FLASK_APP to "admin.py"
+		`},
+		{"FLASK_APP names a module that is not there", map[string]string{
+			"app.py":    "from flask import Flask\napp = Flask(__name__)\n",
+			".flaskenv": "FLASK_APP=gone\n",
+		}, `
+			kind flask
+			title Python (Flask)
+			evidence app.py:2: app = Flask(__name__)
+			web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT [app.py:2: app = Flask(__name__)]
+			note no requirements.txt, Pipfile or pyproject.toml declaring dependencies: corral installs nothing, so gunicorn and the app's other packages must already be installed
+			note .flaskenv:1: sets FLASK_APP to "gone", but there is no gone.py or gone/__init__.py: corral looked for the app elsewhere
+		`},
+		{"a factory that needs an argument, called by wsgi.py", map[string]string{
+			"shop/__init__.py": "from flask import Flask\n\ndef create_app(config_name, *, debug=False):\n    return Flask(__name__)\n",
+			"wsgi.py":          "from shop import create_app\napp = create_app('production')\n",
+		}, `
+			kind flask
+			title Python (WSGI)
+			evidence wsgi.py:2: app = create_app('production')
+			web: gunicorn wsgi:app --bind ${HOST:-0.0.0.0}:$PORT [wsgi.py:2: app = create_app('production')]
+			note no requirements.txt, Pipfile or pyproject.toml declaring dependencies: corral installs nothing, so gunicorn and the app's other packages must already be installed
+		`},
+		{"a factory with a keyword-only parameter and no caller", map[string]string{
+			"shop/__init__.py": "from flask import Flask\n\ndef create_app(*, settings):\n    return Flask(__name__)\n",
+		}, "error: buildpack: shop/__init__.py:3: def create_app(settings) needs an argument"},
+		{"a factory whose parameters all have defaults", map[string]string{
+			"shop/__init__.py": "from flask import Flask\n\ndef create_app(config: dict[str, int] = {}, *args, **kw) -> Flask:\n    return Flask(__name__)\n",
+		}, `
+			kind flask
+			title Python (Flask)
+			evidence shop/__init__.py:3: def create_app(): an app factory
+			web: gunicorn "shop:create_app()" --bind ${HOST:-0.0.0.0}:$PORT [shop/__init__.py:3: def create_app(): an app factory]
+			note no requirements.txt, Pipfile or pyproject.toml declaring dependencies: corral installs nothing, so gunicorn and the app's other packages must already be installed
 		`},
 		{"gunicorn without uvicorn serves an ASGI app with uvicorn", map[string]string{
 			"main.py":          "from fastapi import FastAPI\napp = FastAPI()\n",

@@ -41,6 +41,18 @@ func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
 			if err != nil {
 				return nil, err
 			}
+			if app.Dir != "" {
+				// The app is below: it runs there, as with --dir, and a
+				// Procfile there (corral init writes one) is its own.
+				p.Root, p.Dir = p.Dir, filepath.Join(p.Dir, filepath.FromSlash(app.Dir))
+				if sub := filepath.Join(p.Dir, "Procfile"); fileExists(sub) {
+					pf, err := procfile.ParseFile(sub)
+					if err != nil {
+						return nil, err
+					}
+					return p.readSelf(cfg, pf)
+				}
+			}
 			p.App, p.Detected = app, true
 			return detectedProcfile(app), nil
 		}
@@ -62,6 +74,12 @@ func (p *Plan) readProcfile(cfg Config) (*procfile.Procfile, error) {
 func (p *Plan) detectBeside(cfg Config) {
 	if !p.Detected && p.App == nil && p.AppErr == nil {
 		p.App, p.AppErr = buildpack.DetectOn(p.Dir, p.tools())
+		if p.App != nil && p.App.Dir != "" {
+			// An app below the Procfile's directory is not the one the
+			// Procfile runs here: its build steps would run in the wrong
+			// place.
+			p.App = nil
+		}
 		if len(cfg.Edge.Static) == 0 && p.Edge {
 			p.Static = p.detectedStatic(cfg.Edge.SPA)
 		}
@@ -91,6 +109,12 @@ func (p *Plan) missing() error {
 		errs = append(errs, errors.New(m.String()))
 	}
 	return errors.Join(errs...)
+}
+
+// fileExists reports whether name is there (a file, or a link to one).
+func fileExists(name string) bool {
+	_, err := os.Stat(name)
+	return err == nil
 }
 
 // detectedProcfile gives a detected plan as a Procfile, release first, its
@@ -250,6 +274,9 @@ func (p *Plan) describeApp(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  static: %s from %s%s\n    because %s\n", m.Prefix, m.Where(), asked, m.Why)
 	}
+	for _, n := range p.App.Warnings {
+		fmt.Fprintf(w, "  warning: %s\n", n)
+	}
 	for _, n := range p.App.Notes {
 		fmt.Fprintf(w, "  note: %s\n", n)
 	}
@@ -276,6 +303,13 @@ func Init(dir string) (string, error) {
 	app, err := buildpack.Detect(dir)
 	if err != nil {
 		return "", err
+	}
+	if app.Dir != "" {
+		// Beside the app, where corral start finds it.
+		path = filepath.Join(dir, filepath.FromSlash(app.Dir), "Procfile")
+		if _, err := os.Lstat(path); err == nil {
+			return "", fmt.Errorf("%s already exists: corral runs it as it is; remove it first to write the detected one", path)
+		}
 	}
 	if len(app.Entries()) == 0 {
 		return "", fmt.Errorf("%s: a %s has no process to write in a Procfile: corral start serves it with no Procfile", dir, app.Title)

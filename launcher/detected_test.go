@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -119,5 +120,52 @@ func TestInit(t *testing.T) {
 	}
 	if _, err := Init(appDirWith(t, map[string]string{"index.html": "hi"})); err == nil || !strings.Contains(err.Error(), "no process to write") {
 		t.Errorf("Init of a static site: %v", err)
+	}
+}
+
+// TestDetectedBelow checks an app detection finds one directory down:
+// the plan runs it there and keeps the control socket's directory, init
+// writes its Procfile there and start then reads that, a Procfile at the
+// top leaves it alone, and web: corral start at the top says what to do.
+func TestDetectedBelow(t *testing.T) {
+	files := map[string]string{
+		"README.md":            "# x\n",
+		"server/package.json":  `{"scripts": {"start": "node server.js", "worker": "node worker.js"}}`,
+		"server/public/a.html": "hi",
+	}
+	dir := appDirWith(t, files)
+	plan, err := Load(Config{Dir: dir, Port: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Dir != filepath.Join(dir, "server") || plan.Root != dir || !plan.Detected {
+		t.Errorf("plan in %s (root %s, detected %v); want %s/server, root %s", plan.Dir, plan.Root, plan.Detected, dir, dir)
+	}
+	path, err := Init(dir)
+	if err != nil || path != filepath.Join(dir, "server", "Procfile") {
+		t.Fatalf("Init = %s, %v; want server/Procfile", path, err)
+	}
+	plan, err = Load(Config{Dir: dir, Port: 5000})
+	if err != nil || plan.Detected || plan.Procfile.Path != path {
+		t.Fatalf("after init: %v, detected %v, procfile %s; want %s", err, plan != nil && plan.Detected, plan.Procfile.Path, path)
+	}
+	if _, err := Init(dir); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Errorf("second Init: %v", err)
+	}
+
+	dir = appDirWith(t, files)
+	if err := os.WriteFile(filepath.Join(dir, "Procfile"), []byte("web: cd server && node server.js\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan, err = Load(Config{Dir: dir, Port: 5000})
+	if err != nil || plan.Dir != dir || plan.Root != "" || plan.App != nil {
+		t.Errorf("with a Procfile at the top: %v, dir %s, root %q, app %v", err, plan.Dir, plan.Root, plan.App)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Procfile"), []byte("web: corral start\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(Config{Dir: dir, Port: 5000, Executable: "/usr/bin/corral"})
+	if err == nil || !strings.Contains(err.Error(), "corral detects the app in server/, below the Procfile: move the Procfile there, or run corral start --dir server") {
+		t.Errorf("web: corral start at the top: %v", err)
 	}
 }

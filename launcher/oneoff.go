@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -44,10 +45,22 @@ func Exec(cfg Config, argv []string) error {
 	if err != nil {
 		return err
 	}
+	// An app with no Procfile that detection finds below dir runs there,
+	// as corral start runs it.
+	var app *buildpack.Plan
+	if cfg.Procfile == "" && !fileExists(filepath.Join(dir, "Procfile")) {
+		if a, err := buildpack.Detect(dir); err == nil {
+			app = a
+			dir = filepath.Join(dir, filepath.FromSlash(a.Dir))
+		}
+	}
 	// As heroku run's dyno: the production defaults on a platform, the
 	// app's directories of commands first in PATH.
 	if platform.Detect(cfg.Environ).IsPaaS() {
-		if app, err := buildpack.Detect(dir); err == nil {
+		if app == nil {
+			app, _ = buildpack.Detect(dir)
+		}
+		if app != nil {
 			env = append(env, appenv.Default(env, app.Env).Environ()...)
 		}
 	}

@@ -41,7 +41,14 @@ type Instance struct {
 // Plan is what corral will run, fully checked: nothing in it can fail for
 // want of a file, a variable, a type or a port number.
 type Plan struct {
-	Dir      string
+	// Dir is the app directory, where every command runs: --dir, or the
+	// directory below it where detection found the app (Root then says
+	// which --dir was given).
+	Dir string
+	// Root is the directory corral was pointed at when the app is in one
+	// below it (a monorepo's backend/): the control socket and the env
+	// files stay there. "" when the app is at Dir.
+	Root     string
 	Procfile *procfile.Procfile
 	EnvFiles []string // the env files read, in order
 	// IgnoredEnv is the app's .env, not read on a platform (appenv.Files);
@@ -409,6 +416,9 @@ func boolInt(b bool) int {
 // Describe writes the plan for people: files, then one row per process type.
 func (p *Plan) Describe(w io.Writer) error {
 	fmt.Fprintf(w, "app:      %s\n", p.Dir)
+	if p.Root != "" {
+		fmt.Fprintf(w, "          detected below %s, which has no app at its top: every command runs in %s (as --dir would)\n", p.Root, p.Dir)
+	}
 	switch {
 	case p.Self != nil && p.Self.Path == "":
 		fmt.Fprintf(w, "procfile: none (web is the command after \"--\")\n")

@@ -176,6 +176,10 @@ func (p *Plan) detectWeb(pf *procfile.Procfile, own procfile.Entry) (*procfile.P
 	if err != nil {
 		return nil, fmt.Errorf(`%s: web: %s is corral's own start command, so the web process comes from detection, as with no Procfile; or give it after "--" (web: corral start -- gunicorn app.wsgi). Detection: %w`, at, own.Command, err)
 	}
+	if app.Dir != "" {
+		return nil, fmt.Errorf(`%s: web: %s is corral's own start command, so the web process comes from detection, and corral detects the app in %s/, below the Procfile: move the Procfile there, or run corral start --dir %s, or give the web command after "--" (web: corral start -- cd %s && CMD)`,
+			at, own.Command, app.Dir, app.Dir, app.Dir)
+	}
 	p.App, p.Detected = app, true
 	s := p.Self
 	s.Web = "detection (" + app.Title + "), as with no Procfile"

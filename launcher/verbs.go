@@ -1,6 +1,7 @@
 package launcher
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,9 @@ import (
 func (r *runner) listenControl() (net.Listener, error) {
 	rt, _ := environ.Lookup(r.cfg.Environ, "XDG_RUNTIME_DIR")
 	var errs []error
-	for _, p := range control.Paths(r.plan.Dir, rt) {
+	// Where the verbs look: the directory they are run in, or given
+	// with --dir, which is Root for an app detected below it.
+	for _, p := range control.Paths(cmp.Or(r.plan.Root, r.plan.Dir), rt) {
 		ln, err := control.Listen(p)
 		if err == nil {
 			return ln, nil

@@ -206,6 +206,51 @@ func TestDetectedFlask(t *testing.T) {
 	r.stop()
 }
 
+// TestDetectedBelow: a repository with no app at its top and a Flask app
+// in backend/ (a monorepo's layout): corral check says where the app is,
+// corral start runs it there behind the edge (its working directory,
+// its static folder), the control verbs still answer at the top, and
+// corral run runs in backend/ too.
+func TestDetectedBelow(t *testing.T) {
+	needTool(t, "gunicorn")
+	dir := app(t, map[string]string{
+		"README.md":                "# A monorepo\n",
+		"docker-compose.yml":       "services:\n  api:\n    build: ./backend\n",
+		"frontend/package.json":    `{"scripts": {"dev": "vite", "build": "vite build"}}`,
+		"backend/.python-version":  "system\n",
+		"backend/requirements.txt": "flask\ngunicorn\n",
+		"backend/static/site.css":  "body { font-family: serif }\n",
+		"backend/app.py": "import os\n\nfrom flask import Flask\n\napp = Flask(__name__)\n\n\n" +
+			"@app.get(\"/\")\ndef index():\n    return \"cwd=\" + os.path.basename(os.getcwd())\n",
+	})
+	needPython(t, filepath.Join(dir, "backend"), "python3-flask", "flask")
+	backend := filepath.Join(dir, "backend")
+	code, out, errOut := corral(t, dir, nil, "check")
+	for _, want := range []string{
+		"app:      " + backend,
+		"detected below " + dir + ", which has no app at its top: every command runs in " + backend,
+		"web: gunicorn app:app --bind ${HOST:-0.0.0.0}:$PORT",
+		"note: no app at the top of " + dir + ": corral runs the one in backend/",
+	} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("check: status %d, no %q in\n%s\n%s", code, want, out, errOut)
+		}
+	}
+	r, base := startDetected(t, dir, `web\.1 is ready`)
+	wantPage(t, base+"/", 200, "cwd=backend")
+	if resp := wantPage(t, base+"/static/site.css", 200, "font-family"); resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+		t.Errorf("/static/site.css came from the app, not the edge: %v", resp.Header)
+	}
+	if rows := ps(t, dir); rows["web.1"].Pid == 0 {
+		t.Errorf("corral ps at the top finds no web.1: %v", rows)
+	}
+	r.stop()
+	code, out, errOut = corral(t, dir, nil, "run", "--", "pwd")
+	if code != 0 || strings.TrimSpace(out) != backend {
+		t.Errorf("corral run -- pwd: status %d, %q; want %s\n%s", code, out, backend, errOut)
+	}
+}
+
 // TestBuildPythonVenv: corral build installs requirements.txt into a
 // virtualenv in .venv, which a Debian Python needs (PEP 668), and start
 // then runs with it. Offline here: the virtualenv sees Debian's Flask

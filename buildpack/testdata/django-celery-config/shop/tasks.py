@@ -1,0 +1,6 @@
+from config.celery_app import app
+
+
+@app.task()
+def ping():
+    return "pong"

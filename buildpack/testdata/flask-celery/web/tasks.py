@@ -1,0 +1,6 @@
+from web import celery
+
+
+@celery.task
+def nightly():
+    pass

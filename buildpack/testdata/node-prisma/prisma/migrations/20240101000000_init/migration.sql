@@ -1,0 +1,2 @@
+-- CreateTable
+CREATE TABLE "Note" ("id" SERIAL NOT NULL, "text" TEXT NOT NULL);
