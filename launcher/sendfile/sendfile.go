@@ -16,12 +16,14 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"mime"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/corral-run/corral/launcher/static"
 )
@@ -250,7 +252,7 @@ func (f *Files) Resolve(app http.Header) (string, error) {
 		}
 		return fail("%s is under no --internal prefix (%s)", p, f.prefixes())
 	}
-	p, why := cleanPath(s[0])
+	p, why := cleanPath(wsgiValue(s[0]))
 	if why != "" {
 		return fail("%s", why)
 	}
@@ -262,6 +264,28 @@ func (f *Files) Resolve(app http.Header) (string, error) {
 		}
 	}
 	return fail("%s is in no --internal directory (%s)", p, f.dirList())
+}
+
+// wsgiValue gives back the path a WSGI app (Django's xsendfile backend)
+// put in X-Sendfile: a header value is latin-1 there, so a name Django
+// could encode in latin-1 comes as those bytes (not UTF-8), and any other
+// as an RFC 2047 encoded word. A path that is valid UTF-8 (Rails', any
+// ASCII one) is as it came; names on disk are taken to be UTF-8.
+func wsgiValue(v string) string {
+	if strings.HasPrefix(v, "=?") {
+		if d, err := new(mime.WordDecoder).DecodeHeader(v); err == nil {
+			return d
+		}
+		return v
+	}
+	if utf8.ValidString(v) {
+		return v
+	}
+	b := make([]rune, 0, len(v))
+	for i := 0; i < len(v); i++ {
+		b = append(b, rune(v[i]))
+	}
+	return string(b)
 }
 
 // accelPath decodes an X-Accel-Redirect value into a clean URL path, or

@@ -1,6 +1,7 @@
 package sendfile
 
 import (
+	"encoding/base64"
 	"errors"
 	"io"
 	"net/http"
@@ -108,6 +109,11 @@ func TestResolve(t *testing.T) {
 
 		{"sendfile", Sendfile, real + "/a.txt", "/protected/a.txt", ""},
 		{"sendfile by the given path", Sendfile, link + "/sub/b b.pdf", "/protected/sub/b b.pdf", ""},
+		{"sendfile latin-1 from WSGI", Sendfile, real + "/\xe9t\xe9.txt", "/protected/été.txt", ""},
+		{"sendfile RFC 2047 from Django", Sendfile, "=?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(real+"/été.txt")) + "?=", "/protected/été.txt", ""},
+		{"sendfile RFC 2047 outside", Sendfile, "=?utf-8?q?/etc/passwd?=", "", "no --internal directory"},
+		{"sendfile RFC 2047 broken", Sendfile, "=?utf-8?x?abc?=", "", "absolute"},
+		{"sendfile utf-8 as is", Sendfile, real + "/été.txt", "/protected/été.txt", ""},
 		{"sendfile not decoded", Sendfile, real + "/a%20b", "/protected/a%20b", ""},
 		{"sendfile double slash", Sendfile, real + "//a.txt", "/protected/a.txt", ""},
 		{"sendfile dot dot", Sendfile, real + "/../outside/secret.txt", "", "'..'"},
