@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -123,6 +124,37 @@ func TestInternalRedirect(t *testing.T) {
 				t.Errorf("access %+v: want %d, %d bytes", a, tt.code, tt.bytes)
 			}
 		})
+	}
+}
+
+// TestInternalH2C: over HTTP/2 the edge's writer is net/http's, and the
+// status and bytes are counted around it.
+func TestInternalH2C(t *testing.T) {
+	e, _, _, _ := internalEdge(t, true)
+	c := h2cClient()
+	defer c.Transport.(*http.Transport).CloseIdleConnections()
+	for _, tt := range []struct {
+		rng   string
+		code  int
+		body  string
+		bytes int64
+	}{{"", 200, "the private file", 16}, {"bytes=0-2", 206, "the", 3}} {
+		req, _ := http.NewRequest("GET", e.url+"/download/4"+appSays("X-Accel-Redirect", "/protected/a.txt", "Content-Disposition", "attachment"), nil)
+		if tt.rng != "" {
+			req.Header.Set("Range", tt.rng)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.ProtoMajor != 2 || resp.StatusCode != tt.code || string(b) != tt.body || resp.Header.Get("Content-Disposition") != "attachment" {
+			t.Errorf("HTTP/%d %d %q %v, want HTTP/2 %d %q", resp.ProtoMajor, resp.StatusCode, b, resp.Header, tt.code, tt.body)
+		}
+		if a := e.nextAccess(t); a.Status != tt.code || a.Bytes != tt.bytes {
+			t.Errorf("access %+v: want %d, %d bytes", a, tt.code, tt.bytes)
+		}
 	}
 }
 
