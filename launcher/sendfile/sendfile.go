@@ -226,8 +226,8 @@ func refusal(app http.Header) *Error {
 // which could only hide a path from a check.
 func (f *Files) Resolve(app http.Header) (string, error) {
 	a, s := app[AccelRedirect], app[Sendfile]
-	e := refusal(app)
 	fail := func(format string, args ...any) (string, error) {
+		e := refusal(app)
 		e.Status, e.Reason = http.StatusInternalServerError, fmt.Sprintf(format, args...)
 		return "", e
 	}
@@ -295,10 +295,14 @@ func accelPath(v string) (p, why string) {
 		return "", "a named location is nginx's: corral sends only files under an --internal prefix"
 	}
 	v, _, _ = strings.Cut(v, "?")
-	lower := strings.ToLower(v)
-	for _, enc := range []string{"%2f", "%5c", "%00"} {
-		if strings.Contains(lower, enc) {
-			return "", "an encoded '/', '\\' or NUL (" + enc + "), which no file name holds"
+	for rest := v; ; rest = rest[1:] {
+		i := strings.IndexByte(rest, '%')
+		if i < 0 || i+2 >= len(rest) {
+			break
+		}
+		rest = rest[i:]
+		if enc := strings.ToLower(rest[1:3]); enc == "2f" || enc == "5c" || enc == "00" {
+			return "", "an encoded '/', '\\' or NUL (%" + enc + "), which no file name holds"
 		}
 	}
 	d, err := url.PathUnescape(v)
@@ -319,20 +323,29 @@ func cleanPath(p string) (string, string) {
 	case strings.ContainsAny(p, "\x00\\"):
 		return "", "a NUL or backslash in the path"
 	}
-	b := make([]byte, 0, len(p))
+	folded := false
 	for seg := range strings.SplitSeq(p[1:], "/") {
 		switch {
 		case seg == "":
+			folded = true
 			continue
 		case seg == "." || seg == "..":
 			return "", "a '.' or '..' segment: no path may climb out of an internal directory"
 		case seg[0] == '.':
 			return "", "a dotfile or dot directory (" + seg + "), which the edge never serves"
 		}
-		b = append(append(b, '/'), seg...)
 	}
-	if len(b) == 0 || strings.HasSuffix(p, "/") {
+	if strings.HasSuffix(p, "/") {
 		return "", "names a directory, not a file"
+	}
+	if !folded {
+		return p, "" // already clean: the common case costs nothing
+	}
+	b := make([]byte, 0, len(p))
+	for seg := range strings.SplitSeq(p[1:], "/") {
+		if seg != "" {
+			b = append(append(b, '/'), seg...)
+		}
 	}
 	return string(b), ""
 }
