@@ -219,8 +219,9 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 		}
 	}
 	if !plan.Edge {
-		// Both act on web instances through the edge: without it a
-		// request could neither wake an instance nor wait for one.
+		// The first two act on web instances through the edge: without
+		// it a request could neither wake an instance nor wait for one;
+		// the edge is what sends the --internal files.
 		for flag, set := range map[string]bool{"--idle-stop": cfg.IdleStop > 0, "--max-memory-per-instance": cfg.MaxMemoryPerInstance > 0, "--internal": len(cfg.Edge.Internal) > 0} {
 			if set {
 				return nil, fmt.Errorf("%s: needs the edge in front of web instances, and %s", flag, noEdgeReason(cfg))
