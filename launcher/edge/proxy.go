@@ -47,6 +47,10 @@ type Options struct {
 	// Observer, if not nil, is told of each request answered, of the
 	// instances' failures, of retries and of waits at the boot gate.
 	Observer Observer
+	// Internal, if not nil, sends the files the app's responses name
+	// (X-Accel-Redirect, X-Sendfile) in their place, and keeps clients
+	// out of its directories.
+	Internal InternalFiles
 }
 
 // Access describes one request the edge answered, for the access log.
@@ -424,6 +428,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 	}
 	be.served.Add(1)
 
+	if p.opts.Internal != nil && p.opts.Internal.Named(resp.Header) {
+		status, n, cut = p.sendInternal(w, r, resp, be)
+		return status, n, retryNo, cut
+	}
 	if streaming(resp) {
 		defer be.inflight.Add(-1)
 		defer resp.Body.Close()

@@ -65,23 +65,30 @@ func (m Mount) String() string { return m.Prefix + "=" + m.Dir }
 // cleaned but left relative, for the caller to resolve against the app
 // directory.
 func ParseMount(s string) (Mount, error) {
+	return ParseMountAs("static mount", "/static/=staticfiles", s)
+}
+
+// ParseMountAs is ParseMount for another flag of the same syntax (the
+// edge's --internal directories): what names the mount in errors
+// ("internal mount"), example is a correct value to show.
+func ParseMountAs(what, example, s string) (Mount, error) {
 	prefix, dir, ok := strings.Cut(s, "=")
 	if !ok {
-		return Mount{}, fmt.Errorf("static mount %q: missing '=' between the URL prefix and the directory (want /static/=staticfiles)", s)
+		return Mount{}, fmt.Errorf("%s %q: missing '=' between the URL prefix and the directory (want %s)", what, s, example)
 	}
 	if prefix == "" {
-		return Mount{}, fmt.Errorf("static mount %q: empty URL prefix (want /static/=staticfiles)", s)
+		return Mount{}, fmt.Errorf("%s %q: empty URL prefix (want %s)", what, s, example)
 	}
 	if dir == "" {
-		return Mount{}, fmt.Errorf("static mount %q: empty directory (want /static/=staticfiles)", s)
+		return Mount{}, fmt.Errorf("%s %q: empty directory (want %s)", what, s, example)
 	}
 	if strings.ContainsRune(dir, 0) {
-		return Mount{}, fmt.Errorf("static mount %q: directory contains a NUL byte", s)
+		return Mount{}, fmt.Errorf("%s %q: directory contains a NUL byte", what, s)
 	}
 	// The flag cannot set Index or Fallthrough, so "/" stays refused.
 	p, err := normalisePrefix(prefix, false)
 	if err != nil {
-		return Mount{}, fmt.Errorf("static mount %q: %w", s, err)
+		return Mount{}, fmt.Errorf("%s %q: %w", what, s, err)
 	}
 	return Mount{Prefix: p, Dir: filepath.Clean(dir)}, nil
 }
@@ -360,7 +367,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, m *mount, name st
 	defer func() { f.Close() }()
 
 	h := w.Header()
-	h.Set("Content-Type", contentType(name))
+	if _, ok := h["Content-Type"]; !ok { // ServeFile's caller may have chosen one
+		h.Set("Content-Type", contentType(name))
+	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", cc)
 
