@@ -127,12 +127,14 @@ func normalisePrefix(prefix string, allowRoot bool) (string, error) {
 	return prefix, nil
 }
 
-// Server serves the files of its mounts. It is safe for concurrent use. A
-// file changed on disk is served changed on the next request; only which
-// precompressed siblings a file has is remembered, for a second.
+// Server serves the files of its mounts. It is safe for concurrent use. What
+// it found on disk is remembered for a second (see fileCache): a file
+// changed, added or removed is served as it is now by a second later.
 type Server struct {
 	mounts   []mount // longest prefix first
 	siblings siblingCache
+	cache    *fileCache
+	headers  fixedHeaders
 }
 
 // mount is an open Mount.
@@ -146,7 +148,7 @@ type mount struct {
 // directory stops the boot with a clear error instead of turning every
 // static request into a 404. Longest prefix wins when mounts overlap.
 func New(mounts []Mount) (*Server, error) {
-	s := &Server{siblings: siblingCache{ttl: time.Second, max: 4096}}
+	s := &Server{siblings: siblingCache{ttl: time.Second, max: 4096}, cache: newFileCache(), headers: newFixedHeaders()}
 	fail := func(err error) (*Server, error) {
 		s.Close()
 		return nil, err
@@ -273,12 +275,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plainError(w, code)
 		return
 	}
-	f, fi, err := openRegular(m.root, name)
-	if err != nil {
+	if err := s.serveCached(w, r, m, name, nil); err != nil {
 		s.miss(w, r, m, rel, name, err)
-		return
 	}
-	s.serve(w, r, m, name, f, fi, cacheControl(name))
 }
 
 // miss answers a path whose name opened no regular file (err says why): a
@@ -301,14 +300,11 @@ func (s *Server) miss(w http.ResponseWriter, r *http.Request, m *mount, rel, nam
 		}
 	}
 	if m.fallback != "" && path.Ext(rel[strings.LastIndexByte(rel, '/')+1:]) == "" {
-		f, fi, err := openRegular(m.root, m.fallback)
-		if err != nil {
-			plainError(w, errorCode(err))
-			return
-		}
 		// The app shell must revalidate whatever its name, so a deploy
 		// reaches every client route at once.
-		s.serve(w, r, m, m.fallback, f, fi, "no-cache")
+		if err := s.serveCached(w, r, m, m.fallback, s.headers.noCache); err != nil {
+			plainError(w, errorCode(err))
+		}
 		return
 	}
 	plainError(w, code)
