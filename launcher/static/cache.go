@@ -74,6 +74,7 @@ type fileCache struct {
 	mu      sync.RWMutex
 	entries map[fileKey]*entry
 	bytes   int64 // counted against maxBytes
+	closed  atomic.Bool
 
 	hits, loads, evictions atomic.Uint64
 }
@@ -133,6 +134,9 @@ func (s *Server) CacheStats() CacheStats {
 // error is openRegular's when name opens no regular file; the entry is
 // then gone.
 func (c *fileCache) lookup(m *mount, name string) (*entry, error) {
+	if c.closed.Load() {
+		return nil, os.ErrClosed // the server's roots are closed: nothing is served
+	}
 	k := fileKey{m, name}
 	now := int64(time.Since(c.epoch))
 	c.mu.RLock()
@@ -275,8 +279,25 @@ func (c *fileCache) put(k fileKey, e *entry) {
 	c.bytes += e.size
 }
 
-// forget drops k's entry, if any.
+// close forgets every entry, and makes lookups fail from now on.
+func (c *fileCache) close() {
+	c.closed.Store(true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.entries)
+	c.bytes = 0
+}
+
+// forget drops k's entry, if any. Most names forgotten never had one
+// (the app's routes under a Fallthrough mount, missing files): they are
+// turned away under the read lock.
 func (c *fileCache) forget(k fileKey) {
+	c.mu.RLock()
+	_, ok := c.entries[k]
+	c.mu.RUnlock()
+	if !ok {
+		return
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if old := c.entries[k]; old != nil {

@@ -200,6 +200,7 @@ func New(mounts []Mount) (*Server, error) {
 
 // Close releases the mounts' directories; the server answers 404 after it.
 func (s *Server) Close() error {
+	s.cache.close()
 	var errs []error
 	for _, m := range s.mounts {
 		if err := m.root.Close(); err != nil {
@@ -214,24 +215,26 @@ func (s *Server) Close() error {
 // when no file answers them, so a missing asset cannot wake a worker and a
 // path the server refuses cannot reach the app by another route. Only the
 // longest matching prefix is asked: on a Fallthrough mount, Match is true
-// only when the path names a regular file there (a stat), and every other
-// path, refused names included, goes to the app rather than to a shorter
-// mount.
+// only when the path names a regular file there, and every other path,
+// refused names included, goes to the app rather than to a shorter mount.
 func (s *Server) Match(urlPath string) bool {
 	m := s.find(urlPath)
-	return m != nil && (!m.Fallthrough || m.exists(urlPath[len(m.Prefix):]))
+	return m != nil && (!m.Fallthrough || s.exists(m, urlPath[len(m.Prefix):]))
 }
 
 // exists reports whether rel names a regular file in m (with Index, a
-// directory's index.html): a stat, which unlike an open cannot block on a
-// FIFO, and follows symlinks only within the root, as the open will.
-func (m *mount) exists(rel string) bool {
+// directory's index.html), found as ServeHTTP finds it: through the
+// open-file cache, so that the request Match hands to ServeHTTP finds the
+// file loaded, and a file asked for again costs no look at the disk.
+// Paths that name no file (the app's routes) are looked for on each
+// request.
+func (s *Server) exists(m *mount, rel string) bool {
 	name, code := m.name(rel)
 	if code != 0 {
 		return false
 	}
-	fi, err := m.root.Stat(name)
-	return err == nil && fi.Mode().IsRegular()
+	_, err := s.cache.lookup(m, name)
+	return err == nil
 }
 
 // find returns the mount with the longest prefix of urlPath, or nil.

@@ -573,6 +573,9 @@ func TestClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if w := do(s, "GET", "/static/app.css"); w.Code != 200 { // held from now on
+		t.Fatalf("before Close: status %d", w.Code)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
