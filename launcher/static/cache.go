@@ -172,8 +172,8 @@ func (c *fileCache) known(m *mount, name string) bool {
 }
 
 // unchanged reports whether the disk still says of name and its siblings
-// what e says: each a regular file, or not, of the same identity, size and
-// modification time. os.Root.Stat follows symlinks only within the root,
+// what e says: each a regular file, or not, of the same identity, size,
+// modification time and mode. os.Root.Stat follows symlinks only within the root,
 // so a name swapped for a link that escapes it is an error here, and the
 // entry goes.
 func (c *fileCache) unchanged(m *mount, name string, e *entry) bool {
@@ -197,8 +197,10 @@ func (c *fileCache) unchanged(m *mount, name string, e *entry) bool {
 }
 
 // sameVersion reports whether a and b describe the same file unchanged.
+// The mode is compared too, so that a file made unreadable is opened
+// again, and refused, as it would be uncached.
 func sameVersion(a, b fs.FileInfo) bool {
-	return a.Size() == b.Size() && a.ModTime().Equal(b.ModTime()) && os.SameFile(a, b)
+	return a.Size() == b.Size() && a.ModTime().Equal(b.ModTime()) && a.Mode() == b.Mode() && os.SameFile(a, b)
 }
 
 // load opens name in m through openRegular, as an uncached request would,

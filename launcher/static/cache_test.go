@@ -141,8 +141,9 @@ func TestCacheInvalidation(t *testing.T) {
 }
 
 // TestCacheHits: a held file is loaded once, then answered from memory;
-// a check that finds it unchanged keeps it; what is too large is not held
-// but its entry still is.
+// a check that finds it unchanged keeps it, one that finds its mode
+// changed opens it again; what is too large is not held but its entry
+// still is.
 func TestCacheHits(t *testing.T) {
 	dir := t.TempDir()
 	write(t, dir, "a.css", "aaaa")
@@ -161,13 +162,21 @@ func TestCacheHits(t *testing.T) {
 	if st := s.CacheStats(); st.Loads != 1 {
 		t.Errorf("a check finding the file unchanged loaded it again: %+v", st)
 	}
+	if err := os.Chmod(filepath.Join(dir, "a.css"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	expire(s)
+	do(s, "GET", "/s/a.css")
+	if st := s.CacheStats(); st.Loads != 2 {
+		t.Errorf("a file whose mode changed was not opened again (as a file made unreadable must be): %+v", st)
+	}
 	for range 2 {
 		if w := do(s, "GET", "/s/big.js"); w.Code != 200 || w.Body.Len() != 100 {
 			t.Fatalf("big.js: %d, %d bytes", w.Code, w.Body.Len())
 		}
 	}
-	if st := s.CacheStats(); st.Loads != 2 || st.Entries != 2 || st.Bytes != 2*entryOverhead+int64(len("a.css")+len("aaaa")+len("big.js")) {
-		t.Errorf("after big.js: %+v, want 2 loads, 2 entries, its bytes not held", st)
+	if st := s.CacheStats(); st.Loads != 3 || st.Entries != 2 || st.Bytes != 2*entryOverhead+int64(len("a.css")+len("aaaa")+len("big.js")) {
+		t.Errorf("after big.js: %+v, want 3 loads, 2 entries, its bytes not held", st)
 	}
 }
 
