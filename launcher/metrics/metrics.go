@@ -90,9 +90,11 @@ type Metrics struct {
 	restarts       counterVec // type, reason
 	oomKills       counterVec // name, type
 
-	recent       recentRestarts
-	history      history
-	pageTemplate *template.Template
+	recent  recentRestarts
+	history history
+	// pageTemplate is parsed at the first view of the status page, not
+	// in New, which runs before the edge binds the port.
+	pageTemplate func() *template.Template
 }
 
 // New makes corral's metrics: its own Go runtime and process metrics,
@@ -105,7 +107,7 @@ func New(opts Options) *Metrics {
 	if opts.Processes == nil {
 		opts.Processes = func() ([]control.Process, error) { return nil, nil }
 	}
-	m := &Metrics{opts: opts, started: opts.Now(), pageTemplate: parsePage()}
+	m := &Metrics{opts: opts, started: opts.Now(), pageTemplate: sync.OnceValue(parsePage)}
 	for _, t := range opts.Types {
 		m.restarts.with(t, ReasonCrash) // at 0 from the start
 	}
