@@ -3,12 +3,15 @@
 # a platform's port scan waits for), and how soon GET / is answered (what the
 # first user waits for), for corral (its edge binds $PORT before the release
 # phase and the web process start) and for gunicorn binding its own port, on
-# examples/django; plus corral's own RSS next to gunicorn master's. Timed by
-# bench/bootclock, interleaved, medians. See bench/README.md.
+# examples/django; plus corral's own RSS next to gunicorn master's; and
+# corral's bind against a Go program that only listens (bench/listener), the
+# floor any Go server has. Timed by bench/bootclock, interleaved, medians.
+# See bench/README.md.
 #
 # Environment:
 #   RUNS=7             rounds; each round boots every target once, in turn (after one warm-up round)
 #   BIND_TARGET=20     gunicorn's bind time >= this x corral's (ratio of medians)
+#   BARE_TARGET=1.5    corral's bind time <= this x bench/listener's (ratio of medians)
 #   WAKE_TARGET=20     cold wake with --idle-stop <= gunicorn's boot + this many ms (medians)
 #   IDLE=1s            the --idle-stop of the cold wake runs
 #   TIMEOUT=60         seconds a boot may take before it counts as failed
@@ -23,6 +26,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cds to the repository root
 
 RUNS="${RUNS:-7}"
 BIND_TARGET="${BIND_TARGET:-20}"
+BARE_TARGET="${BARE_TARGET:-1.5}"
 WAKE_TARGET="${WAKE_TARGET:-20}"
 IDLE="${IDLE:-1s}"
 TIMEOUT="${TIMEOUT:-60}"
@@ -32,6 +36,7 @@ OUT="${OUT:-$BENCH/out}"
 [[ "$RUNS" =~ ^[1-9][0-9]*$ ]] || die "RUNS must be a positive integer, got '$RUNS'"
 [[ "$TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "TIMEOUT must be a positive integer (seconds), got '$TIMEOUT'"
 [[ "$BIND_TARGET" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BIND_TARGET must be a number, got '$BIND_TARGET'"
+[[ "$BARE_TARGET" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "BARE_TARGET must be a number, got '$BARE_TARGET'"
 setup_out boot # P: the app copy (P/app), logs and bootclock outputs
 
 # python3 as on a platform, where it is the interpreter itself: a version
@@ -64,16 +69,30 @@ DETECTED="$P/app-detected"
 rm -rf "$DETECTED" && cp -r "$APP" "$DETECTED" && rm -f "$DETECTED/Procfile"
 echo "WEB_CONCURRENCY=2" >"$DETECTED/.env"
 
-log "building corral and bench/bootclock"
-build_corral
-CLOCK="$OUT/bootclock"
+log "building corral and bench/listener as the release is built, and bench/bootclock"
+# The release build's flags (packaging/binary.go): static, stripped, and
+# without urfave/cli's documentation generators. corral and the listener
+# are built alike, so that their binds differ only in what the programs do.
+release_build() { # release_build OUTPUT PACKAGE
+  CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs -ldflags "-s -w" -o "$1" "$2" || die "go build $2 failed"
+}
+CORRAL="$OUT/corral"
+if [[ -n "${CORRAL_BIN:-}" ]]; then
+  CORRAL="$CORRAL_BIN"
+  [[ -x "$CORRAL" ]] || die "CORRAL_BIN=$CORRAL is not an executable"
+else
+  release_build "$CORRAL" ./cmd/corral
+fi
+CLOCK="$OUT/bootclock" BARE="$OUT/listener"
 go build -o "$CLOCK" ./bench/bootclock || die "go build ./bench/bootclock failed"
+release_build "$BARE" ./bench/listener
 
 # --- the targets ---------------------------------------------------------------
-TARGETS=(corral corral-web corral-detected corral-hello gunicorn)
+TARGETS=(bare corral corral-web corral-detected corral-hello gunicorn)
 command_of() { # command_of TARGET PORT: sets the caller's CMD (argv) and DIR
   local port="$2"
   case "$1" in
+  bare) DIR="$APP" CMD=("$BARE") ;;
   corral) DIR="$APP" CMD=("$CORRAL" start -d "$APP" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
   corral-web) DIR="$APP" CMD=("$CORRAL" start -d "$APP" -f "$P/Procfile.web" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
   corral-hello) DIR="$HELLO" CMD=("$CORRAL" start -d "$HELLO" -p "$port" -m "all=0,web=1" --no-access-log --timestamps=false) ;;
@@ -83,6 +102,7 @@ command_of() { # command_of TARGET PORT: sets the caller's CMD (argv) and DIR
 }
 describe() {
   case "$1" in
+  bare) echo "bench/listener: a Go program that only listens on \$PORT (bind only; no HTTP)" ;;
   corral) echo "corral start -d APP -m web=1 (release: collectstatic, then web: gunicorn)" ;;
   corral-web) echo "the same, Procfile without the release phase" ;;
   corral-hello) echo "corral start -d examples/hello -m all=0,web=1 (web: go run .)" ;;
@@ -101,7 +121,9 @@ boot() { # boot TARGET NAME: one timed boot of TARGET, recorded unless NAME is w
   port="$(free_port)"
   command_of "$t" "$port"
   f="$P/clock.$t.$name.txt" log="$P/$t.$name.log"
-  "$CLOCK" -port "$port" -dir "$DIR" -interval "$INTERVAL" -timeout "${TIMEOUT}s" -- "${CMD[@]}" \
+  local -a how=()
+  [[ "$t" != bare ]] || how=(-no-http) # it answers no HTTP: its bind alone is timed
+  "$CLOCK" -port "$port" -dir "$DIR" -interval "$INTERVAL" -timeout "${TIMEOUT}s" "${how[@]}" -- "${CMD[@]}" \
     >"$f" 2>"$log" </dev/null &
   PID[clock]=$!
   wait "${PID[clock]}" || rc=$?
@@ -117,15 +139,22 @@ boot() { # boot TARGET NAME: one timed boot of TARGET, recorded unless NAME is w
     extra="  LEFTOVER: ${r[leftover]} process(es) outlived it and were SIGKILLed"
     LEFT[$t]=$((${LEFT[$t]:-0} + r[leftover]))
   fi
-  log "$(printf '%-12s run %-6s bind %9.3f ms (poll %3sus)  first %9.3f ms (HTTP %s, %s tries)  RSS %6.1f / %6.1f MB  stop %5s ms%s' \
-    "$t" "$name" "$(ms "${r[bind_us]}")" "${r[poll_us]}" "$(ms "${r[first_us]}")" "${r[status]}" "${r[tries]}" \
-    "$(mb "${r[rss_bind_kb]}")" "$(mb "${r[rss_up_kb]}")" "${r[stop_ms]}" \
-    "$extra")"
+  if [[ "$t" == bare ]]; then # no HTTP: bind and RSS at bind only
+    log "$(printf '%-12s run %-6s bind %9.3f ms (poll %3sus)  RSS %6.1f MB  stop %5s ms%s' \
+      "$t" "$name" "$(ms "${r[bind_us]}")" "${r[poll_us]}" "$(mb "${r[rss_bind_kb]}")" "${r[stop_ms]}" "$extra")"
+  else
+    log "$(printf '%-12s run %-6s bind %9.3f ms (poll %3sus)  first %9.3f ms (HTTP %s, %s tries)  RSS %6.1f / %6.1f MB  stop %5s ms%s' \
+      "$t" "$name" "$(ms "${r[bind_us]}")" "${r[poll_us]}" "$(ms "${r[first_us]}")" "${r[status]}" "${r[tries]}" \
+      "$(mb "${r[rss_bind_kb]}")" "$(mb "${r[rss_up_kb]}")" "${r[stop_ms]}" \
+      "$extra")"
+  fi
   [[ "$name" == warmup ]] && return 0
   BIND[$t]+="$(ms "${r[bind_us]}") "
-  FIRST[$t]+="$(ms "${r[first_us]}") "
   RSSB[$t]+="$(mb "${r[rss_bind_kb]}") "
-  RSSU[$t]+="$(mb "${r[rss_up_kb]}") "
+  if [[ "$t" != bare ]]; then
+    FIRST[$t]+="$(ms "${r[first_us]}") "
+    RSSU[$t]+="$(mb "${r[rss_up_kb]}") "
+  fi
   POLL_US+="${r[poll_us]} "
 }
 ms() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1000 }'; }
@@ -228,6 +257,23 @@ else
   printf '%-34s %8s   target >= %sx  FAIL (not measured: see the log above)\n' "$name" - "$BIND_TARGET"
   MISSED=1
 fi
+# corral's bind against the floor of any Go server: each corral's median
+# over bench/listener's (judged for corral, reported for the others)
+for t in corral corral-web corral-detected corral-hello; do
+  name="bind $t/bare"
+  if ! x="$(awk -v a="${MB[bare]:-}" -v b="${MB[$t]:-}" 'BEGIN { if (a == "" || b == "" || a <= 0) exit 1; printf "%.2f", b / a }')"; then
+    [[ "$t" != corral ]] || { printf '%-34s %8s   target <= %sx  FAIL (not measured: see the log above)\n' "$name" - "$BARE_TARGET" && MISSED=1; }
+    continue
+  fi
+  if [[ "$t" != corral ]]; then
+    printf '%-34s %8sx  (not judged)\n' "$name" "$x"
+    continue
+  fi
+  verdict=PASS
+  awk -v x="$x" -v w="$BARE_TARGET" 'BEGIN { exit !(x <= w) }' || verdict=FAIL MISSED=1
+  [[ -z "${FAILED[corral]:-}" ]] || verdict="FAIL (failed runs)" MISSED=1
+  printf '%-34s %8sx  target <= %sx  %s\n' "$name" "$x" "$BARE_TARGET" "$verdict"
+done
 if x="$(ratio corral-hello gunicorn)"; then printf '%-34s %8sx  (not judged)\n' "bind gunicorn/corral-hello" "$x"; fi
 if x="$(ratio corral-detected gunicorn)"; then printf '%-34s %8sx  (not judged)\n' "bind gunicorn/corral-detected" "$x"; fi
 if [[ -n "${MB[corral-detected]:-}" && -n "${MB[corral-web]:-}" ]]; then

@@ -19,6 +19,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/corral-run/corral/internal/environ"
 	"github.com/corral-run/corral/launcher/control"
 	"github.com/corral-run/corral/launcher/edge"
 	"github.com/corral-run/corral/launcher/metrics"
@@ -123,6 +124,7 @@ func (r *runner) newMetrics() *metrics.Metrics {
 		Edge:      r.plan.Edge,
 		Types:     types,
 		App:       r.plan.Dir,
+		GOGC:      gcPercent(r.cfg.Environ),
 	}
 	if m := r.plan.Machine; m != nil {
 		opts.Memory = metrics.MemoryLimits{Guard: m.Guard, PerInstance: m.PerInstance}
@@ -142,6 +144,21 @@ func (r *runner) newMetrics() *metrics.Metrics {
 		}
 	}
 	return metrics.New(opts)
+}
+
+// gcPercent is the GC percentage the Go runtime took from GOGC in
+// corral's environment when it started, as it reads it: "off" is -1, a
+// number is itself, anything else 100. corral never changes it.
+func gcPercent(env []string) int {
+	v, _ := environ.Lookup(env, "GOGC")
+	if v == "off" {
+		return -1
+	}
+	// The runtime's parser takes no '+' sign; strconv's would.
+	if n, err := strconv.ParseInt(v, 10, 32); err == nil && !strings.HasPrefix(v, "+") {
+		return int(n)
+	}
+	return 100
 }
 
 // psWait bounds a scrape's or a status page's wait for the run loop,

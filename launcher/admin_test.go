@@ -93,3 +93,26 @@ func TestDescribeAdmin(t *testing.T) {
 		}
 	}
 }
+
+// TestGCPercent: GOGC read as the Go runtime reads it, for
+// go_gc_gogc_percent.
+func TestGCPercent(t *testing.T) {
+	for _, c := range []struct {
+		env  []string
+		want int
+	}{
+		{nil, 100},
+		{[]string{"GOGC=50"}, 50},
+		{[]string{"GOGC=off"}, -1},
+		{[]string{"GOGC=-1"}, -1},
+		{[]string{"GOGC=0"}, 0},
+		{[]string{"GOGC="}, 100},
+		{[]string{"GOGC=+50"}, 100},
+		{[]string{"GOGC=fast"}, 100},
+		{[]string{"GOGC=99999999999"}, 100},
+	} {
+		if got := gcPercent(c.env); got != c.want {
+			t.Errorf("gcPercent(%q) = %d, want %d", c.env, got, c.want)
+		}
+	}
+}

@@ -61,12 +61,6 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if err := checkPorts(plan.Instances); err != nil {
 		return 1, err
 	}
-	// The shell checks the commands while the edge binds the port; the
-	// reaper starts after it, as it would reap those shells.
-	var syntaxErrs []error
-	var checking sync.WaitGroup
-	checking.Go(func() { syntaxErrs = checkSyntax(plan.Shell, plan.Procfile) })
-	defer checking.Wait()
 	insts := slices.Clone(plan.Build)
 	if plan.Release != nil {
 		insts = append(insts, *plan.Release)
@@ -95,11 +89,21 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		r.edge = fd
 		defer fd.close()
 	}
+	// The shell checks the commands once the port is bound, while the
+	// admin listener opens: a shell per Procfile line, forked before the
+	// bind, would take CPU from it on a small machine. The reaper starts
+	// after the check, as it would reap those shells.
+	var syntaxErrs []error
+	var checking sync.WaitGroup
+	checking.Go(func() { syntaxErrs = checkSyntax(plan.Shell, plan.Procfile) })
+	adm, err := r.openAdmin()
 	checking.Wait()
-	if len(syntaxErrs) > 0 {
+	if len(syntaxErrs) > 0 { // the Procfile's errors first, as before the admin port's
+		if err == nil {
+			adm.close()
+		}
 		return 1, errors.Join(syntaxErrs...)
 	}
-	adm, err := r.openAdmin()
 	if err != nil {
 		return 1, err
 	}

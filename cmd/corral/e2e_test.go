@@ -879,6 +879,28 @@ func TestCheck(t *testing.T) {
 	}
 }
 
+// TestStartSyntaxError: corral start checks the commands' shell syntax
+// after binding the port, and still stops with the Procfile's errors
+// before anything runs, with --admin or not.
+func TestStartSyntaxError(t *testing.T) {
+	bad := app(t, map[string]string{"Procfile": "web: echo \"unbalanced\nclock: touch ran\n"})
+	for _, args := range [][]string{
+		{"start", "-p", strconv.Itoa(freePort(t))},
+		{"start", "-p", strconv.Itoa(freePort(t)), "--admin", strconv.Itoa(freePort(t))},
+	} {
+		code, out, stderr := corral(t, bad, nil, args...)
+		if code != 1 || !strings.Contains(stderr, `Procfile:1: process type "web": /bin/bash cannot parse the command`) {
+			t.Errorf("%v: exit %d, stderr:\n%s", args, code, stderr)
+		}
+		if strings.Contains(out, "listening") || strings.Contains(out, "started") {
+			t.Errorf("%v: a start that failed said more than its error:\n%s", args, out)
+		}
+		if _, err := os.Stat(filepath.Join(bad, "ran")); err == nil {
+			t.Errorf("%v: clock ran", args)
+		}
+	}
+}
+
 func TestRun(t *testing.T) {
 	dir := app(t, map[string]string{".env": "GREETING=hello\nOVERRIDE=file\n", "sub/x": ""})
 	bash := "\n" // what echo ${BASH_VERSION:+bash} says outside bash

@@ -12,19 +12,26 @@ package logesc
 // hex is nginx's digits: upper case.
 const hex = "0123456789ABCDEF"
 
-// escape says which bytes are escaped.
-var escape = func() (t [256]bool) {
-	for c := range 256 {
-		t[c] = c <= ' ' || c >= 0x7f || c == '"' || c == '\\'
-	}
-	return t
-}()
+// escape has a bit set for each byte that is escaped: the controls and
+// the space (0x00-0x20), '"' (0x22), '\\' (0x5C), DEL and every byte past
+// ASCII (0x7F-0xFF). Constants rather than a table built by an init
+// function, which every corral start would run before the edge binds
+// the port; a lookup costs the same.
+var escape = [4]uint64{
+	0x00000005_FFFFFFFF, // 0x00-0x3F: 0x00-0x20 and 0x22
+	0x80000000_10000000, // 0x40-0x7F: 0x5C and 0x7F
+	^uint64(0),          // 0x80-0xBF
+	^uint64(0),          // 0xC0-0xFF
+}
+
+// escaped says whether c is escaped.
+func escaped(c byte) bool { return escape[c>>6]&(1<<(c&63)) != 0 }
 
 // String returns s escaped; s itself, with no allocation, when nothing
 // in it needs escaping (the common case).
 func String(s string) string {
 	for i := 0; i < len(s); i++ {
-		if escape[s[i]] {
+		if escaped(s[i]) {
 			return string(Append(make([]byte, 0, len(s)+12), s))
 		}
 	}
@@ -35,7 +42,7 @@ func String(s string) string {
 func Append(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; escape[c] {
+		if c := s[i]; escaped(c) {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, '\\', 'x', hex[c>>4], hex[c&0xF])
 			start = i + 1

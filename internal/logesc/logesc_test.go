@@ -26,6 +26,16 @@ func TestString(t *testing.T) {
 	}
 }
 
+// TestEveryByte checks the escape bitmask against the rule, byte by byte.
+func TestEveryByte(t *testing.T) {
+	for c := range 256 {
+		want := c <= ' ' || c >= 0x7f || c == '"' || c == '\\'
+		if got := escaped(byte(c)); got != want {
+			t.Errorf("escaped(%#02x) = %v, want %v", c, got, want)
+		}
+	}
+}
+
 // FuzzString: whatever the input, the escaped form has only printable
 // ASCII but space, '"' and '\\' outside escapes, and reads back to the
 // input.

@@ -27,6 +27,9 @@ const (
 // primary; not Redis Cluster, whose keys of one operation must share a slot).
 type redisEngine struct {
 	c *redis.Client
+	// The Lua scripts, made (their SHA-1 worked out) when a Redis storage
+	// is opened rather than at every corral start, before the edge binds.
+	removeScript, extendScript, releaseScript *redis.Script
 }
 
 // quiet is go-redis's logger: none. Its default prints to stderr, past
@@ -51,7 +54,8 @@ func openRedis(rawURL string) (engine, error) {
 	o.MaxRetries, o.DialerRetries = 1, 1
 	// No CLIENT MAINT_NOTIFICATIONS handshake: a plain Redis refuses it.
 	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return &redisEngine{c: redis.NewClient(o)}, nil
+	return &redisEngine{c: redis.NewClient(o),
+		removeScript: redis.NewScript(redisRemove), extendScript: redis.NewScript(redisExtend), releaseScript: redis.NewScript(redisRelease)}, nil
 }
 
 func (r *redisEngine) put(ctx context.Context, key string, value []byte) error {
@@ -108,7 +112,7 @@ func (r *redisEngine) under(ctx context.Context, dir string, limit int) ([]strin
 // redisRemove deletes a file and the files under it, with the index, at
 // once. The file keys are made inside the script, which a single server
 // allows (Redis Cluster would not).
-var redisRemove = redis.NewScript(`
+const redisRemove = `
 local function drop(k)
   redis.call('DEL', ARGV[1] .. k)
   redis.call('ZREM', KEYS[1], k)
@@ -117,10 +121,10 @@ drop(ARGV[2])
 for _, k in ipairs(redis.call('ZRANGEBYLEX', KEYS[1], '[' .. ARGV[2] .. '/', '(' .. ARGV[2] .. '0')) do
   drop(k)
 end
-return 1`)
+return 1`
 
 func (r *redisEngine) remove(ctx context.Context, key string) error {
-	return redisRemove.Run(ctx, r.c, []string{redisIndex}, redisFile, key).Err()
+	return r.removeScript.Run(ctx, r.c, []string{redisIndex}, redisFile, key).Err()
 }
 
 func (r *redisEngine) acquire(ctx context.Context, name, token string, lease time.Duration) (bool, error) {
@@ -130,26 +134,26 @@ func (r *redisEngine) acquire(ctx context.Context, name, token string, lease tim
 // redisExtend and redisRelease act on a lock only while it holds the
 // caller's token: a holder whose lease ran out, and whose lock another
 // host took, cannot extend or delete the new holder's.
-var (
-	redisExtend = redis.NewScript(`
+const (
+	redisExtend = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
-return 0`)
-	redisRelease = redis.NewScript(`
+return 0`
+	redisRelease = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
-return 0`)
+return 0`
 )
 
 func (r *redisEngine) extend(ctx context.Context, name, token string, lease time.Duration) (bool, error) {
-	n, err := redisExtend.Run(ctx, r.c, []string{redisLock + name}, token, lease.Milliseconds()).Int()
+	n, err := r.extendScript.Run(ctx, r.c, []string{redisLock + name}, token, lease.Milliseconds()).Int()
 	return n == 1, err
 }
 
 func (r *redisEngine) release(ctx context.Context, name, token string) error {
-	return redisRelease.Run(ctx, r.c, []string{redisLock + name}, token).Err()
+	return r.releaseScript.Run(ctx, r.c, []string{redisLock + name}, token).Err()
 }
 
 func (r *redisEngine) ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/corral-run/corral/launcher/control"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // SampleEvery is how often the owner of the admin listener calls Sample,
@@ -85,18 +83,13 @@ func (m *Metrics) Sample(procs []control.Process) {
 // the cumulative count of each bucket, the last +Inf (every request).
 func (m *Metrics) durationCounts() []uint64 {
 	cum := make([]uint64, len(durationBuckets)+1)
-	for _, o := range m.durations {
-		h, ok := o.(prometheus.Metric)
-		var d dto.Metric
-		if !ok || h.Write(&d) != nil || d.Histogram == nil {
-			continue
+	for k := range m.durations {
+		counts, _ := m.durations[k].snapshot()
+		var below uint64
+		for i, n := range counts {
+			below += n
+			cum[i] += below
 		}
-		for i, b := range d.Histogram.Bucket {
-			if i < len(durationBuckets) {
-				cum[i] += b.GetCumulativeCount()
-			}
-		}
-		cum[len(durationBuckets)] += d.Histogram.GetSampleCount()
 	}
 	return cum
 }
@@ -119,7 +112,7 @@ func (h *history) add(s sample, buckets []uint64) {
 				counts[i] = d - min(below, d) // per bucket, not cumulative
 				below = d
 			}
-			s.p99, s.answered = quantile(0.99, durationBuckets, counts)
+			s.p99, s.answered = quantile(0.99, durationBuckets[:], counts)
 		}
 	}
 	h.buckets = buckets

@@ -23,8 +23,9 @@ var pageSource string
 
 // parsePage parses the status page's template; html/template escapes
 // every value for where it lands, so an app directory or a certificate
-// name cannot inject markup. New parses it, not the package's init: a
-// corral without --admin should not pay for it before binding its port.
+// name cannot inject markup. The first view of the page parses it, not
+// the package's init nor New: neither a corral without --admin nor one
+// with it should pay for it before binding its port.
 func parsePage() *template.Template {
 	return template.Must(template.New("status").Parse(pageSource))
 }
@@ -72,7 +73,7 @@ type certRow struct {
 // statusPage renders the page.
 func (m *Metrics) statusPage(w http.ResponseWriter, r *http.Request) {
 	var buf bytes.Buffer
-	if err := m.pageTemplate.Execute(&buf, m.page()); err != nil {
+	if err := m.pageTemplate().Execute(&buf, m.page()); err != nil {
 		http.Error(w, "status page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
