@@ -1,0 +1,71 @@
+package httpcache
+
+import (
+	"net/http"
+	"strings"
+)
+
+// NotModified reports whether a GET or HEAD with header h is answered 304
+// from e (RFC 9110, 13.1 and 13.2.2; RFC 9111, 4.3.2): If-None-Match, by
+// the weak comparison, when the request has it; else If-Modified-Since
+// against the stored Last-Modified (a response without one is never "not
+// modified" by date).
+func (e *Entry) NotModified(h http.Header) bool {
+	if inm, ok := h["If-None-Match"]; ok {
+		return e.etag != "" && matchesETag(inm, e.etag)
+	}
+	ims := h["If-Modified-Since"]
+	if len(ims) != 1 || e.lastModified.IsZero() {
+		return false
+	}
+	t, err := http.ParseTime(strings.TrimSpace(ims[0]))
+	if err != nil {
+		return false // invalid: ignored (RFC 9110, 13.1.3)
+	}
+	return !e.lastModified.After(t)
+}
+
+// Conditional reports whether a request with header h asks a question
+// this cache answers from a stored response (If-None-Match,
+// If-Modified-Since).
+func Conditional(h http.Header) bool {
+	_, inm := h["If-None-Match"]
+	_, ims := h["If-Modified-Since"]
+	return inm || ims
+}
+
+// matchesETag reports whether the If-None-Match lines list match etag
+// by the weak comparison (W/ ignored on both sides), or are "*".
+func matchesETag(list []string, etag string) bool {
+	etag = strings.TrimPrefix(etag, "W/")
+	for _, v := range list {
+		for v != "" {
+			var tag string
+			tag, v = nextETag(v)
+			if tag == "*" || strings.TrimPrefix(tag, "W/") == etag {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// nextETag splits the first entity-tag off a list: a quoted opaque-tag
+// may hold commas.
+func nextETag(s string) (tag, rest string) {
+	s = strings.TrimLeft(s, " \t,")
+	i := 0
+	if strings.HasPrefix(s, "W/") {
+		i = 2
+	}
+	if i < len(s) && s[i] == '"' {
+		if j := strings.IndexByte(s[i+1:], '"'); j >= 0 {
+			end := i + 1 + j + 1
+			return s[:end], s[end:]
+		}
+	}
+	if k := strings.IndexByte(s, ','); k >= 0 {
+		return strings.TrimSpace(s[:k]), s[k+1:]
+	}
+	return strings.TrimSpace(s), ""
+}
