@@ -179,14 +179,10 @@ type Result struct {
 	WhileRevalidate, IfError bool
 }
 
-// TTL is the entry's remaining freshness in whole seconds: negative once
-// stale (RFC 9211's ttl).
+// TTL is the entry's remaining freshness in whole seconds, negative once
+// stale (RFC 9211's ttl): its lifetime less the Age it is sent with.
 func (r Result) TTL() int64 {
-	left := r.Entry.lifetime - r.Age
-	if left < 0 {
-		return -int64((-left + time.Second - 1) / time.Second)
-	}
-	return int64(left / time.Second)
+	return int64(r.Entry.lifetime/time.Second) - int64(r.Age/time.Second)
 }
 
 // Validators are the entry's ETag and Last-Modified, for a conditional
@@ -217,11 +213,11 @@ func (c *Cache) Lookup(k Key, h http.Header) Result {
 	if e == nil {
 		return Result{}
 	}
-	return e.use(now)
+	return e.At(now)
 }
 
-// use is how e may be used at now.
-func (e *Entry) use(now time.Time) Result {
+// At is how e may be used at now.
+func (e *Entry) At(now time.Time) Result {
 	r := Result{Entry: e, Age: e.initialAge + max(now.Sub(e.responseTime), 0)}
 	r.Fresh = r.Age < e.lifetime && !e.cc.NoCache
 	if r.Fresh {

@@ -249,7 +249,7 @@ func TestNotModified(t *testing.T) {
 		{hdr("If-Modified-Since: yesterday"), false},
 		{http.Header{}, false},
 	} {
-		if got := e.NotModified(c.req); got != c.want {
+		if got := e.NotModified(ConditionsOf(c.req)); got != c.want {
 			t.Errorf("%v: %v, want %v", c.req, got, c.want)
 		}
 	}

@@ -5,16 +5,30 @@ import (
 	"strings"
 )
 
-// NotModified reports whether a GET or HEAD with header h is answered 304
-// from e (RFC 9110, 13.1 and 13.2.2; RFC 9111, 4.3.2): If-None-Match, by
-// the weak comparison, when the request has it; else If-Modified-Since
-// against the stored Last-Modified (a response without one is never "not
-// modified" by date).
-func (e *Entry) NotModified(h http.Header) bool {
-	if inm, ok := h["If-None-Match"]; ok {
-		return e.etag != "" && matchesETag(inm, e.etag)
+// Conditions are the preconditions of a request this cache evaluates,
+// kept apart from its header: the request that revalidates a stored
+// response carries the cache's own instead.
+type Conditions struct {
+	IfNoneMatch, IfModifiedSince []string
+	HasIfNoneMatch               bool
+}
+
+// ConditionsOf returns the conditions of a request with header h.
+func ConditionsOf(h http.Header) Conditions {
+	inm, ok := h["If-None-Match"]
+	return Conditions{IfNoneMatch: inm, HasIfNoneMatch: ok, IfModifiedSince: h["If-Modified-Since"]}
+}
+
+// NotModified reports whether a GET or HEAD with conditions c is answered
+// 304 from e (RFC 9110, 13.1 and 13.2.2; RFC 9111, 4.3.2): If-None-Match,
+// by the weak comparison, when the request has it; else
+// If-Modified-Since against the stored Last-Modified (a response without
+// one is never "not modified" by date).
+func (e *Entry) NotModified(c Conditions) bool {
+	if c.HasIfNoneMatch {
+		return e.etag != "" && matchesETag(c.IfNoneMatch, e.etag)
 	}
-	ims := h["If-Modified-Since"]
+	ims := c.IfModifiedSince
 	if len(ims) != 1 || e.lastModified.IsZero() {
 		return false
 	}
@@ -23,15 +37,6 @@ func (e *Entry) NotModified(h http.Header) bool {
 		return false // invalid: ignored (RFC 9110, 13.1.3)
 	}
 	return !e.lastModified.After(t)
-}
-
-// Conditional reports whether a request with header h asks a question
-// this cache answers from a stored response (If-None-Match,
-// If-Modified-Since).
-func Conditional(h http.Header) bool {
-	_, inm := h["If-None-Match"]
-	_, ims := h["If-Modified-Since"]
-	return inm || ims
 }
 
 // matchesETag reports whether the If-None-Match lines list match etag
