@@ -18,6 +18,7 @@ import (
 
 	"github.com/corral-run/corral/launcher/control"
 	"github.com/corral-run/corral/launcher/edge"
+	"github.com/corral-run/corral/launcher/httpcache"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	dto "github.com/prometheus/client_model/go"
@@ -43,6 +44,9 @@ type Options struct {
 	App string
 	// Memory is what the status page draws the processes' memory against.
 	Memory MemoryLimits
+	// Cache, if not nil, returns the edge's response cache's counters
+	// and size; nil means the cache is off.
+	Cache func() httpcache.Stats
 	// Now is the clock; nil is time.Now. Tests set it.
 	Now func() time.Time
 }
@@ -153,6 +157,9 @@ func New(opts Options) *Metrics {
 		Help: "Processes the kernel's OOM killer killed in corral's memory cgroup, by the instance whose process group held them (name and type empty: none did).",
 	}, []string{"name", "type"})
 	m.reg.MustRegister(requests, durations, m.upstreamErrors, m.retries, m.gateWaits, gateWait, m.restarts, m.oomKills, &stateCollector{m: m})
+	if opts.Cache != nil {
+		m.reg.MustRegister(newCacheCollector(opts.Cache))
+	}
 	return m
 }
 
