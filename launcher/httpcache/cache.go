@@ -180,9 +180,14 @@ type Result struct {
 }
 
 // TTL is the entry's remaining freshness in whole seconds, negative once
-// stale (RFC 9211's ttl): its lifetime less the Age it is sent with.
+// stale (RFC 9211's ttl): its lifetime less the Age it is sent with, and
+// -1 for a response stale by less than the second Age rounds away.
 func (r Result) TTL() int64 {
-	return int64(r.Entry.lifetime/time.Second) - int64(r.Age/time.Second)
+	ttl := int64(r.Entry.lifetime/time.Second) - int64(r.Age/time.Second)
+	if !r.Fresh && ttl >= 0 {
+		return -1
+	}
+	return ttl
 }
 
 // Validators are the entry's ETag and Last-Modified, for a conditional
