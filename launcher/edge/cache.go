@@ -11,6 +11,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/corral-run/corral/launcher/httpcache"
@@ -25,9 +26,22 @@ type proxyCache struct {
 	hit []string // Cache-Status of a fresh hit, shared by every hit
 
 	// bg is the context of background revalidations; Close cancels it
-	// and waits for them.
+	// and waits for them. closed, under mu, says no more may start.
 	bg     context.Context
 	stopBG context.CancelFunc
+	mu     sync.Mutex
+	closed bool
+	wg     sync.WaitGroup // the revalidations running
+}
+
+// stop stops the background revalidations: none starts from now on, those
+// running are cancelled, and it waits for them.
+func (pc *proxyCache) stop() {
+	pc.mu.Lock()
+	pc.closed = true
+	pc.mu.Unlock()
+	pc.stopBG()
+	pc.wg.Wait()
 }
 
 func newProxyCache(c *httpcache.Cache) *proxyCache {
@@ -155,7 +169,22 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, acc *Access, k htt
 	}
 	defer land()
 	rec := &cacheRecorder{w: w, max: p.cache.MaxObject(), validated: revalidating(r, res.Entry)}
-	rec.miss = []string{httpcache.Status{Fwd: fwdReason(res)}.Format(cacheName)}
+	rec.st = httpcache.Status{Fwd: fwdReason(res)}
+	rec.keep = func(code int) bool {
+		switch {
+		case res.IfError && failed(code), rec.validated && code == http.StatusNotModified:
+			return true // answered from the stored response
+		case rec.edgeMade:
+			return false
+		}
+		rec.st.FwdStatus, rec.st.Detail = code, httpcache.WhyMethod
+		if r.Method == http.MethodGet {
+			// Decided on the head: what will not be stored goes to the
+			// client as it comes, never copied.
+			rec.st.Detail = p.cache.Storable(r.Header, code, rec.w.Header())
+		}
+		return rec.st.Detail == ""
+	}
 	began := p.cache.Now()
 	wait := p.opts.BootWait
 	if res.IfError {
@@ -186,21 +215,19 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, acc *Access, k htt
 		p.serveEntry(rec.clear(), r, acc, e, e.At(came).Age, cond, []string{st.Format(cacheName)})
 		return httpcache.Revalidated
 	}
-	st := httpcache.Status{Fwd: fwdReason(res)}
-	if status == 0 { // the app's answer, not the edge's error
-		st.FwdStatus = rec.status
-		if r.Method == http.MethodGet {
-			e, why := p.cache.Store(k, r.Header, rec.status, rec.storedHeader(), rec.body, began, came)
-			st.Stored, st.Detail = e != nil, why
-			if e != nil {
-				land()
-				p.serveEntry(rec.clear(), r, acc, e, e.At(came).Age, cond, []string{st.Format(cacheName)})
-				return httpcache.Miss
-			}
-		}
-	}
+	// A GET whose response may be stored (keep said so): store it, and
+	// answer from what is stored. (Store may still refuse it, on its
+	// size, or a stale-if-error copy's 5xx may have come: sent as it is.)
+	st := httpcache.Status{Fwd: fwdReason(res), FwdStatus: rec.status}
+	e, why := p.cache.Store(k, r.Header, rec.status, rec.storedHeader(), rec.body, began, came)
 	land()
-	rec.commit([]string{st.Format(cacheName)})
+	if e == nil {
+		st.Detail = why
+		rec.commit(st)
+		return httpcache.Miss
+	}
+	st.Stored = true
+	p.serveEntry(rec.clear(), r, acc, e, e.At(came).Age, cond, []string{st.Format(cacheName)})
 	return httpcache.Miss
 }
 
@@ -271,6 +298,11 @@ func (p *Proxy) serveEntry(w http.ResponseWriter, r *http.Request, acc *Access, 
 // like r, in the background, unless a request for k is on its way to the
 // app already. Close cancels it and waits for it.
 func (p *Proxy) revalidateLater(k httpcache.Key, r *http.Request, e *httpcache.Entry) {
+	p.cache.mu.Lock()
+	defer p.cache.mu.Unlock()
+	if p.cache.closed {
+		return
+	}
 	f, leader := p.cache.Join(k)
 	if !leader {
 		return
@@ -278,7 +310,7 @@ func (p *Proxy) revalidateLater(k httpcache.Key, r *http.Request, e *httpcache.E
 	req := r.Clone(p.cache.bg)
 	req.Method = http.MethodGet
 	req.Body, req.ContentLength = http.NoBody, 0
-	p.background.Go(func() {
+	p.cache.wg.Go(func() {
 		var acc Access
 		p.fetch(&discard{header: make(http.Header)}, req, &acc, k, httpcache.Result{Entry: e}, httpcache.Conditions{}, f)
 	})
@@ -290,9 +322,14 @@ func (p *Proxy) revalidateLater(k httpcache.Key, r *http.Request, e *httpcache.E
 // A response the cache cannot hold (streamed, larger than an object may
 // be) goes through to the client as it comes.
 type cacheRecorder struct {
-	w         http.ResponseWriter
-	max       int64
-	miss      []string // the Cache-Status of a response passed through
+	w   http.ResponseWriter
+	max int64
+	st  httpcache.Status // the Cache-Status of a response passed through
+	// keep decides, on the response's head, whether to hold it: what
+	// will neither be stored nor answered for from the cache passes
+	// through from the start.
+	keep      func(status int) bool
+	edgeMade  bool // the response is an error of the edge's own (Proxy.fail)
 	status    int
 	wrote     bool
 	through   bool
@@ -310,10 +347,14 @@ func (rw *cacheRecorder) WriteHeader(code int) {
 		return // a 1xx is not the response; the edge's forward sends none
 	}
 	rw.wrote, rw.status = true, code
+	if !rw.keep(code) {
+		rw.passThrough("")
+		return
+	}
 	if cl := rw.w.Header()["Content-Length"]; len(cl) == 1 {
 		if n, err := strconv.ParseInt(cl[0], 10, 64); err == nil {
 			if n > rw.max {
-				rw.passThrough()
+				rw.passThrough(httpcache.WhyTooLarge)
 				return
 			}
 			rw.body = make([]byte, 0, n)
@@ -326,7 +367,7 @@ func (rw *cacheRecorder) Write(b []byte) (int, error) {
 		rw.WriteHeader(http.StatusOK)
 	}
 	if !rw.through && int64(len(rw.body)+len(b)) > rw.max {
-		rw.passThrough()
+		rw.passThrough(httpcache.WhyTooLarge)
 	}
 	if rw.through {
 		return rw.w.Write(b)
@@ -341,20 +382,24 @@ func (rw *cacheRecorder) FlushError() error {
 	if !rw.wrote {
 		rw.WriteHeader(http.StatusOK)
 	}
-	rw.passThrough()
+	rw.passThrough(httpcache.WhyStream)
 	return http.NewResponseController(rw.w).Flush()
 }
 
 // Unwrap is for http.ResponseController (read deadlines).
 func (rw *cacheRecorder) Unwrap() http.ResponseWriter { return rw.w }
 
-// passThrough sends what is held and makes the cacheRecorder a pass-through.
-func (rw *cacheRecorder) passThrough() {
+// passThrough sends what is held and makes the recorder a pass-through;
+// detail, if not "", says why in Cache-Status, where keep did not.
+func (rw *cacheRecorder) passThrough(detail string) {
 	if rw.through {
 		return
 	}
 	rw.through = true
-	rw.w.Header()["Cache-Status"] = rw.miss
+	if rw.st.Detail == "" {
+		rw.st.Detail = detail
+	}
+	rw.w.Header()["Cache-Status"] = []string{rw.st.Format(cacheName)}
 	rw.w.WriteHeader(rw.status)
 	if len(rw.body) > 0 {
 		rw.w.Write(rw.body)
@@ -362,10 +407,10 @@ func (rw *cacheRecorder) passThrough() {
 	rw.body = nil
 }
 
-// commit sends the held response as it is, with Cache-Status status.
-func (rw *cacheRecorder) commit(status []string) {
-	rw.miss = status
-	rw.passThrough()
+// commit sends the held response as it is, with Cache-Status st.
+func (rw *cacheRecorder) commit(st httpcache.Status) {
+	rw.st = st
+	rw.passThrough("")
 }
 
 // clear forgets the held response and its fields (but the request's id,

@@ -385,15 +385,18 @@ func TestCacheBypass(t *testing.T) {
 	if resp, _ := e.get(t, "/", "Range", "bytes=0-1"); resp.Header.Get("Cache-Status") != "" {
 		t.Errorf("a range request went through the cache: %q", cacheStatus(resp))
 	}
-	for _, path := range []string{"/big", "/events"} {
+	for path, status := range map[string]string{
+		"/big":    "corral; fwd=uri-miss; fwd-status=200; detail=too-large",
+		"/events": "corral; fwd=uri-miss; fwd-status=200; detail=stream",
+	} {
 		before := be.hits.Load()
 		resp, body := e.get(t, path)
 		resp2, body2 := e.get(t, path)
 		if be.hits.Load()-before != 2 || !bytes.Equal(body, body2) || len(body) == 0 {
 			t.Errorf("%s: the app served %d of 2; bodies %d and %d bytes", path, be.hits.Load()-before, len(body), len(body2))
 		}
-		if cacheStatus(resp) != "corral; fwd=uri-miss" || cacheStatus(resp2) != "corral; fwd=uri-miss" {
-			t.Errorf("%s: Cache-Status %q, %q", path, cacheStatus(resp), cacheStatus(resp2))
+		if cacheStatus(resp) != status || cacheStatus(resp2) != status {
+			t.Errorf("%s: Cache-Status %q, %q; want %q", path, cacheStatus(resp), cacheStatus(resp2), status)
 		}
 	}
 }

@@ -102,15 +102,14 @@ func (o *Options) defaults() {
 // never holds an app worker; a request that could not reach one instance is
 // sent to another.
 type Proxy struct {
-	bal        *Balancer
-	opts       Options
-	transport  *http.Transport
-	bufs       sync.Pool // *spill for bodies
-	up         *upstream // for requests
-	comp       *compressor
-	host       recentHost
-	cache      *proxyCache    // nil: no response cache
-	background sync.WaitGroup // the cache's revalidations
+	bal       *Balancer
+	opts      Options
+	transport *http.Transport
+	bufs      sync.Pool // *spill for bodies
+	up        *upstream // for requests
+	comp      *compressor
+	host      recentHost
+	cache     *proxyCache // nil: no response cache
 }
 
 // NewProxy returns a Proxy routing to bal.
@@ -153,8 +152,7 @@ func NewProxy(bal *Balancer, opts Options) *Proxy {
 // and closes idle upstream connections.
 func (p *Proxy) Close() {
 	if p.cache != nil {
-		p.cache.stopBG()
-		p.background.Wait()
+		p.cache.stop()
 	}
 	p.up.closeIdle()
 	p.transport.CloseIdleConnections()

@@ -275,6 +275,16 @@ func (c *Cache) Store(k Key, reqHeader http.Header, status int, header http.Head
 	return e, ""
 }
 
+// Storable returns why a response to a GET with header reqHeader, with
+// status and header, would not be stored ("" if it would be, body
+// permitting): for a caller that decides before the body comes whether
+// to hold it.
+func (c *Cache) Storable(reqHeader http.Header, status int, header http.Header) string {
+	now := c.opts.Now()
+	_, why := decide(reqHeader, status, header, now, now)
+	return why
+}
+
 // Freshen updates a stored response with the 304 a revalidation got
 // (RFC 9111, 4.3.4): its fields replace the stored ones, but for those
 // the stored body depends on. It returns the entry now stored, and ""; or

@@ -21,6 +21,7 @@ const (
 	WhyUseless       = "no-reuse"        // already stale, with no validator and no stale-* permission
 	WhyTooLarge      = "too-large"       // over the per-object cap
 	WhyRange         = "content-range"   // a part of a representation
+	WhyStream        = "stream"          // the origin flushed it as it came (server-sent events, a long poll)
 )
 
 // storableStatus are the final statuses stored when the response gives an
