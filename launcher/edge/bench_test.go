@@ -1,6 +1,7 @@
 package edge
 
 import (
+	"context"
 	"io"
 	"net"
 	"net/http"
@@ -37,12 +38,20 @@ func BenchmarkProxySmall(b *testing.B) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "hello, world\n")
 	})
-	srv := NewServer(Config{Proxy: NewProxy(bal, Options{})})
+	httpbench.ParallelGets(b, serveBench(b, NewProxy(bal, Options{}))+"/")
+}
+
+// serveBench serves proxy on loopback until the benchmark ends, and
+// returns its URL.
+func serveBench(b *testing.B, proxy *Proxy) string {
+	srv := NewServer(Config{Proxy: proxy})
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	go srv.Serve(ln)
-	defer srv.Shutdown(b.Context())
-
-	httpbench.ParallelGets(b, "http://"+ln.Addr().String()+"/")
+	b.Cleanup(func() {
+		srv.Shutdown(context.Background())
+		proxy.Close()
+	})
+	return "http://" + ln.Addr().String()
 }
 
 // BenchmarkProxyCacheHit is BenchmarkProxySmall answered from the
@@ -57,13 +66,7 @@ func BenchmarkProxyCacheHit(b *testing.B) {
 		io.WriteString(w, "hello, world\n")
 	})
 	proxy := NewProxy(bal, Options{Cache: httpcache.New(httpcache.Options{MaxBytes: 1 << 20})})
-	defer proxy.Close()
-	srv := NewServer(Config{Proxy: proxy})
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go srv.Serve(ln)
-	defer srv.Shutdown(b.Context())
-
-	httpbench.ParallelGets(b, "http://"+ln.Addr().String()+"/")
+	httpbench.ParallelGets(b, serveBench(b, proxy)+"/")
 	if n := served.Load(); n != 1 {
 		b.Fatalf("the backend served %d requests, want 1", n)
 	}
@@ -105,5 +108,34 @@ func BenchmarkCacheHitHandler(b *testing.B) {
 	}
 	if w.h.Get("Cache-Status") != "corral; hit" {
 		b.Fatalf("Cache-Status %q", w.h.Get("Cache-Status"))
+	}
+}
+
+// BenchmarkMissHandler is the proxy's own work for a request the cache
+// cannot answer (the page is not marked cacheable), with the cache off
+// and on: what the cache adds to every such request.
+func BenchmarkMissHandler(b *testing.B) {
+	bal := benchBackend(b, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, "hello, world\n")
+	})
+	for _, on := range []bool{false, true} {
+		b.Run(map[bool]string{false: "off", true: "on"}[on], func(b *testing.B) {
+			opts := Options{AccessLog: func(Access) {}}
+			if on {
+				opts.Cache = httpcache.New(httpcache.Options{MaxBytes: 1 << 20})
+			}
+			proxy := NewProxy(bal, opts)
+			defer proxy.Close()
+			req := httptest.NewRequest(http.MethodGet, "/page", nil)
+			req.RemoteAddr = "127.0.0.1:40000"
+			req.RequestURI = "/page"
+			w := &benchWriter{h: make(http.Header)}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				proxy.ServeHTTP(w, req)
+			}
+		})
 	}
 }

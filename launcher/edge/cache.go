@@ -32,6 +32,33 @@ type proxyCache struct {
 	mu     sync.Mutex
 	closed bool
 	wg     sync.WaitGroup // the revalidations running
+
+	recorders sync.Pool // *cacheRecorder
+	// statuses are the Cache-Status values made so far, each made once
+	// and shared: a response passed through costs no formatting. They
+	// are few: the fwd reasons, statuses and details combine to some
+	// hundreds at most (a ttl, which counts seconds, is never kept).
+	statusMu sync.RWMutex
+	statuses map[httpcache.Status][]string
+}
+
+// status returns the Cache-Status value of st, to share: read it, never
+// change it.
+func (pc *proxyCache) status(st httpcache.Status) []string {
+	if st.HasTTL {
+		return []string{st.Format(cacheName)}
+	}
+	pc.statusMu.RLock()
+	v, ok := pc.statuses[st]
+	pc.statusMu.RUnlock()
+	if ok {
+		return v
+	}
+	v = []string{st.Format(cacheName)}
+	pc.statusMu.Lock()
+	pc.statuses[st] = v
+	pc.statusMu.Unlock()
+	return v
 }
 
 // stop stops the background revalidations: none starts from now on, those
@@ -45,7 +72,9 @@ func (pc *proxyCache) stop() {
 }
 
 func newProxyCache(c *httpcache.Cache) *proxyCache {
-	pc := &proxyCache{Cache: c, hit: []string{httpcache.Status{Hit: true}.Format(cacheName)}}
+	pc := &proxyCache{Cache: c, statuses: make(map[httpcache.Status][]string)}
+	pc.hit = pc.status(httpcache.Status{Hit: true})
+	pc.recorders.New = func() any { return new(cacheRecorder) }
 	pc.bg, pc.stopBG = context.WithCancel(context.Background())
 	return pc
 }
@@ -138,7 +167,7 @@ func (p *Proxy) serveCached(w http.ResponseWriter, r *http.Request, acc *Access)
 			f = nil
 			if res = p.cache.Lookup(k, r.Header); res.Fresh {
 				st := httpcache.Status{Fwd: fwdReason(httpcache.Result{}), Collapsed: true}
-				p.serveEntry(w, r, acc, res.Entry, res.Age, cond, []string{st.Format(cacheName)})
+				p.serveEntry(w, r, acc, res.Entry, res.Age, cond, p.cache.status(st))
 				return
 			}
 		}
@@ -168,23 +197,13 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, acc *Access, k htt
 		}
 	}
 	defer land()
-	rec := &cacheRecorder{w: w, max: p.cache.MaxObject(), validated: revalidating(r, res.Entry)}
+	rec := p.cache.recorders.Get().(*cacheRecorder)
+	*rec = cacheRecorder{pc: p.cache, w: w, r: r, res: res, max: p.cache.MaxObject(), validated: revalidating(r, res.Entry)}
 	rec.st = httpcache.Status{Fwd: fwdReason(res)}
-	rec.keep = func(code int) bool {
-		switch {
-		case res.IfError && failed(code), rec.validated && code == http.StatusNotModified:
-			return true // answered from the stored response
-		case rec.edgeMade:
-			return false
-		}
-		rec.st.FwdStatus, rec.st.Detail = code, httpcache.WhyMethod
-		if r.Method == http.MethodGet {
-			// Decided on the head: what will not be stored goes to the
-			// client as it comes, never copied.
-			rec.st.Detail = p.cache.Storable(r.Header, code, rec.w.Header())
-		}
-		return rec.st.Detail == ""
-	}
+	defer func() {
+		*rec = cacheRecorder{} // keeps nothing of this response
+		p.cache.recorders.Put(rec)
+	}()
 	began := p.cache.Now()
 	wait := p.opts.BootWait
 	if res.IfError {
@@ -212,7 +231,7 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, acc *Access, k htt
 		e, why := p.cache.Freshen(k, res.Entry, r.Header, rec.storedHeader(), began, came)
 		land()
 		st := httpcache.Status{Fwd: "stale", FwdStatus: http.StatusNotModified, Stored: why == "", Detail: why}
-		p.serveEntry(rec.clear(), r, acc, e, e.At(came).Age, cond, []string{st.Format(cacheName)})
+		p.serveEntry(rec.clear(), r, acc, e, e.At(came).Age, cond, p.cache.status(st))
 		return httpcache.Revalidated
 	}
 	// A GET whose response may be stored (keep said so): store it, and
@@ -227,7 +246,7 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, acc *Access, k htt
 		return httpcache.Miss
 	}
 	st.Stored = true
-	p.serveEntry(rec.clear(), r, acc, e, e.At(came).Age, cond, []string{st.Format(cacheName)})
+	p.serveEntry(rec.clear(), r, acc, e, e.At(came).Age, cond, p.cache.status(st))
 	return httpcache.Miss
 }
 
@@ -266,7 +285,7 @@ func failed(status int) bool {
 // serveStale answers from a stale stored response, which why allowed.
 func (p *Proxy) serveStale(w http.ResponseWriter, r *http.Request, acc *Access, res httpcache.Result, cond httpcache.Conditions, why string) httpcache.Outcome {
 	st := httpcache.Status{Hit: true, TTL: res.TTL(), HasTTL: true, Detail: why}
-	p.serveEntry(w, r, acc, res.Entry, res.Age, cond, []string{st.Format(cacheName)})
+	p.serveEntry(w, r, acc, res.Entry, res.Age, cond, p.cache.status(st))
 	return httpcache.Stale
 }
 
@@ -322,14 +341,13 @@ func (p *Proxy) revalidateLater(k httpcache.Key, r *http.Request, e *httpcache.E
 // A response the cache cannot hold (streamed, larger than an object may
 // be) goes through to the client as it comes.
 type cacheRecorder struct {
-	w   http.ResponseWriter
-	max int64
-	st  httpcache.Status // the Cache-Status of a response passed through
-	// keep decides, on the response's head, whether to hold it: what
-	// will neither be stored nor answered for from the cache passes
-	// through from the start.
-	keep      func(status int) bool
-	edgeMade  bool // the response is an error of the edge's own (Proxy.fail)
+	pc        *proxyCache
+	w         http.ResponseWriter
+	r         *http.Request
+	res       httpcache.Result // what the cache holds for r
+	max       int64
+	st        httpcache.Status // the Cache-Status of a response passed through
+	edgeMade  bool             // the response is an error of the edge's own (Proxy.fail)
 	status    int
 	wrote     bool
 	through   bool
@@ -338,6 +356,23 @@ type cacheRecorder struct {
 }
 
 func (rw *cacheRecorder) Header() http.Header { return rw.w.Header() }
+
+// keep decides, on the response's head, whether to hold it: what will
+// neither be stored nor answered for from the cache passes through from
+// the start, never copied.
+func (rw *cacheRecorder) keep(code int) bool {
+	switch {
+	case rw.res.IfError && failed(code), rw.validated && code == http.StatusNotModified:
+		return true // answered from the stored response
+	case rw.edgeMade:
+		return false
+	}
+	rw.st.FwdStatus, rw.st.Detail = code, httpcache.WhyMethod
+	if rw.r.Method == http.MethodGet {
+		rw.st.Detail = rw.pc.Storable(rw.r.Header, code, rw.w.Header())
+	}
+	return rw.st.Detail == ""
+}
 
 func (rw *cacheRecorder) WriteHeader(code int) {
 	if rw.wrote || rw.through {
@@ -399,7 +434,7 @@ func (rw *cacheRecorder) passThrough(detail string) {
 	if rw.st.Detail == "" {
 		rw.st.Detail = detail
 	}
-	rw.w.Header()["Cache-Status"] = []string{rw.st.Format(cacheName)}
+	rw.w.Header()["Cache-Status"] = rw.pc.status(rw.st)
 	rw.w.WriteHeader(rw.status)
 	if len(rw.body) > 0 {
 		rw.w.Write(rw.body)

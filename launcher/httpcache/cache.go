@@ -54,7 +54,7 @@ type Cache struct {
 
 	mu      sync.Mutex
 	buckets map[uint64][]*bucket // by Key.hash
-	flights map[uint64][]*Flight // by Key.hash
+	flights map[uint64]*Flight   // by Key.hash, chained by next
 	head    Entry                // the LRU's sentinel: head.next is the most recent
 	bytes   int64
 	entries int
@@ -92,7 +92,7 @@ func New(opts Options) *Cache {
 		opts:    opts,
 		seed:    maphash.MakeSeed(),
 		buckets: make(map[uint64][]*bucket),
-		flights: make(map[uint64][]*Flight),
+		flights: make(map[uint64]*Flight),
 	}
 	c.head.next, c.head.prev = &c.head, &c.head
 	return c

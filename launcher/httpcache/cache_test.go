@@ -378,3 +378,24 @@ func BenchmarkLookup(b *testing.B) {
 		r.Entry.AgeValue(r.Age)
 	}
 }
+
+// TestJoinCollision: flights of two keys with one hash are kept apart.
+func TestJoinCollision(t *testing.T) {
+	ca := New(Options{MaxBytes: 1 << 20})
+	a, b := Key{hash: 7, keyText: keyText{"http", "h", "/a"}}, Key{hash: 7, keyText: keyText{"http", "h", "/b"}}
+	fa, la := ca.Join(a)
+	fb, lb := ca.Join(b)
+	if !la || !lb || fa == fb {
+		t.Fatal("one flight for two keys")
+	}
+	ga, _ := ca.Join(a)
+	ca.Land(b, fb)
+	if g, leader := ca.Join(a); leader || g != fa {
+		t.Error("landing b ended a's flight")
+	}
+	ca.Land(a, fa)
+	<-ga.Landed()
+	if len(ca.flights) != 0 {
+		t.Errorf("flights left: %v", ca.flights)
+	}
+}

@@ -8,7 +8,8 @@ package httpcache
 // air, no other starts.
 type Flight struct {
 	k    keyText
-	done chan struct{}
+	next *Flight       // another key's, of the same hash
+	done chan struct{} // made for the first follower: most flights have none
 }
 
 // Join returns the flight in the air for k, or starts one: then leader is
@@ -17,13 +18,16 @@ type Flight struct {
 func (c *Cache) Join(k Key) (f *Flight, leader bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, f := range c.flights[k.hash] {
+	for f := c.flights[k.hash]; f != nil; f = f.next {
 		if f.k == k.keyText {
+			if f.done == nil {
+				f.done = make(chan struct{})
+			}
 			return f, false
 		}
 	}
-	f = &Flight{k: keyText{k.scheme, k.host, k.target}, done: make(chan struct{})}
-	c.flights[k.hash] = append(c.flights[k.hash], f)
+	f = &Flight{k: k.keyText, next: c.flights[k.hash]}
+	c.flights[k.hash] = f
 	return f, true
 }
 
@@ -31,21 +35,27 @@ func (c *Cache) Join(k Key) (f *Flight, leader bool) {
 // for it go on.
 func (c *Cache) Land(k Key, f *Flight) {
 	c.mu.Lock()
-	list := c.flights[k.hash]
-	for i, x := range list {
-		if x == f {
-			list = append(list[:i:i], list[i+1:]...)
-			break
+	defer c.mu.Unlock()
+	var prev *Flight
+	for x := c.flights[k.hash]; x != nil; prev, x = x, x.next {
+		if x != f {
+			continue
 		}
+		switch {
+		case prev != nil:
+			prev.next = f.next
+		case f.next != nil:
+			c.flights[k.hash] = f.next
+		default:
+			delete(c.flights, k.hash)
+		}
+		break
 	}
-	if len(list) == 0 {
-		delete(c.flights, k.hash)
-	} else {
-		c.flights[k.hash] = list
+	if f.done != nil {
+		close(f.done)
 	}
-	c.mu.Unlock()
-	close(f.done)
 }
 
-// Landed is closed when the flight lands.
+// Landed is closed when the flight lands. Only a follower (Join's
+// leader false) may wait for it.
 func (f *Flight) Landed() <-chan struct{} { return f.done }
