@@ -9,6 +9,7 @@ package edge
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -419,6 +420,19 @@ func (rw *cacheRecorder) FlushError() error {
 	}
 	rw.passThrough(httpcache.WhyStream)
 	return http.NewResponseController(rw.w).Flush()
+}
+
+// ReadFrom lets a file sent through the recorder (the static path's
+// sendfile) reach the client's writer's own ReadFrom once it passes
+// through.
+func (rw *cacheRecorder) ReadFrom(src io.Reader) (int64, error) {
+	if !rw.wrote {
+		rw.WriteHeader(http.StatusOK)
+	}
+	if rw.through {
+		return io.Copy(rw.w, src)
+	}
+	return io.Copy(writerOnly{rw}, src)
 }
 
 // Unwrap is for http.ResponseController (read deadlines).

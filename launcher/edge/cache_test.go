@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,6 +72,12 @@ func TestCacheHit(t *testing.T) {
 	if a := e.nextAccess(t); a.Cache != "hit" || a.Status != 200 || a.Bytes != int64(len(second)) {
 		t.Errorf("second: access %+v", a)
 	}
+	// A client's own Cache-Control does not empty the cache (nginx's and
+	// Varnish's default): one client must not make the app answer for all.
+	if resp, _ := e.get(t, "/page?x=1", "Cache-Control", "no-cache", "Pragma", "no-cache"); cacheStatus(resp) != "corral; hit" {
+		t.Errorf("client no-cache: Cache-Status %q", cacheStatus(resp))
+	}
+	e.nextAccess(t)
 	req, _ := http.NewRequest(http.MethodHead, e.url+"/page?x=1", nil)
 	resp, body := e.do(t, req)
 	if cacheStatus(resp) != "corral; hit" || len(body) != 0 || resp.ContentLength != int64(len(first)) {
@@ -83,7 +90,7 @@ func TestCacheHit(t *testing.T) {
 		t.Errorf("the app served %d requests, want 2", n)
 	}
 	st := e.proxy.cache.Stats()
-	if st.Hits != 2 || st.Misses != 2 || st.Entries != 2 || st.Bytes == 0 {
+	if st.Hits != 3 || st.Misses != 2 || st.Entries != 2 || st.Bytes == 0 {
 		t.Errorf("stats %+v", st)
 	}
 	clk.add(time.Minute)
@@ -397,6 +404,37 @@ func TestCacheBypass(t *testing.T) {
 		}
 		if cacheStatus(resp) != status || cacheStatus(resp2) != status {
 			t.Errorf("%s: Cache-Status %q, %q; want %q", path, cacheStatus(resp), cacheStatus(resp2), status)
+		}
+	}
+}
+
+// readFromWriter records whether a copy reached its ReadFrom.
+type readFromWriter struct {
+	benchWriter
+	readFrom bool
+}
+
+func (w *readFromWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.readFrom = true
+	return io.Copy(io.Discard, r)
+}
+
+// TestRecorderReadFrom: a file copied through the recorder reaches the
+// client writer's ReadFrom (sendfile) once it passes through, and is held
+// whole while it may be stored.
+func TestRecorderReadFrom(t *testing.T) {
+	pc := newProxyCache(httpcache.New(httpcache.Options{MaxBytes: 1 << 20}))
+	for _, c := range []struct {
+		cc       string
+		readFrom bool
+	}{{"no-store", true}, {"max-age=60", false}} {
+		w := &readFromWriter{benchWriter: benchWriter{h: http.Header{"Cache-Control": {c.cc}, "Content-Length": {"5"}}}}
+		rec := &cacheRecorder{pc: pc, w: w, r: httptest.NewRequest(http.MethodGet, "/", nil), max: 1 << 10}
+		if n, err := io.CopyN(rec, strings.NewReader("hello"), 5); n != 5 || err != nil { // as http.ServeContent copies
+			t.Fatalf("%s: copied %d, %v", c.cc, n, err)
+		}
+		if w.readFrom != c.readFrom || rec.through != c.readFrom || (!c.readFrom && string(rec.body) != "hello") {
+			t.Errorf("%s: ReadFrom used %v, through %v, held %q", c.cc, w.readFrom, rec.through, rec.body)
 		}
 	}
 }
