@@ -438,3 +438,36 @@ func TestRecorderReadFrom(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheH2C: HTTP/2 clients get hits too, with the stored fields intact
+// for the HTTP/1 clients after them.
+func TestCacheH2C(t *testing.T) {
+	e, be := newCacheEdge(t, Options{}, &testClock{}, page("shared", "Cache-Control", "max-age=60", "Etag", `"h2"`))
+	h2 := h2cClient()
+	defer h2.Transport.(*http.Transport).CloseIdleConnections()
+	var bodies []string
+	for i := range 4 {
+		c := e.client
+		if i%2 == 1 {
+			c = h2
+		}
+		resp, err := c.Get(e.url + "/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		bodies = append(bodies, string(b))
+		if i > 0 && (cacheStatus(resp) != "corral; hit" || resp.Header.Get("Etag") != `"h2"` || resp.ContentLength != int64(len(b))) {
+			t.Errorf("request %d (%s): Cache-Status %q, Etag %q, length %d of %d", i+1, resp.Proto, cacheStatus(resp), resp.Header.Get("Etag"), resp.ContentLength, len(b))
+		}
+	}
+	for _, b := range bodies[1:] {
+		if b != bodies[0] {
+			t.Errorf("bodies differ: %q", bodies)
+		}
+	}
+	if be.hits.Load() != 1 {
+		t.Errorf("the app served %d, want 1", be.hits.Load())
+	}
+}
