@@ -128,33 +128,19 @@ func (p *Proxy) serveCached(w http.ResponseWriter, r *http.Request, acc *Access)
 	k := p.cacheKey(r, r.Header)
 	res := p.cache.Lookup(k, r.Header)
 	cond := httpcache.ConditionsOf(r.Header)
-	o := httpcache.Hit
+	var o httpcache.Outcome
 	defer func() {
 		acc.Cache = o.String()
 		p.cache.Count(o)
 	}()
-	switch {
-	case res.Fresh:
-		p.serveEntry(w, r, acc, res.Entry, res.Age, cond, p.cache.hit)
-		return
-	case res.WhileRevalidate:
-		p.revalidateLater(k, r, res.Entry)
-		o = p.serveStale(w, r, acc, res, cond, "stale-while-revalidate")
-		return
-	case res.IfError && p.bal.ReadyCount() == 0:
-		// No instance is ready (booting, recycled, asleep, crashed): the
-		// stale copy answers now rather than after a wait at the gate,
-		// and a revalidation waits there instead, waking the app.
-		p.bal.want()
-		p.revalidateLater(k, r, res.Entry)
-		o = p.serveStale(w, r, acc, res, cond, "stale-if-error")
+	if o = p.fromCache(w, r, acc, k, res, cond, p.cache.hit); o != 0 {
 		return
 	}
 
 	// To the app. A GET for which nothing usable is stored leads the way
 	// for the others that come meanwhile, which wait for it, then look
 	// again; what it brings back may not suit them (not stored, another
-	// variant), and then they ask the app themselves.
+	// variant, an error), and then they ask the app themselves.
 	var f *httpcache.Flight
 	if r.Method == http.MethodGet {
 		var leader bool
@@ -166,14 +152,38 @@ func (p *Proxy) serveCached(w http.ResponseWriter, r *http.Request, acc *Access)
 				return
 			}
 			f = nil
-			if res = p.cache.Lookup(k, r.Header); res.Fresh {
-				st := httpcache.Status{Fwd: fwdReason(httpcache.Result{}), Collapsed: true}
-				p.serveEntry(w, r, acc, res.Entry, res.Age, cond, p.cache.status(st))
+			res = p.cache.Lookup(k, r.Header)
+			collapsed := p.cache.status(httpcache.Status{Fwd: fwdReason(httpcache.Result{}), Collapsed: true})
+			if o = p.fromCache(w, r, acc, k, res, cond, collapsed); o != 0 {
 				return
 			}
 		}
 	}
 	o = p.fetch(w, r, acc, k, res, cond, f)
+}
+
+// fromCache answers r from what the cache holds for it, res, if it may
+// without asking the app: a fresh copy (with Cache-Status hit), a stale
+// one within stale-while-revalidate, or within stale-if-error while no
+// instance is ready. It returns the outcome, or 0 if r must go to the
+// app.
+func (p *Proxy) fromCache(w http.ResponseWriter, r *http.Request, acc *Access, k httpcache.Key, res httpcache.Result, cond httpcache.Conditions, hit []string) httpcache.Outcome {
+	switch {
+	case res.Fresh:
+		p.serveEntry(w, r, acc, res.Entry, res.Age, cond, hit)
+		return httpcache.Hit
+	case res.WhileRevalidate:
+		p.revalidateLater(k, r, res.Entry)
+		return p.serveStale(w, r, acc, res, cond, "stale-while-revalidate")
+	case res.IfError && p.bal.ReadyCount() == 0:
+		// No instance is ready (booting, recycled, asleep, crashed): the
+		// stale copy answers now rather than after a wait at the gate,
+		// and a revalidation waits there instead, waking the app.
+		p.bal.want()
+		p.revalidateLater(k, r, res.Entry)
+		return p.serveStale(w, r, acc, res, cond, "stale-if-error")
+	}
+	return 0
 }
 
 // fwdReason is Cache-Status's fwd for a request with lookup result res
