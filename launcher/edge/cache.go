@@ -187,10 +187,13 @@ func (p *Proxy) fromCache(w http.ResponseWriter, r *http.Request, acc *Access, k
 }
 
 // fwdReason is Cache-Status's fwd for a request with lookup result res
-// forwarded to the app.
+// forwarded to the app (RFC 9211, 2.2).
 func fwdReason(res httpcache.Result) string {
-	if res.Entry != nil {
+	switch {
+	case res.Entry != nil:
 		return "stale"
+	case res.Variants:
+		return "vary-miss"
 	}
 	return "uri-miss"
 }
@@ -236,6 +239,7 @@ func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, acc *Access, k htt
 	came := p.cache.Now()
 	if res.IfError && failed(rec.status) {
 		land()
+		acc.Instance = "" // its answer was not sent: the copy was
 		return p.serveStale(rec.clear(), r, acc, res, cond, "stale-if-error")
 	}
 	if rec.validated && rec.status == http.StatusNotModified {

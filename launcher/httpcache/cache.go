@@ -177,6 +177,9 @@ type Result struct {
 	// stale entry may be served when the origin errs or cannot be
 	// reached (stale-if-error).
 	WhileRevalidate, IfError bool
+	// Variants says, when Entry is nil, that responses are stored for
+	// the URL, for other values of the fields they vary on.
+	Variants bool
 }
 
 // TTL is the entry's remaining freshness in whole seconds, negative once
@@ -205,7 +208,9 @@ func (c *Cache) Lookup(k Key, h http.Header) Result {
 	now := c.opts.Now()
 	c.mu.Lock()
 	var e *Entry
+	variants := false
 	if b := c.bucketOf(k); b != nil {
+		variants = len(b.variants) > 0
 		for _, v := range b.variants {
 			if matches(v.vary, h) {
 				e = v
@@ -216,7 +221,7 @@ func (c *Cache) Lookup(k Key, h http.Header) Result {
 	}
 	c.mu.Unlock()
 	if e == nil {
-		return Result{}
+		return Result{Variants: variants}
 	}
 	return e.At(now)
 }
