@@ -233,6 +233,11 @@ func (e *Entry) At(now time.Time) Result {
 	if r.Fresh {
 		return r
 	}
+	// no-cache, must-revalidate and proxy-revalidate forbid stale use
+	// (RFC 9111, 4.2.4). s-maxage implies proxy-revalidate for a shared
+	// cache, but an explicit stale-while-revalidate or stale-if-error next
+	// to it (Vercel's "s-maxage=1, stale-while-revalidate=59") is the
+	// app's more precise word, and wins.
 	stale := r.Age - e.lifetime
 	if e.cc.NoCache || e.cc.MustRevalidate || e.cc.ProxyRevalidate {
 		return r

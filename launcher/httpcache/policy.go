@@ -162,14 +162,3 @@ func varyStar(vary []string) bool {
 	}
 	return false
 }
-
-// staleAllowed reports whether a stale copy may ever be served in place of
-// a fresh one. no-cache, must-revalidate and proxy-revalidate forbid it
-// (RFC 9111, 4.2.4); s-maxage implies proxy-revalidate for a shared cache,
-// but an explicit stale-while-revalidate or stale-if-error next to it
-// (Vercel's "s-maxage=1, stale-while-revalidate=59") is the app's more
-// precise word and wins.
-func (p *policy) staleAllowed() bool {
-	cc := p.cc
-	return !cc.NoCache && !cc.MustRevalidate && !cc.ProxyRevalidate
-}
