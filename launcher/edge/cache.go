@@ -202,22 +202,18 @@ func fwdReason(res httpcache.Result) string {
 // if it may be, the stale res.Entry instead if the app failed and
 // stale-if-error allows, the stored response freshened if a revalidation
 // got 304. The flight f, if not nil, lands once the cache holds what it
-// will hold, before the answer is written. It returns the outcome.
+// will hold (or, for what passes through, once that is known), before the
+// answer is written. It returns the outcome.
 func (p *Proxy) fetch(w http.ResponseWriter, r *http.Request, acc *Access, k httpcache.Key, res httpcache.Result, cond httpcache.Conditions, f *httpcache.Flight) httpcache.Outcome {
-	land := func() {
-		if f != nil {
-			p.cache.Land(k, f)
-			f = nil
-		}
-	}
-	defer land()
 	rec := p.cache.recorders.Get().(*cacheRecorder)
-	*rec = cacheRecorder{pc: p.cache, w: w, r: r, res: res, max: p.cache.MaxObject(), validated: revalidating(r, res.Entry)}
+	*rec = cacheRecorder{pc: p.cache, w: w, r: r, res: res, k: k, f: f, max: p.cache.MaxObject(), validated: revalidating(r, res.Entry)}
 	rec.st = httpcache.Status{Fwd: fwdReason(res)}
 	defer func() {
+		rec.land()
 		*rec = cacheRecorder{} // keeps nothing of this response
 		p.cache.recorders.Put(rec)
 	}()
+	land := rec.land
 	began := p.cache.Now()
 	wait := p.opts.BootWait
 	if res.IfError {
@@ -360,6 +356,8 @@ type cacheRecorder struct {
 	w         http.ResponseWriter
 	r         *http.Request
 	res       httpcache.Result // what the cache holds for r
+	k         httpcache.Key
+	f         *httpcache.Flight // the flight r leads, nil once landed (or none)
 	max       int64
 	st        httpcache.Status // the Cache-Status of a response passed through
 	edgeMade  bool             // the response is an error of the edge's own (Proxy.fail)
@@ -452,13 +450,25 @@ func (rw *cacheRecorder) ReadFrom(src io.Reader) (int64, error) {
 // Unwrap is for http.ResponseController (read deadlines).
 func (rw *cacheRecorder) Unwrap() http.ResponseWriter { return rw.w }
 
+// land lands the flight the request leads, if it still does: the
+// requests waiting for it go on.
+func (rw *cacheRecorder) land() {
+	if rw.f != nil {
+		rw.pc.Land(rw.k, rw.f)
+		rw.f = nil
+	}
+}
+
 // passThrough sends what is held and makes the recorder a pass-through;
-// detail, if not "", says why in Cache-Status, where keep did not.
+// detail, if not "", says why in Cache-Status, where keep did not. The
+// flight lands first: what passes through is not stored, and those
+// waiting for it need not wait for a slow client too.
 func (rw *cacheRecorder) passThrough(detail string) {
 	if rw.through {
 		return
 	}
 	rw.through = true
+	rw.land()
 	if rw.st.Detail == "" {
 		rw.st.Detail = detail
 	}

@@ -515,3 +515,22 @@ func TestCacheH2C(t *testing.T) {
 		t.Errorf("the app served %d, want 1", be.hits.Load())
 	}
 }
+
+// TestCacheSlowLeader: requests collapsed behind one whose response cannot
+// be stored do not wait for its client to read it.
+func TestCacheSlowLeader(t *testing.T) {
+	big := strings.Repeat("x", 16<<20) // more than the sockets between edge and client hold
+	var n atomic.Int64
+	e, _ := newCacheEdge(t, Options{}, &testClock{}, func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		w.Header().Set("Cache-Control", "no-store")
+		io.WriteString(w, big)
+	})
+	leader := rawConn(t, e.addr)                                         // sends, never reads
+	io.WriteString(leader, "GET / HTTP/1.1\r\nHost: "+e.addr+"\r\n\r\n") // the same key as the follower's
+	waitFor(t, "the leader at the app", func() bool { return n.Load() == 1 })
+	resp, body := e.get(t, "/")
+	if resp.StatusCode != 200 || len(body) != len(big) {
+		t.Errorf("follower: %d, %d bytes", resp.StatusCode, len(body))
+	}
+}
