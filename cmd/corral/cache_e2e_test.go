@@ -50,9 +50,9 @@ def app(environ, start_response):
 `
 
 // startCacheApp runs corral on cacheApp under gunicorn, one worker with
-// threads (so that requests reach it at once, each counted), and waits
-// until web.1 is ready.
-func startCacheApp(t *testing.T) (*session, string) {
+// threads (so that requests reach it at once, each counted), with args
+// added to corral start's, and waits until web.1 is ready.
+func startCacheApp(t *testing.T, args ...string) (*session, string) {
 	t.Helper()
 	needTool(t, "gunicorn")
 	dir := app(t, map[string]string{
@@ -60,7 +60,7 @@ func startCacheApp(t *testing.T) (*session, string) {
 		"Procfile": "web: gunicorn app:app --workers 1 --threads 16 --bind 127.0.0.1:$PORT\n",
 	})
 	port := freePort(t)
-	r := start(t, dir, []string{"PORT=" + strconv.Itoa(port)}, "start", "-t", "5")
+	r := start(t, dir, []string{"PORT=" + strconv.Itoa(port)}, append([]string{"start", "-t", "5"}, args...)...)
 	r.waitFor(`web\.1 is ready`)
 	return r, "http://127.0.0.1:" + strconv.Itoa(port)
 }
@@ -154,6 +154,39 @@ func TestCacheDjangoDefault(t *testing.T) {
 	}
 	// gunicorn's own access log: both reached the app.
 	r.waitForNth(`^web\.\d .*"GET /\?cachetest=1 HTTP/1\.1" 200`, 2)
+	r.signal(syscall.SIGTERM)
+	r.wait(20 * time.Second)
+}
+
+// TestCacheIdleWake: while the app sleeps (--idle-stop), a page within
+// stale-if-error answers at once from the cache, and wakes the app, which
+// answers the next request.
+func TestCacheIdleWake(t *testing.T) {
+	r, base := startCacheApp(t, "--idle-stop", "1s")
+	_, page := get(t, base+"/page", nil)
+	r.waitFor(`idle stop: no request for 1s; stopping web\.1 until the next one`)
+	r.waitFor(`web\.1 (exited|killed)`)
+
+	resp, body := get(t, base+"/page", nil)
+	if resp.StatusCode != 200 || string(body) != string(page) || !strings.Contains(resp.Header.Get("Cache-Status"), "detail=stale-if-error") {
+		t.Errorf("asleep: %d %q, Cache-Status %q; want the stored %q", resp.StatusCode, body, resp.Header.Get("Cache-Status"), page)
+	}
+	r.waitFor(`idle stop: a request came in; starting web\.1`)
+	r.waitForNth(`web\.1 is ready`, 2)
+	waitUntil := time.Now().Add(10 * time.Second)
+	for {
+		resp, body = get(t, base+"/page", nil)
+		if strings.Contains(resp.Header.Get("Cache-Status"), "stored") {
+			break // the woken app's own answer
+		}
+		if time.Now().After(waitUntil) {
+			t.Fatalf("the woken app never answered: %q, Cache-Status %q", body, resp.Header.Get("Cache-Status"))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if string(body) == string(page) {
+		t.Errorf("after the wake: the old page %q", body)
+	}
 	r.signal(syscall.SIGTERM)
 	r.wait(20 * time.Second)
 }
