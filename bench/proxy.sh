@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side reverse-proxy benchmark: wrk against a tiny Go backend directly,
-# and through nginx, Caddy and corral's edge, on loopback only. Reports median
-# req/s, p99 latency and the proxies' RSS, and judges corral against targets.
+# and through a featureless Go proxy, nginx, Caddy and corral's edge, on
+# loopback only. Reports median req/s, p99 latency and the proxies' RSS, and
+# judges corral against targets.
 # See bench/README.md.
 #
 # Environment:
@@ -12,7 +13,9 @@
 #   OUT=bench/out      where binaries, configs, logs and wrk outputs go
 #   NO_INSTALL=1       do not try to apt-get install missing nginx/caddy/wrk
 #   CORRAL_BIN=PATH    use this corral binary instead of building ./cmd/corral
-#   NGINX_TARGET=1.0 CADDY_TARGET=3 STATIC_TARGET=0.8   the targets (ratios of median req/s)
+#   GOPROXY_TARGET=0.95 NGINX_TARGET=0.9 CADDY_TARGET=3   small responses: corral req/s >= this x the peer
+#   STATIC_TARGET=0.8 CSS_TARGET=1.0 CACHED_TARGET=1.0    100 KB file, 2 KiB file, cached page: x nginx
+#   RSS_TARGET=15      corral's idle RSS <= this many MB
 #   ADMIN_TARGET=0.95  corral with --admin (metrics scraped every second) >= this x corral without
 set -euo pipefail
 # shellcheck source=bench/lib.sh
@@ -23,9 +26,13 @@ RUNS="${RUNS:-3}"
 THREADS="${THREADS:-2}"
 CONNS="${CONNS:-64}"
 OUT="${OUT:-$BENCH/out}"
-NGINX_TARGET="${NGINX_TARGET:-1.0}"   # corral req/s >= this x nginx, small responses
+GOPROXY_TARGET="${GOPROXY_TARGET:-0.95}" # corral req/s >= this x the featureless Go proxy, small responses
+NGINX_TARGET="${NGINX_TARGET:-0.9}"   # corral req/s >= this x nginx, small responses
 CADDY_TARGET="${CADDY_TARGET:-3}"     # corral req/s >= this x Caddy, small responses
 STATIC_TARGET="${STATIC_TARGET:-0.8}" # corral req/s >= this x nginx, 100 KB static file
+CSS_TARGET="${CSS_TARGET:-1.0}"       # corral req/s >= this x nginx, 2 KiB static file
+CACHED_TARGET="${CACHED_TARGET:-1.0}" # corral req/s >= this x nginx proxy_cache, a cached page (a hit)
+RSS_TARGET="${RSS_TARGET:-15}"        # corral's RSS idle <= this, MB
 ADMIN_TARGET="${ADMIN_TARGET:-0.95}"  # corral --admin req/s >= this x corral without it
 WARMUP=2
 
@@ -43,8 +50,9 @@ command -v caddy >/dev/null || { HAVE_CADDY=; log "SKIP caddy: not installed (ap
 # Debian's packages start their service on install unless policy-rc.d forbids it;
 # that does not matter here: every instance below uses its own loopback port.
 
-log "building backend and corral"
+log "building backend, goproxy and corral"
 go build -o "$OUT/backend" ./bench/backend || die "go build ./bench/backend failed"
+go build -o "$OUT/goproxy" ./bench/goproxy || die "go build ./bench/goproxy failed"
 build_corral
 
 # (the help text is read whole first: grep -q in a pipe could SIGPIPE corral, and pipefail would see it)
@@ -66,17 +74,22 @@ if [[ ! -f "$CSS" || "$(stat -c %s "$CSS")" != "$CSS_BYTES" ]]; then
   }' >"$CSS.tmp"
   mv "$CSS.tmp" "$CSS"
 fi
+# and 2 KiB of it: a small stylesheet, the size most of a site's CSS and JS files are
+SMALL_CSS="$STATIC/small.css"
+if [[ ! -f "$SMALL_CSS" || "$(stat -c %s "$SMALL_CSS")" != 2048 ]]; then
+  head -c 2047 "$CSS" >"$SMALL_CSS.tmp" && echo >>"$SMALL_CSS.tmp" && mv "$SMALL_CSS.tmp" "$SMALL_CSS"
+fi
 
 # --- ports -------------------------------------------------------------------
 PORT_LO=20000 PORT_HI=32000 # below the kernel's ephemeral range (32768-)
-BACKEND_PORT=$(free_port) NGINX_PORT=$(free_port) CADDY_PORT=$(free_port) CORRAL_PORT=$(free_port)
+BACKEND_PORT=$(free_port) GOPROXY_PORT=$(free_port) NGINX_PORT=$(free_port) CADDY_PORT=$(free_port) CORRAL_PORT=$(free_port)
 ADMIN_CORRAL_PORT=$(free_port) ADMIN_PORT=$(free_port)
 
 # --- start the targets -------------------------------------------------------
 READY_WAIT=20
 probe() { # probe URL MD5: prints what is wrong with GET URL, or nothing
   local code sum
-  code="$(curl -sS -o "$P/probe.body" -w '%{http_code}' --max-time 5 "$1" 2>&1)" || { echo "GET failed: $code"; return; }
+  code="$(curl -sS -D "$P/probe.head" -o "$P/probe.body" -w '%{http_code}' --max-time 5 "$1" 2>&1)" || { echo "GET failed: $code"; return; }
   [[ "$code" == 200 ]] || { echo "HTTP $code"; return; }
   sum="$(md5sum <"$P/probe.body")"
   [[ "$sum" == "$2" ]] || echo "wrong body ($(stat -c %s "$P/probe.body") bytes)"
@@ -88,6 +101,16 @@ check() { # check NAME URL MD5: the response must be right before we time it
 }
 HELLO_SUM="$(printf 'hello, world\n' | md5sum)"
 CSS_SUM="$(md5sum <"$CSS")"
+SMALL_CSS_SUM="$(md5sum <"$SMALL_CSS")"
+hit() { # hit URL HEADER PATTERN: GET URL twice; prints what is wrong unless the second answer's HEADER matches PATTERN
+  local why
+  why="$(probe "$1" "$PAGE_SUM")"
+  [[ -z "$why" ]] || { echo "$why"; return; }
+  why="$(probe "$1" "$PAGE_SUM")"
+  [[ -z "$why" ]] || { echo "$why"; return; }
+  grep -qiE "^$2: *$3" "$P/probe.head" ||
+    echo "the second GET was not a cache hit ($2: $(grep -i "^$2:" "$P/probe.head" | cut -d: -f2- | tr -d '\r' | xargs))"
+}
 
 TARGETS=(direct)
 declare -A PORT=([direct]=$BACKEND_PORT)
@@ -96,6 +119,14 @@ PORT=$BACKEND_PORT "$OUT/backend" >"$P/backend.log" 2>&1 </dev/null &
 PID[backend]=$!
 wait_ready backend "http://127.0.0.1:$BACKEND_PORT/"
 check direct "http://127.0.0.1:$BACKEND_PORT/" "$HELLO_SUM"
+PAGE_SUM="$(curl -sS --max-time 5 "http://127.0.0.1:$BACKEND_PORT/cached" | md5sum)"
+
+PORT=$GOPROXY_PORT UPSTREAM_PORT=$BACKEND_PORT "$OUT/goproxy" >"$P/goproxy.log" 2>&1 </dev/null &
+PID[goproxy]=$!
+wait_ready goproxy "http://127.0.0.1:$GOPROXY_PORT/"
+check goproxy "http://127.0.0.1:$GOPROXY_PORT/" "$HELLO_SUM"
+TARGETS+=(goproxy)
+PORT[goproxy]=$GOPROXY_PORT
 
 if [[ -n "$HAVE_NGINX" ]]; then
   N="$P/nginx"
@@ -107,6 +138,9 @@ if [[ -n "$HAVE_NGINX" ]]; then
   {
     nginx_conf_head "$N" "$MIME" 1024
     cat <<EOF
+  # nginx's response cache, as its guides set it up: keys in shared memory,
+  # bodies in files (the page cache keeps them in memory here)
+  proxy_cache_path $N/cache levels=1:2 keys_zone=app:10m max_size=100m inactive=60m use_temp_path=off;
   upstream app {
     server 127.0.0.1:$BACKEND_PORT;
     keepalive 32;
@@ -117,6 +151,17 @@ if [[ -n "$HAVE_NGINX" ]]; then
     client_max_body_size 4G;
     location /static/ {
       alias $STATIC/;
+    }
+    location = /cached {
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_set_header Host \$http_host;
+      proxy_set_header X-Forwarded-For \$proxy_add_x_forwarded_for;
+      proxy_set_header X-Forwarded-Proto \$scheme;
+      proxy_cache app;
+      proxy_cache_lock on;
+      add_header X-Cache-Status \$upstream_cache_status;
+      proxy_pass http://app;
     }
 EOF
     nginx_proxy_location
@@ -129,6 +174,9 @@ EOF
   wait_ready nginx "http://127.0.0.1:$NGINX_PORT/"
   check nginx "http://127.0.0.1:$NGINX_PORT/" "$HELLO_SUM"
   check nginx "http://127.0.0.1:$NGINX_PORT/static/site.css" "$CSS_SUM"
+  check nginx "http://127.0.0.1:$NGINX_PORT/static/small.css" "$SMALL_CSS_SUM"
+  why="$(hit "http://127.0.0.1:$NGINX_PORT/cached" X-Cache-Status HIT)"
+  [[ -z "$why" ]] || die "nginx: GET /cached: $why (see $P/nginx/logs/error.log)"
   TARGETS+=(nginx)
   PORT[nginx]=$NGINX_PORT
 fi
@@ -161,6 +209,7 @@ EOF
   wait_ready caddy "http://127.0.0.1:$CADDY_PORT/"
   check caddy "http://127.0.0.1:$CADDY_PORT/" "$HELLO_SUM"
   check caddy "http://127.0.0.1:$CADDY_PORT/static/site.css" "$CSS_SUM"
+  check caddy "http://127.0.0.1:$CADDY_PORT/static/small.css" "$SMALL_CSS_SUM"
   TARGETS+=(caddy)
   PORT[caddy]=$CADDY_PORT
 fi
@@ -186,6 +235,12 @@ if [[ -n "$EDGE" ]]; then
   if [[ -n "$CORRAL_STATIC_BAD" ]]; then
     log "corral: GET /static/site.css: $CORRAL_STATIC_BAD -- the static scenario is not run for corral (see $P/corral.log)"
   fi
+fi
+# The cached page is timed where the proxy caches it: nginx (proxy_cache) and
+# corral, once its edge has a response cache (Cache-Status says a hit).
+CORRAL_CACHE_BAD="$(hit "http://127.0.0.1:$CORRAL_PORT/cached" Cache-Status 'corral; *hit')"
+if [[ -n "$CORRAL_CACHE_BAD" ]]; then
+  log "corral: GET /cached: $CORRAL_CACHE_BAD -- the cached scenario is not run for corral"
 fi
 TARGETS+=(corral)
 PORT[corral]=$CORRAL_PORT
@@ -220,6 +275,7 @@ proxy_pids() { # the processes that make up a proxy (not the app behind it)
   case "$1" in
   nginx) echo "${PID[nginx]} $(descendants "${PID[nginx]}")" ;; # master + workers (+ cache helpers)
   caddy) echo "${PID[caddy]}" ;;
+  goproxy) echo "${PID[goproxy]}" ;;
   corral | corral-admin) echo "${PID[$1]}" ;; # corral alone: its web.1 child is the backend
   esac
 }
@@ -232,11 +288,17 @@ declare -A RSS_IDLE RSS_LOADED=()
 for t in "${TARGETS[@]}"; do RSS_IDLE[$t]=$(rss_mb "$t"); done
 
 # --- load --------------------------------------------------------------------
-SCENARIOS=(small static)
-declare -A PATH_OF=([small]=/ [static]=/static/site.css)
+SCENARIOS=(small static css cached)
+declare -A PATH_OF=([small]=/ [static]=/static/site.css [css]=/static/small.css [cached]=/cached)
+declare -A LABEL=([small]="small / (13 B)" [static]="static 100KB" [css]="static 2KiB" [cached]="cached page 2KiB")
 runs_scenario() { # runs_scenario TARGET SCENARIO: whether this pair is measured
-  [[ "$2" == static ]] || return 0
-  case "$1" in direct) return 1 ;; corral) [[ -n "$EDGE" && -z "$CORRAL_STATIC_BAD" ]] ;; *) return 0 ;; esac
+  case "$2" in
+  small) return 0 ;;
+  static | css)
+    case "$1" in direct | goproxy) return 1 ;; corral | corral-admin) [[ -n "$EDGE" && -z "$CORRAL_STATIC_BAD" ]] ;; *) return 0 ;; esac ;;
+  cached)
+    case "$1" in nginx) return 0 ;; corral | corral-admin) [[ -z "$CORRAL_CACHE_BAD" ]] ;; *) return 1 ;; esac ;;
+  esac
 }
 
 wrk_run() { # wrk_run TARGET SCENARIO SECONDS NAME: run wrk, record unless a warm-up
@@ -268,6 +330,7 @@ if [[ -n "$HAVE_ADMIN" ]]; then scrape_stop; fi
 version() {
   case "$1" in
   direct) echo "Go backend ($(go env GOVERSION))" ;;
+  goproxy) echo "featureless Go proxy (bench/goproxy)" ;;
   nginx) nginx -v 2>&1 | sed 's/^nginx version: //' ;;
   caddy) echo "caddy $(caddy version 2>/dev/null | cut -d' ' -f1)" ;;
   corral) if [[ -n "$EDGE" ]]; then echo "corral edge"; else echo "corral (plain runner, no edge)"; fi ;;
@@ -281,14 +344,14 @@ echo
 printf '%-12s %-22s %11s %9s %15s  %-s\n' target scenario "req/s" "p99 ms" "RSS MB idle/ld" "version / notes"
 for s in "${SCENARIOS[@]}"; do
   for t in "${TARGETS[@]}"; do
-    label="$s ${PATH_OF[$s]}"
-    [[ "$s" == static ]] && label="static 100KB"
-    [[ "$s" == small ]] && label="small / (13 B)"
+    label="${LABEL[$s]}"
     if ! runs_scenario "$t" "$s"; then
-      why="skipped (the backend serves no static files)"
+      why="skipped (it serves no static files)"
+      [[ "$s" == cached ]] && why="skipped (it has no response cache)"
       if [[ "$t" == corral* ]]; then
         why="n/a (no edge yet)"
         [[ -n "$EDGE" ]] && why="NOT SERVED RIGHT: GET /static/site.css: $CORRAL_STATIC_BAD"
+        [[ "$s" == cached ]] && why="NOT CACHED: GET /cached: $CORRAL_CACHE_BAD"
       fi
       printf '%-12s %-22s %11s %9s %15s  %s\n' "$t" "$label" - - - "$why"
       continue
@@ -318,7 +381,9 @@ ratio() { # ratio SCENARIO PEER TARGET
   a="${MED[corral.$s]:-}" b="${MED[$peer.$s]:-}"
   if [[ -z "$b" || -z "$a" ]]; then
     if [[ -z "$a" && -n "$EDGE" ]]; then
-      printf '%-20s  %7s  target >= %sx  FAIL (corral not measured: %s)\n' "$name" - "$want" "${CORRAL_STATIC_BAD:-no result}"
+      local bad="${CORRAL_STATIC_BAD:-no result}"
+      [[ "$s" == cached ]] && bad="${CORRAL_CACHE_BAD:-no result}"
+      printf '%-20s  %7s  target >= %sx  FAIL (corral not measured: %s)\n' "$name" - "$want" "$bad"
       MISSED=1
       return
     fi
@@ -332,9 +397,17 @@ ratio() { # ratio SCENARIO PEER TARGET
   [[ -z "$EDGE" ]] || judge "$r" "$want" "${ERRS[corral.$s]:-}"
   printf '%-20s  %6sx  target >= %sx  %s\n' "$name" "$r" "$want" "$VERDICT"
 }
+ratio small goproxy "$GOPROXY_TARGET"
 ratio small nginx "$NGINX_TARGET"
 ratio small caddy "$CADDY_TARGET"
 ratio static nginx "$STATIC_TARGET"
+ratio css nginx "$CSS_TARGET"
+ratio cached nginx "$CACHED_TARGET"
+if [[ -n "$EDGE" ]]; then
+  # judge takes a ratio: RSS_TARGET / RSS >= 1 when the RSS is at most the target
+  judge "$(awk -v r="${RSS_IDLE[corral]}" -v t="$RSS_TARGET" 'BEGIN { printf "%.3f", (r > 0) ? t / r : 0 }')" 1
+  printf '%-20s  %5s MB  target <= %s MB  %s\n' "corral RSS idle" "${RSS_IDLE[corral]}" "$RSS_TARGET" "$VERDICT"
+fi
 if [[ -n "$HAVE_ADMIN" ]]; then
   # the metrics' cost: the same corral with and without --admin, per scenario
   for s in "${SCENARIOS[@]}"; do

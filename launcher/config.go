@@ -100,6 +100,11 @@ type EdgeConfig struct {
 	// Static maps URL prefixes to directories the edge serves itself
 	// ("/static/=staticfiles"); empty means: find a Django app's STATIC_ROOT.
 	Static []string
+	// Internal maps URL prefixes to directories ("/protected/=private_media")
+	// whose files the edge sends in place of an app's response that names
+	// one (X-Accel-Redirect, X-Sendfile), as nginx's `internal` locations;
+	// a client's own request under one gets 404.
+	Internal []string
 	// SPA answers a path with no file and no extension with the index.html
 	// of a detected static site, for apps that route in the browser.
 	SPA             bool

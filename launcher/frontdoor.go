@@ -62,17 +62,24 @@ const probeInterval = 100 * time.Millisecond
 // told of every request (--admin's metrics).
 func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Platform, mux *output.Mux, log *slog.Logger, obs edge.Observer) (*frontDoor, error) {
 	https := cfg.Edge.HTTPS
+	internal, err := openInternal(plan)
+	if err != nil {
+		return nil, err
+	}
 	var ln net.Listener
-	var err error
 	if https.Enabled() {
 		ln, err = listen(cfg.Edge.Address, https.HTTPSPort, "--https-port")
 	} else {
 		ln, err = listen(cfg.Edge.Address, plan.PublicPort, "--port or $PORT")
 	}
 	if err != nil {
+		internal.Close()
 		return nil, err
 	}
-	fd := &frontDoor{owners: newPortOwners(log)}
+	for _, m := range plan.Internal {
+		log.Info(fmt.Sprintf("internal files: the edge sends files of %s when the app names them under %s (X-Accel-Redirect) or by path (X-Sendfile)", m.Dir, m.Prefix))
+	}
+	fd := &frontDoor{owners: newPortOwners(log), closers: []func() error{internal.Close}}
 	probe := edge.AnswerProbe{
 		Path: cfg.Edge.ReadyPath,
 		Host: func() string { return probeHost(https, pf, fd.proxy) },
@@ -94,6 +101,7 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		TrustedProxies:  trustedProxies(cfg.Edge, pf, log),
 		Log:             log,
 		Observer:        obs,
+		Internal:        internal,
 	}
 	if !cfg.Edge.NoAccessLog {
 		opts.AccessLog = accessLog(mux)
@@ -113,6 +121,7 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		if err != nil {
 			ln.Close()
 			fd.bal.Close()
+			internal.Close()
 			return nil, err
 		}
 		ln = tln

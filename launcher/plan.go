@@ -74,6 +74,9 @@ type Plan struct {
 	// else /bin/sh.
 	Shell  string
 	Static []static.Mount // the --static mounts (else the detected ones), directories resolved
+	// Internal are the --internal directories, resolved: the edge sends
+	// their files when the app names one, and to nobody else.
+	Internal []static.Mount
 	// App is what buildpack.Detect found in the app directory (nil if
 	// nothing, with AppErr saying why when there is a Procfile); Detected
 	// says the processes come from it, as the app has no Procfile (or
@@ -216,9 +219,10 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 		}
 	}
 	if !plan.Edge {
-		// Both act on web instances through the edge: without it a
-		// request could neither wake an instance nor wait for one.
-		for flag, set := range map[string]bool{"--idle-stop": cfg.IdleStop > 0, "--max-memory-per-instance": cfg.MaxMemoryPerInstance > 0} {
+		// The first two act on web instances through the edge: without
+		// it a request could neither wake an instance nor wait for one;
+		// the edge is what sends the --internal files.
+		for flag, set := range map[string]bool{"--idle-stop": cfg.IdleStop > 0, "--max-memory-per-instance": cfg.MaxMemoryPerInstance > 0, "--internal": len(cfg.Edge.Internal) > 0} {
 			if set {
 				return nil, fmt.Errorf("%s: needs the edge in front of web instances, and %s", flag, noEdgeReason(cfg))
 			}
@@ -234,6 +238,9 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 	}
 	if len(cfg.Edge.Static) == 0 && plan.Edge && plan.Detected {
 		plan.Static = plan.detectedStatic(cfg.Edge.SPA)
+	}
+	if err := plan.setInternal(cfg.Edge.Internal); err != nil {
+		return nil, err
 	}
 	plan.Build = plan.startBuild()
 	if err := plan.assignPorts(); err != nil {
@@ -450,6 +457,7 @@ func (p *Plan) Describe(w io.Writer) error {
 	for _, m := range p.Static {
 		fmt.Fprintf(w, "static:   %s from %s\n", m.Prefix, m.Dir)
 	}
+	p.describeInternal(w)
 	p.describeAdmin(w)
 	if p.Machine != nil {
 		p.Machine.describe(w)

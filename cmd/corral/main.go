@@ -498,6 +498,8 @@ func edgeFlags() []cli.Flag {
 			Usage: "the `IP` address of this host the edge's public ports are bound to ($PORT, or --https-port and --http-port)"},
 		&cli.StringSliceFlag{Name: "static", EnvVars: []string{"CORRAL_STATIC"},
 			Usage: "serve static files at the edge: `PREFIX=DIR`, e.g. /static/=staticfiles (repeatable; default: a Django app's STATIC_URL and STATIC_ROOT)"},
+		&cli.StringSliceFlag{Name: "internal", EnvVars: []string{"CORRAL_INTERNAL"},
+			Usage: "a directory the edge sends files from when the app names one (X-Accel-Redirect: /protected/…, or X-Sendfile: /abs/path), never to a client's own request: `PREFIX=DIR`, e.g. /protected/=private_media (repeatable)"},
 		&cli.BoolFlag{Name: "spa", EnvVars: []string{"CORRAL_SPA"},
 			Usage: "for a static site with no Procfile: answer paths with no file and no extension (/users/42) with index.html, for apps that route in the browser"},
 		&cli.StringFlag{Name: "boot-wait", Value: "30s", EnvVars: []string{"CORRAL_BOOT_WAIT"},
@@ -649,6 +651,7 @@ func edgeConfig(c *cli.Context, environ []string) (launcher.EdgeConfig, error) {
 	}
 	e.Disabled = c.Bool("no-edge")
 	e.Static = c.StringSlice("static")
+	e.Internal = c.StringSlice("internal")
 	e.SPA = c.Bool("spa")
 	e.HealthPath = c.String("edge-health-path")
 	e.ReadyPath = c.String("health-path")

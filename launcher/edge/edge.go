@@ -157,6 +157,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.cfg.Observer != nil {
 			s.cfg.Observer.Request(KindHealth, status, time.Since(start))
 		}
+	case s.cfg.Proxy.opts.Internal != nil && s.cfg.Proxy.opts.Internal.Match(r.URL.Path):
+		// nginx's `internal` location: for the app's X-Accel-Redirect only.
+		s.serveLocal(w, r, start, http.HandlerFunc(notFound))
 	case s.serveStatic(w, r, start):
 	default:
 		s.cfg.Proxy.ServeHTTP(w, r)
@@ -178,14 +181,27 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, start time.
 	if st == nil || !(*st).Match(r.URL.Path) {
 		return false
 	}
+	s.serveLocal(w, r, start, *st)
+	return true
+}
+
+// notFound answers a path that exists for the edge alone.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeError(w, r, http.StatusNotFound, "not found")
+}
+
+// serveLocal answers r with h, the edge's own handler, with the request
+// id, access log and Observer a proxied request gets.
+func (s *Server) serveLocal(w http.ResponseWriter, r *http.Request, start time.Time, h http.Handler) {
 	_, trusted := s.cfg.Proxy.peer(r)
 	acc := Access{Kind: KindStatic, Method: r.Method, Target: r.RequestURI}
 	acc.RequestID, _ = requestID(r.Header, trusted)
 	w.Header()["X-Request-Id"] = []string{acc.RequestID}
 	obs, log := s.cfg.Observer, s.cfg.Proxy.opts.AccessLog
 	if obs == nil && log == nil {
-		(*st).ServeHTTP(w, r)
-		return true
+		h.ServeHTTP(w, r)
+		return
 	}
 	if start.IsZero() { // set only for an Observer
 		start = time.Now()
@@ -194,13 +210,13 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, start time.
 	// HTTP/2 one needs a recorder around it (a small allocation, on a
 	// path that makes several already).
 	if rw, ok := w.(*response); ok {
-		(*st).ServeHTTP(w, r)
+		h.ServeHTTP(w, r)
 		acc.Status, acc.Bytes = rw.status, rw.written
 		// Fewer bytes than declared: the client waits for the rest in vain.
 		acc.Cut = rw.length >= 0 && rw.written < rw.length && !rw.noBody
 	} else {
 		rec := &statusRecorder{ResponseWriter: w}
-		(*st).ServeHTTP(rec, r)
+		h.ServeHTTP(rec, r)
 		acc.Status, acc.Bytes = rec.status, rec.written
 	}
 	if acc.Status == 0 { // nothing written: the server sends 200
@@ -213,7 +229,6 @@ func (s *Server) serveStatic(w http.ResponseWriter, r *http.Request, start time.
 	if obs != nil {
 		obs.Request(KindStatic, acc.Status, acc.Duration)
 	}
-	return true
 }
 
 // health answers the health path, and returns the status it sent.

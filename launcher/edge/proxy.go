@@ -48,6 +48,10 @@ type Options struct {
 	// Observer, if not nil, is told of each request answered, of the
 	// instances' failures, of retries and of waits at the boot gate.
 	Observer Observer
+	// Internal, if not nil, sends the files the app's responses name
+	// (X-Accel-Redirect, X-Sendfile) in their place, and keeps clients
+	// out of its directories.
+	Internal InternalFiles
 	// Cache, if not nil, answers the GETs and HEADs it may from what it
 	// holds, and holds the responses the app marks for shared caches
 	// (see cache.go).
@@ -450,6 +454,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, body *spill, be 
 	}
 	be.served.Add(1)
 
+	if p.opts.Internal != nil && p.opts.Internal.Named(resp.Header) {
+		status, n, cut = p.sendInternal(w, r, resp, be)
+		return status, n, retryNo, cut
+	}
 	if streaming(resp) {
 		defer be.inflight.Add(-1)
 		defer resp.Body.Close()

@@ -90,9 +90,9 @@ func BenchmarkMatch(b *testing.B) {
 }
 
 // BenchmarkMatchFallthrough is what a Fallthrough mount at "/" (a Rails
-// public/ directory) adds to every request the edge routes: one stat
-// through the os.Root, for an asset that is there and for an app route
-// that is not.
+// public/ directory) adds to every request the edge routes: a look in the
+// open-file cache for an asset that is there, an open through the
+// os.Root for an app route that is not.
 func BenchmarkMatchFallthrough(b *testing.B) {
 	dir := b.TempDir()
 	if err := os.MkdirAll(filepath.Join(dir, "assets"), 0o755); err != nil {

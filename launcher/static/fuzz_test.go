@@ -1,11 +1,13 @@
 package static
 
 import (
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -62,6 +64,9 @@ func FuzzServe(f *testing.F) {
 		files[name] = content
 	}
 	plain := newServer(f, Mount{Prefix: "/static/", Dir: dir}, Mount{Prefix: "/static/sub/", Dir: dir + "/sub"})
+	// plain with nothing held: what it answers from memory must be what it
+	// answers from disk.
+	plainDisk := noHold(newServer(f, Mount{Prefix: "/static/", Dir: dir}, Mount{Prefix: "/static/sub/", Dir: dir + "/sub"}))
 	site := newServer(f,
 		Mount{Prefix: "/static/", Dir: dir, Index: true, Fallback: "index.html"},
 		Mount{Prefix: "/", Dir: dir + "/sub", Index: true})
@@ -122,7 +127,7 @@ func FuzzServe(f *testing.F) {
 			}
 			return r
 		}
-		for _, s := range []*Server{plain, site, rails} {
+		fuzzed := func() *http.Request {
 			r := newRequest()
 			if ae != "" {
 				r.Header.Set("Accept-Encoding", ae)
@@ -130,8 +135,21 @@ func FuzzServe(f *testing.F) {
 			if rng != "" {
 				r.Header.Set("Range", rng)
 			}
+			return r
+		}
+		for _, s := range []*Server{plain, site, rails} {
+			r := fuzzed()
 			w := httptest.NewRecorder()
 			s.ServeHTTP(w, r)
+			if s == plain {
+				dw := httptest.NewRecorder()
+				plainDisk.ServeHTTP(dw, fuzzed())
+				hh, dh := w.Header().Clone(), dw.Header().Clone()
+				hb, db := unbound(hh, w.Body.String()), unbound(dh, dw.Body.String())
+				if w.Code != dw.Code || hb != db || !maps.EqualFunc(hh, dh, slices.Equal) {
+					t.Fatalf("path %q: held %d %v %q, from disk %d %v %q", path, w.Code, hh, hb, dw.Code, dh, db)
+				}
+			}
 			body := w.Body.String()
 			if w.Code < 400 && strings.Contains(body, secret[:6]) {
 				t.Fatalf("path %q: status %d served the secret: %q", path, w.Code, body)

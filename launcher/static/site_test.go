@@ -283,7 +283,7 @@ func TestFallthrough(t *testing.T) {
 	if w := do(rails, "GET", "/robots.txt"); w.Code != 200 || w.Body.String() != "User-agent: *" {
 		t.Errorf("/robots.txt: %d %q", w.Code, w.Body)
 	}
-	// A file appearing on disk is matched at once: nothing is cached.
+	// A file appearing on disk is matched at once: misses are not cached.
 	if err := os.WriteFile(filepath.Join(dir, "late.txt"), []byte("late"), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -65,23 +65,30 @@ func (m Mount) String() string { return m.Prefix + "=" + m.Dir }
 // cleaned but left relative, for the caller to resolve against the app
 // directory.
 func ParseMount(s string) (Mount, error) {
+	return ParseMountAs("static mount", "/static/=staticfiles", s)
+}
+
+// ParseMountAs is ParseMount for another flag of the same syntax (the
+// edge's --internal directories): what names the mount in errors
+// ("internal mount"), example is a correct value to show.
+func ParseMountAs(what, example, s string) (Mount, error) {
 	prefix, dir, ok := strings.Cut(s, "=")
 	if !ok {
-		return Mount{}, fmt.Errorf("static mount %q: missing '=' between the URL prefix and the directory (want /static/=staticfiles)", s)
+		return Mount{}, fmt.Errorf("%s %q: missing '=' between the URL prefix and the directory (want %s)", what, s, example)
 	}
 	if prefix == "" {
-		return Mount{}, fmt.Errorf("static mount %q: empty URL prefix (want /static/=staticfiles)", s)
+		return Mount{}, fmt.Errorf("%s %q: empty URL prefix (want %s)", what, s, example)
 	}
 	if dir == "" {
-		return Mount{}, fmt.Errorf("static mount %q: empty directory (want /static/=staticfiles)", s)
+		return Mount{}, fmt.Errorf("%s %q: empty directory (want %s)", what, s, example)
 	}
 	if strings.ContainsRune(dir, 0) {
-		return Mount{}, fmt.Errorf("static mount %q: directory contains a NUL byte", s)
+		return Mount{}, fmt.Errorf("%s %q: directory contains a NUL byte", what, s)
 	}
 	// The flag cannot set Index or Fallthrough, so "/" stays refused.
 	p, err := normalisePrefix(prefix, false)
 	if err != nil {
-		return Mount{}, fmt.Errorf("static mount %q: %w", s, err)
+		return Mount{}, fmt.Errorf("%s %q: %w", what, s, err)
 	}
 	return Mount{Prefix: p, Dir: filepath.Clean(dir)}, nil
 }
@@ -127,12 +134,14 @@ func normalisePrefix(prefix string, allowRoot bool) (string, error) {
 	return prefix, nil
 }
 
-// Server serves the files of its mounts. It is safe for concurrent use. A
-// file changed on disk is served changed on the next request; only which
-// precompressed siblings a file has is remembered, for a second.
+// Server serves the files of its mounts. It is safe for concurrent use. What
+// it found on disk is remembered for a second (see fileCache): a file
+// changed, added or removed is served as it is now by a second later.
 type Server struct {
 	mounts   []mount // longest prefix first
 	siblings siblingCache
+	cache    *fileCache
+	headers  fixedHeaders
 }
 
 // mount is an open Mount.
@@ -146,7 +155,7 @@ type mount struct {
 // directory stops the boot with a clear error instead of turning every
 // static request into a 404. Longest prefix wins when mounts overlap.
 func New(mounts []Mount) (*Server, error) {
-	s := &Server{siblings: siblingCache{ttl: time.Second, max: 4096}}
+	s := &Server{siblings: siblingCache{ttl: time.Second, max: 4096}, cache: newFileCache(), headers: newFixedHeaders()}
 	fail := func(err error) (*Server, error) {
 		s.Close()
 		return nil, err
@@ -198,6 +207,7 @@ func New(mounts []Mount) (*Server, error) {
 
 // Close releases the mounts' directories; the server answers 404 after it.
 func (s *Server) Close() error {
+	s.cache.close()
 	var errs []error
 	for _, m := range s.mounts {
 		if err := m.root.Close(); err != nil {
@@ -212,24 +222,26 @@ func (s *Server) Close() error {
 // when no file answers them, so a missing asset cannot wake a worker and a
 // path the server refuses cannot reach the app by another route. Only the
 // longest matching prefix is asked: on a Fallthrough mount, Match is true
-// only when the path names a regular file there (a stat), and every other
-// path, refused names included, goes to the app rather than to a shorter
-// mount.
+// only when the path names a regular file there, and every other path,
+// refused names included, goes to the app rather than to a shorter mount.
 func (s *Server) Match(urlPath string) bool {
 	m := s.find(urlPath)
-	return m != nil && (!m.Fallthrough || m.exists(urlPath[len(m.Prefix):]))
+	return m != nil && (!m.Fallthrough || s.exists(m, urlPath[len(m.Prefix):]))
 }
 
 // exists reports whether rel names a regular file in m (with Index, a
-// directory's index.html): a stat, which unlike an open cannot block on a
-// FIFO, and follows symlinks only within the root, as the open will.
-func (m *mount) exists(rel string) bool {
+// directory's index.html), found as ServeHTTP finds it: through the
+// open-file cache, so that the request Match hands to ServeHTTP finds the
+// file loaded, and a file asked for again costs no look at the disk.
+// Paths that name no file (the app's routes) are looked for on each
+// request.
+func (s *Server) exists(m *mount, rel string) bool {
 	name, code := m.name(rel)
 	if code != 0 {
 		return false
 	}
-	fi, err := m.root.Stat(name)
-	return err == nil && fi.Mode().IsRegular()
+	_, err := s.cache.lookup(m, name)
+	return err == nil
 }
 
 // find returns the mount with the longest prefix of urlPath, or nil.
@@ -273,12 +285,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		plainError(w, code)
 		return
 	}
-	f, fi, err := openRegular(m.root, name)
-	if err != nil {
+	if err := s.serveCached(w, r, m, name, nil); err != nil {
 		s.miss(w, r, m, rel, name, err)
-		return
 	}
-	s.serve(w, r, m, name, f, fi, cacheControl(name))
 }
 
 // miss answers a path whose name opened no regular file (err says why): a
@@ -301,14 +310,11 @@ func (s *Server) miss(w http.ResponseWriter, r *http.Request, m *mount, rel, nam
 		}
 	}
 	if m.fallback != "" && path.Ext(rel[strings.LastIndexByte(rel, '/')+1:]) == "" {
-		f, fi, err := openRegular(m.root, m.fallback)
-		if err != nil {
-			plainError(w, errorCode(err))
-			return
-		}
 		// The app shell must revalidate whatever its name, so a deploy
 		// reaches every client route at once.
-		s.serve(w, r, m, m.fallback, f, fi, "no-cache")
+		if err := s.serveCached(w, r, m, m.fallback, s.headers.noCache); err != nil {
+			plainError(w, errorCode(err))
+		}
 		return
 	}
 	plainError(w, code)
@@ -360,7 +366,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, m *mount, name st
 	defer func() { f.Close() }()
 
 	h := w.Header()
-	h.Set("Content-Type", contentType(name))
+	if _, ok := h["Content-Type"]; !ok { // ServeFile's caller may have chosen one
+		h.Set("Content-Type", contentType(name))
+	}
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", cc)
 

@@ -347,6 +347,7 @@ func TestServe(t *testing.T) {
 func TestETagsDistinctPerVariant(t *testing.T) {
 	dir, _ := fixture(t)
 	s := newServer(t, Mount{Prefix: "/static/", Dir: dir})
+	s.cache.valid = 0 // every request checks the disk: the rewrites below show at once
 	// The same size and time for every file: ETags must still differ.
 	when := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 	for _, n := range []string{"app.css", "app.css.br", "app.css.gz"} {
@@ -571,6 +572,9 @@ func TestClosed(t *testing.T) {
 	s, err := New([]Mount{{Prefix: "/static/", Dir: dir}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if w := do(s, "GET", "/static/app.css"); w.Code != 200 { // held from now on
+		t.Fatalf("before Close: status %d", w.Code)
 	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
