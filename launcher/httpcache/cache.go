@@ -52,7 +52,9 @@ type Cache struct {
 	opts Options
 	seed maphash.Seed
 
-	mu      sync.Mutex
+	// mu guards the maps and the LRU; a hit takes it only to read, and
+	// moves its entry up the LRU at most once a second (touched).
+	mu      sync.RWMutex
 	buckets map[uint64][]*bucket // by Key.hash
 	flights map[uint64]*Flight   // by Key.hash, chained by next
 	head    Entry                // the LRU's sentinel: head.next is the most recent
@@ -126,7 +128,8 @@ type Entry struct {
 	size int64
 
 	b          *bucket
-	prev, next *Entry // the LRU, under Cache.mu
+	prev, next *Entry       // the LRU, under Cache.mu
+	touched    atomic.Int64 // the Unix second the entry last moved up the LRU
 	age        atomic.Pointer[ageText]
 }
 
@@ -206,7 +209,7 @@ func (e *Entry) Validators() (etag, lastModified string) {
 // and how it may be used now.
 func (c *Cache) Lookup(k Key, h http.Header) Result {
 	now := c.opts.Now()
-	c.mu.Lock()
+	c.mu.RLock()
 	var e *Entry
 	variants := false
 	if b := c.bucketOf(k); b != nil {
@@ -214,14 +217,23 @@ func (c *Cache) Lookup(k Key, h http.Header) Result {
 		for _, v := range b.variants {
 			if matches(v.vary, h) {
 				e = v
-				c.touch(e)
 				break
 			}
 		}
 	}
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if e == nil {
 		return Result{Variants: variants}
+	}
+	if sec := now.Unix(); e.touched.Load() != sec {
+		// Up the LRU, once a second: the hits of a popular page do not
+		// queue for the write lock, and the order is right to the second.
+		e.touched.Store(sec)
+		c.mu.Lock()
+		if e.b != nil { // not evicted meanwhile
+			c.touch(e)
+		}
+		c.mu.Unlock()
 	}
 	return e.At(now)
 }
@@ -369,6 +381,7 @@ func (c *Cache) insertLocked(k Key, e *Entry) {
 	e.b = b
 	b.variants = append(b.variants, e)
 	c.link(e)
+	e.touched.Store(c.opts.Now().Unix())
 	c.bytes += e.size
 	c.entries++
 	for c.bytes > c.opts.MaxBytes && c.head.prev != &c.head {

@@ -263,14 +263,17 @@ func TestNotModified(t *testing.T) {
 // cap refuses what is too large.
 func TestLRU(t *testing.T) {
 	body := make([]byte, 1000)
-	ca := New(Options{MaxBytes: 3 * (1000 + entryOverhead + 200), MaxObject: 2000})
+	clk := &clock{now: t0}
+	ca := New(Options{MaxBytes: 3 * (1000 + entryOverhead + 200), MaxObject: 2000, Now: clk.Now})
 	key := func(i int) Key { return ca.Key("http", "h", "/"+strconv.Itoa(i)) }
 	for i := range 3 {
 		if _, why := ca.Store(key(i), http.Header{}, 200, hdr("Cache-Control: max-age=60"), body, t0, t0); why != "" {
 			t.Fatal(why)
 		}
 	}
-	ca.Lookup(key(0), http.Header{}) // 1 is now the least recently used
+	ca.Lookup(key(0), http.Header{}) // the second it was stored: no move
+	clk.now = clk.now.Add(time.Second)
+	ca.Lookup(key(0), http.Header{}) // a second later: 1 is now the least recently used
 	ca.Store(key(3), http.Header{}, 200, hdr("Cache-Control: max-age=60"), body, t0, t0)
 	for i, want := range []bool{true, false, true, true} {
 		if got := ca.Lookup(key(i), http.Header{}).Entry != nil; got != want {

@@ -51,9 +51,9 @@ type Stats struct {
 
 // Stats returns the counters and the size now.
 func (c *Cache) Stats() Stats {
-	c.mu.Lock()
+	c.mu.RLock()
 	bytes, entries := c.bytes, int64(c.entries)
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	return Stats{
 		Hits: c.hits.Load(), Misses: c.misses.Load(), Stale: c.stale.Load(), Revalidated: c.revalidated.Load(),
 		Stores: c.stores.Load(), Evictions: c.evictions.Load(),
