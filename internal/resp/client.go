@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -234,10 +235,19 @@ func (c *Client) roundTrip(ctx context.Context, cmds [][]any) ([]Value, error) {
 // because makes an error that ctx caused (a deadline on the connection,
 // a dial cut short) say so: errors.Is(err, context.DeadlineExceeded).
 func (c *Client) because(ctx context.Context, err error) error {
-	if err == nil || ctx.Err() == nil || errors.Is(err, ctx.Err()) {
+	if err == nil {
+		return nil
+	}
+	cause := ctx.Err()
+	if cause == nil && errors.Is(err, os.ErrDeadlineExceeded) {
+		// The connection's deadline is ctx's, and may pass a moment
+		// before ctx says so.
+		cause = context.DeadlineExceeded
+	}
+	if cause == nil || errors.Is(err, cause) {
 		return err
 	}
-	return fmt.Errorf("redis %s: %w (%v)", c.o.Addr, ctx.Err(), err)
+	return fmt.Errorf("redis %s: %w (%v)", c.o.Addr, cause, err)
 }
 
 // closedByPeer reports whether err says the server closed the connection.
