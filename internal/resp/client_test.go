@@ -2,6 +2,7 @@ package resp
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"strings"
@@ -290,5 +291,39 @@ func TestPool(t *testing.T) {
 	c.Close()
 	if _, err := c.Do(ctx, "PING"); err == nil || !strings.Contains(err.Error(), "closed") {
 		t.Errorf("PING after Close: %v, want an error", err)
+	}
+}
+
+// TestTLS: rediss:// verifies the server's certificate for the URL's
+// host, against the system's roots unless told others.
+func TestTLS(t *testing.T) {
+	r := enginetest.StartRedisTLS(t, password)
+	ctx := context.Background()
+	o, err := ParseURL(r.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.TLS == nil || o.TLS.ServerName != "127.0.0.1" {
+		t.Fatalf("ParseURL(%q): TLS %+v, want one for 127.0.0.1", r.URL(), o.TLS)
+	}
+	_, err = client(t, r, o).Do(ctx, "PING")
+	var unknown x509.UnknownAuthorityError
+	if !errors.As(err, &unknown) {
+		t.Errorf("PING to a server whose certificate the system does not trust: %v, want x509.UnknownAuthorityError", err)
+	}
+	o.TLS.RootCAs = r.Roots
+	c := client(t, r, o)
+	v, err := c.Do(ctx, "PING")
+	want(t, "PING over TLS", v, err, "+PONG")
+	v, err = c.Do(ctx, "CLIENT", "INFO")
+	if err != nil || !strings.Contains(string(v.Str), "id=") {
+		t.Errorf("CLIENT INFO over TLS: %s, %v", show(v), err)
+	}
+	// A TLS server may wait for a handshake that never comes: bound it.
+	plain := client(t, r, Options{})
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err = plain.Do(pctx, "PING"); err == nil {
+		t.Error("PING in plain TCP to a TLS port succeeded")
 	}
 }
