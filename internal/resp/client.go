@@ -208,8 +208,9 @@ func (c *Client) Run(ctx context.Context, s *Script, keys []string, args ...any)
 
 // roundTrip sends cmds on a connection and reads a reply to each. An
 // operation that fails on a pooled connection the server has closed (it
-// restarted, or timed the connection out) is tried once more on a new
-// connection: the server has not run it.
+// restarted, or killed the idle connection) is tried once more on a new
+// connection, as go-redis did: a connection closed while idle never
+// received the command.
 func (c *Client) roundTrip(ctx context.Context, cmds [][]any) ([]Value, error) {
 	var wbuf []byte
 	for _, cmd := range cmds {
@@ -363,9 +364,11 @@ func (c *Client) dial(ctx context.Context) (*conn, error) {
 		nc = tc
 	}
 	cn := &conn{nc: nc, br: bufio.NewReader(nc)}
+	// A user with no password (redis://user@host) logs in as no one, as
+	// with go-redis: the default user, when it needs no password.
 	var hello [][]any
 	switch {
-	case c.o.Username != "":
+	case c.o.Password != "" && c.o.Username != "":
 		hello = append(hello, []any{"AUTH", c.o.Username, c.o.Password})
 	case c.o.Password != "":
 		hello = append(hello, []any{"AUTH", c.o.Password})

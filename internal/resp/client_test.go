@@ -163,6 +163,14 @@ func TestLogin(t *testing.T) {
 		t.Errorf("a wrong password: %v, want Redis's WRONGPASS, without the password", err)
 	}
 
+	// A username without a password (redis://app@h) sends no AUTH.
+	nopw := New(Options{Addr: r.Addr(), Username: "app"})
+	defer nopw.Close()
+	_, err = nopw.Do(ctx, "PING")
+	if !errors.As(err, &re) || !strings.HasPrefix(re.Msg, "NOAUTH") {
+		t.Errorf("a username without a password: %v, want Redis's NOAUTH (no AUTH sent)", err)
+	}
+
 	db3 := client(t, r, Options{DB: 3})
 	if _, err := db3.Do(ctx, "SET", "where", "db3"); err != nil {
 		t.Fatal(err)
