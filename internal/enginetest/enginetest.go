@@ -7,7 +7,14 @@ package enginetest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -117,9 +124,12 @@ func (s *server) waitDial(t testing.TB, addr string) {
 type Redis struct {
 	Port     int
 	Password string // "" for none
-	dir      string
-	t        testing.TB
-	srv      *server
+	// Roots trust the server's certificate, with StartRedisTLS; nil
+	// without TLS.
+	Roots *x509.CertPool
+	dir   string
+	t     testing.TB
+	srv   *server
 }
 
 // StartRedis starts redis-server on a free loopback port, with password
@@ -127,8 +137,23 @@ type Redis struct {
 // Stop and Start (an append-only file, as a production Redis keeps it).
 func StartRedis(t testing.TB, password string) *Redis {
 	t.Helper()
+	return startRedis(t, password, false)
+}
+
+// StartRedisTLS is StartRedis with TLS only (no plain port), on a
+// certificate for 127.0.0.1 and localhost that Roots trusts.
+func StartRedisTLS(t testing.TB, password string) *Redis {
+	t.Helper()
+	return startRedis(t, password, true)
+}
+
+func startRedis(t testing.TB, password string, withTLS bool) *Redis {
+	t.Helper()
 	Need(t, "Redis (Debian package redis-server)", "redis-server")
 	r := &Redis{Port: freePort(t), Password: password, dir: t.TempDir(), t: t}
+	if withTLS {
+		r.Roots = selfSigned(t, filepath.Join(r.dir, "tls.crt"), filepath.Join(r.dir, "tls.key"))
+	}
 	r.Start()
 	t.Cleanup(func() {
 		if r.srv != nil {
@@ -138,9 +163,51 @@ func StartRedis(t testing.TB, password string) *Redis {
 	return r
 }
 
-// URL is the redis:// URL of database 0, with the password.
+// selfSigned writes a certificate for 127.0.0.1 and localhost, and its
+// key, and returns a pool that trusts it.
+func selfSigned(t testing.TB, certFile, keyFile string) *x509.CertPool {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "localhost"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return pool
+}
+
+// URL is the redis:// URL of database 0 (rediss:// with TLS), with the
+// password.
 func (r *Redis) URL() string {
 	u := url.URL{Scheme: "redis", Host: r.Addr(), Path: "/0"}
+	if r.Roots != nil {
+		u.Scheme = "rediss"
+	}
 	if r.Password != "" {
 		u.User = url.UserPassword("", r.Password)
 	}
@@ -155,6 +222,10 @@ func (r *Redis) Start() {
 	r.t.Helper()
 	args := []string{"--port", strconv.Itoa(r.Port), "--bind", "127.0.0.1", "--dir", r.dir,
 		"--save", "", "--appendonly", "yes", "--appendfsync", "always", "--daemonize", "no", "--logfile", ""}
+	if r.Roots != nil {
+		args = append(args, "--port", "0", "--tls-port", strconv.Itoa(r.Port), "--tls-auth-clients", "no",
+			"--tls-cert-file", filepath.Join(r.dir, "tls.crt"), "--tls-key-file", filepath.Join(r.dir, "tls.key"))
+	}
 	if r.Password != "" {
 		args = append(args, "--requirepass", r.Password)
 	}

@@ -4,8 +4,8 @@
 // certificates: one host obtains or renews a certificate while the others
 // wait for its lock and then load the result, and any host answers a
 // challenge another one started. It implements certmagic's Storage, with
-// its locking, on github.com/redis/go-redis/v9 and github.com/jackc/pgx/v5;
-// the file system stays certmagic's own FileStorage.
+// its locking, on internal/resp (a small Redis client of corral's own) and
+// github.com/jackc/pgx/v5; the file system stays certmagic's own FileStorage.
 //
 // The existing certmagic modules for these engines (Caddy's community
 // storage modules) all import Caddy itself to register as Caddy modules,

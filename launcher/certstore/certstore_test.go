@@ -477,3 +477,16 @@ func FuzzRedact(f *testing.F) {
 		}
 	})
 }
+
+// TestRedisTLS: a rediss:// storage checks the server's certificate
+// against the system's roots, and says why it refuses one, without the
+// password.
+func TestRedisTLS(t *testing.T) {
+	r := enginetest.StartRedisTLS(t, password)
+	s := open(t, r.URL(), 0)
+	err := s.Ping(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "certificate") || !strings.Contains(err.Error(), "rediss://:xxxxx@") || strings.Contains(err.Error(), password) {
+		t.Errorf("Ping of a Redis whose certificate no root signed: %v; want the certificate refused, the password hidden", err)
+	}
+	t.Log(err)
+}

@@ -2,13 +2,12 @@ package certstore
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io/fs"
 	"strconv"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
+	"github.com/corral-run/corral/internal/resp"
 )
 
 // Redis keys, all under one prefix so that the storage can share a
@@ -26,87 +25,96 @@ const (
 // redisEngine keeps the files and locks in Redis (a single server or a
 // primary; not Redis Cluster, whose keys of one operation must share a slot).
 type redisEngine struct {
-	c *redis.Client
+	c *resp.Client
 	// The Lua scripts, made (their SHA-1 worked out) when a Redis storage
 	// is opened rather than at every corral start, before the edge binds.
-	removeScript, extendScript, releaseScript *redis.Script
+	removeScript, extendScript, releaseScript *resp.Script
 }
 
-// quiet is go-redis's logger: none. Its default prints to stderr, past
-// corral's log format, what the operations' errors say anyway.
-type quiet struct{}
-
-func (quiet) Printf(context.Context, string, ...any) {}
-
+// openRedis connects to nothing: the first operation dials. Each
+// operation's context bounds its network waits (opTimeout); a Redis that
+// is down fails it at once, and the caller (certmagic, or corral's own
+// loop) tries again later, with backoff. An operation is retried once,
+// on a new connection, only when a pooled one was closed by a restart.
 func openRedis(rawURL string) (engine, error) {
-	// The logger is go-redis's own package state: set, never read, here.
-	redis.SetLogger(quiet{})
-	o, err := redis.ParseURL(rawURL)
+	o, err := resp.ParseURL(rawURL)
 	if err != nil {
 		return nil, err
 	}
-	// Each operation's context bounds its network waits (opTimeout).
-	o.ContextTimeoutEnabled = true
-	// A Redis that is down fails an operation at once, and the caller
-	// (certmagic, or corral's own loop) tries again later, with backoff:
-	// one retry, for a pooled connection that a restart closed, not
-	// go-redis's default of 3 retries of 5 dials each.
-	o.MaxRetries, o.DialerRetries = 1, 1
-	// No CLIENT MAINT_NOTIFICATIONS handshake: a plain Redis refuses it.
-	o.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	return &redisEngine{c: redis.NewClient(o),
-		removeScript: redis.NewScript(redisRemove), extendScript: redis.NewScript(redisExtend), releaseScript: redis.NewScript(redisRelease)}, nil
+	return &redisEngine{c: resp.New(o),
+		removeScript: resp.NewScript(redisRemove), extendScript: resp.NewScript(redisExtend), releaseScript: resp.NewScript(redisRelease)}, nil
 }
 
 func (r *redisEngine) put(ctx context.Context, key string, value []byte) error {
-	_, err := r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, redisFile+key, "v", value, "m", time.Now().UnixMilli())
-		p.ZAdd(ctx, redisIndex, redis.Z{Member: key})
-		return nil
-	})
+	_, err := r.c.Tx(ctx,
+		[]any{"HSET", redisFile + key, "v", value, "m", time.Now().UnixMilli()},
+		[]any{"ZADD", redisIndex, 0, key})
 	return err
 }
 
 func (r *redisEngine) get(ctx context.Context, key string) ([]byte, error) {
-	v, err := r.c.HGet(ctx, redisFile+key, "v").Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, fs.ErrNotExist
+	v, err := r.c.Do(ctx, "HGET", redisFile+key, "v")
+	if err != nil {
+		return nil, err
 	}
-	return v, err
+	return bulk(v)
+}
+
+// bulk is the bytes of a bulk string reply; fs.ErrNotExist for nil.
+func bulk(v resp.Value) ([]byte, error) {
+	switch v.Kind {
+	case resp.Nil:
+		return nil, fs.ErrNotExist
+	case resp.Bulk:
+		return v.Str, nil
+	}
+	return nil, fmt.Errorf("redis: a reply of kind %d where a string was expected", v.Kind)
 }
 
 func (r *redisEngine) stat(ctx context.Context, key string) (int64, time.Time, error) {
-	var size *redis.IntCmd
-	var mod *redis.StringCmd
-	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		size = p.HStrLen(ctx, redisFile+key, "v")
-		mod = p.HGet(ctx, redisFile+key, "m")
-		return nil
-	})
-	if errors.Is(err, redis.Nil) {
-		return 0, time.Time{}, fs.ErrNotExist
-	}
+	vs, err := r.c.Pipeline(ctx,
+		[]any{"HSTRLEN", redisFile + key, "v"},
+		[]any{"HGET", redisFile + key, "m"})
 	if err != nil {
 		return 0, time.Time{}, err
 	}
-	ms, err := strconv.ParseInt(mod.Val(), 10, 64)
+	mod, err := bulk(vs[1])
 	if err != nil {
 		return 0, time.Time{}, err
 	}
-	return size.Val(), time.UnixMilli(ms), nil
+	ms, err := strconv.ParseInt(string(mod), 10, 64)
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return vs[0].Int, time.UnixMilli(ms), nil
 }
 
 // under lists the index between dir/ and dir0 ('0' follows '/'): the keys
 // that start with dir/.
 func (r *redisEngine) under(ctx context.Context, dir string, limit int) ([]string, error) {
-	by := &redis.ZRangeBy{Min: "-", Max: "+", Count: int64(limit)}
+	cmd := []any{"ZRANGEBYLEX", redisIndex, "-", "+"}
 	if dir != "" {
-		by.Min, by.Max = "["+dir+"/", "("+dir+"0"
+		cmd[2], cmd[3] = "["+dir+"/", "("+dir+"0"
 	}
-	if limit == 0 {
-		by.Count = -1
+	if limit > 0 {
+		cmd = append(cmd, "LIMIT", 0, limit)
 	}
-	return r.c.ZRangeByLex(ctx, redisIndex, by).Result()
+	v, err := r.c.Do(ctx, cmd...)
+	if err != nil {
+		return nil, err
+	}
+	if v.Kind != resp.Array {
+		return nil, fmt.Errorf("redis: ZRANGEBYLEX answered with a reply of kind %d, want an array", v.Kind)
+	}
+	keys := make([]string, 0, len(v.Elems))
+	for _, e := range v.Elems {
+		k, err := bulk(e)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, string(k))
+	}
+	return keys, nil
 }
 
 // redisRemove deletes a file and the files under it, with the index, at
@@ -124,11 +132,15 @@ end
 return 1`
 
 func (r *redisEngine) remove(ctx context.Context, key string) error {
-	return r.removeScript.Run(ctx, r.c, []string{redisIndex}, redisFile, key).Err()
+	_, err := r.c.Run(ctx, r.removeScript, []string{redisIndex}, redisFile, key)
+	return err
 }
 
+// acquire sets the lock only if it is not set (NX); the reply is OK if
+// it was set, nil if another holds it.
 func (r *redisEngine) acquire(ctx context.Context, name, token string, lease time.Duration) (bool, error) {
-	return r.c.SetNX(ctx, redisLock+name, token, lease).Result()
+	v, err := r.c.Do(ctx, "SET", redisLock+name, token, "NX", "PX", lease.Milliseconds())
+	return err == nil && v.Kind == resp.Simple, err
 }
 
 // redisExtend and redisRelease act on a lock only while it holds the
@@ -148,14 +160,18 @@ return 0`
 )
 
 func (r *redisEngine) extend(ctx context.Context, name, token string, lease time.Duration) (bool, error) {
-	n, err := r.extendScript.Run(ctx, r.c, []string{redisLock + name}, token, lease.Milliseconds()).Int()
-	return n == 1, err
+	v, err := r.c.Run(ctx, r.extendScript, []string{redisLock + name}, token, lease.Milliseconds())
+	return err == nil && v.Kind == resp.Int && v.Int == 1, err
 }
 
 func (r *redisEngine) release(ctx context.Context, name, token string) error {
-	return r.releaseScript.Run(ctx, r.c, []string{redisLock + name}, token).Err()
+	_, err := r.c.Run(ctx, r.releaseScript, []string{redisLock + name}, token)
+	return err
 }
 
-func (r *redisEngine) ping(ctx context.Context) error { return r.c.Ping(ctx).Err() }
+func (r *redisEngine) ping(ctx context.Context) error {
+	_, err := r.c.Do(ctx, "PING")
+	return err
+}
 
 func (r *redisEngine) close() { r.c.Close() }
