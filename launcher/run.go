@@ -89,6 +89,11 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		r.edge = fd
 		defer fd.close()
 	}
+	if cfg.Bound != nil {
+		if err := cfg.Bound(); err != nil {
+			return 1, err
+		}
+	}
 	// The shell checks the commands once the port is bound, while the
 	// admin listener opens: a shell per Procfile line, forked before the
 	// bind, would take CPU from it on a small machine. The reaper starts
