@@ -67,6 +67,29 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 	r := newRunner(cfg, plan, append(insts, plan.Instances...))
 	cfg, mux, pf := r.cfg, r.mux, plan.Machine.Platform
+	r.metrics = r.newMetrics() // nil without --admin
+	if plan.Edge {
+		fd, err := openFrontDoor(ctx, cfg, plan, pf, mux, r.log, r.observer())
+		if err != nil {
+			// The port is most often busy because this app's corral
+			// runs already: say that rather than "address in use".
+			if other := r.othersRunning(); other != nil {
+				return 1, other
+			}
+			return 1, err
+		}
+		r.edge = fd
+		defer fd.close()
+	}
+	if cfg.Bound != nil {
+		if err := cfg.Bound(); err != nil {
+			return 1, err
+		}
+	}
+	// The control socket opens once the port is bound, which a port scan
+	// waits for: finding out whether another corral answers on it is a
+	// dial and a listen, and its refusal ends the run before anything
+	// starts all the same.
 	ctl, err := r.listenControl()
 	if err != nil {
 		return 1, err
@@ -78,21 +101,6 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 			control.Serve(ctlCtx, ctl, func(req control.Request) control.Response { return r.ask(ctlCtx, req) })
 		})
 		defer func() { stopCtl(); serving.Wait() }()
-	}
-
-	r.metrics = r.newMetrics() // nil without --admin
-	if plan.Edge {
-		fd, err := openFrontDoor(ctx, cfg, plan, pf, mux, r.log, r.observer())
-		if err != nil {
-			return 1, err
-		}
-		r.edge = fd
-		defer fd.close()
-	}
-	if cfg.Bound != nil {
-		if err := cfg.Bound(); err != nil {
-			return 1, err
-		}
 	}
 	// The shell checks the commands once the port is bound, while the
 	// admin listener opens: a shell per Procfile line, forked before the
