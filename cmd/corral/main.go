@@ -147,7 +147,7 @@ func cutCommand(args []string) ([]string, invocation) {
 // startFlags are the flags of corral start, and of corral check, which
 // prints what start would run.
 func startFlags() []cli.Flag {
-	return slices.Concat(appFlags(), runFlags(), machineFlags(), edgeFlags())
+	return quickNames(slices.Concat(appFlags(), runFlags(), machineFlags(), edgeFlags()))
 }
 
 // compareStartFlags says how the corral start flags in line (those of
