@@ -49,7 +49,10 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if err := nested(cfg.Dir, cfg.Environ); err != nil {
 		return 126, err
 	}
-	plan, err := load(cfg, false)
+	// The machine's limits are read once the port is bound, but with
+	// --admin, whose metrics draw the memory limit from the start.
+	sizeFirst := cfg.Admin != ""
+	plan, err := load(cfg, false, sizeFirst)
 	if err != nil {
 		return 1, err
 	}
@@ -101,6 +104,10 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 			control.Serve(ctlCtx, ctl, func(req control.Request) control.Response { return r.ask(ctlCtx, req) })
 		})
 		defer func() { stopCtl(); serving.Wait() }()
+	}
+	if !sizeFirst {
+		plan.sizeMachine(cfg)
+		setMemoryLimit(plan.Machine)
 	}
 	// The shell checks the commands once the port is bound, while the
 	// admin listener opens: a shell per Procfile line, forked before the
@@ -196,9 +203,7 @@ func newRunner(cfg Config, plan *Plan, insts []Instance) *runner {
 	}
 	m := plan.Machine
 	cfg.Timeout = m.Timeout
-	if m.GoMemLimit > 0 {
-		debug.SetMemoryLimit(m.GoMemLimit)
-	}
+	setMemoryLimit(m)
 	mux := output.New(cfg.Stdout, width, outputOptions(cfg, m.Platform))
 	r := &runner{
 		cfg:      cfg,
@@ -212,6 +217,14 @@ func newRunner(cfg Config, plan *Plan, insts []Instance) *runner {
 		r.prefixes[inst.Name] = mux.Prefix(inst.Name)
 	}
 	return r
+}
+
+// setMemoryLimit sets corral's own soft memory limit, when m is sized
+// and decided one.
+func setMemoryLimit(m *Machine) {
+	if m.GoMemLimit > 0 {
+		debug.SetMemoryLimit(m.GoMemLimit)
+	}
 }
 
 // reap adopts what the app leaves outside its process groups and reaps it
