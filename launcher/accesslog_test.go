@@ -62,7 +62,8 @@ func FuzzAccessLog(f *testing.F) {
 
 // TestAccessLogKinds: the access line says what answered: the instance of
 // a proxied request ("-" for none), "static" for a file the edge served
-// itself; in JSON, a kind field says it for every request.
+// itself; in JSON, a kind field says it for every request. A request the
+// response cache took part in says how (cache=hit, miss, stale).
 func TestAccessLogKinds(t *testing.T) {
 	for _, tt := range []struct {
 		name     string
@@ -70,10 +71,14 @@ func TestAccessLogKinds(t *testing.T) {
 		text     string
 		kind     string
 		instance string
+		cache    string
 	}{
-		{"app", edge.Access{Kind: edge.KindApp, Instance: "web.2"}, "GET /x 200 5B 1ms web.2 id=abc\n", "app", "web.2"},
-		{"no instance", edge.Access{Kind: edge.KindApp}, "GET /x 200 5B 1ms - id=abc\n", "app", ""},
-		{"static", edge.Access{Kind: edge.KindStatic}, "GET /x 200 5B 1ms static id=abc\n", "static", ""},
+		{"app", edge.Access{Kind: edge.KindApp, Instance: "web.2"}, "GET /x 200 5B 1ms web.2 id=abc\n", "app", "web.2", ""},
+		{"no instance", edge.Access{Kind: edge.KindApp}, "GET /x 200 5B 1ms - id=abc\n", "app", "", ""},
+		{"static", edge.Access{Kind: edge.KindStatic}, "GET /x 200 5B 1ms static id=abc\n", "static", "", ""},
+		{"cache hit", edge.Access{Kind: edge.KindApp, Cache: "hit"}, "GET /x 200 5B 1ms - id=abc cache=hit\n", "app", "", "hit"},
+		{"cache miss", edge.Access{Kind: edge.KindApp, Instance: "web.1", Cache: "miss"}, "GET /x 200 5B 1ms web.1 id=abc cache=miss\n", "app", "web.1", "miss"},
+		{"stale", edge.Access{Kind: edge.KindApp, Cache: "stale"}, "GET /x 200 5B 1ms - id=abc cache=stale\n", "app", "", "stale"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			a := tt.a
@@ -85,12 +90,12 @@ func TestAccessLogKinds(t *testing.T) {
 			}
 			buf.Reset()
 			accessLog(output.New(&buf, 4, output.Options{Format: output.JSON}))(a)
-			var o struct{ Kind, Instance, Request_ID string }
+			var o struct{ Kind, Instance, Request_ID, Cache string }
 			if err := json.Unmarshal(buf.Bytes(), &o); err != nil {
 				t.Fatalf("json: %v: %q", err, buf.String())
 			}
-			if o.Kind != tt.kind || o.Instance != tt.instance {
-				t.Errorf("json: kind %q, instance %q; want %q, %q: %s", o.Kind, o.Instance, tt.kind, tt.instance, buf.String())
+			if o.Kind != tt.kind || o.Instance != tt.instance || o.Cache != tt.cache {
+				t.Errorf("json: kind %q, instance %q, cache %q; want %q, %q, %q: %s", o.Kind, o.Instance, o.Cache, tt.kind, tt.instance, tt.cache, buf.String())
 			}
 		})
 	}

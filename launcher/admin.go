@@ -22,6 +22,7 @@ import (
 	"github.com/corral-run/corral/internal/environ"
 	"github.com/corral-run/corral/launcher/control"
 	"github.com/corral-run/corral/launcher/edge"
+	"github.com/corral-run/corral/launcher/httpcache"
 	"github.com/corral-run/corral/launcher/metrics"
 	"github.com/corral-run/corral/launcher/process"
 )
@@ -134,6 +135,14 @@ func (r *runner) newMetrics() *metrics.Metrics {
 	}
 	if r.plan.staticSite() {
 		opts.Processes = nil // no run loop to ask: the edge serves alone
+	}
+	if m := r.plan.Machine; r.plan.Edge && m != nil && m.CacheSize > 0 {
+		opts.Cache = func() httpcache.Stats {
+			if r.edge == nil || r.edge.cache == nil {
+				return httpcache.Stats{MaxBytes: m.CacheSize}
+			}
+			return r.edge.cache.Stats()
+		}
 	}
 	if r.plan.Edge && r.cfg.Edge.HTTPS.Enabled() {
 		opts.Certificates = func() map[string]time.Time {

@@ -139,6 +139,13 @@ type EdgeConfig struct {
 	// as gunicorn's max_requests does for its workers: a cure for leaks.
 	MaxRequests       int
 	MaxRequestsJitter int
+	// CacheSize bounds the response cache (package httpcache), which
+	// holds the GET responses the app marks cacheable for shared caches:
+	// 0 sizes it from the memory limit (sizing.CacheSize), below 0 turns
+	// it off. CacheMaxObject bounds one response; 0 derives it from the
+	// size (sizing.CacheObject).
+	CacheSize      int64
+	CacheMaxObject int64
 	// HTTPS, when it names domains or allows on-demand certificates,
 	// makes the edge serve HTTPS with certificates from ACME instead of
 	// plain HTTP on $PORT.

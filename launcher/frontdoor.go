@@ -19,6 +19,7 @@ import (
 	"github.com/corral-run/corral/launcher/appenv"
 	"github.com/corral-run/corral/launcher/certs"
 	"github.com/corral-run/corral/launcher/edge"
+	"github.com/corral-run/corral/launcher/httpcache"
 	"github.com/corral-run/corral/launcher/output"
 	"github.com/corral-run/corral/launcher/platform"
 	"github.com/corral-run/corral/launcher/static"
@@ -33,9 +34,10 @@ type frontDoor struct {
 	serving sync.WaitGroup
 	closers []func() error
 
-	redirect *http.Server   // with HTTPS: the HTTP port's challenges and redirects
-	owners   *portOwners    // who should answer on each web instance's port
-	certs    *certs.Manager // with HTTPS: the certificates, for the metrics
+	redirect *http.Server     // with HTTPS: the HTTP port's challenges and redirects
+	owners   *portOwners      // who should answer on each web instance's port
+	certs    *certs.Manager   // with HTTPS: the certificates, for the metrics
+	cache    *httpcache.Cache // the response cache, for the metrics; nil when off
 	// listening is logged once the run is sure to go on (logListening).
 	listening string
 	// site, for a static site, lets requests go once its files are known:
@@ -104,6 +106,10 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 	if !cfg.Edge.NoAccessLog {
 		opts.AccessLog = accessLog(mux)
 	}
+	if m := plan.Machine; m != nil && m.CacheSize > 0 {
+		fd.cache = httpcache.New(httpcache.Options{MaxBytes: m.CacheSize, MaxObject: m.CacheObject})
+		opts.Cache = fd.cache
+	}
 	fd.proxy = edge.NewProxy(fd.bal, opts)
 	fd.srv = edge.NewServer(edge.Config{Proxy: fd.proxy, HealthPath: cfg.Edge.HealthPath, HSTS: https.HSTS, NoApp: plan.staticSite(),
 		AllowUnderscoreHeaders: cfg.Edge.AllowUnderscoreHeaders, Log: log, Observer: obs})
@@ -160,6 +166,9 @@ func accessLog(mux *output.Mux) func(edge.Access) {
 				Int("status", int64(a.Status)).Int("bytes", a.Bytes).
 				Float("duration_ms", float64(a.Duration.Round(time.Microsecond))/float64(time.Millisecond)).
 				Str("instance", a.Instance).Str("request_id", a.RequestID)
+			if a.Cache != "" {
+				e.Str("cache", a.Cache)
+			}
 			if a.Cut {
 				e.Bool("cut", true)
 			}
@@ -173,12 +182,15 @@ func accessLog(mux *output.Mux) func(edge.Access) {
 		case inst == "":
 			inst = "-"
 		}
-		cut := ""
+		cache, cut := "", ""
+		if a.Cache != "" {
+			cache = " cache=" + a.Cache // hit, miss, stale, revalidated
+		}
 		if a.Cut {
 			cut = " cut" // the client saw the response broken off
 		}
-		access.WriteLine(fmt.Sprintf("%s %s %d %dB %s %s id=%s%s", method, target, a.Status, a.Bytes,
-			a.Duration.Round(time.Microsecond), inst, a.RequestID, cut))
+		access.WriteLine(fmt.Sprintf("%s %s %d %dB %s %s id=%s%s%s", method, target, a.Status, a.Bytes,
+			a.Duration.Round(time.Microsecond), inst, a.RequestID, cache, cut))
 	}
 }
 
@@ -306,6 +318,7 @@ func (fd *frontDoor) close() {
 		fd.redirect.Close()
 	}
 	fd.serving.Wait()
+	fd.proxy.Close() // its background revalidations
 	fd.bal.Close()
 	for _, c := range fd.closers {
 		c()

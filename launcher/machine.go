@@ -37,6 +37,11 @@ type Machine struct {
 	Guard       int64
 	GuardWhy    string
 	PerInstance int64 // --max-memory-per-instance
+	// CacheSize is the edge's response cache's size, 0 when it is off;
+	// CacheObject the largest response it holds.
+	CacheSize   int64
+	CacheObject int64
+	CacheWhy    string
 	// OneService, when not empty, says that the other process types run
 	// inside this one service, and why that matters on this platform.
 	OneService string
@@ -105,6 +110,8 @@ func (m *Machine) size(cfg Config, plan *Plan, l limits.Limits) {
 			cfg.MemoryGuard, limits.MiB(m.Limits.Memory), limits.MiB(m.guardHard()))
 	}
 
+	m.sizeCache(cfg.Edge, plan.Edge && webs > 0)
+
 	// With corral's own line, leaveToPlatform decided, and Self says so.
 	decided := plan.Self != nil && len(plan.Self.Services) > 0
 	if others > 0 && !decided && m.Platform.IsPaaS() && !m.Platform.OwnWorkerService {
@@ -117,6 +124,37 @@ func (m *Machine) size(cfg Config, plan *Plan, l limits.Limits) {
 		slices.Sort(types)
 		m.OneService = fmt.Sprintf("%s run inside this web service, next to web: %s", strings.Join(types, " and "), m.Platform.WorkerNote)
 	}
+}
+
+// sizeCache sizes the edge's response cache: what --cache-size and
+// --cache-max-object say, else from the memory limit; off without an app
+// behind the edge.
+func (m *Machine) sizeCache(e EdgeConfig, app bool) {
+	switch {
+	case !app:
+		m.CacheWhy = "off: no web instance behind the edge"
+		return
+	case e.CacheSize < 0:
+		m.CacheWhy = "off (--cache-size 0)"
+		return
+	case e.CacheSize > 0:
+		m.CacheSize, m.CacheWhy = e.CacheSize, "--cache-size"
+	default:
+		m.CacheSize, m.CacheWhy = sizing.CacheSize(m.Limits.Memory)
+	}
+	m.CacheObject = sizing.CacheObject(m.CacheSize)
+	if e.CacheMaxObject > 0 {
+		m.CacheObject = min(e.CacheMaxObject, m.CacheSize)
+		m.CacheWhy += "; objects up to --cache-max-object"
+	}
+}
+
+// small formats a size that may be under a MiB.
+func small(n int64) string {
+	if n < 1<<20 {
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return limits.MiB(n)
 }
 
 // guardHard is the memory guard's hard line, halfway from the guard to
@@ -214,6 +252,11 @@ func (m *Machine) describe(w io.Writer) {
 	if m.Limits.Constrained() && m.Limits.MemoryCgroup != "" {
 		fmt.Fprintf(w, "          the kernel's OOM kills in cgroup v%d %s are logged with the instance that lost a process, and counted (corral ps, /metrics)\n",
 			m.Limits.MemoryCgroupVersion, m.Limits.MemoryCgroup)
+	}
+	if m.CacheSize > 0 {
+		fmt.Fprintf(w, "cache:    %s for the responses the app marks cacheable, each up to %s: %s\n", limits.MiB(m.CacheSize), small(m.CacheObject), m.CacheWhy)
+	} else {
+		fmt.Fprintf(w, "cache:    %s\n", m.CacheWhy)
 	}
 	if m.OneService != "" {
 		fmt.Fprintf(w, "services: %s\n", m.OneService)

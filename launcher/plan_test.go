@@ -295,3 +295,40 @@ func TestMachine(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheSizing: the response cache is sized from the memory limit
+// unless the flags say, off with --cache-size 0 or without an app behind
+// the edge, and corral check says so.
+func TestCacheSizing(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		procfile     string
+		edge         EdgeConfig
+		size, object int64
+		check        string
+	}{
+		{"free tier", "web: s\n", EdgeConfig{}, 16 << 20, 1 << 20,
+			"cache:    16 MiB for the responses the app marks cacheable, each up to 1 MiB: a 32nd of 512 MiB, between 4 MiB and 256 MiB"},
+		{"--cache-size", "web: s\n", EdgeConfig{CacheSize: 64 << 20}, 64 << 20, 4 << 20, "cache:    64 MiB for the responses the app marks cacheable, each up to 4 MiB: --cache-size"},
+		{"--cache-max-object", "web: s\n", EdgeConfig{CacheMaxObject: 300 << 10}, 16 << 20, 300 << 10, "each up to 300 KiB: a 32nd of 512 MiB, between 4 MiB and 256 MiB; objects up to --cache-max-object"},
+		{"--cache-size 0", "web: s\n", EdgeConfig{CacheSize: -1}, 0, 0, "cache:    off (--cache-size 0)"},
+		{"no web", "worker: s\n", EdgeConfig{}, 0, 0, "cache:    off: no web instance behind the edge"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := Config{Edge: tt.edge, MemoryGuard: 90}
+			cfg.Dir, cfg.Procfile, cfg.Port, cfg.SysRoot = appDirWith(t, map[string]string{"Procfile": tt.procfile}), "Procfile", 5000, freeTier(t)
+			plan, err := Load(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m := plan.Machine; m.CacheSize != tt.size || m.CacheObject != tt.object {
+				t.Errorf("cache %d, objects up to %d (%s); want %d, %d", m.CacheSize, m.CacheObject, m.CacheWhy, tt.size, tt.object)
+			}
+			var b strings.Builder
+			plan.Describe(&b)
+			if !strings.Contains(b.String(), tt.check) {
+				t.Errorf("check output lacks %q:\n%s", tt.check, b.String())
+			}
+		})
+	}
+}

@@ -509,6 +509,10 @@ func edgeFlags() []cli.Flag {
 			Usage: "how long a request waits for a ready web instance before a 503"},
 		&cli.StringFlag{Name: "max-body", Value: "32MiB", EnvVars: []string{"CORRAL_MAX_BODY"},
 			Usage: "largest request body accepted (larger gets 413), e.g. 10MB, 1GiB"},
+		&cli.StringFlag{Name: "cache-size", EnvVars: []string{"CORRAL_CACHE_SIZE"}, DefaultText: "a 32nd of the memory limit, 4-256 MiB",
+			Usage: "`SIZE` of memory for the response cache, which keeps the GET responses the app marks cacheable for shared caches (Cache-Control: public, max-age or s-maxage; Expires), e.g. 64MiB; 0: off"},
+		&cli.StringFlag{Name: "cache-max-object", EnvVars: []string{"CORRAL_CACHE_MAX_OBJECT"}, DefaultText: "a 16th of --cache-size, at most 8 MiB",
+			Usage: "the largest response the cache keeps (`SIZE`); larger ones pass through"},
 		&cli.StringFlag{Name: "upstream-timeout", Value: "60s", EnvVars: []string{"CORRAL_UPSTREAM_TIMEOUT"},
 			Usage: "how long the edge waits for an instance's response headers before a 504"},
 		&cli.StringFlag{Name: "trusted-proxies", EnvVars: []string{"CORRAL_TRUSTED_PROXIES"},
@@ -682,6 +686,29 @@ func edgeConfig(c *cli.Context, environ []string) (launcher.EdgeConfig, error) {
 		return e, cli.Exit(fmt.Sprintf("max-body %q: %v (from %s)", c.String("max-body"), err, source(c, environ, "max-body", envName("max-body"))), 2)
 	}
 	e.MaxBody = size
+	for _, f := range []struct {
+		flag string
+		dst  *int64
+	}{{"cache-size", &e.CacheSize}, {"cache-max-object", &e.CacheMaxObject}} {
+		v := c.String(f.flag)
+		if v == "" {
+			continue
+		}
+		n, err := edge.ParseSize(v)
+		if err == nil && n > 0 && n < 64<<10 {
+			err = errors.New("less than 64 KiB: give a unit, e.g. 64MiB (0 turns the cache off)")
+		}
+		if err == nil && n == 0 && f.flag == "cache-max-object" {
+			err = errors.New("want a size such as 1MiB (--cache-size 0 turns the cache off)")
+		}
+		if err != nil {
+			return e, cli.Exit(fmt.Sprintf("%s %q: %v (from %s)", f.flag, v, err, source(c, environ, f.flag, envName(f.flag))), 2)
+		}
+		*f.dst = n
+		if n == 0 {
+			*f.dst = -1 // launcher.EdgeConfig: below 0 is off, 0 sized by corral
+		}
+	}
 	if tp := c.String("trusted-proxies"); c.IsSet("trusted-proxies") {
 		// Set, even to none: no platform default (launcher.EdgeConfig).
 		e.TrustedProxies = []netip.Prefix{}

@@ -46,6 +46,9 @@ func (p *Proxy) stopping(w http.ResponseWriter, r *http.Request) int {
 // when the client asks for JSON; never a raw Go error string. It returns
 // status.
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, status int, msg string) int {
+	if rec, ok := w.(*cacheRecorder); ok {
+		rec.edgeMade = true // not the app's: the cache says so
+	}
 	h := w.Header()
 	for k := range h {
 		// Kept: the request's id, and the Connection: close of stopping.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/corral-run/corral/internal/logesc"
+	"github.com/corral-run/corral/launcher/httpcache"
 )
 
 // Options configures a Proxy. Zero values take the defaults noted.
@@ -51,6 +52,10 @@ type Options struct {
 	// (X-Accel-Redirect, X-Sendfile) in their place, and keeps clients
 	// out of its directories.
 	Internal InternalFiles
+	// Cache, if not nil, answers the GETs and HEADs it may from what it
+	// holds, and holds the responses the app marks for shared caches
+	// (see cache.go).
+	Cache *httpcache.Cache
 }
 
 // Access describes one request the edge answered, for the access log.
@@ -71,6 +76,10 @@ type Access struct {
 	// Bytes were sent): the instance stopped sending, Shutdown gave up on
 	// it, or the client left. The client saw it incomplete.
 	Cut bool
+	// Cache is how the response cache answered the request (an
+	// httpcache.Outcome's word: hit, miss, stale, revalidated), "" when
+	// it had no part in it.
+	Cache string
 }
 
 func (o *Options) defaults() {
@@ -104,6 +113,7 @@ type Proxy struct {
 	up        *upstream // for requests
 	comp      *compressor
 	host      recentHost
+	cache     *proxyCache // nil: no response cache
 }
 
 // NewProxy returns a Proxy routing to bal.
@@ -128,6 +138,9 @@ func NewProxy(bal *Balancer, opts Options) *Proxy {
 		},
 	}
 	p.bufs.New = newPooledSpill
+	if opts.Cache != nil {
+		p.cache = newProxyCache(opts.Cache)
+	}
 	p.up = newUpstream(opts.UpstreamTimeout)
 	p.comp = newCompressor(0)
 	// Kept-alive connections to an instance that left are dead; drop them
@@ -139,8 +152,12 @@ func NewProxy(bal *Balancer, opts Options) *Proxy {
 	return p
 }
 
-// Close closes idle upstream connections.
+// Close stops the cache's background revalidations and waits for them,
+// and closes idle upstream connections.
 func (p *Proxy) Close() {
+	if p.cache != nil {
+		p.cache.stop()
+	}
 	p.up.closeIdle()
 	p.transport.CloseIdleConnections()
 }
@@ -189,21 +206,25 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	body, status := p.readBody(w, r)
-	if body != nil {
-		defer body.release()
-	}
-	if status != 0 {
-		acc.Status = status
-		return
-	}
-
-	if status := p.route(w, r, func(be *Backend) (again retry) {
-		acc.Instance = be.Name
-		acc.Status, acc.Bytes, again, acc.Cut = p.forward(w, r, body, be)
-		return again
-	}); status != 0 {
-		acc.Status = status
+	if p.cache != nil && cacheable(r) {
+		p.serveCached(w, r, &acc)
+	} else {
+		body, status := p.readBody(w, r)
+		if body != nil {
+			defer body.release()
+		}
+		if status != 0 {
+			acc.Status = status
+			return
+		}
+		if status := p.route(w, r, func(be *Backend) (again retry) {
+			acc.Instance = be.Name
+			acc.Status, acc.Bytes, again, acc.Cut = p.forward(w, r, body, be)
+			return again
+		}); status != 0 {
+			acc.Status = status
+		}
+		p.invalidate(r, acc.Status)
 	}
 	if acc.Cut {
 		// The response began and cannot end as it should: the client must
@@ -222,8 +243,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // ready in time or none is coming as corral stops, 499 when the client
 // left).
 func (p *Proxy) route(w http.ResponseWriter, r *http.Request, attempt func(*Backend) retry) int {
+	return p.routeWithin(w, r, p.opts.BootWait, attempt)
+}
+
+// routeWithin is route with a wait at the boot gate of at most wait.
+func (p *Proxy) routeWithin(w http.ResponseWriter, r *http.Request, wait time.Duration, attempt func(*Backend) retry) int {
 	var tried []*Backend
-	gate := bootGate{wait: p.opts.BootWait, obs: p.opts.Observer}
+	gate := bootGate{wait: wait, obs: p.opts.Observer}
 	defer gate.stop()
 	deaths := 0
 	for {

@@ -23,6 +23,7 @@ import (
 
 	"github.com/corral-run/corral/launcher/control"
 	"github.com/corral-run/corral/launcher/edge"
+	"github.com/corral-run/corral/launcher/httpcache"
 )
 
 // Options says where the metrics read what they report when scraped.
@@ -45,6 +46,9 @@ type Options struct {
 	App string
 	// Memory is what the status page draws the processes' memory against.
 	Memory MemoryLimits
+	// Cache, if not nil, returns the edge's response cache's counters
+	// and size; nil means the cache is off.
+	Cache func() httpcache.Stats
 	// Now is the clock; nil is time.Now. Tests set it.
 	Now func() time.Time
 	// GOGC is the GC percentage corral runs with, go_gc_gogc_percent:
@@ -285,7 +289,7 @@ func (m *Metrics) OOMKilled(name, typ string) {
 func (m *Metrics) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		serveExposition(w, r, slices.Concat(m.families(), m.stateFamilies(), runtimeFamilies(m.opts.GOGC), processFamilies()))
+		serveExposition(w, r, slices.Concat(m.families(), m.cacheFamilies(), m.stateFamilies(), runtimeFamilies(m.opts.GOGC), processFamilies()))
 	})
 	mux.HandleFunc("GET /{$}", m.statusPage)
 	return mux

@@ -14,6 +14,7 @@ import (
 
 	"github.com/corral-run/corral/launcher/control"
 	"github.com/corral-run/corral/launcher/edge"
+	"github.com/corral-run/corral/launcher/httpcache"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -463,4 +464,48 @@ func BenchmarkRequest(b *testing.B) {
 			}
 		})
 	})
+}
+
+// TestCacheSeries: the response cache's counters, read when scraped, and
+// its cards on the status page; neither without a cache.
+func TestCacheSeries(t *testing.T) {
+	st := httpcache.Stats{Hits: 7, Misses: 2, Stale: 1, Revalidated: 0, Stores: 2, Evictions: 1, Bytes: 3 << 20, Entries: 2, MaxBytes: 16 << 20}
+	m := New(Options{Cache: func() httpcache.Stats { return st }})
+	fams := scrape(t, m)
+	for _, c := range []struct {
+		name  string
+		label []string
+		want  float64
+	}{
+		{"corral_cache_requests_total", []string{"result=hit"}, 7},
+		{"corral_cache_requests_total", []string{"result=miss"}, 2},
+		{"corral_cache_requests_total", []string{"result=stale"}, 1},
+		{"corral_cache_requests_total", []string{"result=revalidated"}, 0},
+		{"corral_cache_stores_total", nil, 2},
+		{"corral_cache_evictions_total", nil, 1},
+		{"corral_cache_bytes", nil, 3 << 20},
+		{"corral_cache_entries", nil, 2},
+		{"corral_cache_max_bytes", nil, 16 << 20},
+	} {
+		if got, ok := value(fams, c.name, c.label...); !ok || got != c.want {
+			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.label, got, ok, c.want)
+		}
+	}
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	for _, want := range []string{"80%", "(7 hits, 1 stale, 0 revalidated, 2 misses)", "3.1 MB", "cached of 17 MB (2 responses)"} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("status page lacks %q", want)
+		}
+	}
+
+	off := New(Options{})
+	if _, ok := value(scrape(t, off), "corral_cache_requests_total", "result=hit"); ok {
+		t.Error("cache series without a cache")
+	}
+	rec = httptest.NewRecorder()
+	off.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	if strings.Contains(rec.Body.String(), "cache-hits") {
+		t.Error("cache cards without a cache")
+	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/corral-run/corral/launcher/control"
 	"github.com/corral-run/corral/launcher/edge"
+	"github.com/corral-run/corral/launcher/httpcache"
 )
 
 // pageSource is the status page: one self-contained document (styles
@@ -52,6 +53,16 @@ type page struct {
 
 	HTTPS        bool
 	Certificates []certRow
+
+	// Cache is the response cache's line, "" when it is off.
+	Cache *cacheRow
+}
+
+// cacheRow is the response cache's figures, formatted.
+type cacheRow struct {
+	Hits, Misses, Stale, Revalidated string
+	HitRatio                         string // of the requests it took part in
+	Used, Size, Entries              string
 }
 
 // processRow is one row of the processes table, formatted.
@@ -134,6 +145,9 @@ func (m *Metrics) page() page {
 			Status: r.Status,
 		})
 	}
+	if m.opts.Cache != nil {
+		p.Cache = cacheFigures(m.opts.Cache())
+	}
 	if m.opts.Certificates != nil {
 		p.HTTPS = true
 		certs := m.opts.Certificates()
@@ -157,6 +171,20 @@ func (m *Metrics) page() page {
 		}
 	}
 	return p
+}
+
+// cacheFigures formats the response cache's counters for the page.
+func cacheFigures(st httpcache.Stats) *cacheRow {
+	c := &cacheRow{
+		Hits: strconv.FormatInt(st.Hits, 10), Misses: strconv.FormatInt(st.Misses, 10),
+		Stale: strconv.FormatInt(st.Stale, 10), Revalidated: strconv.FormatInt(st.Revalidated, 10),
+		Used: fmt.Sprintf("%.1f MB", float64(st.Bytes)/1e6), Size: fmt.Sprintf("%.0f MB", float64(st.MaxBytes)/1e6),
+		Entries: strconv.FormatInt(st.Entries, 10), HitRatio: "–",
+	}
+	if all := st.Hits + st.Misses + st.Stale + st.Revalidated; all > 0 {
+		c.HitRatio = fmt.Sprintf("%.0f%%", 100*float64(st.Hits+st.Stale+st.Revalidated)/float64(all))
+	}
+	return c
 }
 
 // processRow formats one row of corral ps as the page shows it.

@@ -113,3 +113,38 @@ func Timeout(grace time.Duration, platform string) (time.Duration, string) {
 	t := max(grace-margin, grace/2)
 	return t, fmt.Sprintf("%s gives %v between its stop signal and SIGKILL; %v is kept for corral's own exit", platform, grace, grace-t)
 }
+
+// The response cache's bounds when corral sizes it.
+const (
+	// DefaultCacheSize is the cache's size where the memory limit is
+	// unknown.
+	DefaultCacheSize = 16 << 20
+	// MinCacheSize and MaxCacheSize bound a size taken from the limit:
+	// below 4 MiB a cache holds too few pages to matter, and past 256 MiB
+	// the memory is better left to the app (nginx's proxy_cache keeps
+	// its bodies on disk; this cache keeps them in corral's heap, under
+	// GOMEMLIMIT).
+	MinCacheSize = 4 << 20
+	MaxCacheSize = 256 << 20
+	// MaxCacheObject caps one cached response, however large the cache.
+	MaxCacheObject = 8 << 20
+)
+
+// CacheSize is the response cache's size: a 32nd of the memory limit,
+// between MinCacheSize and MaxCacheSize (16 MiB on a 512 MB free tier,
+// a quarter of corral's GOMEMLIMIT there). The cache holds only what the
+// app marks cacheable, so an app that marks nothing costs nothing.
+func CacheSize(memory int64) (int64, string) {
+	if memory <= 0 {
+		return DefaultCacheSize, "the memory limit is unknown: the default"
+	}
+	v := min(max(memory/32, MinCacheSize), MaxCacheSize)
+	return v, fmt.Sprintf("a 32nd of %s, between %s and %s", limits.MiB(memory), limits.MiB(MinCacheSize), limits.MiB(MaxCacheSize))
+}
+
+// CacheObject is the largest response a cache of size bytes holds: a
+// sixteenth of it, at most MaxCacheObject, so that one large download
+// cannot push out the pages that fill a small cache.
+func CacheObject(size int64) int64 {
+	return min(size/16, MaxCacheObject)
+}

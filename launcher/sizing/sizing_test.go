@@ -94,3 +94,24 @@ func TestTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestCacheSize(t *testing.T) {
+	tests := []struct {
+		mem, want, object int64
+	}{
+		{0, 16 * mib, 1 * mib},
+		{64 * mib, 4 * mib, 256 << 10},
+		{512 * mib, 16 * mib, 1 * mib},
+		{2048 * mib, 64 * mib, 4 * mib},
+		{64 << 30, 256 * mib, 8 * mib},
+	}
+	for _, tt := range tests {
+		got, why := CacheSize(tt.mem)
+		if got != tt.want || why == "" {
+			t.Errorf("CacheSize(%d) = %d, %q; want %d", tt.mem, got, why, tt.want)
+		}
+		if obj := CacheObject(got); obj != tt.object {
+			t.Errorf("CacheObject(%d) = %d, want %d", got, obj, tt.object)
+		}
+	}
+}
