@@ -49,10 +49,8 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if err := nested(cfg.Dir, cfg.Environ); err != nil {
 		return 126, err
 	}
-	// The machine's limits are read once the port is bound, but with
-	// --admin, whose metrics draw the memory limit from the start.
-	sizeFirst := cfg.Admin != ""
-	plan, err := load(cfg, false, sizeFirst)
+	// The machine's limits are read once the port is bound.
+	plan, err := load(cfg, false, false)
 	if err != nil {
 		return 1, err
 	}
@@ -70,10 +68,9 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 	r := newRunner(cfg, plan, append(insts, plan.Instances...))
 	cfg, mux, pf := r.cfg, r.mux, plan.Machine.Platform
-	r.metrics = r.newMetrics() // nil without --admin
+	var bound *boundPort // the edge's port, until the edge serves it
 	if plan.Edge {
-		fd, err := openFrontDoor(ctx, cfg, plan, pf, mux, r.log, r.observer())
-		if err != nil {
+		if bound, err = bindFrontDoor(cfg, plan); err != nil {
 			// The port is most often busy because this app's corral
 			// runs already: say that rather than "address in use".
 			if other := r.othersRunning(); other != nil {
@@ -81,18 +78,23 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 			}
 			return 1, err
 		}
-		r.edge = fd
-		defer fd.close()
+		defer func() {
+			if r.edge == nil {
+				bound.close()
+			}
+		}()
 	}
+	// What follows waits for the bind, which a platform's port scan
+	// waits for, and ends the run before anything starts all the same:
+	// taking the stop signals; the control socket, whose refusal says
+	// that another corral runs the app (a dial and a listen); the
+	// machine's limits (the cgroup's files and /proc/meminfo), which the
+	// edge's response cache and the metrics are sized from.
 	if cfg.Bound != nil {
 		if err := cfg.Bound(); err != nil {
 			return 1, err
 		}
 	}
-	// The control socket opens once the port is bound, which a port scan
-	// waits for: finding out whether another corral answers on it is a
-	// dial and a listen, and its refusal ends the run before anything
-	// starts all the same.
 	ctl, err := r.listenControl()
 	if err != nil {
 		return 1, err
@@ -105,9 +107,16 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		})
 		defer func() { stopCtl(); serving.Wait() }()
 	}
-	if !sizeFirst {
-		plan.sizeMachine(cfg)
-		setMemoryLimit(plan.Machine)
+	plan.sizeMachine(cfg)
+	setMemoryLimit(plan.Machine)
+	r.metrics = r.newMetrics() // nil without --admin
+	if bound != nil {
+		fd, err := openFrontDoor(ctx, cfg, plan, bound, pf, mux, r.log, r.observer())
+		if err != nil {
+			return 1, err
+		}
+		r.edge = fd
+		defer fd.close()
 	}
 	// The shell checks the commands once the port is bound, while the
 	// admin listener opens: a shell per Procfile line, forked before the
