@@ -47,6 +47,7 @@ import (
 	_ "golang.org/x/mod/module"
 	_ "golang.org/x/sys/unix"
 	_ "golang.org/x/term"
+	_ "hash/maphash"
 	_ "html"
 	_ "html/template"
 	_ "io"
