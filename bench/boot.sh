@@ -20,6 +20,8 @@
 #   OUT=bench/out      the app copy, logs and bootclock outputs go to OUT/boot
 #   NO_INSTALL=1       do not try to apt-get install a missing gunicorn
 #   CORRAL_BIN=PATH    use this corral binary instead of building ./cmd/corral
+#   CORRAL_BASE_BIN=PATH  also boot this corral binary (another commit's) as target
+#                      corral-base, with corral's command, in the same rounds
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cds to the repository root
@@ -91,12 +93,17 @@ release_build "$BARE_DEPS" ./bench/listener corral_deps
 
 # --- the targets ---------------------------------------------------------------
 TARGETS=(bare bare-deps corral corral-web corral-detected corral-hello gunicorn)
+if [[ -n "${CORRAL_BASE_BIN:-}" ]]; then
+  [[ -x "$CORRAL_BASE_BIN" ]] || die "CORRAL_BASE_BIN=$CORRAL_BASE_BIN is not an executable"
+  TARGETS=(bare bare-deps corral corral-base corral-web corral-detected corral-hello gunicorn)
+fi
 command_of() { # command_of TARGET PORT: sets the caller's CMD (argv) and DIR
   local port="$2"
   case "$1" in
   bare) DIR="$APP" CMD=("$BARE") ;;
   bare-deps) DIR="$APP" CMD=("$BARE_DEPS") ;;
   corral) DIR="$APP" CMD=("$CORRAL" start -d "$APP" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
+  corral-base) DIR="$APP" CMD=("$CORRAL_BASE_BIN" start -d "$APP" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
   corral-web) DIR="$APP" CMD=("$CORRAL" start -d "$APP" -f "$P/Procfile.web" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
   corral-hello) DIR="$HELLO" CMD=("$CORRAL" start -d "$HELLO" -p "$port" -m "all=0,web=1" --no-access-log --timestamps=false) ;;
   corral-detected) DIR="$DETECTED" CMD=("$CORRAL" start -d "$DETECTED" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
@@ -108,6 +115,7 @@ describe() {
   bare) echo "bench/listener: a Go program that only listens on \$PORT (bind only; no HTTP)" ;;
   bare-deps) echo "the same, linking every package corral imports (-tags corral_deps; their inits run)" ;;
   corral) echo "corral start -d APP -m web=1 (release: collectstatic, then web: gunicorn)" ;;
+  corral-base) echo "corral's command with CORRAL_BASE_BIN ($CORRAL_BASE_BIN)" ;;
   corral-web) echo "the same, Procfile without the release phase" ;;
   corral-hello) echo "corral start -d examples/hello -m all=0,web=1 (web: go run .)" ;;
   corral-detected) echo "corral-web's app with no Procfile: detected (web: gunicorn mysite.wsgi, WEB_CONCURRENCY=2)" ;;
@@ -263,7 +271,7 @@ else
 fi
 # corral's bind against the floor of any Go server: each corral's median
 # over bench/listener's (judged for corral, reported for the others)
-for t in corral corral-web corral-detected corral-hello; do
+for t in corral corral-base corral-web corral-detected corral-hello; do
   name="bind $t/bare"
   if ! x="$(awk -v a="${MB[bare]:-}" -v b="${MB[$t]:-}" 'BEGIN { if (a == "" || b == "" || a <= 0) exit 1; printf "%.2f", b / a }')"; then
     [[ "$t" != corral ]] || { printf '%-34s %8s   target <= %sx  FAIL (not measured: see the log above)\n' "$name" - "$BARE_TARGET" && MISSED=1; }
@@ -280,7 +288,7 @@ for t in corral corral-web corral-detected corral-hello; do
 done
 # what linking corral's dependencies costs any program (bare-deps/bare), and
 # what corral's own start adds to that ceiling (corral/bare-deps)
-for pair in "bare bare-deps" "bare-deps corral"; do
+for pair in "bare bare-deps" "bare-deps corral" "bare-deps corral-base" "corral-base corral"; do
   read -r a b <<<"$pair"
   if x="$(awk -v a="${MB[$a]:-}" -v b="${MB[$b]:-}" 'BEGIN { if (a == "" || b == "" || a <= 0) exit 1; printf "%.2f", b / a }')"; then
     printf '%-34s %8sx  (not judged)\n' "bind $b/$a" "$x"
