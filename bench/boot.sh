@@ -20,6 +20,8 @@
 #   OUT=bench/out      the app copy, logs and bootclock outputs go to OUT/boot
 #   NO_INSTALL=1       do not try to apt-get install a missing gunicorn
 #   CORRAL_BIN=PATH    use this corral binary instead of building ./cmd/corral
+#   CORRAL_BASE_BIN=PATH  also boot this corral binary (another commit's) as target
+#                      corral-base, with corral's command, in the same rounds
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh" # cds to the repository root
@@ -73,8 +75,8 @@ log "building corral and bench/listener as the release is built, and bench/bootc
 # The release build's flags (packaging/binary.go): static, stripped, and
 # without urfave/cli's documentation generators. corral and the listener
 # are built alike, so that their binds differ only in what the programs do.
-release_build() { # release_build OUTPUT PACKAGE
-  CGO_ENABLED=0 go build -trimpath -tags urfave_cli_no_docs -ldflags "-s -w" -o "$1" "$2" || die "go build $2 failed"
+release_build() { # release_build OUTPUT PACKAGE [TAG]: TAG is added to the release's
+  CGO_ENABLED=0 go build -trimpath -tags "urfave_cli_no_docs${3:+,$3}" -ldflags "-s -w" -o "$1" "$2" || die "go build $2 failed"
 }
 CORRAL="$OUT/corral"
 if [[ -n "${CORRAL_BIN:-}" ]]; then
@@ -83,17 +85,25 @@ if [[ -n "${CORRAL_BIN:-}" ]]; then
 else
   release_build "$CORRAL" ./cmd/corral
 fi
-CLOCK="$OUT/bootclock" BARE="$OUT/listener"
+CLOCK="$OUT/bootclock" BARE="$OUT/listener" BARE_DEPS="$OUT/listener-deps"
 go build -o "$CLOCK" ./bench/bootclock || die "go build ./bench/bootclock failed"
 release_build "$BARE" ./bench/listener
+# the same listener linking every package corral imports (bench/listener/deps.go)
+release_build "$BARE_DEPS" ./bench/listener corral_deps
 
 # --- the targets ---------------------------------------------------------------
-TARGETS=(bare corral corral-web corral-detected corral-hello gunicorn)
+TARGETS=(bare bare-deps corral corral-web corral-detected corral-hello gunicorn)
+if [[ -n "${CORRAL_BASE_BIN:-}" ]]; then
+  [[ -x "$CORRAL_BASE_BIN" ]] || die "CORRAL_BASE_BIN=$CORRAL_BASE_BIN is not an executable"
+  TARGETS=(bare bare-deps corral corral-base corral-web corral-detected corral-hello gunicorn)
+fi
 command_of() { # command_of TARGET PORT: sets the caller's CMD (argv) and DIR
   local port="$2"
   case "$1" in
   bare) DIR="$APP" CMD=("$BARE") ;;
+  bare-deps) DIR="$APP" CMD=("$BARE_DEPS") ;;
   corral) DIR="$APP" CMD=("$CORRAL" start -d "$APP" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
+  corral-base) DIR="$APP" CMD=("$CORRAL_BASE_BIN" start -d "$APP" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
   corral-web) DIR="$APP" CMD=("$CORRAL" start -d "$APP" -f "$P/Procfile.web" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
   corral-hello) DIR="$HELLO" CMD=("$CORRAL" start -d "$HELLO" -p "$port" -m "all=0,web=1" --no-access-log --timestamps=false) ;;
   corral-detected) DIR="$DETECTED" CMD=("$CORRAL" start -d "$DETECTED" -p "$port" -m web=1 --no-access-log --timestamps=false) ;;
@@ -103,7 +113,9 @@ command_of() { # command_of TARGET PORT: sets the caller's CMD (argv) and DIR
 describe() {
   case "$1" in
   bare) echo "bench/listener: a Go program that only listens on \$PORT (bind only; no HTTP)" ;;
+  bare-deps) echo "the same, linking every package corral imports (-tags corral_deps; their inits run)" ;;
   corral) echo "corral start -d APP -m web=1 (release: collectstatic, then web: gunicorn)" ;;
+  corral-base) echo "corral's command with CORRAL_BASE_BIN ($CORRAL_BASE_BIN)" ;;
   corral-web) echo "the same, Procfile without the release phase" ;;
   corral-hello) echo "corral start -d examples/hello -m all=0,web=1 (web: go run .)" ;;
   corral-detected) echo "corral-web's app with no Procfile: detected (web: gunicorn mysite.wsgi, WEB_CONCURRENCY=2)" ;;
@@ -122,7 +134,7 @@ boot() { # boot TARGET NAME: one timed boot of TARGET, recorded unless NAME is w
   command_of "$t" "$port"
   f="$P/clock.$t.$name.txt" log="$P/$t.$name.log"
   local -a how=()
-  [[ "$t" != bare ]] || how=(-no-http) # it answers no HTTP: its bind alone is timed
+  [[ "$t" != bare* ]] || how=(-no-http) # it answers no HTTP: its bind alone is timed
   "$CLOCK" -port "$port" -dir "$DIR" -interval "$INTERVAL" -timeout "${TIMEOUT}s" "${how[@]}" -- "${CMD[@]}" \
     >"$f" 2>"$log" </dev/null &
   PID[clock]=$!
@@ -139,7 +151,7 @@ boot() { # boot TARGET NAME: one timed boot of TARGET, recorded unless NAME is w
     extra="  LEFTOVER: ${r[leftover]} process(es) outlived it and were SIGKILLed"
     LEFT[$t]=$((${LEFT[$t]:-0} + r[leftover]))
   fi
-  if [[ "$t" == bare ]]; then # no HTTP: bind and RSS at bind only
+  if [[ "$t" == bare* ]]; then # no HTTP: bind and RSS at bind only
     log "$(printf '%-12s run %-6s bind %9.3f ms (poll %3sus)  RSS %6.1f MB  stop %5s ms%s' \
       "$t" "$name" "$(ms "${r[bind_us]}")" "${r[poll_us]}" "$(mb "${r[rss_bind_kb]}")" "${r[stop_ms]}" "$extra")"
   else
@@ -151,7 +163,7 @@ boot() { # boot TARGET NAME: one timed boot of TARGET, recorded unless NAME is w
   [[ "$name" == warmup ]] && return 0
   BIND[$t]+="$(ms "${r[bind_us]}") "
   RSSB[$t]+="$(mb "${r[rss_bind_kb]}") "
-  if [[ "$t" != bare ]]; then
+  if [[ "$t" != bare* ]]; then
     FIRST[$t]+="$(ms "${r[first_us]}") "
     RSSU[$t]+="$(mb "${r[rss_up_kb]}") "
   fi
@@ -259,7 +271,7 @@ else
 fi
 # corral's bind against the floor of any Go server: each corral's median
 # over bench/listener's (judged for corral, reported for the others)
-for t in corral corral-web corral-detected corral-hello; do
+for t in corral corral-base corral-web corral-detected corral-hello; do
   name="bind $t/bare"
   if ! x="$(awk -v a="${MB[bare]:-}" -v b="${MB[$t]:-}" 'BEGIN { if (a == "" || b == "" || a <= 0) exit 1; printf "%.2f", b / a }')"; then
     [[ "$t" != corral ]] || { printf '%-34s %8s   target <= %sx  FAIL (not measured: see the log above)\n' "$name" - "$BARE_TARGET" && MISSED=1; }
@@ -273,6 +285,14 @@ for t in corral corral-web corral-detected corral-hello; do
   awk -v x="$x" -v w="$BARE_TARGET" 'BEGIN { exit !(x <= w) }' || verdict=FAIL MISSED=1
   [[ -z "${FAILED[corral]:-}" ]] || verdict="FAIL (failed runs)" MISSED=1
   printf '%-34s %8sx  target <= %sx  %s\n' "$name" "$x" "$BARE_TARGET" "$verdict"
+done
+# what linking corral's dependencies costs any program (bare-deps/bare), and
+# what corral's own start adds to that ceiling (corral/bare-deps)
+for pair in "bare bare-deps" "bare-deps corral" "bare-deps corral-base" "corral-base corral"; do
+  read -r a b <<<"$pair"
+  if x="$(awk -v a="${MB[$a]:-}" -v b="${MB[$b]:-}" 'BEGIN { if (a == "" || b == "" || a <= 0) exit 1; printf "%.2f", b / a }')"; then
+    printf '%-34s %8sx  (not judged)\n' "bind $b/$a" "$x"
+  fi
 done
 if x="$(ratio corral-hello gunicorn)"; then printf '%-34s %8sx  (not judged)\n' "bind gunicorn/corral-hello" "$x"; fi
 if x="$(ratio corral-detected gunicorn)"; then printf '%-34s %8sx  (not judged)\n' "bind gunicorn/corral-detected" "$x"; fi

@@ -19,7 +19,7 @@ import (
 // (Render, Railway) fails the deploy. A Procfile does not change the steps:
 // it names the processes, not how to build them.
 func Build(ctx context.Context, cfg Config) (int, error) {
-	plan, err := load(cfg, false)
+	plan, err := load(cfg, false, true)
 	if err != nil {
 		return 1, err
 	}

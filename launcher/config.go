@@ -91,6 +91,14 @@ type Config struct {
 
 	Stdout  io.Writer        // where all output goes
 	Signals <-chan os.Signal // SIGINT, SIGTERM delivered to corral
+	// Bound, if not nil, is called once the edge has bound the public
+	// port (at once without an edge), before anything is started: the
+	// moment to have stop signals delivered to Signals. The first
+	// signal.Notify waits for the runtime to start a thread of its own
+	// for signal masks, which a port scan would otherwise wait for too;
+	// until then a signal's default action ends corral, which has
+	// started nothing. An error ends the run there.
+	Bound func() error
 }
 
 // EdgeConfig configures the edge proxy that owns the public port and

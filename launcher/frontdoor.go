@@ -22,6 +22,7 @@ import (
 	"github.com/corral-run/corral/launcher/httpcache"
 	"github.com/corral-run/corral/launcher/output"
 	"github.com/corral-run/corral/launcher/platform"
+	"github.com/corral-run/corral/launcher/sendfile"
 	"github.com/corral-run/corral/launcher/static"
 )
 
@@ -57,17 +58,31 @@ func (fd *frontDoor) logListening(log *slog.Logger) {
 // probeInterval is how often a starting or failed instance is probed.
 const probeInterval = 100 * time.Millisecond
 
-// openFrontDoor binds the public port and starts serving at once: until an
-// instance is ready, requests wait at the boot gate. obs, if not nil, is
-// told of every request (--admin's metrics).
-func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Platform, mux *output.Mux, log *slog.Logger, obs edge.Observer) (*frontDoor, error) {
-	https := cfg.Edge.HTTPS
+// boundPort is the edge's public port, bound, and the --internal
+// directories, open: what the edge serves once openFrontDoor starts it.
+type boundPort struct {
+	ln       net.Listener
+	internal *sendfile.Files
+}
+
+// close releases both, for a run that ends before the edge serves.
+func (b *boundPort) close() {
+	b.ln.Close()
+	b.internal.Close()
+}
+
+// bindFrontDoor opens the --internal directories and binds the public
+// port (the HTTPS port with HTTPS), which a platform's port scan waits
+// for; the rest of the edge, and what it needs from the machine's limits,
+// comes after (openFrontDoor). Connections wait in the listen backlog
+// meanwhile.
+func bindFrontDoor(cfg Config, plan *Plan) (*boundPort, error) {
 	internal, err := openInternal(plan)
 	if err != nil {
 		return nil, err
 	}
 	var ln net.Listener
-	if https.Enabled() {
+	if https := cfg.Edge.HTTPS; https.Enabled() {
 		ln, err = listen(cfg.Edge.Address, https.HTTPSPort, "--https-port")
 	} else {
 		ln, err = listen(cfg.Edge.Address, plan.PublicPort, "--port or $PORT")
@@ -76,6 +91,16 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 		internal.Close()
 		return nil, err
 	}
+	return &boundPort{ln: ln, internal: internal}, nil
+}
+
+// openFrontDoor starts serving on the bound port at once: until an
+// instance is ready, requests wait at the boot gate. obs, if not nil, is
+// told of every request (--admin's metrics). On an error, bound is left
+// to the caller to close.
+func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, bound *boundPort, pf platform.Platform, mux *output.Mux, log *slog.Logger, obs edge.Observer) (*frontDoor, error) {
+	https := cfg.Edge.HTTPS
+	ln, internal := bound.ln, bound.internal
 	for _, m := range plan.Internal {
 		log.Info(fmt.Sprintf("internal files: the edge sends files of %s when the app names them under %s (X-Accel-Redirect) or by path (X-Sendfile)", m.Dir, m.Prefix))
 	}
@@ -119,9 +144,7 @@ func openFrontDoor(ctx context.Context, cfg Config, plan *Plan, pf platform.Plat
 	if https.Enabled() {
 		tln, err := fd.startHTTPS(ctx, https, cfg.Edge.Address, pf, ln, log)
 		if err != nil {
-			ln.Close()
 			fd.bal.Close()
-			internal.Close()
 			return nil, err
 		}
 		ln = tln

@@ -47,22 +47,33 @@ type Machine struct {
 	OneService string
 }
 
-// adapt reads the platform and the limits and sizes the app and corral
-// for them. It reads cfg's overrides and the app's environment (plan.Env,
-// so .env files count), and the formation.
-func adapt(cfg Config, plan *Plan) *Machine {
+// newMachine is what corral decides about the machine without reading a
+// file: the platform, from the environment, and the shutdown budget.
+func newMachine(cfg Config) *Machine {
 	m := &Machine{Platform: platform.Detect(cfg.Environ)}
-	m.Limits = limits.Read(plan.sysRoot)
+	m.Timeout, m.TimeoutWhy = cfg.Timeout, "--timeout"
+	if cfg.Timeout == 0 {
+		m.Timeout, m.TimeoutWhy = sizing.Timeout(m.Platform.Grace, m.Platform.Name)
+	}
+	return m
+}
+
+// sizeMachine reads the machine's limits and sizes the app and corral
+// for them.
+func (p *Plan) sizeMachine(cfg Config) {
+	p.Machine.size(cfg, p, limits.Read(p.sysRoot))
+}
+
+// size sizes the app and corral for the limits l. It reads cfg's
+// overrides and the app's environment (plan.Env, so .env files count),
+// and the formation.
+func (m *Machine) size(cfg Config, plan *Plan, l limits.Limits) {
+	m.Limits = l
 	if cfg.MemoryLimit > 0 {
 		m.Limits.Memory, m.Limits.MemorySource = cfg.MemoryLimit, "--memory-limit"
 	}
 	if cfg.CPUs > 0 {
 		m.Limits.CPU, m.Limits.CPUSource = cfg.CPUs, "--cpus"
-	}
-
-	m.Timeout, m.TimeoutWhy = cfg.Timeout, "--timeout"
-	if cfg.Timeout == 0 {
-		m.Timeout, m.TimeoutWhy = sizing.Timeout(m.Platform.Grace, m.Platform.Name)
 	}
 
 	webs, others := 0, 0
@@ -113,7 +124,6 @@ func adapt(cfg Config, plan *Plan) *Machine {
 		slices.Sort(types)
 		m.OneService = fmt.Sprintf("%s run inside this web service, next to web: %s", strings.Join(types, " and "), m.Platform.WorkerNote)
 	}
-	return m
 }
 
 // sizeCache sizes the edge's response cache: what --cache-size and

@@ -142,7 +142,7 @@ func (p *Plan) appSetsHost() bool {
 // shell syntax and the port numbers. It reports every problem it finds, not
 // just the first, joined with errors.Join.
 func Load(cfg Config) (*Plan, error) {
-	plan, err := load(cfg, true)
+	plan, err := load(cfg, true, true)
 	if err == nil {
 		plan.detectBeside(cfg)
 	}
@@ -152,8 +152,11 @@ func Load(cfg Config) (*Plan, error) {
 // load is Load; without syntax, it leaves the commands' shell syntax to
 // be checked by the caller (Run checks it while the edge binds the port:
 // a shell per command costs milliseconds that a platform's port scan
-// would wait for).
-func load(cfg Config, syntax bool) (*Plan, error) {
+// would wait for); without sized, it leaves the machine's limits to be
+// read and the app sized for them by the caller (sizeMachine: Run does it
+// once the port is bound, as reading the cgroup's files and
+// /proc/meminfo takes a millisecond the bind does not need).
+func load(cfg Config, syntax, sized bool) (*Plan, error) {
 	dir, err := appDir(cfg.Dir)
 	if err != nil {
 		return nil, err
@@ -252,7 +255,10 @@ func load(cfg Config, syntax bool) (*Plan, error) {
 	if plan.Release == nil && len(plan.Instances) == 0 && !plan.staticSite() {
 		return nil, fmt.Errorf("nothing to run: the formation leaves every process type of %s at 0", pf.Path)
 	}
-	plan.Machine = adapt(cfg, plan)
+	plan.Machine = newMachine(cfg)
+	if sized {
+		plan.sizeMachine(cfg)
+	}
 	return plan, nil
 }
 

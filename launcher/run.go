@@ -49,7 +49,8 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	if err := nested(cfg.Dir, cfg.Environ); err != nil {
 		return 126, err
 	}
-	plan, err := load(cfg, false)
+	// The machine's limits are read once the port is bound.
+	plan, err := load(cfg, false, false)
 	if err != nil {
 		return 1, err
 	}
@@ -67,6 +68,33 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 	}
 	r := newRunner(cfg, plan, append(insts, plan.Instances...))
 	cfg, mux, pf := r.cfg, r.mux, plan.Machine.Platform
+	var bound *boundPort // the edge's port, until the edge serves it
+	if plan.Edge {
+		if bound, err = bindFrontDoor(cfg, plan); err != nil {
+			// The port is most often busy because this app's corral
+			// runs already: say that rather than "address in use".
+			if other := r.othersRunning(); other != nil {
+				return 1, other
+			}
+			return 1, err
+		}
+		defer func() {
+			if r.edge == nil {
+				bound.close()
+			}
+		}()
+	}
+	// What follows waits for the bind, which a platform's port scan
+	// waits for, and ends the run before anything starts all the same:
+	// taking the stop signals; the control socket, whose refusal says
+	// that another corral runs the app (a dial and a listen); the
+	// machine's limits (the cgroup's files and /proc/meminfo), which the
+	// edge's response cache and the metrics are sized from.
+	if cfg.Bound != nil {
+		if err := cfg.Bound(); err != nil {
+			return 1, err
+		}
+	}
 	ctl, err := r.listenControl()
 	if err != nil {
 		return 1, err
@@ -79,10 +107,11 @@ func Run(ctx context.Context, cfg Config) (int, error) {
 		})
 		defer func() { stopCtl(); serving.Wait() }()
 	}
-
+	plan.sizeMachine(cfg)
+	setMemoryLimit(plan.Machine)
 	r.metrics = r.newMetrics() // nil without --admin
-	if plan.Edge {
-		fd, err := openFrontDoor(ctx, cfg, plan, pf, mux, r.log, r.observer())
+	if bound != nil {
+		fd, err := openFrontDoor(ctx, cfg, plan, bound, pf, mux, r.log, r.observer())
 		if err != nil {
 			return 1, err
 		}
@@ -183,9 +212,7 @@ func newRunner(cfg Config, plan *Plan, insts []Instance) *runner {
 	}
 	m := plan.Machine
 	cfg.Timeout = m.Timeout
-	if m.GoMemLimit > 0 {
-		debug.SetMemoryLimit(m.GoMemLimit)
-	}
+	setMemoryLimit(m)
 	mux := output.New(cfg.Stdout, width, outputOptions(cfg, m.Platform))
 	r := &runner{
 		cfg:      cfg,
@@ -199,6 +226,14 @@ func newRunner(cfg Config, plan *Plan, insts []Instance) *runner {
 		r.prefixes[inst.Name] = mux.Prefix(inst.Name)
 	}
 	return r
+}
+
+// setMemoryLimit sets corral's own soft memory limit, when m is sized
+// and decided one.
+func setMemoryLimit(m *Machine) {
+	if m.GoMemLimit > 0 {
+		debug.SetMemoryLimit(m.GoMemLimit)
+	}
 }
 
 // reap adopts what the app leaves outside its process groups and reaps it

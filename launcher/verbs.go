@@ -42,6 +42,18 @@ func (r *runner) listenControl() (net.Listener, error) {
 	return nil, nil
 }
 
+// othersRunning returns control.ErrRunning when another corral runs this
+// app: its control socket answers.
+func (r *runner) othersRunning() error {
+	rt, _ := environ.Lookup(r.cfg.Environ, "XDG_RUNTIME_DIR")
+	for _, p := range control.Paths(cmp.Or(r.plan.Root, r.plan.Dir), rt) {
+		if err := control.Running(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ControlPath is where the CLI verbs find the control socket of the corral
 // running the app in dir.
 func ControlPath(dir string, env []string) (string, error) {

@@ -147,7 +147,7 @@ func cutCommand(args []string) ([]string, invocation) {
 // startFlags are the flags of corral start, and of corral check, which
 // prints what start would run.
 func startFlags() []cli.Flag {
-	return slices.Concat(appFlags(), runFlags(), machineFlags(), edgeFlags())
+	return quickNames(slices.Concat(appFlags(), runFlags(), machineFlags(), edgeFlags()))
 }
 
 // compareStartFlags says how the corral start flags in line (those of
@@ -273,20 +273,23 @@ func newApp(environ []string, stdout, stderr io.Writer) *cli.App {
 						return err
 					}
 					cfg.Types = c.Args().Slice()
-					sigs := make(chan os.Signal, 4)
-					// SIGHUP (the terminal went away) stops like SIGTERM.
-					signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-					defer signal.Stop(sigs)
+					sigs, pipes := make(chan os.Signal, 4), make(chan os.Signal, 1)
 					cfg.Signals = sigs
-					if err := stopWithParent(environ); err != nil {
-						return cli.Exit(fmt.Sprintf("PR_SET_PDEATHSIG: %v", err), 1)
+					// Once the port is bound (see Config.Bound).
+					cfg.Bound = func() error {
+						// SIGHUP (the terminal went away) stops like SIGTERM.
+						signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+						// Handling SIGPIPE turns a write to a closed stdout into
+						// an error the launcher acts on, instead of a sudden
+						// death that would orphan the app. (Notify, not Ignore:
+						// an ignored signal would stay ignored in the children.)
+						signal.Notify(pipes, syscall.SIGPIPE)
+						if err := stopWithParent(environ); err != nil { // SIGTERM is handled now
+							return fmt.Errorf("PR_SET_PDEATHSIG: %v", err)
+						}
+						return nil
 					}
-					// Handling SIGPIPE turns a write to a closed stdout into
-					// an error the launcher acts on, instead of a sudden
-					// death that would orphan the app. (Notify, not Ignore:
-					// an ignored signal would stay ignored in the children.)
-					pipes := make(chan os.Signal, 1)
-					signal.Notify(pipes, syscall.SIGPIPE)
+					defer signal.Stop(sigs)
 					defer signal.Stop(pipes)
 					code, err := launcher.Run(context.Background(), cfg)
 					var exit *launcher.ExitError

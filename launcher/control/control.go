@@ -87,6 +87,17 @@ func Find(paths []string) string {
 // ErrRunning is Listen's error when another corral answers on the socket.
 var ErrRunning = errors.New("another corral is running this app")
 
+// Running returns an ErrRunning that names path when the socket there
+// answers: another corral runs the app. nil when nothing answers.
+func Running(path string) error {
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err != nil {
+		return nil
+	}
+	c.Close()
+	return fmt.Errorf("%w: its control socket %s answers (corral ps lists its processes; corral stop stops it)", ErrRunning, path)
+}
+
 // Listen makes the control socket at path. A socket there that answers
 // belongs to another corral running the same app: that is an error, and
 // its socket is left alone. One that does not answer was left by a corral
@@ -102,9 +113,8 @@ func Listen(path string) (net.Listener, error) {
 			os.WriteFile(ignore, []byte("# made by corral: its control socket lives here\n*\n"), 0o644)
 		}
 	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("%w: its control socket %s answers (corral ps lists its processes; corral stop stops it)", ErrRunning, path)
+	if err := Running(path); err != nil {
+		return nil, err
 	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("control socket: removing the stale %s: %w", path, err)
