@@ -116,9 +116,32 @@ owners() { # the processes that must still be alive after a run
   esac
 }
 
+# CPU time per request: on a small machine wrk, the proxy and gunicorn share
+# the CPUs, so what the proxy spends per request is taken from gunicorn, and
+# it is a steadier figure than req/s on a loaded machine. The proxy is
+# corral's own process (not its children) or nginx's master and workers; the
+# app is gunicorn's master and workers.
+HZ="$(getconf CLK_TCK)"
+declare -A CPU_PROXY=() CPU_APP=() # µs per request of each timed run, by TARGET.SCENARIO
+proxy_pids() {
+  case "$1" in
+  corral) echo "${PID[corral]}" ;;
+  nginx) echo "${PID[nginx]} $(descendants "${PID[nginx]}")" ;;
+  esac
+}
+app_pids() {
+  case "$1" in
+  corral) descendants "${PID[corral]}" ;;
+  nginx) echo "${PID[gunicorn-nginx]} $(descendants "${PID[gunicorn-nginx]}")" ;;
+  esac
+}
+
 wrk_run() { # wrk_run TARGET SCENARIO SECONDS NAME: run wrk, record unless a warm-up
-  local t="$1" s="$2" d="$3" name="$4" f o
+  local t="$1" s="$2" d="$3" name="$4" f o pp ap p0 a0 n
   f="$P/wrk.$t.$s.$name.txt"
+  pp="$(proxy_pids "$t")" ap="$(app_pids "$t")"
+  # shellcheck disable=SC2086 # lists of pids
+  p0="$(cpu_ticks $pp)" a0="$(cpu_ticks $ap)"
   wrk_start "http://127.0.0.1:${PORT[$t]}${PATH_OF[$s]}" "$d" "$f"
   local rc=0
   wrk_wait || rc=$?
@@ -126,6 +149,13 @@ wrk_run() { # wrk_run TARGET SCENARIO SECONDS NAME: run wrk, record unless a war
   for o in $(owners "$t"); do alive "${PID[$o]}" || die "$o died during the load (see $P/$o.log)"; done
   [[ "$name" == warmup ]] && return 0
   wrk_record "$t" "$s" "$name" "$f" 9
+  n="$(awk '/ requests in / { print $1 }' "$f")"
+  if [[ -n "$pp" && "$n" =~ ^[1-9][0-9]*$ ]]; then
+    # shellcheck disable=SC2086
+    CPU_PROXY[$t.$s]+="$(awk -v t="$(($(cpu_ticks $pp) - p0))" -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }') "
+    # shellcheck disable=SC2086
+    CPU_APP[$t.$s]+="$(awk -v t="$(($(cpu_ticks $ap) - a0))" -v n="$n" -v hz="$HZ" 'BEGIN { printf "%.1f", t * 1e6 / hz / n }') "
+  fi
 }
 
 log "targets: ${TARGETS[*]} (corral :${PORT[corral]}, nginx :${PORT[nginx]:--}, gunicorn :${PORT[gunicorn]}, runserver :${PORT[runserver]})"
@@ -191,6 +221,15 @@ ratio() { # ratio SCENARIO TARGET: corral / (nginx + gunicorn)
 }
 ratio page "$PAGE_TARGET"
 ratio static "$STATIC_TARGET"
+echo
+echo "CPU time per request (/proc utime+stime over each timed run / its requests; medians, µs):"
+printf '%-10s %-24s %9s %9s\n' target scenario proxy gunicorn
+for s in "${SCENARIOS[@]}"; do
+  for t in corral nginx; do
+    [[ -n "${CPU_PROXY[$t.$s]:-}" ]] || continue
+    printf '%-10s %-24s %9s %9s\n' "$t" "$s" "$(median <<<"${CPU_PROXY[$t.$s]}")" "$(median <<<"${CPU_APP[$t.$s]}")"
+  done
+done
 echo
 echo "app copy, configs, logs and wrk outputs in $P"
 

@@ -311,6 +311,15 @@ start_gunicorn() { # start_gunicorn NAME PORT: the Procfile's web command, as co
 gunicorn_version() { gunicorn --version 2>/dev/null | awk '{ print $NF }' | tr -d ')'; }
 
 # --- memory ------------------------------------------------------------------
+cpu_ticks() { # cpu_ticks PID...: their summed utime+stime in clock ticks (getconf CLK_TCK a second); gone ones count 0
+  local s=0 p l
+  for p in "$@"; do
+    l="$(cat "/proc/$p/stat" 2>/dev/null)" || continue
+    l="${l##*) }" # past the command name, which may hold spaces: utime and stime are fields 12 and 13 from here
+    s=$((s + $(awk '{ print $12 + $13 }' <<<"$l")))
+  done
+  echo "$s"
+}
 rss_kb() { # VmRSS of PID in kB (0 when it is gone)
   local v
   v="$(awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || true)"

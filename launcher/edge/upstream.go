@@ -219,11 +219,20 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 
 	var bw *bodyWriter
 	if length > 0 {
+		// The handshake is seen through here, so that a failed one is
+		// a dial error (the request may go elsewhere), not the body
+		// writer's.
+		if err := c.confirm(); err != nil {
+			stop.stop()
+			c.Close()
+			return nil, err
+		}
 		// The body is written while the response is read: an app may
 		// answer before it has read the body (a 400 or a 413 for an upload
 		// it refuses), and then close the connection or stop reading.
 		bw = u.startWrite(c, req, uri, body, length)
 	} else {
+		c.readBy(u.readTimeout) // before the write, which waits for the response
 		if err := u.write(c, req, uri, nil, 0); err != nil {
 			stop.stop()
 			c.Close()
@@ -232,7 +241,6 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 			}
 			return nil, err
 		}
-		c.readBy(u.readTimeout)
 	}
 
 	var resp *http.Response
@@ -276,18 +284,51 @@ func (u *upstream) try(ctx context.Context, addr string, req *http.Request, uri 
 	return resp, nil
 }
 
-// write writes req's head and body to c.
+// write writes req's head and body to c. A request without a body goes
+// in one write, which returns once the response begins to come (see
+// upConn.ask).
 func (u *upstream) write(c *upConn, req *http.Request, uri string, body io.Reader, length int64) error {
 	bw, _ := u.bufs.Get().(*bufio.Writer)
 	if bw == nil {
-		bw = bufio.NewWriterSize(c, 16<<10)
-	} else {
-		bw.Reset(c)
+		bw = bufio.NewWriterSize(nil, 16<<10)
 	}
-	err := writeRequest(bw, req, uri, body, length)
+	var err error
+	if length > 0 {
+		bw.Reset(c)
+		err = writeRequest(bw, req, uri, body, length)
+	} else {
+		// The head is made in the writer's empty buffer, and sent from it.
+		err = c.ask(appendHead(bw.AvailableBuffer(), req, uri, length))
+	}
 	bw.Reset(nil)
 	u.bufs.Put(bw)
 	return err
+}
+
+// An asker sends a whole request and waits for the response to begin
+// (fileConn).
+type asker interface{ ask(p []byte) error }
+
+// A confirmer finishes a connect that may still be under way, and returns
+// a dial error if it failed (fileConn).
+type confirmer interface{ confirm() error }
+
+// ask writes p, a whole request, and returns once the response may be
+// read.
+func (c *upConn) ask(p []byte) error {
+	if a, ok := c.Conn.(asker); ok {
+		return a.ask(p)
+	}
+	_, err := c.Conn.Write(p)
+	return err
+}
+
+// confirm waits for c's handshake, if it may still be under way.
+func (c *upConn) confirm() error {
+	if cf, ok := c.Conn.(confirmer); ok {
+		return cf.confirm()
+	}
+	return nil
 }
 
 // bodyWriter writes a request with a body in a goroutine of its own, so
@@ -338,35 +379,41 @@ func (w *bodyWriter) end() error {
 
 // writeRequest writes an HTTP/1.1 request head and body to bw and flushes.
 func writeRequest(bw *bufio.Writer, req *http.Request, uri string, body io.Reader, length int64) error {
-	bw.WriteString(req.Method)
-	bw.WriteByte(' ')
-	bw.WriteString(uri)
-	bw.WriteString(" HTTP/1.1\r\nHost: ")
-	bw.WriteString(req.Host)
-	bw.WriteString("\r\n")
-	for k, vs := range req.Header {
-		if k == "Host" || k == "Content-Length" {
-			continue
-		}
-		for _, v := range vs {
-			bw.WriteString(k)
-			bw.WriteString(": ")
-			bw.WriteString(v)
-			bw.WriteString("\r\n")
-		}
-	}
-	if length > 0 || req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
-		bw.WriteString("Content-Length: ")
-		bw.WriteString(strconv.FormatInt(length, 10))
-		bw.WriteString("\r\n")
-	}
-	bw.WriteString("\r\n")
+	bw.Write(appendHead(bw.AvailableBuffer(), req, uri, length))
 	if length > 0 {
 		if _, err := io.Copy(bw, body); err != nil {
 			return err
 		}
 	}
 	return bw.Flush()
+}
+
+// appendHead appends the HTTP/1.1 request head of req, for a body of
+// length bytes, to b.
+func appendHead(b []byte, req *http.Request, uri string, length int64) []byte {
+	b = append(b, req.Method...)
+	b = append(b, ' ')
+	b = append(b, uri...)
+	b = append(b, " HTTP/1.1\r\nHost: "...)
+	b = append(b, req.Host...)
+	b = append(b, "\r\n"...)
+	for k, vs := range req.Header {
+		if k == "Host" || k == "Content-Length" {
+			continue
+		}
+		for _, v := range vs {
+			b = append(b, k...)
+			b = append(b, ": "...)
+			b = append(b, v...)
+			b = append(b, "\r\n"...)
+		}
+	}
+	if length > 0 || req.Method == http.MethodPost || req.Method == http.MethodPut || req.Method == http.MethodPatch {
+		b = append(b, "Content-Length: "...)
+		b = strconv.AppendInt(b, length, 10)
+		b = append(b, "\r\n"...)
+	}
+	return append(b, "\r\n"...)
 }
 
 // upBody is a response body that gives its connection back to the pool
