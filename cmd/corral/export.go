@@ -130,7 +130,7 @@ func exportFlags(c *cli.Context) (words, secrets []string, err error) {
 		if name == "dir" || !c.IsSet(name) {
 			continue
 		}
-		switch f := f.(type) {
+		switch f := unwrap(f).(type) {
 		case *cli.BoolFlag:
 			if c.Bool(name) {
 				words = append(words, "--"+name)

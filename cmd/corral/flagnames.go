@@ -34,6 +34,23 @@ func quickNames(flags []cli.Flag) []cli.Flag {
 	return out
 }
 
+// unwrap returns the urfave/cli flag quickNames wrapped in f, or f: code
+// that reads a flag by its type (export systemd passing flags on) sees
+// the type urfave/cli declares.
+func unwrap(f cli.Flag) cli.Flag {
+	switch f := f.(type) {
+	case stringFlag:
+		return f.StringFlag
+	case stringSliceFlag:
+		return f.StringSliceFlag
+	case intFlag:
+		return f.IntFlag
+	case boolFlag:
+		return f.BoolFlag
+	}
+	return f
+}
+
 // stringFlag is a *cli.StringFlag whose Names are worked out once.
 type stringFlag struct {
 	*cli.StringFlag
