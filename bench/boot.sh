@@ -72,12 +72,8 @@ rm -rf "$DETECTED" && cp -r "$APP" "$DETECTED" && rm -f "$DETECTED/Procfile"
 echo "WEB_CONCURRENCY=2" >"$DETECTED/.env"
 
 log "building corral and bench/listener as the release is built, and bench/bootclock"
-# The release build's flags (packaging/binary.go): static, stripped, and
-# without urfave/cli's documentation generators. corral and the listener
-# are built alike, so that their binds differ only in what the programs do.
-release_build() { # release_build OUTPUT PACKAGE [TAG]: TAG is added to the release's
-  CGO_ENABLED=0 go build -trimpath -tags "urfave_cli_no_docs${3:+,$3}" -ldflags "-s -w" -o "$1" "$2" || die "go build $2 failed"
-}
+# corral and the listener are built alike (lib.sh's release_build), so
+# that their binds differ only in what the programs do.
 CORRAL="$OUT/corral"
 if [[ -n "${CORRAL_BIN:-}" ]]; then
   CORRAL="$CORRAL_BIN"

@@ -94,13 +94,19 @@ find_nginx() { # HAVE_NGINX=1 if nginx is (or can be) installed, else empty (wit
   command -v nginx >/dev/null || install_pkg nginx-light || true
   command -v nginx >/dev/null || { HAVE_NGINX=; log "SKIP nginx: not installed (apt-get install nginx-light)"; }
 }
-build_corral() { # CORRAL: CORRAL_BIN if set, else ./cmd/corral built into OUT
+# The release build's flags (packaging/binary.go): static, stripped, and
+# without urfave/cli's documentation generators: what users run, whose
+# size shows in its start and its resident memory.
+release_build() { # release_build OUTPUT PACKAGE [TAG]: TAG is added to the release's
+  CGO_ENABLED=0 go build -trimpath -tags "urfave_cli_no_docs${3:+,$3}" -ldflags "-s -w" -o "$1" "$2" || die "go build $2 failed"
+}
+build_corral() { # CORRAL: CORRAL_BIN if set, else ./cmd/corral built into OUT as the release is
   CORRAL="$OUT/corral"
   if [[ -n "${CORRAL_BIN:-}" ]]; then
     CORRAL="$CORRAL_BIN"
     [[ -x "$CORRAL" ]] || die "CORRAL_BIN=$CORRAL is not an executable"
   else
-    go build -o "$CORRAL" ./cmd/corral || die "go build ./cmd/corral failed"
+    release_build "$CORRAL" ./cmd/corral
   fi
 }
 
