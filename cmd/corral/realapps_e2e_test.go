@@ -233,12 +233,37 @@ func TestRealApps(t *testing.T) {
 						wantPage(t, base+p[0], 200, p[1])
 					}
 					pid := webPid(t, r, "web.1")
+					settleBoot(r, 500*time.Millisecond, 10*time.Second)
 					r.stop()
 					waitDead(t, []int{pid})
 				})
 			}
 		})
 	}
+}
+
+// settleBoot waits until the run's output has had no new gunicorn
+// "Booting worker" line for quiet (at most limit). gunicorn 20 loses a
+// SIGTERM that reaches a worker between its fork and its own signal
+// handlers (until then the worker has the master's, which only queue the
+// signal), and its master then waits graceful_timeout (30 s) for that
+// worker: corral stops it within its shutdown budget, with SIGKILL. Seen
+// twice here, with the SIGTERM a few milliseconds after the first page. A
+// platform's SIGTERM comes at a deploy, long after the workers boot.
+func settleBoot(r *session, quiet, limit time.Duration) {
+	r.t.Helper()
+	deadline := time.Now().Add(limit)
+	last, since := -1, time.Now()
+	for time.Now().Before(deadline) {
+		n := strings.Count(r.output(), "Booting worker")
+		if n != last {
+			last, since = n, time.Now()
+		} else if time.Since(since) >= quiet {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r.t.Fatalf("gunicorn was still booting workers after %v:\n%s", limit, r.output())
 }
 
 // writeProcfile makes dir's Procfile procfile, or removes it for "".
