@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/corral-run/corral/internal/qvalue"
 )
 
 // compressLevel is the gzip level of compressed responses. Measured on real
@@ -221,7 +223,7 @@ func acceptsGzip(accept []string) bool {
 				p, params, _ = strings.Cut(params, ";")
 				k, val, ok := strings.Cut(p, "=")
 				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-					q = parseQValue(strings.TrimSpace(val))
+					q = qvalue.Parse(strings.TrimSpace(val))
 				}
 			}
 			// Named twice: the most favourable wins, as in the static files.
@@ -236,29 +238,6 @@ func acceptsGzip(accept []string) bool {
 		gz = star
 	}
 	return gz > 0
-}
-
-// parseQValue parses an RFC 9110 qvalue ("0", "0.5", "1", "1.000") into
-// thousandths, without the float parsing that would also accept "1e-3",
-// "+1" or "NaN". Anything malformed is 0, a refusal.
-func parseQValue(s string) int {
-	if s == "" || len(s) > 5 || (s[0] != '0' && s[0] != '1') || (len(s) > 1 && s[1] != '.') {
-		return 0
-	}
-	q := int(s[0]-'0') * 1000
-	scale := 100
-	for i := 2; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' {
-			return 0
-		}
-		q += int(c-'0') * scale
-		scale /= 10
-	}
-	if q > 1000 {
-		return 0
-	}
-	return q
 }
 
 // compress gzips all of src into dst and returns the number of bytes it

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/textproto"
 	"strings"
+
+	"github.com/corral-run/corral/internal/qvalue"
 )
 
 // varyField is one request field a stored response was selected by
@@ -138,7 +140,7 @@ func acceptMask(vs []string) uint32 {
 				p, params, _ = strings.Cut(params, ";")
 				k, val, ok := strings.Cut(p, "=")
 				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-					accepted = positiveQ(strings.TrimSpace(val))
+					accepted = qvalue.Parse(strings.TrimSpace(val)) > 0
 				}
 			}
 			if accepted {
@@ -149,21 +151,4 @@ func acceptMask(vs []string) uint32 {
 		}
 	}
 	return m
-}
-
-// positiveQ reports whether qvalue s is well formed (RFC 9110, 12.4.2)
-// and above 0.
-func positiveQ(s string) bool {
-	if s == "" || len(s) > 5 || (s[0] != '0' && s[0] != '1') || (len(s) > 1 && s[1] != '.') {
-		return false
-	}
-	pos := s[0] == '1'
-	for i := 2; i < len(s); i++ {
-		c := s[i]
-		if c < '0' || c > '9' || s[0] == '1' && c != '0' {
-			return false
-		}
-		pos = pos || c != '0'
-	}
-	return pos
 }
