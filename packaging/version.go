@@ -230,7 +230,9 @@ func pep440Version(goVersion string) (string, error) {
 	pre, dev := strings.Join(v.pre, "."), ""
 	var local []string
 	if m := pseudoRE.FindStringSubmatch(pre); m != nil {
-		pre, dev = m[1], ".dev"+m[2]
+		// PEP 440's normal form writes its numbers without leading
+		// zeros: a commit time of 00000000000000 is dev0.
+		pre, dev = m[1], ".dev"+canonicalNumber(m[2])
 		local = append(local, m[3])
 	}
 	if pre != "" {
@@ -239,7 +241,7 @@ func pep440Version(goVersion string) (string, error) {
 		if _, err := strconv.Atoi(n); !ok || err != nil || short == "" {
 			return "", fmt.Errorf("version %q: pre-release %q has no PEP 440 form: tag vX.Y.Z-rc.N, -beta.N or -alpha.N", goVersion, pre)
 		}
-		out += short + n
+		out += short + canonicalNumber(n)
 	}
 	out += dev
 	// PEP 440's normal form of a local label: lower-case alphanumeric
@@ -251,6 +253,15 @@ func pep440Version(goVersion string) (string, error) {
 		out += "+" + strings.Join(local, ".")
 	}
 	return out, nil
+}
+
+// canonicalNumber is the run of digits n without its leading zeros ("0"
+// for none but zeros), as PEP 440's normal form writes numbers.
+func canonicalNumber(n string) string {
+	if t := strings.TrimLeft(n, "0"); t != "" {
+		return t
+	}
+	return "0"
 }
 
 // debVersion is the version of the .deb: the semver with "~" before the
