@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Side-by-side benchmark of a real Django app (examples/django) under
-# corral + gunicorn, nginx + gunicorn, gunicorn alone and Django's runserver,
+# corral + gunicorn, nginx + gunicorn, bench/goproxy (a featureless Go proxy:
+# the ceiling for a Go program in corral's place) + gunicorn, gunicorn alone
+# and Django's runserver,
 # with wrk on loopback. Reports median req/s and p99 latency for a small JSON
 # view (/whoami) and for the app's hashed CSS file, and judges corral against
 # nginx + gunicorn. See bench/README.md.
@@ -42,8 +44,9 @@ django_app
 log "collectstatic (for nginx; corral's release phase runs it again)"
 collectstatic
 
-log "building corral"
+log "building corral and goproxy"
 build_corral
+go build -o "$OUT/goproxy" ./bench/goproxy || die "go build ./bench/goproxy failed"
 
 TARGETS=()
 declare -A PORT=()
@@ -70,13 +73,24 @@ if [[ -n "$HAVE_NGINX" ]]; then
   TARGETS+=(nginx)
 fi
 
-# (c) gunicorn alone, straight
+# (c) bench/goproxy + gunicorn: the featureless Go proxy, the ceiling of what
+# a Go program in corral's place reaches (see bench/proxy.sh)
+GUNI_GOPROXY_PORT=$(free_port)
+start_gunicorn gunicorn-goproxy "$GUNI_GOPROXY_PORT"
+PORT[goproxy]=$(free_port)
+PORT=${PORT[goproxy]} UPSTREAM_PORT=$GUNI_GOPROXY_PORT "$OUT/goproxy" >"$P/goproxy.log" 2>&1 </dev/null &
+PID[goproxy]=$!
+wait_ready goproxy "http://127.0.0.1:${PORT[goproxy]}/health"
+check_whoami goproxy "${PORT[goproxy]}"
+TARGETS+=(goproxy)
+
+# (d) gunicorn alone, straight
 PORT[gunicorn]=$(free_port)
 start_gunicorn gunicorn "${PORT[gunicorn]}"
 check_whoami gunicorn "${PORT[gunicorn]}"
 TARGETS+=(gunicorn)
 
-# (d) Django's development server (DEBUG off: it serves no static files)
+# (e) Django's development server (DEBUG off: it serves no static files)
 PORT[runserver]=$(free_port)
 (cd "$APP" && exec python3 manage.py runserver --noreload "127.0.0.1:${PORT[runserver]}") >"$P/runserver.log" 2>&1 </dev/null &
 PID[runserver]=$!
@@ -112,6 +126,7 @@ runs_scenario() { # runs_scenario TARGET SCENARIO: whether this pair is measured
 owners() { # the processes that must still be alive after a run
   case "$1" in
   nginx) echo "nginx gunicorn-nginx" ;;
+  goproxy) echo "goproxy gunicorn-goproxy" ;;
   *) echo "$1" ;;
   esac
 }
@@ -127,12 +142,14 @@ proxy_pids() {
   case "$1" in
   corral) echo "${PID[corral]}" ;;
   nginx) echo "${PID[nginx]} $(descendants "${PID[nginx]}")" ;;
+  goproxy) echo "${PID[goproxy]}" ;;
   esac
 }
 app_pids() {
   case "$1" in
   corral) descendants "${PID[corral]}" ;;
   nginx) echo "${PID[gunicorn-nginx]} $(descendants "${PID[gunicorn-nginx]}")" ;;
+  goproxy) echo "${PID[gunicorn-goproxy]} $(descendants "${PID[gunicorn-goproxy]}")" ;;
   esac
 }
 
@@ -169,6 +186,7 @@ describe() {
   case "$1" in
   corral) echo "corral edge + gunicorn $GUNI_VERSION (2 sync workers)" ;;
   nginx) echo "$(nginx -v 2>&1 | sed 's/^nginx version: //') + gunicorn $GUNI_VERSION (2 sync workers)" ;;
+  goproxy) echo "bench/goproxy (featureless Go proxy) + gunicorn $GUNI_VERSION (2 sync workers)" ;;
   gunicorn) echo "gunicorn $GUNI_VERSION alone (2 sync workers)" ;;
   runserver) echo "manage.py runserver --noreload (Django $DJANGO_VERSION)" ;;
   esac
@@ -181,7 +199,7 @@ echo "loopback, $(nproc) CPU(s) shared by wrk, the proxy and the app"
 echo
 printf '%-10s %-24s %11s %9s  %-s\n' target scenario "req/s" "p99 ms" "what / notes"
 for s in "${SCENARIOS[@]}"; do
-  for t in corral nginx gunicorn runserver; do
+  for t in corral nginx goproxy gunicorn runserver; do
     label="page /whoami"
     [[ "$s" == static ]] && label="static css ($CSS_BYTES B)"
     if [[ -z "${PORT[$t]:-}" ]]; then
@@ -221,11 +239,18 @@ ratio() { # ratio SCENARIO TARGET: corral / (nginx + gunicorn)
 }
 ratio page "$PAGE_TARGET"
 ratio static "$STATIC_TARGET"
+# The ceiling: what a featureless Go proxy reaches in corral's place, and
+# corral against it (not judged).
+for pair in goproxy/nginx corral/goproxy; do
+  a="${MED[${pair%/*}.page]:-}" b="${MED[${pair#*/}.page]:-}"
+  [[ -n "$a" && -n "$b" ]] || continue
+  printf '%-30s  %6sx  (not judged)\n' "${pair%/*}/${pair#*/}+gunicorn page" "$(awk -v a="$a" -v b="$b" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }')"
+done
 echo
 echo "CPU time per request (/proc utime+stime over each timed run / its requests; medians, µs):"
 printf '%-10s %-24s %9s %9s\n' target scenario proxy gunicorn
 for s in "${SCENARIOS[@]}"; do
-  for t in corral nginx; do
+  for t in corral nginx goproxy; do
     [[ -n "${CPU_PROXY[$t.$s]:-}" ]] || continue
     printf '%-10s %-24s %9s %9s\n' "$t" "$s" "$(median <<<"${CPU_PROXY[$t.$s]}")" "$(median <<<"${CPU_APP[$t.$s]}")"
   done
