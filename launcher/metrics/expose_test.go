@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -220,6 +221,17 @@ func seriesNames(s string) []string {
 // TestRuntimeValues: the values read from the runtime and /proc are
 // corral's own.
 func TestRuntimeValues(t *testing.T) {
+	// /proc counts CPU time in clock ticks: a test process younger than
+	// one tick of CPU reads 0 (seen in CI). Spend a few first.
+	for {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			t.Fatal(err)
+		}
+		if time.Duration(ru.Utime.Nano()+ru.Stime.Nano()) >= 50*time.Millisecond {
+			break
+		}
+	}
 	m := New(Options{GOGC: 42, Processes: func() ([]control.Process, error) { return nil, nil }})
 	fams := scrape(t, m)
 	for _, c := range []struct {
