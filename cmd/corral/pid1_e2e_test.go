@@ -197,8 +197,15 @@ func TestPID1ExitStatus(t *testing.T) {
 		{"kill -KILL $$", 128 + int(syscall.SIGKILL)},
 	} {
 		t.Run(tc.worker, func(t *testing.T) {
-			dir := app(t, map[string]string{"Procfile": "web: exec sleep 1000\nworker: " + tc.worker + "\n"})
+			// The worker ends once the test has seen corral as PID 1:
+			// ending at once, it could take corral and the namespace
+			// with it before nsInit looks (seen on a loaded machine).
+			dir := app(t, map[string]string{"Procfile": "web: exec sleep 1000\n" +
+				"worker: while [ ! -e go ]; do sleep 0.05; done; " + tc.worker + "\n"})
 			r, _ := startPID1(t, dir, nil, "start", "--no-edge", "-t", "10")
+			if err := os.WriteFile(filepath.Join(dir, "go"), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
 			if code := r.wait(20 * time.Second); code != tc.want {
 				t.Errorf("exit status %d, want %d:\n%s", code, tc.want, r.output())
 			}
