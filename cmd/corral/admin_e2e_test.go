@@ -338,6 +338,7 @@ func TestAdminRestarts(t *testing.T) {
 // web + worker: its DOM has a row for each, and its screenshot a filled
 // table, where a page with no rows has none.
 func TestStatusPageChromium(t *testing.T) {
+	notUnderRace(t)
 	needTool(t, "chromium")
 	began := time.Now()
 	dir := app(t, map[string]string{"Procfile": fmt.Sprintf(webAndWorker, helperBin)})

@@ -107,6 +107,7 @@ func wantPage(t *testing.T, url string, status int, want string) *http.Response 
 }
 
 func TestDetectedDjango(t *testing.T) {
+	notUnderRace(t)
 	dir := copyExample(t, "django", "Procfile")
 	needDjango(t, dir)
 	code, out, errOut := corral(t, dir, nil, "check")
@@ -132,6 +133,7 @@ func TestDetectedDjango(t *testing.T) {
 }
 
 func TestDetectedNode(t *testing.T) {
+	notUnderRace(t)
 	needTool(t, "node", "npm")
 	dir := copyExample(t, "node")
 	r, base := startDetected(t, dir, `web\.1 is ready`)
@@ -142,6 +144,7 @@ func TestDetectedNode(t *testing.T) {
 }
 
 func TestDetectedGo(t *testing.T) {
+	notUnderRace(t)
 	needTool(t, "go")
 	dir := copyExample(t, "go")
 	// bin/web is missing: start builds it first.
@@ -169,6 +172,7 @@ func TestDetectedGo(t *testing.T) {
 }
 
 func TestDetectedStatic(t *testing.T) {
+	notUnderRace(t)
 	dir := copyExample(t, "static")
 	r, base := startDetected(t, dir, `edge: listening`)
 	wantPage(t, base+"/", 200, "A static site, served by corral's edge")
@@ -190,6 +194,7 @@ func TestDetectedStatic(t *testing.T) {
 }
 
 func TestDetectedFlask(t *testing.T) {
+	notUnderRace(t)
 	needTool(t, "gunicorn")
 	dir := copyExample(t, "flask")
 	needPython(t, dir, "python3-flask", "flask") // examples/flask/.python-version: pyenv's system Python
@@ -212,6 +217,7 @@ func TestDetectedFlask(t *testing.T) {
 // its static folder), the control verbs still answer at the top, and
 // corral run runs in backend/ too.
 func TestDetectedBelow(t *testing.T) {
+	notUnderRace(t)
 	needTool(t, "gunicorn")
 	dir := app(t, map[string]string{
 		"README.md":                "# A monorepo\n",
@@ -256,6 +262,7 @@ func TestDetectedBelow(t *testing.T) {
 // then runs with it. Offline here: the virtualenv sees Debian's Flask
 // and gunicorn, so pip finds every requirement already satisfied.
 func TestBuildPythonVenv(t *testing.T) {
+	notUnderRace(t)
 	needTool(t, "gunicorn")
 	dir := copyExample(t, "flask")
 	needPython(t, dir, "python3-flask python3-venv", "flask", "ensurepip")

@@ -66,6 +66,18 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// notUnderRace skips t under the race detector. It is for tests of corral
+// beside another program (nginx's answers, a browser's rendering, pip's and
+// detection's choices), which the plain run covers: the goroutines they
+// would run are those the load, reload and signal tests run under -race,
+// and the race run is the longest part of CI.
+func notUnderRace(t *testing.T) {
+	t.Helper()
+	if raceEnabled {
+		t.Skip("checked in the plain test run: what it compares is another program's behaviour, not corral's concurrency")
+	}
+}
+
 // helper is what this binary does when a test's Procfile runs it.
 func helper(mode string, args []string) int {
 	w := bufio.NewWriterSize(os.Stdout, 64<<10)

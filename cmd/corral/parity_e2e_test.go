@@ -343,6 +343,7 @@ func pathOf(t *testing.T, programs ...string) string {
 // start refuse with the same words instead of failing with "yarn: command
 // not found".
 func TestYarnThroughCorepack(t *testing.T) {
+	notUnderRace(t)
 	needTool(t, "node", "npm", "corepack")
 	dir := realApp(t, "render-examples-express-hello-world")
 	corepack := []string{pathOf(t, "node", "npm", "corepack")}

@@ -223,6 +223,7 @@ func TestNestedCorral(t *testing.T) {
 // normal web line, with web: corral start, and with corral start --
 // gunicorn run through a shell: each serves its page through the edge.
 func TestThreeForms(t *testing.T) {
+	notUnderRace(t)
 	needTool(t, "gunicorn")
 	for _, tt := range []struct {
 		name, procfile, shell string

@@ -508,6 +508,7 @@ var edgeCases = []edgeCase{
 // refuses, or a case's canary) without a reason in the case. With -v it
 // prints the table.
 func TestEdgeSideBySideNginx(t *testing.T) {
+	notUnderRace(t)
 	app := newRecorder(t)
 	nginxPort, corralPort := freePort(t), freePort(t)
 	startNginx(t, nginxPort, app.ln.Addr().String(), "1m")
