@@ -209,22 +209,12 @@ func acceptsGzip(accept []string) bool {
 	gz, star := -1, -1 // thousandths; -1 while not named
 	for _, v := range accept {
 		for v != "" {
-			var elem string
-			elem, v, _ = strings.Cut(v, ",")
-			coding, params, _ := strings.Cut(elem, ";")
-			coding = strings.TrimSpace(coding)
+			var coding string
+			var q int
+			coding, q, v = qvalue.Next(v)
 			isGzip := strings.EqualFold(coding, "gzip") || strings.EqualFold(coding, "x-gzip")
 			if !isGzip && coding != "*" {
 				continue
-			}
-			q := 1000
-			for params != "" {
-				var p string
-				p, params, _ = strings.Cut(params, ";")
-				k, val, ok := strings.Cut(p, "=")
-				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-					q = qvalue.Parse(strings.TrimSpace(val))
-				}
 			}
 			// Named twice: the most favourable wins, as in the static files.
 			if isGzip {

@@ -123,10 +123,9 @@ func acceptMask(vs []string) uint32 {
 	var m uint32
 	for _, v := range vs {
 		for v != "" {
-			var elem string
-			elem, v, _ = strings.Cut(v, ",")
-			coding, params, _ := strings.Cut(elem, ";")
-			coding = strings.TrimSpace(coding)
+			var coding string
+			var q int
+			coding, q, v = qvalue.Next(v)
 			if len(coding) > 2 && (coding[0] == 'x' || coding[0] == 'X') && coding[1] == '-' {
 				coding = coding[2:]
 			}
@@ -134,16 +133,7 @@ func acceptMask(vs []string) uint32 {
 			if idx < 0 {
 				continue
 			}
-			accepted := true
-			for params != "" {
-				var p string
-				p, params, _ = strings.Cut(params, ";")
-				k, val, ok := strings.Cut(p, "=")
-				if ok && strings.EqualFold(strings.TrimSpace(k), "q") {
-					accepted = qvalue.Parse(strings.TrimSpace(val)) > 0
-				}
-			}
-			if accepted {
+			if q > 0 {
 				m |= 1 << (2 * idx)
 			} else {
 				m |= 2 << (2 * idx)

@@ -21,6 +21,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/corral-run/corral/internal/qvalue"
 )
 
 // Mount maps a URL path prefix to a directory, so that several trees (the
@@ -566,17 +568,11 @@ func etag(fi fs.FileInfo, tag string) string {
 func acceptedEncodings(values []string) (br, gz float64) {
 	br, gz, star := -1.0, -1.0, -1.0
 	for _, v := range values {
-		for elem := range strings.SplitSeq(v, ",") {
-			coding, params, _ := strings.Cut(elem, ";")
-			coding = strings.TrimSpace(coding)
-			q := 1.0
-			for p := range strings.SplitSeq(params, ";") {
-				k, val, ok := strings.Cut(p, "=")
-				if !ok || !strings.EqualFold(strings.TrimSpace(k), "q") {
-					continue
-				}
-				q = parseQ(strings.TrimSpace(val))
-			}
+		for v != "" {
+			var coding string
+			var thousandths int
+			coding, thousandths, v = qvalue.Next(v)
+			q := float64(thousandths) / 1000
 			switch {
 			case strings.EqualFold(coding, "br"):
 				br = max(br, q)
@@ -594,27 +590,6 @@ func acceptedEncodings(values []string) (br, gz float64) {
 		gz = star
 	}
 	return max(br, 0), max(gz, 0)
-}
-
-// parseQ parses an RFC 9110 qvalue: "0", "0.5", "1", "1.000"; anything else
-// is 0.
-func parseQ(s string) float64 {
-	if s == "" || len(s) > 5 || (s[0] != '0' && s[0] != '1') {
-		return 0
-	}
-	if len(s) > 1 && s[1] != '.' {
-		return 0
-	}
-	for _, c := range s[min(2, len(s)):] {
-		if c < '0' || c > '9' {
-			return 0
-		}
-	}
-	q, err := strconv.ParseFloat(s, 64)
-	if err != nil || q > 1 {
-		return 0
-	}
-	return q
 }
 
 // cacheControl lets browsers and CDNs keep content-hashed names for a year
