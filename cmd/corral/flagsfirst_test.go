@@ -20,7 +20,8 @@ func TestFlagsFirst(t *testing.T) {
 		{"restart -d app web --json", "restart -d app --json web", ""}, // restart has no --json: it says so
 		{"restart web --bogus", "restart --bogus web", ""},
 		{"restart web -d", "", "flag needs an argument: -d (see corral restart --help)"},
-		{"restart web -d -x", "restart -d -x web", ""}, // a value may start with '-'
+		{"restart web -d -x", "restart -d -x web", ""},                                      // a value may start with '-'
+		{"restart web -d --", "", "flag needs an argument: -d (see corral restart --help)"}, // but is not "--"
 		{"start -m web=2 web worker", "start -m web=2 web worker", ""},
 		{"start web worker -m web=2 --restart -e a.env -e b.env", "start -m web=2 --restart -e a.env -e b.env web worker", ""},
 		{"start web --timestamps=false", "start --timestamps=false web", ""},

@@ -73,7 +73,8 @@ func run(args, environ []string, stdout, stderr io.Writer) int {
 // restart web -d app is corral restart -d app web (and those of a
 // subcommand, after it: corral export systemd). Every command reads
 // its flags wherever they are but run, whose arguments are the one-off
-// command's own, and what follows "--" stays as it is. A flag it does
+// command's own, and what follows "--" stays as it is ("--" is never a
+// flag's value, so -d -- is a -d without one). A flag it does
 // not know is moved all the same, for the command to refuse by name.
 func flagsFirst(app *cli.App, args []string) ([]string, error) {
 	if len(args) < 3 {
@@ -108,8 +109,9 @@ func flagsFirst(app *cli.App, args []string) ([]string, error) {
 		}
 		flags = append(flags, a)
 		if name := strings.TrimLeft(a, "-"); takesValue[name] && !strings.Contains(name, "=") {
-			if i+1 == len(in) {
-				// Moved, it would take the first argument for its value.
+			if i+1 == len(in) || in[i+1] == "--" {
+				// Moved, it would take the first argument (or the "--"
+				// that ends corral's flags) for its value.
 				return nil, fmt.Errorf("flag needs an argument: -%s (see corral %s --help)", name, strings.Join(args[1:head], " "))
 			}
 			i++
