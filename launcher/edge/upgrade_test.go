@@ -305,3 +305,22 @@ func TestUnaskedSwitchIs502(t *testing.T) {
 		}
 	}
 }
+
+// Bytes a client sends right after its upgrade request, before the 101
+// (a client that does not wait for the switch), reach the app first.
+func TestUpgradeEarlyBytes(t *testing.T) {
+	e := newEdge(t, Options{})
+	b := newBackend(t, wsEcho(nil))
+	e.add(t, "web.1", b.addr)
+
+	resp, br, write := dialWS(t, e.addr, "\r\nearly")
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d, want 101", resp.StatusCode)
+	}
+	write("late")
+	want := "early\r\nlate"
+	buf := make([]byte, len(want))
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != want {
+		t.Fatalf("echo %q (%v), want %q", buf, err, want)
+	}
+}
