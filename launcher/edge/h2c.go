@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // h2Preface opens every HTTP/2 connection.
@@ -28,6 +29,9 @@ type h2c struct {
 	start   sync.Once
 	started bool          // set in start: read after start.Do
 	done    chan struct{} // closed when Serve has returned
+
+	mu    sync.Mutex
+	conns map[net.Conn]*conn // by what Serve got: the connections it has
 }
 
 func newH2C(s *Server) *h2c {
@@ -45,19 +49,24 @@ func newH2C(s *Server) *h2c {
 			// (Server.abandon): the cause of their contexts tells.
 			BaseContext: func(net.Listener) context.Context { return s.ctx },
 		},
-		ln:   &handoffListener{conns: make(chan net.Conn), closed: make(chan struct{})},
-		done: make(chan struct{}),
+		ln:    &handoffListener{conns: make(chan net.Conn), closed: make(chan struct{})},
+		done:  make(chan struct{}),
+		conns: make(map[net.Conn]*conn),
 	}
+	h.srv.ConnState = h.connState
 	return h
 }
 
-// serve hands nc, whose first bytes are buffered in br (br nil: none
-// read, as with a TLS connection that chose h2), to the HTTP/2 server; it
-// reports false if that server is shut down.
-func (h *h2c) serve(nc net.Conn, br *bufio.Reader) bool {
+// serve hands c to the HTTP/2 server: nc reads it, its first bytes
+// buffered in br (br nil: none read, as with a TLS connection that chose
+// h2). It reports false if that server is shut down.
+func (h *h2c) serve(c *conn, nc net.Conn, br *bufio.Reader) bool {
 	if br != nil {
 		nc = &bufferedConn{Conn: nc, br: br}
 	}
+	h.mu.Lock()
+	h.conns[nc] = c
+	h.mu.Unlock()
 	h.start.Do(func() {
 		h.started = true
 		go func() {
@@ -69,7 +78,38 @@ func (h *h2c) serve(nc net.Conn, br *bufio.Reader) bool {
 	case h.ln.conns <- nc:
 		return true
 	case <-h.ln.closed:
+		h.mu.Lock()
+		delete(h.conns, nc)
+		h.mu.Unlock()
 		return false
+	}
+}
+
+// connState follows what the HTTP/2 server says of the connections it
+// has: one with no stream open is idle, for makeRoom to close if it must
+// (the server's own IdleTimeout closes it otherwise), and one it has
+// closed leaves the edge's count. An idle connection whose client opens a
+// stream as makeRoom closes it loses that stream, as an idle HTTP/1
+// connection closed as a request arrives loses the request; clients
+// retry those.
+func (h *h2c) connState(nc net.Conn, st http.ConnState) {
+	h.mu.Lock()
+	c := h.conns[nc]
+	if st == http.StateClosed {
+		delete(h.conns, nc)
+	}
+	h.mu.Unlock()
+	if c == nil {
+		return
+	}
+	switch st {
+	case http.StateIdle:
+		c.idleAt.Store(time.Now().UnixNano())
+		c.state.CompareAndSwap(connHijacked, connH2Idle)
+	case http.StateActive:
+		c.state.CompareAndSwap(connH2Idle, connHijacked)
+	case http.StateClosed:
+		c.srv.forget(c)
 	}
 }
 

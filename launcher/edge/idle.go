@@ -248,7 +248,7 @@ func (s *Server) makeRoom(fds bool) int {
 	old := s.idle.oldest[:0]
 	idle := 0
 	for c := range s.conns {
-		if st := c.state.Load(); st != connIdle && st != connCold && st != connParked {
+		if st := c.state.Load(); st != connIdle && st != connCold && st != connParked && st != connH2Idle {
 			continue
 		}
 		idle++
@@ -264,7 +264,8 @@ func (s *Server) makeRoom(fds bool) int {
 	}
 	var closed []*conn
 	for _, o := range old[:min(len(old), max(1, min(drainMax, idle/8)))] {
-		if s.closeIdle(o.c) {
+		// HTTP/2's server forgets the connection once it sees it closed.
+		if s.closeIdle(o.c) || o.c.state.CompareAndSwap(connH2Idle, connClosed) {
 			closed = append(closed, o.c)
 		}
 	}

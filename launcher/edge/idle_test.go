@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
@@ -412,6 +413,84 @@ func TestServerMakesRoom(t *testing.T) {
 				t.Errorf("log:\n%s\nwant one line: %s", logged.b.String(), tt.log)
 			}
 		})
+	}
+}
+
+// TestServerMakesRoomH2: connections that sent HTTP/2's preface and
+// then nothing count towards MaxConns, and makeRoom closes the oldest of
+// them as it closes idle HTTP/1 ones; else they would hold their
+// descriptors until their IdleTimeout, whatever came next.
+func TestServerMakesRoomH2(t *testing.T) {
+	release := make(chan struct{})
+	var logged logBuffer
+	cfg := Config{Static: handlerStatic{"/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/block" {
+			<-release
+		}
+		io.WriteString(w, "hello")
+	}}, MaxConns: 4, Log: slog.New(slog.NewTextHandler(&logged, nil))}
+	bal := NewBalancer(TCPProber, probeInterval, nil)
+	t.Cleanup(bal.Close)
+	cfg.Proxy = NewProxy(bal, Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := NewServer(cfg)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	addr := ln.Addr().String()
+
+	busy := dialClient(t, addr)
+	busy.send(t, "GET /block HTTP/1.1\r\nHost: app\r\n\r\n")
+	waitFor(t, "the request in flight", func() bool { return countConns(srv, connActive) == 1 })
+	var idle []net.Conn
+	for k := range 3 {
+		c := rawConn(t, addr)
+		io.WriteString(c, h2Preface+"\x00\x00\x00\x04\x00\x00\x00\x00\x00") // and an empty SETTINGS
+		idle = append(idle, c)
+		waitFor(t, "the HTTP/2 connection idle", func() bool { return countConns(srv, connH2Idle) == k+1 })
+	}
+	// closed reports whether the server closed c (it reads past the
+	// server's own SETTINGS to the end), or else whether it is open still.
+	closed := func(c net.Conn, within time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(within))
+		_, err := io.Copy(io.Discard, c)
+		var ne net.Error
+		return !(errors.As(err, &ne) && ne.Timeout())
+	}
+	for i := range 2 {
+		dialClient(t, addr).get(t, "/", "hello")
+		if !closed(idle[i], time.Second) {
+			t.Fatalf("idle HTTP/2 connection %d still open after the new connection %d", i, i)
+		}
+	}
+	if closed(idle[2], 50*time.Millisecond) {
+		t.Error("the youngest idle HTTP/2 connection was closed too")
+	}
+	waitFor(t, "the closed HTTP/2 connections forgotten", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.conns) == 4 // busy, idle[2], and the two new ones (idle now)
+	})
+	close(release)
+	if resp, body := busy.read(t, http.MethodGet); string(body) != "hello" {
+		t.Errorf("the request in flight: %d %q, want hello", resp.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+	if !closed(idle[2], time.Second) {
+		t.Error("Shutdown left the idle HTTP/2 connection open")
+	}
+	const want = "edge: 4 connections open, the most the file-descriptor limit allows: closed 2 idle connections, the oldest, to keep accepting"
+	if n := logged.count("closed"); n != 1 || logged.count(want) != 1 {
+		t.Errorf("log:\n%s\nwant one line: %s", logged.b.String(), want)
 	}
 }
 

@@ -69,6 +69,7 @@ const (
 	connCold                  // between requests, cold (see conn): Shutdown may close it
 	connCooling               // idle, being told to go cold, or to park (idle.go's cool)
 	connParked                // cold, in the parker (park_linux.go): no goroutine of its own
+	connH2Idle                // HTTP/2's, with no stream open: makeRoom may close it, Shutdown leaves it to HTTP/2's server
 )
 
 // aLongTimeAgo returns a deadline in the past: it makes a blocked read return.
@@ -183,7 +184,7 @@ func (c *conn) start() {
 	switch c.handshake(tc) {
 	case "h2":
 		if c.state.CompareAndSwap(connCold, connHijacked) {
-			c.end(c.srv.h2.serve(tc, nil)) // HTTP/2's server owns it now
+			c.toH2(tc, nil)
 			return
 		}
 		c.end(false)
@@ -280,6 +281,24 @@ func (c *conn) end(hijacked bool) {
 	c.srv.forget(c)
 }
 
+// toH2 hands c to the HTTP/2 server, nc reading it (its first bytes in
+// br, or br nil). c stays among the server's connections, which MaxConns
+// counts, until that server is done with it (h2c.connState), and while
+// it has no stream open makeRoom may close it, as nginx closes an idle
+// HTTP/2 connection to reuse its slot: else connections that sent the
+// HTTP/2 preface and nothing more would hold the descriptors makeRoom
+// frees, until their IdleTimeout.
+func (c *conn) toH2(nc net.Conn, br *bufio.Reader) {
+	c.state.Store(connHijacked)
+	if c.hot != nil {
+		c.disarm()
+		c.cancel()
+	}
+	if !c.srv.h2.serve(c, nc, br) {
+		c.end(false) // HTTP/2's server is shut down
+	}
+}
+
 // recoverPanic logs a panic of a connection's goroutine (a handler's):
 // the connection ends.
 func (c *conn) recoverPanic() {
@@ -310,7 +329,7 @@ func (c *conn) serve(first bool) {
 		}
 		if first && isH2Preface(c.br) {
 			c.readDeadline(time.Time{})
-			c.end(c.srv.h2.serve(c.nc, c.br)) // HTTP/2's server owns it now
+			c.toH2(c.nc, c.br)
 			return
 		}
 		first = false
@@ -1148,7 +1167,7 @@ func (s *Server) Shutdown(ctx context.Context) (err error) {
 			if s.closeIdle(c) {
 				c.nc.Close()
 			}
-			if c.state.Load() != connHijacked {
+			if st := c.state.Load(); st != connHijacked && st != connH2Idle {
 				n++
 			}
 		}
