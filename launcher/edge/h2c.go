@@ -153,7 +153,8 @@ func isH2Preface(br *bufio.Reader) bool {
 	}
 }
 
-// bufferedConn is a connection whose first bytes were read into br.
+// bufferedConn is a connection whose first bytes were read into br: an
+// HTTP/2 preface, or what a client sent after its upgrade request.
 type bufferedConn struct {
 	net.Conn
 	br *bufio.Reader

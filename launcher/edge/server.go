@@ -897,19 +897,10 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		// the switch (its first WebSocket frames): handlers that read
 		// the connection itself, as httputil.ReverseProxy does, must
 		// get those bytes first.
-		nc = &readAhead{Conn: c.nc, r: c.br}
+		nc = &bufferedConn{Conn: c.nc, br: c.br}
 	}
 	return nc, bufio.NewReadWriter(c.br, c.bw), nil
 }
-
-// readAhead is a hijacked connection whose reads go through the reader
-// that already holds what the edge read past the request.
-type readAhead struct {
-	net.Conn
-	r *bufio.Reader
-}
-
-func (c *readAhead) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // finish completes the response after the handler returned.
 func (w *response) finish() {
