@@ -455,6 +455,32 @@ func FuzzRedact(f *testing.F) {
 			}
 		}
 		shown := Redact(raw)
+		// What Redact shows parses back with every secret as xxxxx.
+		if su, err := url.Parse(shown); err != nil {
+			t.Fatalf("Redact(%q) = %q, which does not parse: %v", raw, shown, err)
+		} else {
+			if p, ok := su.User.Password(); ok && p != "xxxxx" {
+				t.Fatalf("Redact(%q) = %q shows the password %q", raw, shown, p)
+			}
+			for k, vs := range su.Query() {
+				if secretParam(k) && slices.ContainsFunc(vs, func(v string) bool { return v != "xxxxx" }) {
+					t.Fatalf("Redact(%q) = %q shows %s=%q", raw, shown, k, vs)
+				}
+			}
+		}
+		// The URL's other parts, which Redact shows as they are: its
+		// user, host, path, the names of its parameters.
+		others := *u
+		if u.User != nil {
+			others.User = url.User(u.User.Username())
+		}
+		q := u.Query()
+		for k := range q {
+			if secretParam(k) {
+				q[k] = []string{""}
+			}
+		}
+		others.RawQuery = q.Encode()
 		var openErr string
 		if s, err := Open(raw, Options{}); err != nil {
 			openErr = err.Error()
@@ -463,8 +489,10 @@ func FuzzRedact(f *testing.F) {
 		}
 		for _, sec := range secrets {
 			// A secret that is also the rest of the URL's text (a password
-			// "6379" beside port 6379) cannot be told apart: skip those.
-			if len(sec) < 4 || strings.Contains(strings.ReplaceAll(raw, sec, ""), sec) || strings.Contains("xxxxx", sec) {
+			// "6379" beside port 6379, or "0000" as the path) cannot be
+			// told apart: skip those.
+			if len(sec) < 4 || strings.Contains(strings.ReplaceAll(raw, sec, ""), sec) || strings.Contains("xxxxx", sec) ||
+				strings.Contains(others.String(), sec) || strings.Contains(Redact(others.String()), sec) {
 				continue
 			}
 			rest := strings.ReplaceAll(raw, sec, "")
