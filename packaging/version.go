@@ -238,7 +238,9 @@ func pep440Version(goVersion string) (string, error) {
 	if pre != "" {
 		kind, n, ok := strings.Cut(pre, ".")
 		short := map[string]string{"alpha": "a", "a": "a", "beta": "b", "b": "b", "rc": "rc"}[kind]
-		if _, err := strconv.Atoi(n); !ok || err != nil || short == "" {
+		// Digits only: strconv.Atoi would take "-0" or "+1", which PEP
+		// 440 has no form for.
+		if !ok || n == "" || strings.Trim(n, "0123456789") != "" || short == "" {
 			return "", fmt.Errorf("version %q: pre-release %q has no PEP 440 form: tag vX.Y.Z-rc.N, -beta.N or -alpha.N", goVersion, pre)
 		}
 		out += short + canonicalNumber(n)

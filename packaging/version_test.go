@@ -112,6 +112,7 @@ func TestPEP440Version(t *testing.T) {
 		{in: "v1.2.3-rc.1.0.20260501120000-abcdef123456", want: "1.2.3rc1.dev20260501120000+abcdef123456"},
 		{in: "v1.2.3-preview", err: `pre-release "preview" has no PEP 440 form`},
 		{in: "v1.2.3-rc.x", err: `pre-release "rc.x" has no PEP 440 form`},
+		{in: "v1.2.3-rc.-0", err: `pre-release "rc.-0" has no PEP 440 form`},
 		{in: "1.2.3", err: "not semver"},
 	} {
 		got, err := pep440Version(tt.in)
