@@ -481,12 +481,7 @@ func FuzzRedact(f *testing.F) {
 			}
 		}
 		others.RawQuery = q.Encode()
-		var openErr string
-		if s, err := Open(raw, Options{}); err != nil {
-			openErr = err.Error()
-		} else {
-			s.Close()
-		}
+		openErr := openError(raw)
 		for _, sec := range secrets {
 			// A secret that is also the rest of the URL's text (a password
 			// "6379" beside port 6379, or "0000" as the path) cannot be
@@ -499,11 +494,26 @@ func FuzzRedact(f *testing.F) {
 			if strings.Contains(shown, sec) && !strings.Contains(rest, sec) && !strings.Contains(Redact(rest), sec) {
 				t.Fatalf("Redact(%q) = %q shows the secret %q", raw, shown, sec)
 			}
-			if strings.Contains(openErr, sec) && !strings.Contains(Redact(rest), sec) {
+			// Open's error quotes the URL as Redact shows it: what that
+			// holds was checked above. Its own words ("storage", the
+			// schemes it names) may hold the secret's text by chance,
+			// and do as well for the URL without the secret.
+			outside := strings.ReplaceAll(openErr, shown, "\x00")
+			if strings.Contains(outside, sec) && !strings.Contains(Redact(rest), sec) && !strings.Contains(openError(rest), sec) {
 				t.Fatalf("Open(%q): %q shows the secret %q", raw, openErr, sec)
 			}
 		}
 	})
+}
+
+// openError is the text of Open's error for raw; "" if it opens.
+func openError(raw string) string {
+	s, err := Open(raw, Options{})
+	if err != nil {
+		return err.Error()
+	}
+	s.Close()
+	return ""
 }
 
 // TestRedisTLS: a rediss:// storage checks the server's certificate
