@@ -324,3 +324,28 @@ func TestUpgradeEarlyBytes(t *testing.T) {
 		t.Fatalf("echo %q (%v), want %q", buf, err, want)
 	}
 }
+
+// Bytes the app sends in the same write as its 101 (a server that speaks
+// first, or greets) reach the client after the switch.
+func TestUpgradeAppSpeaksFirst(t *testing.T) {
+	e := newEdge(t, Options{})
+	b := newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		c, _, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.WriteString(c, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\ngreetings")
+		c.SetReadDeadline(time.Now().Add(testTimeout))
+		io.Copy(io.Discard, c)
+	})
+	e.add(t, "web.1", b.addr)
+	resp, br, _ := dialWS(t, e.addr, "")
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d, want 101", resp.StatusCode)
+	}
+	buf := make([]byte, len("greetings"))
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "greetings" {
+		t.Fatalf("read %q (%v), want greetings", buf, err)
+	}
+}
