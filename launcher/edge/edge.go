@@ -33,6 +33,11 @@ type Config struct {
 	// byte (default 20s); IdleTimeout bounds the wait for the next request
 	// on a kept-alive connection (default 75s, nginx's keepalive_timeout).
 	HeaderTimeout, IdleTimeout time.Duration
+	// SendTimeout cuts off a client that takes none of a response's bytes
+	// for that long, between two writes, not for the whole response
+	// (default 60s, nginx's send_timeout; see send.go). It bounds an
+	// HTTP/2 connection's writes too.
+	SendTimeout time.Duration
 	// HSTS, if not empty, is the Strict-Transport-Security value of the
 	// responses to requests that came over TLS (an app's own wins).
 	HSTS string
@@ -120,6 +125,9 @@ func NewServer(cfg Config) *Server {
 	}
 	if cfg.IdleTimeout <= 0 {
 		cfg.IdleTimeout = 75 * time.Second
+	}
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = 60 * time.Second
 	}
 	s := &Server{
 		cfg:    cfg,

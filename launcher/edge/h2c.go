@@ -44,6 +44,7 @@ func newH2C(s *Server) *h2c {
 			Protocols:         &p,
 			ReadHeaderTimeout: s.cfg.HeaderTimeout,
 			IdleTimeout:       s.cfg.IdleTimeout,
+			HTTP2:             &http.HTTP2Config{WriteByteTimeout: s.cfg.SendTimeout},
 			ErrorLog:          log.New(slogWriter{s.cfg.Log}, "", 0),
 			// Shutdown abandons HTTP/2's requests as it does HTTP/1's
 			// (Server.abandon): the cause of their contexts tells.

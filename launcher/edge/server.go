@@ -93,6 +93,7 @@ type conn struct {
 	state    atomic.Int32
 	idleAt   atomic.Int64 // when it began to wait for a request, in UnixNano: the oldest idle are closed first
 	until    atomic.Int64 // while parked: its read deadline, in UnixNano
+	sendSet  time.Time    // when sendDeadline last moved the write deadline
 	rdl      time.Time    // the read deadline set last (readDeadline)
 	parkable bool         // over TCP: it can park
 	epolled  bool         // the parker's: c has a registration in its epoll instance
@@ -241,7 +242,7 @@ func (c *conn) warm() {
 	h := c.srv.hots.get()
 	h.c = c
 	h.br.Reset(&c.raw)
-	h.bw.Reset(c.nc)
+	h.bw.Reset(sendWriter{c})
 	h.x.abort = &c.abort
 	ctx, stop := context.WithCancel(c.srv.ctx)
 	h.ctx, h.stop = context.WithValue(ctx, exchangeKey{}, &h.x), stop
@@ -838,7 +839,7 @@ func (w *response) ReadFrom(src io.Reader) (int64, error) {
 			if !ok || lr.N > left {
 				lr = &io.LimitedReader{R: src, N: left}
 			}
-			n, err := rf.ReadFrom(lr)
+			n, err := w.c.sendFile(rf, lr)
 			w.written += n
 			return n, err
 		}
