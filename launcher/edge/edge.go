@@ -151,6 +151,7 @@ func NewServer(cfg Config) *Server {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.ProtoMajor == 2 { // HTTP/1 heads are cleaned as they are read
 		dropUnderscoreHeaders(r.Header, s.cfg.AllowUnderscoreHeaders)
+		w = &streamSend{ResponseWriter: w, rc: http.NewResponseController(w), d: s.cfg.SendTimeout}
 	}
 	if r.TLS != nil && s.cfg.HSTS != "" {
 		w.Header()["Strict-Transport-Security"] = []string{s.cfg.HSTS}

@@ -2,6 +2,7 @@ package edge
 
 import (
 	"io"
+	"net/http"
 	"time"
 )
 
@@ -62,3 +63,32 @@ func (c *conn) sendFile(rf io.ReaderFrom, lr *io.LimitedReader) (int64, error) {
 	}
 	return total, nil
 }
+
+// streamSend gives an HTTP/2 stream the send timeout. A client that
+// grants a stream no flow-control window holds its handler, and the
+// response the edge buffered for it, while the connection's own writes
+// flow, so that HTTP/2's WriteByteTimeout never fires; nginx times such
+// a stream out with send_timeout. The stream's write deadline is set
+// for each write and cleared after it: HTTP/2's deadline is a timer that
+// would end a stream idle between two events (server-sent events) too.
+type streamSend struct {
+	http.ResponseWriter
+	rc *http.ResponseController
+	d  time.Duration
+}
+
+func (s *streamSend) Write(p []byte) (int, error) {
+	s.rc.SetWriteDeadline(time.Now().Add(s.d))
+	defer s.rc.SetWriteDeadline(time.Time{})
+	return s.ResponseWriter.Write(p)
+}
+
+// FlushError is a Flush that may wait for the client's window too.
+func (s *streamSend) FlushError() error {
+	s.rc.SetWriteDeadline(time.Now().Add(s.d))
+	defer s.rc.SetWriteDeadline(time.Time{})
+	return s.rc.Flush()
+}
+
+// Unwrap lets http.ResponseController reach the stream's own methods.
+func (s *streamSend) Unwrap() http.ResponseWriter { return s.ResponseWriter }

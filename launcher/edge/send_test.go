@@ -80,3 +80,64 @@ func TestSendTimeout(t *testing.T) {
 		})
 	}
 }
+
+// TestSendTimeoutHTTP2: an HTTP/2 client that grants a stream no more
+// window (it does not read the body) while its connection stays open is
+// cut off after SendTimeout, its stream reset; the connection's writes
+// never block, so only the stream's own deadline can end it.
+func TestSendTimeoutHTTP2(t *testing.T) {
+	const big = 16 << 20
+	const timeout = time.Second
+	e := newEdgeConfig(t, Options{}, Config{SendTimeout: timeout})
+	e.add(t, "web.1", newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", strconv.Itoa(big))
+		w.Write(make([]byte, big))
+	}).addr)
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &p, HTTP2: &http.HTTP2Config{
+		MaxReceiveBufferPerConnection: 64 << 10, MaxReceiveBufferPerStream: 64 << 10}}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: testTimeout}).Get(e.url + "/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.ProtoMajor != 2 {
+		t.Fatalf("answered over %s, want HTTP/2", resp.Proto)
+	}
+	time.Sleep(timeout + timeout/2)
+	got, err := io.Copy(io.Discard, resp.Body)
+	if got >= big || err == nil {
+		t.Fatalf("a client that stopped reading got %d bytes (%v), want its stream reset before %d", got, err, big)
+	}
+}
+
+// TestSendTimeoutHTTP2Idle: an HTTP/2 stream that is quiet between two
+// events for longer than SendTimeout (server-sent events) is not cut:
+// the timeout is for writes the client does not take.
+func TestSendTimeoutHTTP2Idle(t *testing.T) {
+	const timeout = 300 * time.Millisecond
+	e := newEdgeConfig(t, Options{}, Config{SendTimeout: timeout})
+	e.add(t, "web.1", newBackend(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		rc := http.NewResponseController(w)
+		io.WriteString(w, "data: one\n\n")
+		rc.Flush()
+		time.Sleep(3 * timeout)
+		io.WriteString(w, "data: two\n\n")
+	}).addr)
+	var p http.Protocols
+	p.SetUnencryptedHTTP2(true)
+	tr := &http.Transport{Protocols: &p}
+	defer tr.CloseIdleConnections()
+	resp, err := (&http.Client{Transport: tr, Timeout: testTimeout}).Get(e.url + "/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || string(body) != "data: one\n\ndata: two\n\n" || resp.ProtoMajor != 2 {
+		t.Fatalf("%s: %q (%v), want both events", resp.Proto, body, err)
+	}
+}
