@@ -12,7 +12,12 @@ import (
 // ParallelGets times GETs of url from 16 goroutines over kept-alive
 // connections.
 func ParallelGets(b *testing.B, url string) {
-	tr := &http.Transport{MaxIdleConnsPerHost: 64}
+	ParallelGetsOver(b, &http.Transport{MaxIdleConnsPerHost: 64}, url)
+}
+
+// ParallelGetsOver is ParallelGets through tr (HTTP/2's, say), which it
+// closes the idle connections of when done.
+func ParallelGetsOver(b *testing.B, tr *http.Transport, url string) {
 	defer tr.CloseIdleConnections()
 	client := &http.Client{Transport: tr}
 	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))

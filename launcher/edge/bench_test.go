@@ -147,23 +147,7 @@ func BenchmarkProxyH2C(b *testing.B) {
 		w.Header().Set("Content-Type", "text/plain")
 		io.WriteString(w, "hello, world\n")
 	})
-	url := serveBench(b, NewProxy(bal, Options{})) + "/"
 	var p http.Protocols
 	p.SetUnencryptedHTTP2(true)
-	tr := &http.Transport{Protocols: &p}
-	b.Cleanup(tr.CloseIdleConnections)
-	client := &http.Client{Transport: tr}
-	b.ReportAllocs()
-	b.ResetTimer()
-	b.RunParallel(func(pb *testing.PB) {
-		for pb.Next() {
-			resp, err := client.Get(url)
-			if err != nil {
-				b.Error(err)
-				return
-			}
-			io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-	})
+	httpbench.ParallelGetsOver(b, &http.Transport{Protocols: &p}, serveBench(b, NewProxy(bal, Options{}))+"/")
 }
