@@ -336,6 +336,75 @@ func (c *fdConn) Close() error {
 	return err
 }
 
+// roomServer serves the tests of makeRoom: a static handler whose
+// /block waits for release, MaxConns maxConns, behind an fdListener
+// allowing fds descriptors (0: none). Its busy connection (the oldest)
+// has a request in flight on /block. done releases that request, checks
+// its answer, shuts the server down and returns its log.
+type roomServer struct {
+	srv     *Server
+	addr    string
+	busy    *clientConn
+	logged  logBuffer
+	release chan struct{}
+	served  chan error
+}
+
+func newRoomServer(t *testing.T, maxConns, fds int) *roomServer {
+	t.Helper()
+	rs := &roomServer{release: make(chan struct{}), served: make(chan error, 1)}
+	cfg := Config{Static: handlerStatic{"/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/block" {
+			<-rs.release
+		}
+		io.WriteString(w, "hello")
+	}}, MaxConns: maxConns, Log: slog.New(slog.NewTextHandler(&rs.logged, nil))}
+	bal := NewBalancer(TCPProber, probeInterval, nil)
+	t.Cleanup(bal.Close)
+	cfg.Proxy = NewProxy(bal, Options{})
+	var ln net.Listener
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fds > 0 {
+		ln = &fdListener{Listener: ln, max: fds}
+	}
+	rs.srv = NewServer(cfg)
+	go func() { rs.served <- rs.srv.Serve(ln) }()
+	rs.addr = ln.Addr().String()
+	rs.busy = dialClient(t, rs.addr)
+	rs.busy.send(t, "GET /block HTTP/1.1\r\nHost: app\r\n\r\n")
+	waitFor(t, "the request in flight", func() bool { return countConns(rs.srv, connActive) == 1 })
+	return rs
+}
+
+// done ends the request in flight and the server; it checks that the
+// request was answered and that the server stopped cleanly.
+func (rs *roomServer) done(t *testing.T) {
+	t.Helper()
+	close(rs.release)
+	if resp, body := rs.busy.read(t, http.MethodGet); string(body) != "hello" {
+		t.Errorf("the request in flight: %d %q, want hello", resp.StatusCode, body)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+	defer cancel()
+	if err := rs.srv.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	if err := <-rs.served; err != nil {
+		t.Errorf("Serve: %v", err)
+	}
+}
+
+// loggedOnce checks that the log has one line of closing, and it is want.
+func (rs *roomServer) loggedOnce(t *testing.T, want string) {
+	t.Helper()
+	if n := rs.logged.count("closed"); n != 1 || rs.logged.count(want) != 1 {
+		t.Errorf("log:\n%s\nwant one line: %s", rs.logged.b.String(), want)
+	}
+}
+
 // TestServerMakesRoom proves that when accepting fails for want of file
 // descriptors, or MaxConns are open, the oldest idle connections are
 // closed and the new one is served; that a request in flight is never
@@ -352,66 +421,26 @@ func TestServerMakesRoom(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			release := make(chan struct{})
-			var logged logBuffer
-			cfg := Config{Static: handlerStatic{"/", func(w http.ResponseWriter, r *http.Request) {
-				if r.URL.Path == "/block" {
-					<-release
-				}
-				io.WriteString(w, "hello")
-			}}, MaxConns: tt.maxConns, Log: slog.New(slog.NewTextHandler(&logged, nil))}
-			bal := NewBalancer(TCPProber, probeInterval, nil)
-			t.Cleanup(bal.Close)
-			cfg.Proxy = NewProxy(bal, Options{})
-			var ln net.Listener
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if tt.fds > 0 {
-				ln = &fdListener{Listener: ln, max: tt.fds}
-			}
-			srv := NewServer(cfg)
-			served := make(chan error, 1)
-			go func() { served <- srv.Serve(ln) }()
-			addr := ln.Addr().String()
-
-			busy := dialClient(t, addr) // the oldest, but in flight
-			busy.send(t, "GET /block HTTP/1.1\r\nHost: app\r\n\r\n")
-			waitFor(t, "the request in flight", func() bool { return countConns(srv, connActive) == 1 })
+			rs := newRoomServer(t, tt.maxConns, tt.fds)
 			var idle []*clientConn
 			for k := range 3 {
-				c := dialClient(t, addr)
+				c := dialClient(t, rs.addr)
 				c.get(t, "/", "hello")
 				idle = append(idle, c)
 				// The client has its answer a moment before the server's
 				// goroutine is back waiting for the next request, which
 				// is when the connection's idle time starts: the next one
 				// is opened after, so that this one is older.
-				waitFor(t, "the connection waiting", func() bool { return countConns(srv, connIdle) == k+1 })
+				waitFor(t, "the connection waiting", func() bool { return countConns(rs.srv, connIdle) == k+1 })
 			}
 			// Each new connection makes room: the oldest idle one goes.
 			for i := range 2 {
-				dialClient(t, addr).get(t, "/", "hello")
+				dialClient(t, rs.addr).get(t, "/", "hello")
 				idle[i].closedWithin(t, time.Second)
 			}
 			idle[2].get(t, "/", "hello")
-			close(release)
-			if resp, body := busy.read(t, http.MethodGet); string(body) != "hello" {
-				t.Errorf("the request in flight: %d %q, want hello", resp.StatusCode, body)
-			}
-
-			ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-			defer cancel()
-			if err := srv.Shutdown(ctx); err != nil {
-				t.Errorf("Shutdown: %v", err)
-			}
-			if err := <-served; err != nil {
-				t.Errorf("Serve: %v", err)
-			}
-			if n := logged.count("closed"); n != 1 || logged.count(tt.log) != 1 {
-				t.Errorf("log:\n%s\nwant one line: %s", logged.b.String(), tt.log)
-			}
+			rs.done(t)
+			rs.loggedOnce(t, tt.log)
 		})
 	}
 }
@@ -421,35 +450,13 @@ func TestServerMakesRoom(t *testing.T) {
 // them as it closes idle HTTP/1 ones; else they would hold their
 // descriptors until their IdleTimeout, whatever came next.
 func TestServerMakesRoomH2(t *testing.T) {
-	release := make(chan struct{})
-	var logged logBuffer
-	cfg := Config{Static: handlerStatic{"/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/block" {
-			<-release
-		}
-		io.WriteString(w, "hello")
-	}}, MaxConns: 4, Log: slog.New(slog.NewTextHandler(&logged, nil))}
-	bal := NewBalancer(TCPProber, probeInterval, nil)
-	t.Cleanup(bal.Close)
-	cfg.Proxy = NewProxy(bal, Options{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := NewServer(cfg)
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	addr := ln.Addr().String()
-
-	busy := dialClient(t, addr)
-	busy.send(t, "GET /block HTTP/1.1\r\nHost: app\r\n\r\n")
-	waitFor(t, "the request in flight", func() bool { return countConns(srv, connActive) == 1 })
+	rs := newRoomServer(t, 4, 0)
 	var idle []net.Conn
 	for k := range 3 {
-		c := rawConn(t, addr)
+		c := rawConn(t, rs.addr)
 		io.WriteString(c, h2Preface+"\x00\x00\x00\x04\x00\x00\x00\x00\x00") // and an empty SETTINGS
 		idle = append(idle, c)
-		waitFor(t, "the HTTP/2 connection idle", func() bool { return countConns(srv, connH2Idle) == k+1 })
+		waitFor(t, "the HTTP/2 connection idle", func() bool { return countConns(rs.srv, connH2Idle) == k+1 })
 	}
 	// closed reports whether the server closed c (it reads past the
 	// server's own SETTINGS to the end), or else whether it is open still.
@@ -460,7 +467,7 @@ func TestServerMakesRoomH2(t *testing.T) {
 		return !(errors.As(err, &ne) && ne.Timeout())
 	}
 	for i := range 2 {
-		dialClient(t, addr).get(t, "/", "hello")
+		dialClient(t, rs.addr).get(t, "/", "hello")
 		if !closed(idle[i], time.Second) {
 			t.Fatalf("idle HTTP/2 connection %d still open after the new connection %d", i, i)
 		}
@@ -469,29 +476,15 @@ func TestServerMakesRoomH2(t *testing.T) {
 		t.Error("the youngest idle HTTP/2 connection was closed too")
 	}
 	waitFor(t, "the closed HTTP/2 connections forgotten", func() bool {
-		srv.mu.Lock()
-		defer srv.mu.Unlock()
-		return len(srv.conns) == 4 // busy, idle[2], and the two new ones (idle now)
+		rs.srv.mu.Lock()
+		defer rs.srv.mu.Unlock()
+		return len(rs.srv.conns) == 4 // busy, idle[2], and the two new ones (idle now)
 	})
-	close(release)
-	if resp, body := busy.read(t, http.MethodGet); string(body) != "hello" {
-		t.Errorf("the request in flight: %d %q, want hello", resp.StatusCode, body)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Errorf("Shutdown: %v", err)
-	}
-	if err := <-served; err != nil {
-		t.Errorf("Serve: %v", err)
-	}
+	rs.done(t)
 	if !closed(idle[2], time.Second) {
 		t.Error("Shutdown left the idle HTTP/2 connection open")
 	}
-	const want = "edge: 4 connections open, the most the file-descriptor limit allows: closed 2 idle connections, the oldest, to keep accepting"
-	if n := logged.count("closed"); n != 1 || logged.count(want) != 1 {
-		t.Errorf("log:\n%s\nwant one line: %s", logged.b.String(), want)
-	}
+	rs.loggedOnce(t, "edge: 4 connections open, the most the file-descriptor limit allows: closed 2 idle connections, the oldest, to keep accepting")
 }
 
 // TestServerTLSGoesCold proves that a TLS connection gone cold (parked on
