@@ -30,13 +30,10 @@ func (w sendWriter) Write(p []byte) (int, error) {
 // sendDeadline moves the connection's write deadline SendTimeout ahead
 // before a write. A deadline is a timer to move, so it is moved only once
 // it has used a quarter of SendTimeout: a write that blocks has between
-// three quarters of it and all of it. An upgraded connection is its
-// handler's, with no deadline.
+// three quarters of it and all of it. (Hijack takes an upgraded
+// connection's writer off it.)
 func (c *conn) sendDeadline() {
 	d := c.srv.cfg.SendTimeout
-	if d <= 0 || c.state.Load() == connHijacked {
-		return
-	}
 	now := time.Now()
 	if now.Sub(c.sendSet) < d/4 {
 		return

@@ -887,11 +887,14 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.hijacked = true
 	c := w.c
 	c.state.Store(connHijacked)
-	c.nc.SetDeadline(time.Time{}) // the upgraded connection has no head's deadline
-	c.rdl = time.Time{}
 	if err := c.bw.Flush(); err != nil {
 		return nil, nil, err
 	}
+	// The upgraded connection is its handler's: no head's deadline, and
+	// no send timeout on what it writes.
+	c.bw.Reset(c.nc)
+	c.nc.SetDeadline(time.Time{})
+	c.rdl = time.Time{}
 	var nc net.Conn = c.nc
 	if c.br.Buffered() > 0 || c.raw.stashed {
 		// The client sent more after the request without waiting for

@@ -349,3 +349,21 @@ func TestUpgradeAppSpeaksFirst(t *testing.T) {
 		t.Fatalf("read %q (%v), want greetings", buf, err)
 	}
 }
+
+// An upgraded connection has no send timeout: a WebSocket quiet for
+// longer than it still carries both ways.
+func TestUpgradeNoSendTimeout(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	e := newEdgeConfig(t, Options{}, Config{SendTimeout: timeout})
+	e.add(t, "web.1", newBackend(t, wsEcho(nil)).addr)
+	resp, br, write := dialWS(t, e.addr, "")
+	if resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("status %d, want 101", resp.StatusCode)
+	}
+	time.Sleep(3 * timeout)
+	write("still here")
+	buf := make([]byte, len("still here"))
+	if _, err := io.ReadFull(br, buf); err != nil || string(buf) != "still here" {
+		t.Fatalf("echo %q (%v) after a quiet spell, want still here", buf, err)
+	}
+}
